@@ -1,0 +1,234 @@
+#include "fuse/fuse_adapter.h"
+
+#include <fcntl.h>
+#include <fuse3/fuse_lowlevel.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <new>
+
+namespace rangefs {
+namespace {
+
+// The mount never changes after it is made, so the kernel may cache names and attributes for a
+// long time; a minute keeps `ls -l` and `stat` free of round trips to us.
+constexpr double kAttributeTimeoutSeconds = 60.0;
+// st_blocks counts 512-byte units whatever the block size (stat(2)).
+constexpr uint64_t kStatBlockBytes = 512;
+// Reported as st_blksize: tools like cp size their reads by it, and big reads mean fewer
+// requests. 1 MiB is the largest read the kernel sends a FUSE filesystem.
+constexpr blksize_t kPreferredIoBytes = 1 << 20;
+
+int ErrnoFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk:
+      return 0;
+    case ErrorCode::kNotFound:
+      return ENOENT;
+    case ErrorCode::kNotADirectory:
+      return ENOTDIR;
+    case ErrorCode::kIsADirectory:
+      return EISDIR;
+    case ErrorCode::kInvalidArgument:
+      return EINVAL;
+    case ErrorCode::kTransport:
+    case ErrorCode::kHttpStatus:
+    case ErrorCode::kRangeNotSupported:
+    case ErrorCode::kRangeNotSatisfiable:
+    case ErrorCode::kProtocolViolation:
+    case ErrorCode::kInternal:
+      return EIO;
+  }
+  return EIO;
+}
+
+Filesystem& FilesystemOf(fuse_req_t req) {
+  return *static_cast<Filesystem*>(fuse_req_userdata(req));
+}
+
+FileReader& ReaderOf(const fuse_file_info* fi) {
+  return *reinterpret_cast<FileReader*>(static_cast<uintptr_t>(fi->fh));
+}
+
+struct stat ToStat(const Attributes& attributes) {
+  struct stat st {};
+  st.st_ino = attributes.inode;
+  st.st_mode = attributes.is_directory ? (S_IFDIR | 0555) : (S_IFREG | 0444);
+  st.st_nlink = attributes.is_directory ? 2 : 1;
+  st.st_uid = getuid();
+  st.st_gid = getgid();
+  st.st_size = static_cast<off_t>(attributes.size);
+  st.st_blksize = kPreferredIoBytes;
+  st.st_blocks = static_cast<blkcnt_t>((attributes.size + kStatBlockBytes - 1) / kStatBlockBytes);
+  st.st_mtim.tv_sec = attributes.mtime;
+  st.st_ctim.tv_sec = attributes.mtime;
+  st.st_atim.tv_sec = attributes.mtime;
+  return st;
+}
+
+// Every callback runs its body through here: a stray exception becomes an errno reply, so the
+// kernel always gets exactly one answer and the daemon never dies in a callback.
+template <typename Body>
+void Guarded(fuse_req_t req, Body&& body) {
+  try {
+    body();
+  } catch (const std::bad_alloc&) {
+    fuse_reply_err(req, ENOMEM);
+  } catch (const std::exception& e) {
+    spdlog::error("internal error: {}", e.what());
+    fuse_reply_err(req, EIO);
+  } catch (...) {
+    spdlog::error("internal error: unknown exception");
+    fuse_reply_err(req, EIO);
+  }
+}
+
+void OnInit(void*, fuse_conn_info* conn) {
+  // Reads may run in parallel on one handle; the multithreaded loop serves them concurrently.
+  conn->want |= conn->capable & FUSE_CAP_ASYNC_READ;
+}
+
+void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Guarded(req, [&] {
+    Result<Attributes> attributes = FilesystemOf(req).Lookup(parent, name);
+    if (!attributes.ok()) return (void)fuse_reply_err(req, ErrnoFor(attributes.status().code()));
+    fuse_entry_param entry{};
+    entry.ino = attributes->inode;
+    entry.attr = ToStat(*attributes);
+    entry.attr_timeout = kAttributeTimeoutSeconds;
+    entry.entry_timeout = kAttributeTimeoutSeconds;
+    fuse_reply_entry(req, &entry);
+  });
+}
+
+void OnGetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  Guarded(req, [&] {
+    Result<Attributes> attributes = FilesystemOf(req).GetAttributes(ino);
+    if (!attributes.ok()) return (void)fuse_reply_err(req, ErrnoFor(attributes.status().code()));
+    const struct stat st = ToStat(*attributes);
+    fuse_reply_attr(req, &st, kAttributeTimeoutSeconds);
+  });
+}
+
+void OnReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
+  Guarded(req, [&] {
+    Result<std::vector<DirectoryEntry>> entries = FilesystemOf(req).ReadDirectory(ino);
+    if (!entries.ok()) return (void)fuse_reply_err(req, ErrnoFor(entries.status().code()));
+    std::string buffer(size, '\0');
+    size_t used = 0;
+    // The offset handed back for an entry is the index of the one after it.
+    for (size_t i = static_cast<size_t>(offset); i < entries->size(); ++i) {
+      const DirectoryEntry& entry = (*entries)[i];
+      const struct stat st = ToStat(entry.attributes);
+      const size_t needed = fuse_add_direntry(req, buffer.data() + used, size - used,
+                                              entry.name.c_str(), &st, static_cast<off_t>(i + 1));
+      if (needed > size - used) break;
+      used += needed;
+    }
+    fuse_reply_buf(req, buffer.data(), used);
+  });
+}
+
+void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Guarded(req, [&] {
+    if ((fi->flags & O_ACCMODE) != O_RDONLY) return (void)fuse_reply_err(req, EROFS);
+    Result<std::unique_ptr<FileReader>> reader = FilesystemOf(req).Open(ino);
+    if (!reader.ok()) return (void)fuse_reply_err(req, ErrnoFor(reader.status().code()));
+    fi->fh = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(reader->get()));
+    // Nothing validates a cached page against the remote yet, so let each open start afresh.
+    fi->keep_cache = 0;
+    if (fuse_reply_open(req, fi) == 0) {
+      (void)reader->release();  // owned by the handle now; freed in OnRelease
+    }
+  });
+}
+
+void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
+  Guarded(req, [&] {
+    if (offset < 0) return (void)fuse_reply_err(req, EINVAL);
+    auto buffer = std::make_unique_for_overwrite<std::byte[]>(size);
+    Result<size_t> read =
+        ReaderOf(fi).Read(static_cast<uint64_t>(offset), std::span(buffer.get(), size));
+    if (!read.ok()) return (void)fuse_reply_err(req, ErrnoFor(read.status().code()));
+    fuse_reply_buf(req, reinterpret_cast<const char*>(buffer.get()), *read);
+  });
+}
+
+void OnRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Guarded(req, [&] {
+    delete &ReaderOf(fi);
+    fuse_reply_err(req, 0);
+  });
+}
+
+constexpr fuse_lowlevel_ops MakeOperations() {
+  fuse_lowlevel_ops ops{};
+  ops.init = OnInit;
+  ops.lookup = OnLookup;
+  ops.getattr = OnGetAttr;
+  ops.readdir = OnReadDir;
+  ops.open = OnOpen;
+  ops.read = OnRead;
+  ops.release = OnRelease;
+  return ops;
+}
+constexpr fuse_lowlevel_ops kOperations = MakeOperations();
+
+struct FuseArgsDeleter {
+  void operator()(fuse_args* args) const { fuse_opt_free_args(args); }
+};
+struct SessionDeleter {
+  void operator()(fuse_session* session) const { fuse_session_destroy(session); }
+};
+struct LoopConfigDeleter {
+  void operator()(fuse_loop_config* config) const { fuse_loop_cfg_destroy(config); }
+};
+
+}  // namespace
+
+int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
+              const std::function<void()>& after_daemonize) {
+  fuse_args raw_args = FUSE_ARGS_INIT(0, nullptr);
+  const std::unique_ptr<fuse_args, FuseArgsDeleter> args(&raw_args);
+  // fsname and subtype make the mount show up as "rangefs ... fuse.rangefs" in /proc/mounts;
+  // default_permissions lets the kernel enforce the 0444/0555 modes.
+  std::vector<std::string> argv = {"rangefs", "-o",
+                                   "ro,default_permissions,fsname=rangefs,subtype=rangefs"};
+  for (const std::string& option : config.mount_options) {
+    argv.push_back("-o");
+    argv.push_back(option);
+  }
+  if (config.fuse_debug) argv.push_back("-d");
+  for (const std::string& arg : argv) {
+    if (fuse_opt_add_arg(args.get(), arg.c_str()) != 0) return 1;
+  }
+
+  const std::unique_ptr<fuse_session, SessionDeleter> session(
+      fuse_session_new(args.get(), &kOperations, sizeof(kOperations), &filesystem));
+  if (!session) return 1;  // libfuse has printed why (an unknown -o option, say)
+  if (fuse_set_signal_handlers(session.get()) != 0) return 1;
+  if (fuse_session_mount(session.get(), config.mountpoint.c_str()) != 0) {
+    fuse_remove_signal_handlers(session.get());
+    return 1;
+  }
+  if (fuse_daemonize(config.foreground ? 1 : 0) != 0) {
+    fuse_session_unmount(session.get());
+    fuse_remove_signal_handlers(session.get());
+    return 1;
+  }
+  if (!config.foreground) after_daemonize();
+  spdlog::info("mounted at {}", config.mountpoint);
+
+  const std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop_config(fuse_loop_cfg_create());
+  const int loop_result = fuse_session_loop_mt(session.get(), loop_config.get());
+
+  fuse_session_unmount(session.get());
+  fuse_remove_signal_handlers(session.get());
+  spdlog::info("unmounted {}", config.mountpoint);
+  return loop_result == 0 ? 0 : 1;
+}
+
+}  // namespace rangefs

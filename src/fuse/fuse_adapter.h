@@ -1,0 +1,27 @@
+// The FUSE adapter: mounts a Filesystem with libfuse3's low-level API and serves kernel
+// requests on a multithreaded session loop. It is the only place that knows errno: each
+// callback unpacks the request, calls Filesystem, and sends exactly one reply.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "rangefs/filesystem.h"
+
+namespace rangefs {
+
+struct FuseConfig {
+  std::string mountpoint;  // absolute: the daemon changes its working directory to "/"
+  std::vector<std::string> mount_options;  // user's -o options, passed through
+  bool foreground = false;
+  bool fuse_debug = false;  // libfuse prints every kernel request
+};
+
+// Mounts `filesystem`, daemonizes unless config.foreground (calling `after_daemonize` in the
+// daemon), and serves until unmounted (fusermount3 -u) or SIGINT/SIGTERM/SIGHUP, then
+// unmounts. Returns the process exit code. Errors before the mount is up go to stderr.
+int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
+              const std::function<void()>& after_daemonize);
+
+}  // namespace rangefs

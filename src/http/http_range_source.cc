@@ -1,0 +1,362 @@
+#include "rangefs/http_range_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <optional>
+
+#include "http/curl_handle.h"
+#include "rangefs/http_protocol.h"
+
+namespace rangefs {
+namespace {
+
+using http::CurlHandlePool;
+using http::CurlSlist;
+
+// Larger receive buffers mean fewer write callbacks and syscalls per megabyte; 256 KiB is where
+// loopback throughput stops improving in libcurl's own measurements of CURLOPT_BUFFERSIZE.
+constexpr long kReceiveBufferBytes = 256 * 1024;
+// RFC 9110 suggests clients follow at most a handful of redirects; 10 matches curl's CLI.
+constexpr long kMaxRedirects = 10;
+
+// What one request/response exchange collected besides its body.
+struct Exchange {
+  std::array<char, CURL_ERROR_SIZE> error{};
+  std::string status_line;  // of the last response, e.g. "HTTP/1.1 206 Partial Content"
+};
+
+size_t OnHeaderLine(char* data, size_t size, size_t count, void* user) {
+  const size_t length = size * count;
+  std::string_view line(data, length);
+  if (line.starts_with("HTTP/")) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
+    static_cast<Exchange*>(user)->status_line = line;
+  }
+  return length;
+}
+
+std::optional<std::string> ResponseHeader(CURL* handle, const char* name) {
+  curl_header* header = nullptr;
+  // request -1: the last response, after any redirects.
+  if (curl_easy_header(handle, name, 0, CURLH_HEADER, -1, &header) != CURLHE_OK) {
+    return std::nullopt;
+  }
+  return std::string(header->value);
+}
+
+long ResponseCode(CURL* handle) {
+  long code = 0;
+  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &code);
+  return code;
+}
+
+// "HTTP 404 Not Found" from "HTTP/1.1 404 Not Found"; HTTP/2 has no reason phrase.
+std::string DescribeStatus(const Exchange& exchange, long code) {
+  const size_t space = exchange.status_line.find(' ');
+  if (space == std::string::npos) return "HTTP " + std::to_string(code);
+  return "HTTP " + exchange.status_line.substr(space + 1);
+}
+
+Status TransportError(CURLcode code, const Exchange& exchange) {
+  const char* detail = exchange.error[0] != '\0' ? exchange.error.data() : curl_easy_strerror(code);
+  return Status(ErrorCode::kTransport, detail);
+}
+
+class HttpRangeSource final : public RangeSource {
+ public:
+  explicit HttpRangeSource(HttpOptions options) : options_(std::move(options)) {}
+
+  Result<RemoteFileInfo> Probe(const std::string& url) override;
+  Status Fetch(const RemoteFileInfo& file, const ByteRange& range,
+               std::span<std::byte> out) override;
+
+ private:
+  // Options every request shares: URL, redirects limited to http(s), timeouts, callbacks.
+  void Configure(CURL* handle, const std::string& url, Exchange& exchange) const;
+  Result<RemoteFileInfo> ProbeWithHead(CURL* handle, const std::string& url, bool& fall_back);
+  Result<RemoteFileInfo> ProbeWithRangedGet(CURL* handle, const std::string& url);
+
+  const HttpOptions options_;
+  CurlHandlePool pool_;
+};
+
+void HttpRangeSource::Configure(CURL* handle, const std::string& url, Exchange& exchange) const {
+  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);  // signals and threads do not mix
+  curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(handle, CURLOPT_MAXREDIRS, kMaxRedirects);
+  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
+  curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(handle, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
+  curl_easy_setopt(handle, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, exchange.error.data());
+  curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &OnHeaderLine);
+  curl_easy_setopt(handle, CURLOPT_HEADERDATA, &exchange);
+  // No CURLOPT_ACCEPT_ENCODING: without Accept-Encoding the server sends identity bytes, and
+  // range offsets mean offsets into the file itself.
+}
+
+Result<RemoteFileInfo> HttpRangeSource::Probe(const std::string& url) {
+  const CurlHandlePool::Lease lease = pool_.Acquire();
+  if (!lease.get()) return Status(ErrorCode::kInternal, "curl_easy_init failed");
+  bool fall_back = false;
+  Result<RemoteFileInfo> info = ProbeWithHead(lease.get(), url, fall_back);
+  if (!fall_back) return info;
+  curl_easy_reset(lease.get());
+  return ProbeWithRangedGet(lease.get(), url);
+}
+
+Result<RemoteFileInfo> HttpRangeSource::ProbeWithHead(CURL* handle, const std::string& url,
+                                                      bool& fall_back) {
+  Exchange exchange;
+  Configure(handle, url, exchange);
+  curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
+  curl_easy_setopt(handle, CURLOPT_FILETIME, 1L);
+  if (const CURLcode rc = curl_easy_perform(handle); rc != CURLE_OK) {
+    return TransportError(rc, exchange);
+  }
+  const long code = ResponseCode(handle);
+  // 405/501: HEAD not allowed or not implemented. 403: presigned URLs sign the method, so a
+  // URL signed for GET refuses HEAD. Any of these may still serve a ranged GET.
+  if (code == 403 || code == 405 || code == 501) {
+    spdlog::debug("{}: HEAD answered {}, probing with a ranged GET", url, code);
+    fall_back = true;
+    return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code));
+  }
+  if (code < 200 || code > 299)
+    return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code));
+
+  curl_off_t length = -1;
+  curl_easy_getinfo(handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  if (length < 0) {
+    spdlog::debug("{}: HEAD gave no Content-Length, probing with a ranged GET", url);
+    fall_back = true;
+    return Status(ErrorCode::kProtocolViolation, "no Content-Length");
+  }
+
+  RemoteFileInfo info;
+  info.url = url;
+  char* effective_url = nullptr;
+  curl_easy_getinfo(handle, CURLINFO_EFFECTIVE_URL, &effective_url);
+  info.final_url = effective_url ? effective_url : url;
+  info.size = static_cast<uint64_t>(length);
+  info.etag = ResponseHeader(handle, "ETag").value_or("");
+  curl_off_t filetime = -1;
+  curl_easy_getinfo(handle, CURLINFO_FILETIME_T, &filetime);
+  if (filetime >= 0) info.last_modified = static_cast<std::time_t>(filetime);
+  const std::string accept_ranges = ResponseHeader(handle, "Accept-Ranges").value_or("");
+  spdlog::debug("{}: size {}, ETag {}, Accept-Ranges {} (not relied upon), final URL {}", url,
+                info.size, info.etag.empty() ? "none" : info.etag,
+                accept_ranges.empty() ? "absent" : accept_ranges, info.final_url);
+  return info;
+}
+
+// Body sink for the probe's "bytes=0-0" GET: keeps at most one byte, and stops a server that
+// ignores Range from sending the whole file.
+size_t DiscardAfterFirstByte(char*, size_t size, size_t count, void* user) {
+  size_t& received = *static_cast<size_t*>(user);
+  received += size * count;
+  return received <= 1 ? size * count : 0;
+}
+
+Result<RemoteFileInfo> HttpRangeSource::ProbeWithRangedGet(CURL* handle, const std::string& url) {
+  Exchange exchange;
+  Configure(handle, url, exchange);
+  curl_easy_setopt(handle, CURLOPT_FILETIME, 1L);
+  const ByteRange first_byte{0, 0};
+  CurlSlist headers;
+  if (!http::AppendHeader(headers, "Range: " + http::FormatRangeHeaderValue({&first_byte, 1}))) {
+    return Status(ErrorCode::kInternal, "out of memory");
+  }
+  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
+  size_t received = 0;
+  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &DiscardAfterFirstByte);
+  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &received);
+  const CURLcode rc = curl_easy_perform(handle);
+  const bool stopped_whole_body = rc == CURLE_WRITE_ERROR && received > 1;
+  if (rc != CURLE_OK && !stopped_whole_body) return TransportError(rc, exchange);
+
+  RemoteFileInfo info;
+  info.url = url;
+  char* effective_url = nullptr;
+  curl_easy_getinfo(handle, CURLINFO_EFFECTIVE_URL, &effective_url);
+  info.final_url = effective_url ? effective_url : url;
+  info.etag = ResponseHeader(handle, "ETag").value_or("");
+  curl_off_t filetime = -1;
+  curl_easy_getinfo(handle, CURLINFO_FILETIME_T, &filetime);
+  if (filetime >= 0) info.last_modified = static_cast<std::time_t>(filetime);
+
+  const long code = ResponseCode(handle);
+  if (code == 206 || code == 416) {
+    // 416 is how a server answers "bytes=0-0" for an empty file: "Content-Range: bytes */0".
+    const std::optional<std::string> header = ResponseHeader(handle, "Content-Range");
+    if (!header) {
+      return Status(ErrorCode::kProtocolViolation,
+                    DescribeStatus(exchange, code) + " without Content-Range");
+    }
+    Result<http::ContentRange> content_range = http::ParseContentRange(*header);
+    if (!content_range.ok()) return content_range.status();
+    if (!content_range->complete_length) {
+      return Status(ErrorCode::kProtocolViolation, "Content-Range gives no total size");
+    }
+    if (code == 416 ? *content_range->complete_length != 0 : content_range->range != first_byte) {
+      return Status(ErrorCode::kProtocolViolation, DescribeStatus(exchange, code) +
+                                                       " with Content-Range " + *header +
+                                                       " does not answer bytes=0-0");
+    }
+    info.size = *content_range->complete_length;
+    return info;
+  }
+  if (code == 200) {
+    curl_off_t length = -1;
+    curl_easy_getinfo(handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    if (length < 0) {
+      return Status(ErrorCode::kProtocolViolation,
+                    "server gives neither Content-Length nor Content-Range");
+    }
+    spdlog::warn("{}: server ignores Range requests (200 OK to bytes=0-0)", url);
+    info.size = static_cast<uint64_t>(length);
+    info.ranges_supported = false;
+    return info;
+  }
+  return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code));
+}
+
+// State of one ranged GET whose body goes straight into the reader's buffer.
+struct FetchState {
+  CURL* handle = nullptr;
+  const RemoteFileInfo* file = nullptr;
+  ByteRange range;
+  std::span<std::byte> out;
+  Exchange exchange;
+  bool headers_checked = false;
+  size_t received = 0;
+  Status verdict;  // first problem found; the transfer is aborted when it is set
+};
+
+// Everything but the body length is known when the first body byte arrives: judge it there,
+// so a server that ignores Range is cut off after one buffer, not after the whole file.
+Status CheckRangeResponse(const FetchState& state) {
+  const long code = ResponseCode(state.handle);
+  if (code == 200) {
+    return Status(ErrorCode::kRangeNotSupported,
+                  "server ignored the Range header (200 OK with the whole file)");
+  }
+  if (code == 416) {
+    return Status(ErrorCode::kRangeNotSatisfiable,
+                  DescribeStatus(state.exchange, code) + ", Content-Range " +
+                      ResponseHeader(state.handle, "Content-Range").value_or("absent"));
+  }
+  if (code != 206) return Status(ErrorCode::kHttpStatus, DescribeStatus(state.exchange, code));
+
+  const std::string encoding = ResponseHeader(state.handle, "Content-Encoding").value_or("");
+  if (!http::IsIdentityEncoding(encoding)) {
+    return Status(ErrorCode::kProtocolViolation, "206 with Content-Encoding " + encoding);
+  }
+  const std::optional<std::string> header = ResponseHeader(state.handle, "Content-Range");
+  if (!header) return Status(ErrorCode::kProtocolViolation, "206 without Content-Range");
+  Result<http::ContentRange> content_range = http::ParseContentRange(*header);
+  if (!content_range.ok()) return content_range.status();
+  if (Status match = http::CheckContentRangeMatches(*content_range, state.range, state.file->size);
+      !match.ok()) {
+    return match;
+  }
+  curl_off_t length = -1;
+  curl_easy_getinfo(state.handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  if (length >= 0 && static_cast<uint64_t>(length) != state.range.length()) {
+    return Status(ErrorCode::kProtocolViolation,
+                  "Content-Length " + std::to_string(length) + " for a range of " +
+                      std::to_string(state.range.length()) + " bytes");
+  }
+  return Status::Ok();
+}
+
+size_t OnRangeBody(char* data, size_t size, size_t count, void* user) {
+  FetchState& state = *static_cast<FetchState*>(user);
+  const size_t length = size * count;
+  if (!state.headers_checked) {
+    state.headers_checked = true;
+    state.verdict = CheckRangeResponse(state);
+    if (!state.verdict.ok()) return 0;  // abort: CURLE_WRITE_ERROR
+  }
+  if (length > state.out.size() - state.received) {
+    state.verdict = Status(ErrorCode::kProtocolViolation, "body longer than the " +
+                                                              std::to_string(state.out.size()) +
+                                                              " bytes the Content-Range promised");
+    return 0;
+  }
+  std::memcpy(state.out.data() + state.received, data, length);
+  state.received += length;
+  return length;
+}
+
+Status HttpRangeSource::Fetch(const RemoteFileInfo& file, const ByteRange& range,
+                              std::span<std::byte> out) {
+  if (out.size() != range.length() || range.last >= file.size) {
+    return Status(ErrorCode::kInternal, "Fetch called with a range outside the file or buffer");
+  }
+  if (!file.ranges_supported) {
+    return Status(ErrorCode::kRangeNotSupported,
+                  "server does not support Range requests; whole-file reads are not implemented");
+  }
+  const CurlHandlePool::Lease lease = pool_.Acquire();
+  if (!lease.get()) return Status(ErrorCode::kInternal, "curl_easy_init failed");
+
+  FetchState state;
+  state.handle = lease.get();
+  state.file = &file;
+  state.range = range;
+  state.out = out;
+  Configure(state.handle, file.final_url, state.exchange);
+  const std::string range_value = http::FormatRangeHeaderValue({&range, 1});
+  CurlSlist headers;
+  if (!http::AppendHeader(headers, "Range: " + range_value)) {
+    return Status(ErrorCode::kInternal, "out of memory");
+  }
+  curl_easy_setopt(state.handle, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(state.handle, CURLOPT_WRITEFUNCTION, &OnRangeBody);
+  curl_easy_setopt(state.handle, CURLOPT_WRITEDATA, &state);
+
+  const auto start = std::chrono::steady_clock::now();
+  const CURLcode rc = curl_easy_perform(state.handle);
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+
+  Status result;
+  if (!state.verdict.ok()) {
+    result = state.verdict;
+  } else if (rc != CURLE_OK) {
+    result = TransportError(rc, state.exchange);
+  } else if (!state.headers_checked) {
+    result = CheckRangeResponse(state);  // no body at all: judge the headers now
+    if (result.ok()) result = Status(ErrorCode::kProtocolViolation, "206 with an empty body");
+  } else if (state.received != out.size()) {
+    result =
+        Status(ErrorCode::kProtocolViolation, "body ended after " + std::to_string(state.received) +
+                                                  " of " + std::to_string(out.size()) + " bytes");
+  }
+
+  if (result.ok()) {
+    spdlog::debug("GET {} {}: {} bytes in {} ms", file.final_url, range_value, state.received,
+                  elapsed.count());
+  } else {
+    spdlog::warn("GET {} {} failed after {} ms: {}", file.final_url, range_value, elapsed.count(),
+                 result.ToString());
+  }
+  return result;
+}
+
+}  // namespace
+
+std::unique_ptr<RangeSource> NewHttpRangeSource(const HttpOptions& options) {
+  return std::make_unique<HttpRangeSource>(options);
+}
+
+}  // namespace rangefs

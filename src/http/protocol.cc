@@ -1,0 +1,123 @@
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <limits>
+
+#include "rangefs/http_protocol.h"
+
+namespace rangefs::http {
+namespace {
+
+constexpr std::string_view kWhitespace = " \t";
+
+std::string_view Trim(std::string_view s) {
+  const size_t begin = s.find_first_not_of(kWhitespace);
+  if (begin == std::string_view::npos) return {};
+  const size_t end = s.find_last_not_of(kWhitespace);
+  return s.substr(begin, end - begin + 1);
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return std::ranges::equal(a, b, [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+// Digits only: from_chars would accept a leading '-' for signed types and we want neither signs
+// nor empty strings; it reports overflow as result_out_of_range.
+std::optional<uint64_t> ParseDecimal(std::string_view s) {
+  if (s.empty() || !std::ranges::all_of(s, [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  uint64_t value = 0;
+  const auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (error != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return value;
+}
+
+Status Malformed(std::string_view value, std::string_view why) {
+  return Status(ErrorCode::kProtocolViolation,
+                "malformed Content-Range \"" + std::string(value) + "\": " + std::string(why));
+}
+
+}  // namespace
+
+std::string FormatRangeHeaderValue(std::span<const ByteRange> ranges) {
+  std::string value = "bytes=";
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    if (i > 0) value += ',';
+    value += std::to_string(ranges[i].first);
+    value += '-';
+    value += std::to_string(ranges[i].last);
+  }
+  return value;
+}
+
+Result<ContentRange> ParseContentRange(std::string_view value) {
+  const std::string_view text = Trim(value);
+  // RFC 7233 4.2: Content-Range = byte-content-range / other-content-range, and
+  // byte-content-range = bytes-unit SP ( byte-range-resp / unsatisfied-range ).
+  const size_t space = text.find(' ');
+  if (space == std::string_view::npos) return Malformed(value, "no unit");
+  if (!EqualsIgnoreCase(text.substr(0, space), "bytes"))
+    return Malformed(value, "unit is not bytes");
+  const std::string_view spec = text.substr(space + 1);
+
+  const size_t slash = spec.find('/');
+  if (slash == std::string_view::npos) return Malformed(value, "no '/'");
+  const std::string_view range_part = spec.substr(0, slash);
+  const std::string_view length_part = spec.substr(slash + 1);
+
+  ContentRange result;
+  if (length_part != "*") {
+    result.complete_length = ParseDecimal(length_part);
+    if (!result.complete_length) return Malformed(value, "bad complete length");
+  }
+
+  if (range_part == "*") {
+    // unsatisfied-range = "*/" complete-length: the length is mandatory here.
+    if (!result.complete_length) return Malformed(value, "\"*/*\" names nothing");
+    return result;
+  }
+
+  const size_t dash = range_part.find('-');
+  if (dash == std::string_view::npos) return Malformed(value, "no '-' in range");
+  const std::optional<uint64_t> first = ParseDecimal(range_part.substr(0, dash));
+  const std::optional<uint64_t> last = ParseDecimal(range_part.substr(dash + 1));
+  if (!first || !last) return Malformed(value, "bad range numbers");
+  if (*last < *first) return Malformed(value, "last byte before first");
+  if (result.complete_length && *last >= *result.complete_length) {
+    return Malformed(value, "range ends past the complete length");
+  }
+  result.range = ByteRange{*first, *last};
+  return result;
+}
+
+bool IsIdentityEncoding(std::string_view content_encoding) {
+  const std::string_view trimmed = Trim(content_encoding);
+  return trimmed.empty() || EqualsIgnoreCase(trimmed, "identity");
+}
+
+Status CheckContentRangeMatches(const ContentRange& got, const ByteRange& requested,
+                                uint64_t file_size) {
+  const std::string asked =
+      FormatRangeHeaderValue(std::span(&requested, 1)) + " of " + std::to_string(file_size);
+  if (!got.range) {
+    return Status(ErrorCode::kProtocolViolation, "Content-Range names no range; asked " + asked);
+  }
+  if (*got.range != requested) {
+    return Status(ErrorCode::kProtocolViolation,
+                  "Content-Range covers " + std::to_string(got.range->first) + "-" +
+                      std::to_string(got.range->last) + "; asked " + asked);
+  }
+  if (got.complete_length != file_size) {
+    return Status(ErrorCode::kProtocolViolation,
+                  "Content-Range total is " +
+                      (got.complete_length ? std::to_string(*got.complete_length) : "*") +
+                      "; asked " + asked);
+  }
+  return Status::Ok();
+}
+
+}  // namespace rangefs::http

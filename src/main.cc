@@ -1,0 +1,128 @@
+// rangefs: mount remote HTTP(S) files as local read-only files.
+//
+// main() builds the object graph in dependency order (options, logging, libcurl, the HTTP range
+// source, the Filesystem, the FUSE session) and tears it down in reverse.
+#include <curl/curl.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <system_error>
+
+#include "fuse/fuse_adapter.h"
+#include "logging.h"
+#include "options.h"
+#include "rangefs/filesystem.h"
+#include "rangefs/http_range_source.h"
+#include "rangefs/mount_spec.h"
+
+namespace rangefs {
+namespace {
+
+constexpr int kFailureExitCode = 1;
+constexpr int kUsageExitCode = 2;
+
+class CurlGlobal {
+ public:
+  CurlGlobal() : ok_(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) {}
+  ~CurlGlobal() {
+    if (ok_) curl_global_cleanup();
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  const bool ok_;
+};
+
+std::chrono::milliseconds Milliseconds(double seconds) {
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
+}
+
+// An absolute, existing directory: the daemon runs with "/" as its working directory.
+Result<std::string> ResolveMountpoint(const std::string& path) {
+  std::error_code error;
+  const std::filesystem::path resolved = std::filesystem::canonical(path, error);
+  if (error) return Status(ErrorCode::kInvalidArgument, path + ": " + error.message());
+  if (!std::filesystem::is_directory(resolved, error)) {
+    return Status(ErrorCode::kInvalidArgument, path + ": not a directory");
+  }
+  return resolved.string();
+}
+
+// Probes every URL concurrently (start-up costs one round trip, not one per URL). Prints one
+// line per URL that failed; returns the files only if all succeeded.
+std::optional<std::vector<NamedFile>> ProbeAll(RangeSource& source,
+                                               const std::vector<MountSpec>& specs) {
+  std::vector<std::future<Result<RemoteFileInfo>>> probes;
+  probes.reserve(specs.size());
+  for (const MountSpec& spec : specs) {
+    probes.push_back(
+        std::async(std::launch::async, [&source, &spec] { return source.Probe(spec.url); }));
+  }
+  std::vector<NamedFile> files;
+  bool all_ok = true;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    Result<RemoteFileInfo> info = probes[i].get();
+    if (!info.ok()) {
+      std::cerr << "rangefs: cannot mount " << specs[i].url << ": " << info.status().message()
+                << "\n";
+      all_ok = false;
+      continue;
+    }
+    if (!info->ranges_supported) {
+      spdlog::warn("{}: the server ignores Range requests; reads of this file will fail with EIO",
+                   specs[i].url);
+    }
+    files.push_back({specs[i].name, std::move(info).value()});
+  }
+  if (!all_ok) return std::nullopt;
+  return files;
+}
+
+int Run(int argc, char** argv) {
+  CommandLine command_line = ParseCommandLine(argc, argv);
+  if (!command_line.options) return command_line.exit_code;
+  const Options& options = *command_line.options;
+  InitLogging(options.debug);
+
+  Result<std::vector<MountSpec>> specs = ParseMountSpecs(options.operands);
+  if (!specs.ok()) {
+    std::cerr << "rangefs: " << specs.status().message() << "\n";
+    return kUsageExitCode;
+  }
+  Result<std::string> mountpoint = ResolveMountpoint(options.mountpoint);
+  if (!mountpoint.ok()) {
+    std::cerr << "rangefs: mountpoint " << mountpoint.status().message() << "\n";
+    return kFailureExitCode;
+  }
+
+  const CurlGlobal curl_global;
+  if (!curl_global.ok()) {
+    std::cerr << "rangefs: libcurl failed to initialize\n";
+    return kFailureExitCode;
+  }
+  HttpOptions http_options;
+  http_options.request_timeout = Milliseconds(options.timeout_seconds);
+  http_options.connect_timeout = Milliseconds(options.connect_timeout_seconds);
+  const std::unique_ptr<RangeSource> source = NewHttpRangeSource(http_options);
+
+  std::optional<std::vector<NamedFile>> files = ProbeAll(*source, *specs);
+  if (!files) return kFailureExitCode;
+
+  Filesystem filesystem(*source, std::move(*files), std::time(nullptr));
+  FuseConfig fuse_config{.mountpoint = *mountpoint,
+                         .mount_options = options.fuse_options,
+                         .foreground = options.foreground,
+                         .fuse_debug = options.debug};
+  return ServeFuse(filesystem, fuse_config, [] { LogToSyslog(); });
+}
+
+}  // namespace
+}  // namespace rangefs
+
+int main(int argc, char** argv) { return rangefs::Run(argc, argv); }

@@ -1,0 +1,28 @@
+// Command-line options of the rangefs binary, parsed with CLI11.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rangefs {
+
+struct Options {
+  std::vector<std::string> operands;  // "URL" or "NAME=URL", one file each
+  std::string mountpoint;
+  bool foreground = false;                // -f: stay attached to the terminal
+  bool debug = false;                     // -d: foreground, debug logging, FUSE debug output
+  std::vector<std::string> fuse_options;  // -o, passed to libfuse
+  double timeout_seconds = 60;            // per request; bounds how long a read can wait
+  double connect_timeout_seconds = 15;    // per connection attempt
+};
+
+struct CommandLine {
+  std::optional<Options> options;  // empty when the program should exit with exit_code
+  int exit_code = 0;
+};
+
+// Parses argv. Prints --help, --version and usage errors itself; usage errors exit with 2.
+CommandLine ParseCommandLine(int argc, char** argv);
+
+}  // namespace rangefs

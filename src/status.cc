@@ -1,0 +1,38 @@
+#include "rangefs/status.h"
+
+namespace rangefs {
+
+const char* ErrorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk:
+      return "ok";
+    case ErrorCode::kInvalidArgument:
+      return "invalid-argument";
+    case ErrorCode::kTransport:
+      return "transport";
+    case ErrorCode::kHttpStatus:
+      return "http-status";
+    case ErrorCode::kRangeNotSupported:
+      return "range-not-supported";
+    case ErrorCode::kRangeNotSatisfiable:
+      return "range-not-satisfiable";
+    case ErrorCode::kProtocolViolation:
+      return "protocol-violation";
+    case ErrorCode::kNotFound:
+      return "not-found";
+    case ErrorCode::kNotADirectory:
+      return "not-a-directory";
+    case ErrorCode::kIsADirectory:
+      return "is-a-directory";
+    case ErrorCode::kInternal:
+      return "internal";
+  }
+  return "unknown";
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "ok";
+  return std::string(ErrorCodeName(code_)) + ": " + message_;
+}
+
+}  // namespace rangefs
