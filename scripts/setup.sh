@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages rangefs needs to build, test and run. Idempotent: installs only
+# what is missing, and refreshes the package lists first only when something is.
+set -euo pipefail
+
+packages=(
+  # build
+  g++ make cmake pkg-config
+  libfuse3-dev libcurl4-openssl-dev libcli11-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev
+  # run
+  fuse3 ca-certificates
+  # tests and the demo: a real web server and real tools
+  nginx-light python3 unzip zip
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}\n' "$package" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$package")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+[ "$(id -u)" -ne 0 ] && sudo=(sudo)
+echo "setup: installing ${missing[*]}" >&2
+"${sudo[@]}" apt-get update -q
+# policy-rc.d-free installs may try to start the packaged nginx; the project never uses it.
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test through ctest: unit and integration
+# tests on the release build, then the unit and integration tests again under AddressSanitizer
+# and UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+scripts/build.sh release
+ctest --preset release
+
+scripts/build.sh asan
+ctest --preset asan
