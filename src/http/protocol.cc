@@ -87,6 +87,8 @@ Result<ContentRange> ParseContentRange(std::string_view value) {
   const std::optional<uint64_t> last = ParseDecimal(range_part.substr(dash + 1));
   if (!first || !last) return Malformed(value, "bad range numbers");
   if (*last < *first) return Malformed(value, "last byte before first");
+  // A range ending at the largest offset has a length of 2^64, which ByteRange cannot hold.
+  if (*last == std::numeric_limits<uint64_t>::max()) return Malformed(value, "range too large");
   if (result.complete_length && *last >= *result.complete_length) {
     return Malformed(value, "range ends past the complete length");
   }

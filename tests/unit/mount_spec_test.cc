@@ -1,0 +1,230 @@
+#include "rangefs/mount_spec.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fakes/printers.h"
+
+namespace rangefs {
+
+inline void PrintTo(const MountSpec& spec, std::ostream* os) {
+  *os << "{name=\"" << spec.name << "\" url=\"" << spec.url << "\"}";
+}
+
+namespace {
+
+using ::testing::HasSubstr;
+
+// ---------------------------------------------------------------------------------------------
+// FileNameFromUrl
+
+struct NameCase {
+  std::string_view url;
+  std::string_view name;
+};
+
+TEST(FileNameFromUrlTest, UsesLastPathSegmentPercentDecoded) {
+  const std::vector<NameCase> cases = {
+      {"https://h/a/Big%20File.iso", "Big File.iso"},
+      {"http://h/x.zip?sig=abc#frag", "x.zip"},
+      {"https://h/x", "x"},
+      {"http://h/x", "x"},
+      {"https://h/a/b/c/file.tar.gz", "file.tar.gz"},
+      {"https://example.com:8443/path/disk.img", "disk.img"},
+      {"https://h/x.zip#frag", "x.zip"},
+      // A query may hold '/' and '=' without changing the name.
+      {"https://h/a/x.bin?next=/b/c/&d=e", "x.bin"},
+      {"https://h/%41%62c", "Abc"},
+      {"https://h/%e2%82%ac.txt", "\xe2\x82\xac.txt"},
+      {"https://h/a+b.txt", "a+b.txt"},  // '+' is a space only in forms, not in paths
+      {"https://h/...", "..."},
+      {"https://h/.hidden", ".hidden"},
+  };
+  for (const NameCase& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "url: " << c.url);
+    Result<std::string> got = FileNameFromUrl(c.url);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, c.name);
+  }
+}
+
+TEST(FileNameFromUrlTest, RejectsUrlsWithoutAUsableName) {
+  const std::vector<std::string_view> cases = {
+      // No last segment.
+      "https://h/",
+      "https://h",
+      "https://h/dir/",
+      "https://h/dir/?q=x",
+      "https://h?x/y",
+      "https://h#frag/x",
+      // Decodes to something that cannot be a file name.
+      "https://h/a%2Fb",
+      "https://h/a%2fb",
+      "https://h/a%00b",
+      "https://h/%00",
+      "https://h/.",
+      "https://h/..",
+      "https://h/a/..",
+      "https://h/%2e%2e",
+      "https://h/%2E%2E",
+      "https://h/%2e",
+      "https://h/.%2e",
+      // Not http(s), not absolute, or no host.
+      "ftp://h/x",
+      "file:///x",
+      "https:///x",
+      "//h/x",
+      "/x",
+      "x",
+      "not a url",
+      "",
+  };
+  for (std::string_view url : cases) {
+    SCOPED_TRACE(::testing::Message() << "url: \"" << url << "\"");
+    Result<std::string> got = FileNameFromUrl(url);
+    ASSERT_FALSE(got.ok()) << "named \"" << got.value() << "\"";
+    EXPECT_EQ(got.status().code(), ErrorCode::kInvalidArgument);
+    if (!url.empty()) {
+      EXPECT_THAT(got.status().message(), HasSubstr(std::string(url)));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ParseMountSpec
+
+TEST(ParseMountSpecTest, NameEqualsUrl) {
+  Result<MountSpec> got = ParseMountSpec("name=https://h/x");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, (MountSpec{"name", "https://h/x"}));
+}
+
+TEST(ParseMountSpecTest, PlainUrlIsNamedByItsLastSegment) {
+  Result<MountSpec> got = ParseMountSpec("https://h/dir/x.iso");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, (MountSpec{"x.iso", "https://h/dir/x.iso"}));
+}
+
+TEST(ParseMountSpecTest, EqualsSignInQueryDoesNotMakeAName) {
+  Result<MountSpec> got = ParseMountSpec("https://h/x?a=b");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, (MountSpec{"x", "https://h/x?a=b"}));
+}
+
+TEST(ParseMountSpecTest, SplitsAtFirstEqualsSign) {
+  Result<MountSpec> got = ParseMountSpec("name=https://h/x?a=b&c=d");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, (MountSpec{"name", "https://h/x?a=b&c=d"}));
+}
+
+TEST(ParseMountSpecTest, ExplicitNameMayHoldSpaces) {
+  Result<MountSpec> got = ParseMountSpec("my file.iso=https://h/x");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, (MountSpec{"my file.iso", "https://h/x"}));
+}
+
+TEST(ParseMountSpecTest, ExplicitNameOverridesUrlName) {
+  Result<MountSpec> got = ParseMountSpec("x.iso=https://h/Other%20Name.iso");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, (MountSpec{"x.iso", "https://h/Other%20Name.iso"}));
+}
+
+TEST(ParseMountSpecTest, SlashBeforeEqualsMeansUrlNotName) {
+  // "a/b" cannot be a NAME, so the whole operand is taken as a URL, and it is not one.
+  Result<MountSpec> got = ParseMountSpec("a/b=https://h/x");
+  ASSERT_FALSE(got.ok()) << "parsed as " << ::testing::PrintToString(got.value());
+  EXPECT_EQ(got.status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(ParseMountSpecTest, RejectsBadExplicitNames) {
+  for (std::string_view operand : {"=https://h/x", ".=https://h/x", "..=https://h/x"}) {
+    SCOPED_TRACE(::testing::Message() << "operand: " << operand);
+    Result<MountSpec> got = ParseMountSpec(operand);
+    ASSERT_FALSE(got.ok()) << "parsed as " << ::testing::PrintToString(got.value());
+    EXPECT_EQ(got.status().code(), ErrorCode::kInvalidArgument);
+  }
+}
+
+TEST(ParseMountSpecTest, RejectsBadUrlAfterName) {
+  for (std::string_view operand :
+       {"name=", "name=ftp://h/x", "name=not a url", "name=https://", "name=/x"}) {
+    SCOPED_TRACE(::testing::Message() << "operand: " << operand);
+    Result<MountSpec> got = ParseMountSpec(operand);
+    ASSERT_FALSE(got.ok()) << "parsed as " << ::testing::PrintToString(got.value());
+    EXPECT_EQ(got.status().code(), ErrorCode::kInvalidArgument);
+  }
+}
+
+TEST(ParseMountSpecTest, RejectsPlainUrlWithoutName) {
+  for (std::string_view operand : {"https://h/", "https://h/dir/", "https://h/%2e%2e", ""}) {
+    SCOPED_TRACE(::testing::Message() << "operand: \"" << operand << "\"");
+    Result<MountSpec> got = ParseMountSpec(operand);
+    ASSERT_FALSE(got.ok()) << "parsed as " << ::testing::PrintToString(got.value());
+    EXPECT_EQ(got.status().code(), ErrorCode::kInvalidArgument);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ParseMountSpecs
+
+TEST(ParseMountSpecsTest, DistinctNamesKeepOperandOrder) {
+  const std::vector<std::string> operands = {"https://h/b.iso", "a.iso=https://h/z",
+                                             "https://h/c/a.bin?x=1"};
+  Result<std::vector<MountSpec>> got = ParseMountSpecs(operands);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  const std::vector<MountSpec> expected = {
+      {"b.iso", "https://h/b.iso"},
+      {"a.iso", "https://h/z"},
+      {"a.bin", "https://h/c/a.bin?x=1"},
+  };
+  EXPECT_EQ(*got, expected);
+}
+
+TEST(ParseMountSpecsTest, DuplicateDerivedNamesFail) {
+  const std::vector<std::string> operands = {"https://a/x.iso", "https://b/x.iso"};
+  Result<std::vector<MountSpec>> got = ParseMountSpecs(operands);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(got.status().message(), HasSubstr("x.iso"));
+}
+
+TEST(ParseMountSpecsTest, DuplicateExplicitAndDerivedNamesFail) {
+  const std::vector<std::string> operands = {"https://a/other", "x.iso=https://a/y",
+                                             "https://b/x.iso"};
+  Result<std::vector<MountSpec>> got = ParseMountSpecs(operands);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(got.status().message(), HasSubstr("x.iso"));
+}
+
+TEST(ParseMountSpecsTest, SameUrlTwiceUnderDifferentNamesIsFine) {
+  const std::vector<std::string> operands = {"one=https://h/x", "two=https://h/x"};
+  Result<std::vector<MountSpec>> got = ParseMountSpecs(operands);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0], (MountSpec{"one", "https://h/x"}));
+  EXPECT_EQ((*got)[1], (MountSpec{"two", "https://h/x"}));
+}
+
+TEST(ParseMountSpecsTest, NamesDifferingOnlyInCaseAreDistinct) {
+  const std::vector<std::string> operands = {"https://h/X.iso", "https://h/x.iso"};
+  Result<std::vector<MountSpec>> got = ParseMountSpecs(operands);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->size(), 2u);
+}
+
+TEST(ParseMountSpecsTest, BadOperandFailsNamingIt) {
+  const std::vector<std::string> operands = {"https://h/ok", "not a url", "https://h/ok2"};
+  Result<std::vector<MountSpec>> got = ParseMountSpecs(operands);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(got.status().message(), HasSubstr("not a url"));
+}
+
+}  // namespace
+}  // namespace rangefs
