@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <memory>
 #include <new>
 
@@ -228,7 +229,11 @@ int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
   fuse_session_unmount(session.get());
   fuse_remove_signal_handlers(session.get());
   spdlog::info("unmounted {}", config.mountpoint);
-  return loop_result == 0 ? 0 : 1;
+  // libfuse's signal handlers record the signal as the session's result: being asked to stop is
+  // a clean exit.
+  const bool stopped_by_signal =
+      loop_result == SIGINT || loop_result == SIGTERM || loop_result == SIGHUP;
+  return loop_result == 0 || stopped_by_signal ? 0 : 1;
 }
 
 }  // namespace rangefs

@@ -1,0 +1,681 @@
+"""Shared helpers for the rangefs end-to-end tests.
+
+- Mount: runs the real binary in the foreground on a temporary mountpoint and always cleans
+  up (unmount, kill by PID, remove the directory), also when a test fails.
+- run_expect_failure / run_daemon: run the binary expecting it to exit, with bounds.
+- Data helpers: random files, a sparse 5 GiB file with markers above 4 GiB, a zip.
+
+Every filesystem access from a test should go through Mount.call() or Mount.run(): a hung
+FUSE request blocks the caller in the kernel, and a SIGKILL does not get a process out of a
+request the daemon has already received. On timeout these kill the rangefs process, which
+aborts the FUSE connection and so releases every waiter, then fail the test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import zipfile
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_SCRIPTS_LIB = os.path.normpath(os.path.join(_HERE, "..", "..", "scripts", "lib"))
+if _SCRIPTS_LIB not in sys.path:
+    sys.path.insert(0, _SCRIPTS_LIB)
+
+from loopback_nginx import LoopbackNginx, free_port  # noqa: E402  (path set up above)
+
+__all__ = [
+    "GiB", "MiB", "KiB", "LoopbackNginx", "Mount", "MountError", "FailedRun",
+    "binary_path", "require_environment", "is_mounted", "mounted_points", "mount_info",
+    "run_expect_failure", "run_daemon", "DaemonRun", "free_port", "sha256_file",
+    "write_random_file", "make_sparse_file", "make_zip", "wait_until", "pid_alive",
+    "find_pids_for_mountpoint", "TempDir", "SilentListener",
+]
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+FUSERMOUNT = shutil.which("fusermount3") or "/usr/bin/fusermount3"
+
+
+# --------------------------------------------------------------------------- environment
+def binary_path() -> str:
+    """The binary under test from RANGEFS_BINARY. A missing binary is an error, not a skip:
+    a suite that silently tests nothing is worse than a red one."""
+    path = os.environ.get("RANGEFS_BINARY")
+    if not path:
+        raise RuntimeError("RANGEFS_BINARY is not set; point it at the rangefs binary "
+                           "(ctest sets it)")
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise RuntimeError(f"RANGEFS_BINARY={path!r} is not an executable file")
+    return os.path.abspath(path)
+
+
+def require_environment(*tools: str) -> str:
+    """Call from setUpClass. Skips (loudly) when FUSE is unavailable on this machine; fails
+    when the binary or a required tool is missing. Returns the binary path."""
+    try:
+        st = os.stat("/dev/fuse")
+    except OSError as e:
+        raise unittest.SkipTest(f"SKIPPED (no FUSE): /dev/fuse is unavailable ({e}); these "
+                                f"end-to-end tests need FUSE (docker: --device /dev/fuse)")
+    if not stat.S_ISCHR(st.st_mode):
+        raise unittest.SkipTest("SKIPPED (no FUSE): /dev/fuse is not a character device")
+    if not os.path.exists(FUSERMOUNT):
+        raise unittest.SkipTest("SKIPPED (no FUSE): fusermount3 not found (install fuse3)")
+    missing = [t for t in tools if shutil.which(t) is None and not os.path.exists(t)]
+    if missing:
+        raise RuntimeError(f"required tools missing: {', '.join(missing)}")
+    return binary_path()
+
+
+# ------------------------------------------------------------------------------- polling
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
+    """Bounded polling. Returns whether predicate became true within timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def _unescape_mountinfo(field: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as \ooo.
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def mounted_points() -> dict[str, str]:
+    """Mount point -> filesystem type, from /proc/self/mountinfo."""
+    result = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            result[_unescape_mountinfo(fields[4])] = fields[sep + 1]
+    return result
+
+
+def mount_info(path: str) -> Optional[dict]:
+    """The /proc/self/mountinfo entry for a mount point: fstype, source, mount_options
+    (per-mount, e.g. ro) and super_options (e.g. allow_other); None if not mounted."""
+    target = os.path.realpath(path)
+    found = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if _unescape_mountinfo(fields[4]) != target:
+                continue
+            sep = fields.index("-")
+            found = {  # the last entry wins: it is the one on top
+                "mount_options": set(fields[5].split(",")),
+                "fstype": fields[sep + 1],
+                "source": _unescape_mountinfo(fields[sep + 2]),
+                "super_options": set(fields[sep + 3].split(",")) if len(fields) > sep + 3
+                else set(),
+            }
+    return found
+
+
+def is_mounted(path: str) -> bool:
+    return os.path.realpath(path) in mounted_points()
+
+
+def pid_alive(pid: int) -> bool:
+    """True for a live (non-zombie) process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in (b"Z", b"X")
+
+
+def find_pids_for_mountpoint(binary: str, mountpoint: str) -> list[int]:
+    """PIDs of processes running `binary` with `mountpoint` among their arguments."""
+    binary = os.path.realpath(binary)
+    mountpoint = os.path.realpath(mountpoint)
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            exe = os.path.realpath(f"/proc/{entry}/exe")
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+        except OSError:
+            continue
+        if exe != binary:
+            continue
+        if any(os.path.realpath(a) == mountpoint for a in args if a.startswith("/")):
+            if pid_alive(int(entry)):
+                pids.append(int(entry))
+    return pids
+
+
+def fusermount_unmount(mountpoint: str, timeout: float = 15) -> subprocess.CompletedProcess:
+    return subprocess.run([FUSERMOUNT, "-u", mountpoint], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def force_unmount(mountpoint: str) -> None:
+    """Best effort: normal unmount, then lazy unmount. Never raises."""
+    for args in ([FUSERMOUNT, "-u", mountpoint], [FUSERMOUNT, "-u", "-z", mountpoint],
+                 ["umount", "-l", mountpoint]):
+        if not is_mounted(mountpoint):
+            return
+        try:
+            subprocess.run(args, capture_output=True, timeout=15)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+
+def _kill_pid(pid: int, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+class TempDir:
+    """mkdtemp with a cleanup that refuses to recurse into anything still mounted."""
+
+    def __init__(self, prefix: str = "rangefs-it-"):
+        self.path = tempfile.mkdtemp(prefix=prefix)
+
+    def cleanup(self) -> None:
+        if not os.path.isdir(self.path):
+            return
+        for mp in mounted_points():
+            if mp == self.path or mp.startswith(self.path + os.sep):
+                force_unmount(mp)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------- Mount
+class MountError(AssertionError):
+    pass
+
+
+class Mount:
+    """`rangefs -f [args...] OPERANDS... MOUNTPOINT` on a fresh temporary mountpoint.
+
+    Use as a context manager or call start()/cleanup(). cleanup() is idempotent and always
+    leaves nothing mounted, no process running and no directory behind.
+    """
+
+    def __init__(self, operands: Sequence[str], args: Sequence[str] = (), *,
+                 binary: Optional[str] = None, foreground_flag: str = "-f",
+                 start_timeout: float = 30.0):
+        self.binary = binary or binary_path()
+        self.operands = list(operands)
+        self.args = list(args)
+        self.foreground_flag = foreground_flag
+        self.start_timeout = start_timeout
+        self._tmp = tempfile.mkdtemp(prefix="rangefs-mnt-")
+        self.mountpoint = os.path.join(self._tmp, "mnt")
+        os.mkdir(self.mountpoint)
+        self.stderr_path = os.path.join(self._tmp, "stderr.log")
+        self.stdout_path = os.path.join(self._tmp, "stdout.log")
+        self.process: Optional[subprocess.Popen] = None
+        self.aborted = False  # set when a timeout forced us to kill the daemon
+        self._cleaned = False
+
+    @property
+    def command(self) -> list[str]:
+        return [self.binary, self.foreground_flag, *self.args, *self.operands, self.mountpoint]
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> "Mount":
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=out,
+                                            stderr=err, start_new_session=True)
+        deadline = time.monotonic() + self.start_timeout
+        while not is_mounted(self.mountpoint):
+            if self.process.poll() is not None:
+                raise MountError(f"rangefs exited with status {self.process.returncode} before "
+                                 f"mounting; command {self.command}\nstderr:\n{self.stderr()}")
+            if time.monotonic() >= deadline:
+                self.cleanup()
+                raise MountError(f"mount did not appear in /proc/self/mountinfo within "
+                                 f"{self.start_timeout}s; stderr:\n{self.stderr()}")
+            time.sleep(0.02)
+        return self
+
+    def __enter__(self) -> "Mount":
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
+
+    def path(self, name: str = "") -> str:
+        return os.path.join(self.mountpoint, name) if name else self.mountpoint
+
+    def stderr(self) -> str:
+        try:
+            with open(self.stderr_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return "<stderr unavailable>"
+
+    @property
+    def mounted(self) -> bool:
+        return is_mounted(self.mountpoint)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def abort(self) -> None:
+        """Kill the daemon by PID: the kernel aborts the FUSE connection, every pending
+        request fails and blocked callers return."""
+        self.aborted = True
+        if self.process is not None and self.process.poll() is None:
+            _kill_pid(self.process.pid)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+
+    # -------------------------------------------------------------- bounded filesystem use
+    def call(self, fn: Callable, *args, timeout: float = 30.0, **kwargs):
+        """fn(*args, **kwargs) in a helper thread; returns its result or re-raises its
+        exception. If it takes longer than timeout, the daemon is killed (releasing the
+        thread) and MountError is raised."""
+        box: dict = {}
+
+        def runner():
+            try:
+                box["result"] = fn(*args, **kwargs)
+            except BaseException as e:  # noqa: BLE001  (re-raised in the caller)
+                box["error"] = e
+
+        thread = threading.Thread(target=runner, daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            self.abort()
+            thread.join(15)
+            raise MountError(f"filesystem operation {getattr(fn, '__name__', fn)} did not "
+                             f"finish within {timeout}s (rangefs killed)\nstderr tail:\n"
+                             f"{self.stderr()[-3000:]}")
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
+
+    def run(self, cmd: Sequence[str], *, timeout: float = 60.0, cwd: Optional[str] = None,
+            **kwargs) -> subprocess.CompletedProcess:
+        """Runs a tool (typically reading the mount) with a bound. On timeout the daemon is
+        killed first (SIGKILL alone does not free a process inside a FUSE request)."""
+        process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, cwd=cwd, **kwargs)
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.abort()
+            process.kill()
+            out, err = process.communicate(timeout=15)
+            raise MountError(f"{list(cmd)} did not finish within {timeout}s (rangefs killed); "
+                             f"stderr tail:\n{self.stderr()[-3000:]}")
+        return subprocess.CompletedProcess(list(cmd), process.returncode, out, err)
+
+    # -------------------------------------------------------- stopping the way users would
+    def fusermount_unmount(self, timeout: float = 15) -> subprocess.CompletedProcess:
+        return fusermount_unmount(self.mountpoint, timeout=timeout)
+
+    def wait_exit(self, timeout: float) -> Optional[int]:
+        """The daemon's exit status, or None if it is still running after timeout."""
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def send_signal(self, sig: int) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, sig)
+
+    # ---------------------------------------------------------------------------- cleanup
+    def cleanup(self) -> None:
+        if self._cleaned:
+            return
+        self._cleaned = True
+        try:
+            if is_mounted(self.mountpoint):
+                try:
+                    fusermount_unmount(self.mountpoint)
+                except subprocess.TimeoutExpired:
+                    pass
+            if self.process is not None and self.process.poll() is None:
+                try:
+                    self.process.wait(timeout=5)  # exits by itself once unmounted
+                except subprocess.TimeoutExpired:
+                    _kill_pid(self.process.pid, signal.SIGTERM)
+                    try:
+                        self.process.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        _kill_pid(self.process.pid)
+                        self.process.wait(timeout=10)
+            force_unmount(self.mountpoint)  # e.g. a killed daemon leaves a dead mount
+        finally:
+            if not is_mounted(self.mountpoint):
+                shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------- runs that must fail
+@dataclass
+class FailedRun:
+    returncode: Optional[int]
+    stdout: str
+    stderr: str
+    mounted: bool       # the mountpoint showed up in mountinfo at some point
+    elapsed: float
+    timed_out: bool
+    stray_pids: list    # rangefs processes on the mountpoint still alive after the run
+
+
+def run_expect_failure(args: Sequence[str], *, timeout: float = 30.0,
+                       foreground: bool = True, binary: Optional[str] = None,
+                       mountpoint: bool = True) -> FailedRun:
+    """Runs `rangefs [-f] ARGS... MOUNTPOINT` (a fresh temporary mountpoint unless
+    mountpoint=False), expecting it to exit on its own. Polls mountinfo while waiting: if the
+    mountpoint shows up the run is stopped at once and reported with mounted=True. On
+    timeout the process is killed and reported with timed_out=True. Never leaves anything
+    mounted or running."""
+    binary = binary or binary_path()
+    tmp = tempfile.mkdtemp(prefix="rangefs-fail-")
+    mp = os.path.join(tmp, "mnt")
+    os.mkdir(mp)
+    cmd = [binary] + (["-f"] if foreground else []) + list(args) + ([mp] if mountpoint else [])
+    out_path, err_path = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
+    mounted = False
+    timed_out = False
+    start = time.monotonic()
+    try:
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                       start_new_session=True)
+        try:
+            deadline = start + timeout
+            while process.poll() is None:
+                if is_mounted(mp):
+                    mounted = True
+                    break
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    break
+                time.sleep(0.02)
+            elapsed = time.monotonic() - start
+            if is_mounted(mp):
+                mounted = True
+        finally:
+            if mounted:
+                force_unmount(mp)
+            if process.poll() is None:
+                _kill_pid(process.pid)
+            process.wait(timeout=15)
+            stray = find_pids_for_mountpoint(binary, mp)  # e.g. a daemon that got away
+            for pid in stray:
+                _kill_pid(pid)
+            force_unmount(mp)
+        with open(out_path, errors="replace") as f:
+            stdout = f.read()
+        with open(err_path, errors="replace") as f:
+            stderr = f.read()
+        return FailedRun(None if timed_out else process.returncode, stdout, stderr, mounted,
+                         elapsed, timed_out, stray)
+    finally:
+        if not is_mounted(mp):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass
+class DaemonRun:
+    returncode: Optional[int]
+    stdout: str
+    stderr: str
+    elapsed: float
+    mounted_at_return: bool
+    mountpoint: str
+
+
+class DaemonMount:
+    """`rangefs ARGS... MOUNTPOINT` without -f: the command must return once the mount is
+    usable. Context manager; cleanup unmounts and kills leftover daemons by PID."""
+
+    def __init__(self, args: Sequence[str], *, binary: Optional[str] = None,
+                 timeout: float = 30.0):
+        self.binary = binary or binary_path()
+        self.args = list(args)
+        self.timeout = timeout
+        self._tmp = tempfile.mkdtemp(prefix="rangefs-daemon-")
+        self.mountpoint = os.path.join(self._tmp, "mnt")
+        os.mkdir(self.mountpoint)
+        self.result: Optional[DaemonRun] = None
+
+    def __enter__(self) -> "DaemonMount":
+        try:
+            self.result = self.run()
+        except BaseException:
+            self.cleanup()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
+
+    def run(self) -> DaemonRun:
+        out_path = os.path.join(self._tmp, "stdout")
+        err_path = os.path.join(self._tmp, "stderr")
+        cmd = [self.binary, *self.args, self.mountpoint]
+        start = time.monotonic()
+        # Files, not pipes: a daemon that keeps inherited pipes open must not hang us.
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        try:
+            returncode = process.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+            returncode = None
+        elapsed = time.monotonic() - start
+        mounted = is_mounted(self.mountpoint)  # checked at once: no polling allowed here
+        with open(out_path, errors="replace") as f:
+            stdout = f.read()
+        with open(err_path, errors="replace") as f:
+            stderr = f.read()
+        return DaemonRun(returncode, stdout, stderr, elapsed, mounted, self.mountpoint)
+
+    def daemon_pids(self) -> list[int]:
+        return find_pids_for_mountpoint(self.binary, self.mountpoint)
+
+    def abort(self) -> None:
+        for pid in self.daemon_pids():
+            _kill_pid(pid)
+
+    def call(self, fn: Callable, *args, timeout: float = 30.0, **kwargs):
+        """Like Mount.call: on timeout kills the daemon (found by PID) and fails."""
+        box: dict = {}
+
+        def runner():
+            try:
+                box["result"] = fn(*args, **kwargs)
+            except BaseException as e:  # noqa: BLE001
+                box["error"] = e
+
+        thread = threading.Thread(target=runner, daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            self.abort()
+            thread.join(15)
+            raise MountError(f"filesystem operation did not finish within {timeout}s")
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
+
+    def cleanup(self) -> None:
+        pids = self.daemon_pids()
+        if is_mounted(self.mountpoint):
+            try:
+                fusermount_unmount(self.mountpoint)
+            except subprocess.TimeoutExpired:
+                pass
+        for pid in pids:
+            if not wait_until(lambda: not pid_alive(pid), 5):
+                _kill_pid(pid)
+        force_unmount(self.mountpoint)
+        if not is_mounted(self.mountpoint):
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def run_daemon(args: Sequence[str], **kwargs) -> DaemonMount:
+    return DaemonMount(args, **kwargs)
+
+
+# ------------------------------------------------------------------- misbehaving servers
+class SilentListener:
+    """A TCP listener on 127.0.0.1 that never answers. connect_hangs=False: connections
+    complete (kernel backlog) but no byte ever comes back. connect_hangs=True: the accept
+    queue is full, further SYNs are dropped, so connect() itself hangs. Context manager."""
+
+    def __init__(self, connect_hangs: bool = False):
+        import socket
+        self._socket_mod = socket
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self._fillers = []
+        if connect_hangs:
+            self.sock.listen(0)
+            for _ in range(4):  # more than the queue holds
+                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                c.setblocking(False)
+                try:
+                    c.connect(("127.0.0.1", self.port))
+                except BlockingIOError:
+                    pass
+                self._fillers.append(c)
+            # Bounded check that the queue is really full: a new connect must not complete.
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            probe.settimeout(0.5)
+            try:
+                probe.connect(("127.0.0.1", self.port))
+                raise RuntimeError("could not fill the accept queue; connect does not hang")
+            except (TimeoutError, self._socket_mod.timeout):
+                pass
+            finally:
+                probe.close()
+        else:
+            self.sock.listen(64)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def close(self) -> None:
+        for c in self._fillers:
+            c.close()
+        self.sock.close()
+
+    def __enter__(self) -> "SilentListener":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------------------ test data
+def sha256_file(path: str, chunk: int = 4 * MiB) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            if not block:
+                return h.hexdigest()
+            h.update(block)
+
+
+def write_random_file(path: str, size: int, chunk: int = 4 * MiB) -> str:
+    """Writes size random bytes (os.urandom, in chunks); returns their sha256 hex digest."""
+    h = hashlib.sha256()
+    with open(path, "wb") as f:
+        remaining = size
+        while remaining:
+            block = os.urandom(min(chunk, remaining))
+            f.write(block)
+            h.update(block)
+            remaining -= len(block)
+    return h.hexdigest()
+
+
+def make_sparse_file(path: str, size: int = 5 * GiB) -> dict[int, bytes]:
+    """A sparse file of exactly `size` bytes (truncate) with distinct non-zero markers, most
+    of them above 4 GiB and straddling the 2 GiB and 4 GiB boundaries. Returns
+    {offset: bytes}."""
+    assert size >= 4 * GiB + 8 * MiB
+    markers = {
+        0: b"RANGEFS-SPARSE-START",
+        2 * GiB - 7: b"<2GiB-boundary-marker>",             # crosses 2^31
+        4 * GiB - 9: b"<<4GiB-boundary-marker>>",           # crosses 2^32
+        4 * GiB + 123: b"marker-above-4GiB+123:" + os.urandom(40),
+        4 * GiB + 3 * MiB + 4095: b"page-straddling" + os.urandom(17),
+        size - 10: b"LAST10BYTE",                           # ends exactly at EOF
+    }
+    with open(path, "wb") as f:
+        f.truncate(size)
+        for offset, data in markers.items():
+            f.seek(offset)
+            f.write(data)
+    assert os.path.getsize(path) == size
+    return markers
+
+
+def make_zip(path: str) -> dict[str, bytes]:
+    """A zip with several members, including stored and deflated ones, with fixed
+    timestamps. Returns {member name: content}."""
+    rng_text = "".join(f"line {i}: the quick brown fox jumps over the lazy dog\n"
+                       for i in range(20000)).encode()
+    members = [
+        ("stored.bin", os.urandom(3 * MiB + 17), zipfile.ZIP_STORED),
+        ("deflated.txt", rng_text, zipfile.ZIP_DEFLATED),
+        ("dir/deflated-random.bin", os.urandom(1 * MiB + 5), zipfile.ZIP_DEFLATED),
+        ("dir/sub/small.txt", b"hello from inside the archive\n", zipfile.ZIP_DEFLATED),
+        ("empty.txt", b"", zipfile.ZIP_STORED),
+    ]
+    contents = {}
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, (name, data, method) in enumerate(members):
+            info = zipfile.ZipInfo(name, date_time=(2021, 3, 4, 5, 6, 8 + 2 * i))
+            info.compress_type = method
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+            contents[name] = data
+    return contents
