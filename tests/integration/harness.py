@@ -679,3 +679,17 @@ def make_zip(path: str) -> dict[str, bytes]:
             zf.writestr(info, data)
             contents[name] = data
     return contents
+
+
+def pread_file(path, length, offset):
+    """Opens `path`, reads `length` bytes at `offset` with one pread, closes it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, length, offset)
+    finally:
+        os.close(fd)
+
+
+def read_whole(path):
+    with open(path, "rb") as f:
+        return f.read()

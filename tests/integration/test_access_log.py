@@ -30,19 +30,6 @@ def _max_fuse_read() -> int:
     return pages * resource.getpagesize()
 
 
-def _pread_file(path, length, offset):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.pread(fd, length, offset)
-    finally:
-        os.close(fd)
-
-
-def _read_whole(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 class AccessLogTest(unittest.TestCase):
 
     @classmethod
@@ -73,7 +60,7 @@ class AccessLogTest(unittest.TestCase):
             return f.read(length)
 
     def pread(self, name, length, offset):
-        return self.mount.call(_pread_file, self.mount.path(name), length, offset, timeout=60)
+        return self.mount.call(harness.pread_file, self.mount.path(name), length, offset, timeout=60)
 
     def finish(self):
         """Unmount, stop nginx (flushes the log), return (entries, gets by uri)."""
@@ -186,7 +173,7 @@ class AccessLogTest(unittest.TestCase):
     def test_reads_at_or_past_eof_make_no_request(self):
         self.assertEqual(self.pread("odd.bin", 4096, ODD_SIZE), b"")
         self.assertEqual(self.pread("odd.bin", 1, ODD_SIZE + 12345), b"")
-        self.assertEqual(self.mount.call(_read_whole, self.mount.path("empty.bin")), b"")
+        self.assertEqual(self.mount.call(harness.read_whole, self.mount.path("empty.bin")), b"")
         self.assertEqual(self.pread("empty.bin", 100, 0), b"")
         entries, gets = self.finish()
         self.assert_heads_first(entries)

@@ -16,19 +16,11 @@ PROBE_BOUND = 30.0       # seconds a failing probe may take (connect timeout is 
 USAGE_BOUND = 10.0       # usage errors need no network at all
 
 
-def _pread_file(path, length, offset):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.pread(fd, length, offset)
-    finally:
-        os.close(fd)
-
-
 def _timed_pread(path, length, offset):
     """(result or OSError, seconds taken)."""
     start = time.monotonic()
     try:
-        result = _pread_file(path, length, offset)
+        result = harness.pread_file(path, length, offset)
     except OSError as e:
         result = e
     return result, time.monotonic() - start
@@ -174,7 +166,7 @@ class ErrorsTest(unittest.TestCase):
         server.start()
         self.addCleanup(server.cleanup)
         with harness.Mount([server.url("data.bin")], ["--timeout", "5"]) as mount:
-            self.assertEqual(mount.call(_pread_file, mount.path("data.bin"), 4096, 0),
+            self.assertEqual(mount.call(harness.pread_file, mount.path("data.bin"), 4096, 0),
                              self.local(4096, 0))
             server.stop()
             result, took = mount.call(_timed_pread, mount.path("data.bin"), 4096, 20 * MiB,
@@ -194,7 +186,7 @@ class ErrorsTest(unittest.TestCase):
         server.start()
         self.addCleanup(server.cleanup)
         with harness.Mount([server.url("data.bin")], ["--timeout", "3"]) as mount:
-            self.assertEqual(mount.call(_pread_file, mount.path("data.bin"), 4096, 0),
+            self.assertEqual(mount.call(harness.pread_file, mount.path("data.bin"), 4096, 0),
                              self.local(4096, 0))
             server.pause()  # accepts connections (kernel backlog), never answers
             try:
@@ -209,13 +201,13 @@ class ErrorsTest(unittest.TestCase):
             # Nothing can fail early here: the server accepts and stays silent.
             self.assertGreater(took, 2.0, "EIO came before the deadline could have passed")
             # Once the server answers again, reads work again.
-            self.assertEqual(mount.call(_pread_file, mount.path("data.bin"), 4096, 28 * MiB),
+            self.assertEqual(mount.call(harness.pread_file, mount.path("data.bin"), 4096, 28 * MiB),
                              self.local(4096, 28 * MiB))
 
     # ------------------------------------------------------------------- stopping cleanly
     def _signal_stops_cleanly(self, sig):
         with harness.Mount([self.server.url("data.bin")]) as mount:
-            self.assertEqual(mount.call(_pread_file, mount.path("data.bin"), 100, 1000),
+            self.assertEqual(mount.call(harness.pread_file, mount.path("data.bin"), 100, 1000),
                              self.local(100, 1000))
             mount.send_signal(sig)
             status = mount.wait_exit(15)
@@ -242,7 +234,7 @@ class ErrorsTest(unittest.TestCase):
         with harness.Mount([self.server.url("data.bin")], foreground_flag="-d") as mount:
             self.assertTrue(mount.alive(), "-d must stay in the foreground")
             before = len(mount.stderr())
-            self.assertEqual(mount.call(_pread_file, mount.path("data.bin"), 100, 5000),
+            self.assertEqual(mount.call(harness.pread_file, mount.path("data.bin"), 100, 5000),
                              self.local(100, 5000))
             # The read itself gets logged.
             self.assertTrue(harness.wait_until(lambda: len(mount.stderr()) > before, 5),
@@ -254,7 +246,7 @@ class ErrorsTest(unittest.TestCase):
             info = harness.mount_info(mount.path())
             self.assertIsNotNone(info)
             self.assertIn("allow_other", info["super_options"], info)
-            self.assertEqual(mount.call(_pread_file, mount.path("data.bin"), 10, 0),
+            self.assertEqual(mount.call(harness.pread_file, mount.path("data.bin"), 10, 0),
                              self.local(10, 0))
         with harness.Mount([self.server.url("data.bin")]) as mount:
             info = harness.mount_info(mount.path())
@@ -268,7 +260,7 @@ class ErrorsTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, f"stderr:\n{r.stderr}")
             self.assertTrue(r.mounted_at_return, "command returned before the mount was up")
             # Usable right away: no waiting, no polling.
-            self.assertEqual(d.call(_pread_file, os.path.join(d.mountpoint, "data.bin"),
+            self.assertEqual(d.call(harness.pread_file, os.path.join(d.mountpoint, "data.bin"),
                                     4096, 12345), self.local(4096, 12345))
             pids = d.daemon_pids()
             self.assertEqual(len(pids), 1, f"expected one daemon process, found {pids}")

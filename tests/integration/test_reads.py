@@ -27,19 +27,6 @@ SPARSE_SIZE = 5 * GiB
 RENAMED = "renamed via NAME.bin"  # NAME=URL operand for odd.bin
 
 
-def _pread_file(path, length, offset):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.pread(fd, length, offset)
-    finally:
-        os.close(fd)
-
-
-def _read_whole(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 class ReadsTest(unittest.TestCase):
 
     @classmethod
@@ -81,7 +68,7 @@ class ReadsTest(unittest.TestCase):
         return self.mount.path(name)
 
     def pread(self, name, length, offset):
-        return self.mount.call(_pread_file, self._mnt(name), length, offset, timeout=60)
+        return self.mount.call(harness.pread_file, self._mnt(name), length, offset, timeout=60)
 
     def local_pread(self, name, length, offset):
         with open(self._local(name), "rb") as f:
@@ -161,14 +148,14 @@ class ReadsTest(unittest.TestCase):
                         return b"".join(parts)
                     parts.append(chunk)
         got = self.mount.call(read_in_chunks, self._mnt(RENAMED), timeout=60)
-        self.assertEqual(got, _read_whole(self._local("odd.bin")))
+        self.assertEqual(got, harness.read_whole(self._local("odd.bin")))
 
     # ----------------------------------------------------------------------- empty file
     def test_zero_length_file(self):
         st = self.mount.call(os.stat, self._mnt("empty.bin"))
         self.assertEqual(st.st_size, 0)
         self.assertTrue(stat.S_ISREG(st.st_mode))
-        self.assertEqual(self.mount.call(_read_whole, self._mnt("empty.bin")), b"")
+        self.assertEqual(self.mount.call(harness.read_whole, self._mnt("empty.bin")), b"")
         self.assertEqual(self.pread("empty.bin", 100, 0), b"")
 
     # --------------------------------------------------------------------- large offsets
@@ -234,8 +221,8 @@ class ReadsTest(unittest.TestCase):
     def test_percent_encoded_name_is_decoded(self):
         self.assertIn("Big File.bin", self.mount.call(os.listdir, self.mount.path()))
         self.assertNotIn("Big%20File.bin", self.mount.call(os.listdir, self.mount.path()))
-        self.assertEqual(self.mount.call(_read_whole, self._mnt("Big File.bin")),
-                         _read_whole(self._local("Big File.bin")))
+        self.assertEqual(self.mount.call(harness.read_whole, self._mnt("Big File.bin")),
+                         harness.read_whole(self._local("Big File.bin")))
 
     def test_name_equals_url_operand(self):
         st = self.mount.call(os.stat, self._mnt(RENAMED))
