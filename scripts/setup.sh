@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   g++ make cmake pkg-config
-  libfuse3-dev libcurl4-openssl-dev libcli11-dev libspdlog-dev libfmt-dev
+  libfuse3-dev libcurl4-openssl-dev libcli11-dev libspdlog-dev libfmt-dev libboost-dev
   libgtest-dev libgmock-dev
   # run
   fuse3 ca-certificates

@@ -1,15 +1,70 @@
 #include "rangefs/file_reader.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace rangefs {
 
-Result<size_t> FileReader::Read(uint64_t offset, std::span<std::byte> out) {
-  const std::optional<ByteRange> range = ClampToFile(offset, out.size(), file_.size);
-  if (!range) return size_t{0};
-  const size_t length = static_cast<size_t>(range->length());
-  if (Status status = source_.Fetch(file_, *range, out.first(length)); !status.ok()) {
-    return status;
+void ReadBuffer::Append(BlockPtr block, std::span<const std::byte> slice) {
+  slices_.push_back(slice);
+  size_ += slice.size();
+  pins_.push_back(std::move(block));
+}
+
+void ReadBuffer::CopyTo(std::span<std::byte> out) const {
+  size_t copied = 0;
+  for (const std::span<const std::byte>& slice : slices_) {
+    std::memcpy(out.data() + copied, slice.data(), slice.size());
+    copied += slice.size();
   }
-  return length;
+}
+
+Result<ReadBuffer> FileReader::Read(uint64_t offset, uint64_t size) {
+  const uint64_t file_size = version_->info.size;
+  const std::optional<ByteRange> range = ClampToFile(offset, size, file_size);
+  if (!range) return ReadBuffer();
+
+  const uint64_t block_size = fetcher_.block_size();
+  const uint64_t first_index = range->first / block_size;
+  const uint64_t last_index = range->last / block_size;
+  BlockCache& cache = fetcher_.cache();
+
+  std::vector<BlockCache::Acquired> blocks;
+  blocks.reserve(static_cast<size_t>(last_index - first_index + 1));
+  for (uint64_t index = first_index; index <= last_index; ++index) {
+    blocks.push_back(cache.Acquire(version_->KeyFor(index)));
+  }
+  // Adjacent blocks this read claimed are loaded by one request.
+  for (size_t i = 0; i < blocks.size();) {
+    if (!blocks[i].claimed) {
+      ++i;
+      continue;
+    }
+    size_t end = i + 1;
+    while (end < blocks.size() && blocks[end].claimed) ++end;
+    fetcher_.FetchClaimed(version_, first_index + i, first_index + end - 1, FetchPriority::kDemand);
+    i = end;
+  }
+  // Readahead starts before this read waits, so it overlaps with the read's own requests.
+  if (const std::optional<ByteRange> ahead = readahead_.OnRead(offset, size, file_size)) {
+    prefetcher_.Prefetch(version_, *ahead);
+  }
+
+  ReadBuffer buffer;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    BlockPtr block = blocks[i].block;
+    if (!block) {
+      const BlockResult& loaded = blocks[i].pending.get();
+      if (!loaded.ok()) return loaded.status();
+      block = loaded.value();
+    }
+    const uint64_t block_start = (first_index + i) * block_size;
+    const uint64_t from = std::max(range->first, block_start) - block_start;
+    const uint64_t to = std::min(range->last + 1, block_start + block->size()) - block_start;
+    buffer.Append(
+        block, block->bytes().subspan(static_cast<size_t>(from), static_cast<size_t>(to - from)));
+  }
+  return buffer;
 }
 
 }  // namespace rangefs

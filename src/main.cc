@@ -3,6 +3,7 @@
 // main() builds the object graph in dependency order (options, logging, libcurl, the HTTP range
 // source, the Filesystem, the FUSE session) and tears it down in reverse.
 #include <curl/curl.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -109,17 +110,21 @@ int Run(int argc, char** argv) {
   HttpOptions http_options;
   http_options.request_timeout = Milliseconds(options.timeout_seconds);
   http_options.connect_timeout = Milliseconds(options.connect_timeout_seconds);
-  const std::unique_ptr<RangeSource> source = NewHttpRangeSource(http_options);
+  http_options.max_parallel_prefetch = options.read.connections;
+  std::unique_ptr<RangeSource> source = NewHttpRangeSource(http_options);
 
   std::optional<std::vector<NamedFile>> files = ProbeAll(*source, *specs);
   if (!files) return kFailureExitCode;
 
-  Filesystem filesystem(*source, std::move(*files), std::time(nullptr));
+  Filesystem filesystem(*source, std::move(*files), std::time(nullptr), options.read);
   FuseConfig fuse_config{.mountpoint = *mountpoint,
                          .mount_options = options.fuse_options,
                          .foreground = options.foreground,
                          .fuse_debug = options.debug};
-  return ServeFuse(filesystem, fuse_config, [] { LogToSyslog(); });
+  const int exit_code = ServeFuse(filesystem, fuse_config, [] { LogToSyslog(); });
+  // Stop the HTTP engine while the cache its unfinished transfers report to still exists.
+  source.reset();
+  return exit_code;
 }
 
 }  // namespace

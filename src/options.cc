@@ -18,6 +18,17 @@ std::string VersionText() {
   return text;
 }
 
+// "256M" for 268435456: defaults shown the way they are typed.
+std::string HumanSize(uint64_t bytes) {
+  constexpr const char* kSuffixes[] = {"", "K", "M", "G", "T"};
+  size_t suffix = 0;
+  while (bytes >= 1024 && bytes % 1024 == 0 && suffix + 1 < std::size(kSuffixes)) {
+    bytes /= 1024;
+    ++suffix;
+  }
+  return std::to_string(bytes) + kSuffixes[suffix];
+}
+
 }  // namespace
 
 CommandLine ParseCommandLine(int argc, char** argv) {
@@ -50,6 +61,26 @@ CommandLine ParseCommandLine(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
 
+  // Sizes take binary suffixes (64K, 1M, 2G) like dd and fallocate.
+  const auto as_size = CLI::AsSizeValue(false);
+  app.add_option("--block-size", options.read.block_size,
+                 "Unit of caching and of the smallest request, in bytes")
+      ->transform(as_size)
+      ->check(CLI::Range(uint64_t{4096}, uint64_t{64} << 20))
+      ->default_str(HumanSize(options.read.block_size));
+  app.add_option("--cache-size", options.read.cache_size,
+                 "Memory for cached blocks, all files together, in bytes")
+      ->transform(as_size)
+      ->default_str(HumanSize(options.read.cache_size));
+  app.add_option("--readahead-max", options.read.readahead.max_window,
+                 "Largest readahead window per stream, in bytes (at most a quarter of the cache)")
+      ->transform(as_size)
+      ->default_str(HumanSize(options.read.readahead.max_window));
+  app.add_option("--connections", options.read.connections,
+                 "Parallel readahead requests, all files together")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -62,6 +93,10 @@ CommandLine ParseCommandLine(int argc, char** argv) {
   }
   if (positionals.size() < 2) {
     std::cerr << "rangefs: need at least one URL and a MOUNTPOINT (see rangefs --help)\n";
+    return {std::nullopt, kUsageExitCode};
+  }
+  if (options.read.cache_size < 4 * options.read.block_size) {
+    std::cerr << "rangefs: --cache-size must hold at least four blocks (--block-size)\n";
     return {std::nullopt, kUsageExitCode};
   }
   options.mountpoint = positionals.back();

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "rangefs/read_options.h"
+
 namespace rangefs {
 
 struct Options {
@@ -15,6 +17,7 @@ struct Options {
   std::vector<std::string> fuse_options;  // -o, passed to libfuse
   double timeout_seconds = 60;            // per request; bounds how long a read can wait
   double connect_timeout_seconds = 15;    // per connection attempt
+  ReadOptions read;                       // cache, readahead and parallelism
 };
 
 struct CommandLine {

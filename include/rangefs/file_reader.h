@@ -1,33 +1,76 @@
-// FileReader: the read path of one open file handle. It holds the version of the file that
-// was current when the handle was opened and turns reads into verified range fetches.
+// FileReader: the read path of one open file handle. It holds the version of the file pinned
+// at open, serves reads from the block cache, loads missing blocks (adjacent ones with one
+// request, blocks others are loading by waiting for them), and feeds the file's readahead.
 //
-// Thread-safety: Read() may be called concurrently (the kernel may issue parallel reads on
-// one handle). The RangeSource must outlive the reader.
+// Thread-safety: Read() may be called concurrently (the kernel issues parallel reads on one
+// handle). Everything the reader refers to must outlive it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <span>
+#include <vector>
 
-#include "rangefs/range_source.h"
-#include "rangefs/remote_file.h"
+#include "rangefs/block_fetcher.h"
+#include "rangefs/file_version.h"
+#include "rangefs/prefetcher.h"
+#include "rangefs/readahead_policy.h"
 #include "rangefs/status.h"
 
 namespace rangefs {
 
-class FileReader {
+// Readahead state of one file, shared by all of its handles: a file read through two handles
+// (or by two processes) is still one set of streams.
+class SharedReadahead {
  public:
-  FileReader(RangeSource& source, RemoteFileInfo file) : source_(source), file_(std::move(file)) {}
-
-  // Reads up to out.size() bytes at `offset`. Returns the number of bytes read: fewer than
-  // asked only at end of file, and 0 (without any request) at or past it.
-  Result<size_t> Read(uint64_t offset, std::span<std::byte> out);
-
-  const RemoteFileInfo& file() const { return file_; }
+  explicit SharedReadahead(const ReadaheadConfig& config) : policy_(config) {}
+  std::optional<ByteRange> OnRead(uint64_t offset, uint64_t length, uint64_t file_size) {
+    std::lock_guard lock(mu_);
+    return policy_.OnRead(offset, length, file_size);
+  }
 
  private:
-  RangeSource& source_;
-  const RemoteFileInfo file_;
+  std::mutex mu_;
+  ReadaheadPolicy policy_;  // Guarded by mu_
+};
+
+// The bytes of one read: slices of cached blocks, which stay alive as long as this does.
+class ReadBuffer {
+ public:
+  size_t size() const { return size_; }
+  const std::vector<std::span<const std::byte>>& slices() const { return slices_; }
+  // REQUIRES: out.size() >= size().
+  void CopyTo(std::span<std::byte> out) const;
+  void Append(BlockPtr block, std::span<const std::byte> slice);
+
+ private:
+  std::vector<BlockPtr> pins_;
+  std::vector<std::span<const std::byte>> slices_;
+  size_t size_ = 0;
+};
+
+class FileReader {
+ public:
+  FileReader(BlockFetcher& fetcher, Prefetcher& prefetcher, SharedReadahead& readahead,
+             FileVersionPtr version)
+      : fetcher_(fetcher),
+        prefetcher_(prefetcher),
+        readahead_(readahead),
+        version_(std::move(version)) {}
+
+  // Reads up to `size` bytes at `offset`: fewer only at end of file, none (and no request) at
+  // or past it.
+  Result<ReadBuffer> Read(uint64_t offset, uint64_t size);
+
+  const FileVersion& version() const { return *version_; }
+
+ private:
+  BlockFetcher& fetcher_;
+  Prefetcher& prefetcher_;
+  SharedReadahead& readahead_;
+  const FileVersionPtr version_;
 };
 
 }  // namespace rangefs

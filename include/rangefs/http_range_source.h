@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,8 @@ struct HttpOptions {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(15)};
   // Sent as User-Agent; some servers and CDNs refuse requests without one.
   std::string user_agent = "rangefs";
+  // Prefetch requests running at once (demand requests are never held back).
+  size_t max_parallel_prefetch = 8;
 };
 
 std::unique_ptr<RangeSource> NewHttpRangeSource(const HttpOptions& options);

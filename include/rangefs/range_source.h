@@ -2,11 +2,13 @@
 // implementation speaks HTTP through libcurl (http_range_source.h); unit tests use a memory
 // source (tests/fakes).
 //
-// Thread-safety: implementations must allow concurrent calls from many threads (the FUSE
-// session loop is multithreaded).
+// Thread-safety: implementations allow concurrent calls from many threads (the FUSE session
+// loop is multithreaded). Sinks are called from the source's own thread(s), or from the
+// calling thread for sources that complete inline.
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -16,6 +18,22 @@
 
 namespace rangefs {
 
+// Receives the body of one range request, verified and in order.
+class RangeSink {
+ public:
+  virtual ~RangeSink() = default;
+  // The next bytes of the range, starting at its first byte. Called only after the response's
+  // status and headers were verified to answer exactly this range of this file. Must not block.
+  // Returning false abandons the transfer; OnDone then reports an error.
+  virtual bool OnData(std::span<const std::byte> data) = 0;
+  // Called exactly once, after the last OnData. ok() means every byte of the range arrived;
+  // on error the bytes already delivered are still correct, just not all of them.
+  virtual void OnDone(const Status& status) = 0;
+};
+
+// Demand fetches serve a reader that is waiting; prefetches may queue behind them.
+enum class FetchPriority { kDemand, kPrefetch };
+
 class RangeSource {
  public:
   virtual ~RangeSource() = default;
@@ -23,12 +41,15 @@ class RangeSource {
   // Learns size, validators and final URL of `url`.
   virtual Result<RemoteFileInfo> Probe(const std::string& url) = 0;
 
-  // Fills `out` with exactly the bytes `range` of `file`, verified: the answer was a 206 for
-  // exactly that range of a file of file.size bytes, with an identity body of exactly
-  // range.length() bytes. On error `out` may hold garbage and must not be used.
+  // Starts fetching `range` of `file` into `sink` and returns without waiting.
+  // REQUIRES: range.last < file.size.
+  virtual void StartFetch(const RemoteFileInfo& file, const ByteRange& range,
+                          FetchPriority priority, std::shared_ptr<RangeSink> sink) = 0;
+
+  // Fetches `range` into `out` and waits: exactly those bytes, verified, or an error (then `out`
+  // may hold garbage and must not be used).
   // REQUIRES: out.size() == range.length(), range.last < file.size.
-  virtual Status Fetch(const RemoteFileInfo& file, const ByteRange& range,
-                       std::span<std::byte> out) = 0;
+  Status Fetch(const RemoteFileInfo& file, const ByteRange& range, std::span<std::byte> out);
 };
 
 }  // namespace rangefs

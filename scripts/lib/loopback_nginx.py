@@ -46,7 +46,7 @@ _LOG_FORMAT = (
     '"bytes_sent":"$bytes_sent","request_length":"$request_length",'
     '"connection":"$connection","connection_requests":"$connection_requests",'
     '"request_time":"$request_time","user_agent":"$http_user_agent",'
-    '"time_iso8601":"$time_iso8601"}'
+    '"time_iso8601":"$time_iso8601","msec":"$msec"}'
 )
 _INT_FIELDS = ("status", "body_bytes_sent", "bytes_sent", "request_length", "connection",
                "connection_requests")
@@ -341,7 +341,8 @@ class LoopbackNginx:
 
     def access_log_entries(self) -> list[dict]:
         """Every complete access-log line, parsed. Integer fields are ints, "range" is "" when
-        the request had no Range header, "request_time" is a float."""
+        the request had no Range header, "request_time" and "msec" (when the line was
+        logged, seconds since the epoch with millisecond resolution) are floats."""
         entries = []
         with open(self.access_log_path, "rb") as f:
             data = f.read()
@@ -353,6 +354,7 @@ class LoopbackNginx:
             for key in _INT_FIELDS:
                 entry[key] = int(entry[key]) if entry[key] not in ("", "-") else 0
             entry["request_time"] = float(entry["request_time"] or 0)
+            entry["msec"] = float(entry.get("msec") or 0)
             entries.append(entry)
         return entries
 

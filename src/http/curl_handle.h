@@ -30,15 +30,17 @@ class CurlHandlePool {
  public:
   class Lease {
    public:
-    Lease(CurlHandlePool& pool, CurlEasy handle) : pool_(pool), handle_(std::move(handle)) {}
+    Lease(CurlHandlePool& pool, CurlEasy handle) : pool_(&pool), handle_(std::move(handle)) {}
+    Lease(Lease&& other) noexcept = default;  // the moved-from lease holds no handle
+    Lease& operator=(Lease&&) = delete;
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
-    ~Lease() { pool_.Return(std::move(handle_)); }
+    ~Lease() { pool_->Return(std::move(handle_)); }
     // Null only when libcurl could not allocate a handle.
     CURL* get() const { return handle_.get(); }
 
    private:
-    CurlHandlePool& pool_;
+    CurlHandlePool* pool_;
     CurlEasy handle_;
   };
 

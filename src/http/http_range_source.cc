@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "http/curl_handle.h"
+#include "http/http_engine.h"
 #include "rangefs/http_protocol.h"
 
 namespace rangefs {
@@ -67,11 +68,12 @@ Status TransportError(CURLcode code, const Exchange& exchange) {
 
 class HttpRangeSource final : public RangeSource {
  public:
-  explicit HttpRangeSource(HttpOptions options) : options_(std::move(options)) {}
+  explicit HttpRangeSource(HttpOptions options)
+      : options_(std::move(options)), engine_(options_.max_parallel_prefetch) {}
 
   Result<RemoteFileInfo> Probe(const std::string& url) override;
-  Status Fetch(const RemoteFileInfo& file, const ByteRange& range,
-               std::span<std::byte> out) override;
+  void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
+                  std::shared_ptr<RangeSink> sink) override;
 
  private:
   // Options every request shares: URL, redirects limited to http(s), timeouts, callbacks.
@@ -80,7 +82,10 @@ class HttpRangeSource final : public RangeSource {
   Result<RemoteFileInfo> ProbeWithRangedGet(CURL* handle, const std::string& url);
 
   const HttpOptions options_;
+  // Declared before the engine: the engine's transfers return their handles to the pool, so the
+  // pool must outlive the engine's shutdown.
   CurlHandlePool pool_;
+  http::HttpEngine engine_;
 };
 
 void HttpRangeSource::Configure(CURL* handle, const std::string& url, Exchange& exchange) const {
@@ -229,128 +234,154 @@ Result<RemoteFileInfo> HttpRangeSource::ProbeWithRangedGet(CURL* handle, const s
   return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code));
 }
 
-// State of one ranged GET whose body goes straight into the reader's buffer.
-struct FetchState {
-  CURL* handle = nullptr;
-  const RemoteFileInfo* file = nullptr;
-  ByteRange range;
-  std::span<std::byte> out;
-  Exchange exchange;
-  bool headers_checked = false;
-  size_t received = 0;
-  Status verdict;  // first problem found; the transfer is aborted when it is set
+// One ranged GET in flight on the engine: verifies the answer before the first body byte is
+// passed on, then streams the body into the sink.
+class RangeTransfer final : public http::Transfer {
+ public:
+  RangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file, const ByteRange& range,
+                std::shared_ptr<RangeSink> sink)
+      : lease_(std::move(lease)),
+        url_(file.final_url),
+        file_size_(file.size),
+        range_(range),
+        sink_(std::move(sink)),
+        start_(std::chrono::steady_clock::now()) {}
+
+  // Sets what differs from the shared configuration; false when out of memory.
+  bool Configure() {
+    if (!http::AppendHeader(headers_, "Range: " + http::FormatRangeHeaderValue({&range_, 1}))) {
+      return false;
+    }
+    curl_easy_setopt(handle(), CURLOPT_HTTPHEADER, headers_.get());
+    curl_easy_setopt(handle(), CURLOPT_WRITEFUNCTION, &RangeTransfer::OnBody);
+    curl_easy_setopt(handle(), CURLOPT_WRITEDATA, this);
+    // With HTTP/2, wait for a stream on the existing connection rather than open another.
+    curl_easy_setopt(handle(), CURLOPT_PIPEWAIT, 1L);
+    return true;
+  }
+
+  Exchange& exchange() { return exchange_; }
+  const std::string& url() const { return url_; }
+  CURL* handle() const override { return lease_.get(); }
+
+  void OnComplete(CURLcode result) override {
+    Status status;
+    if (!verdict_.ok()) {
+      status = verdict_;
+    } else if (result != CURLE_OK) {
+      status = TransportError(result, exchange_);
+    } else if (!headers_checked_) {
+      status = CheckHeaders();  // no body at all: judge the headers now
+      if (status.ok()) status = Status(ErrorCode::kProtocolViolation, "206 with an empty body");
+    } else if (received_ != range_.length()) {
+      status = Status(ErrorCode::kProtocolViolation,
+                      "body ended after " + std::to_string(received_) + " of " +
+                          std::to_string(range_.length()) + " bytes");
+    }
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start_);
+    if (status.ok()) {
+      spdlog::debug("GET {} bytes={}-{}: {} bytes in {} ms", url_, range_.first, range_.last,
+                    received_, elapsed.count());
+    } else {
+      spdlog::warn("GET {} bytes={}-{} failed after {} ms: {}", url_, range_.first, range_.last,
+                   elapsed.count(), status.ToString());
+    }
+    sink_->OnDone(status);
+  }
+
+ private:
+  // Everything but the body length is known when the first body byte arrives: judge it there,
+  // so a server that ignores Range is cut off after one buffer, not after the whole file.
+  Status CheckHeaders() const {
+    CURL* const easy = handle();
+    const long code = ResponseCode(easy);
+    if (code == 200) {
+      return Status(ErrorCode::kRangeNotSupported,
+                    "server ignored the Range header (200 OK with the whole file)");
+    }
+    if (code == 416) {
+      return Status(ErrorCode::kRangeNotSatisfiable,
+                    DescribeStatus(exchange_, code) + ", Content-Range " +
+                        ResponseHeader(easy, "Content-Range").value_or("absent"));
+    }
+    if (code != 206) return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange_, code));
+
+    const std::string encoding = ResponseHeader(easy, "Content-Encoding").value_or("");
+    if (!http::IsIdentityEncoding(encoding)) {
+      return Status(ErrorCode::kProtocolViolation, "206 with Content-Encoding " + encoding);
+    }
+    const std::optional<std::string> header = ResponseHeader(easy, "Content-Range");
+    if (!header) return Status(ErrorCode::kProtocolViolation, "206 without Content-Range");
+    Result<http::ContentRange> content_range = http::ParseContentRange(*header);
+    if (!content_range.ok()) return content_range.status();
+    if (Status match = http::CheckContentRangeMatches(*content_range, range_, file_size_);
+        !match.ok()) {
+      return match;
+    }
+    curl_off_t length = -1;
+    curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    if (length >= 0 && static_cast<uint64_t>(length) != range_.length()) {
+      return Status(ErrorCode::kProtocolViolation, "Content-Length " + std::to_string(length) +
+                                                       " for a range of " +
+                                                       std::to_string(range_.length()) + " bytes");
+    }
+    return Status::Ok();
+  }
+
+  static size_t OnBody(char* data, size_t size, size_t count, void* user) {
+    RangeTransfer& self = *static_cast<RangeTransfer*>(user);
+    const size_t length = size * count;
+    if (!self.headers_checked_) {
+      self.headers_checked_ = true;
+      self.verdict_ = self.CheckHeaders();
+      if (!self.verdict_.ok()) return 0;  // abort: CURLE_WRITE_ERROR
+    }
+    if (length > self.range_.length() - self.received_) {
+      self.verdict_ = Status(ErrorCode::kProtocolViolation,
+                             "body longer than the " + std::to_string(self.range_.length()) +
+                                 " bytes the Content-Range promised");
+      return 0;
+    }
+    self.received_ += length;
+    if (!self.sink_->OnData({reinterpret_cast<const std::byte*>(data), length})) {
+      self.verdict_ = Status(ErrorCode::kInternal, "transfer abandoned by its reader");
+      return 0;
+    }
+    return length;
+  }
+
+  CurlHandlePool::Lease lease_;
+  const std::string url_;
+  const uint64_t file_size_;
+  const ByteRange range_;
+  const std::shared_ptr<RangeSink> sink_;
+  const std::chrono::steady_clock::time_point start_;
+  Exchange exchange_;
+  CurlSlist headers_;
+  bool headers_checked_ = false;
+  uint64_t received_ = 0;
+  Status verdict_;  // first problem found; the transfer is aborted when it is set
 };
 
-// Everything but the body length is known when the first body byte arrives: judge it there,
-// so a server that ignores Range is cut off after one buffer, not after the whole file.
-Status CheckRangeResponse(const FetchState& state) {
-  const long code = ResponseCode(state.handle);
-  if (code == 200) {
-    return Status(ErrorCode::kRangeNotSupported,
-                  "server ignored the Range header (200 OK with the whole file)");
-  }
-  if (code == 416) {
-    return Status(ErrorCode::kRangeNotSatisfiable,
-                  DescribeStatus(state.exchange, code) + ", Content-Range " +
-                      ResponseHeader(state.handle, "Content-Range").value_or("absent"));
-  }
-  if (code != 206) return Status(ErrorCode::kHttpStatus, DescribeStatus(state.exchange, code));
-
-  const std::string encoding = ResponseHeader(state.handle, "Content-Encoding").value_or("");
-  if (!http::IsIdentityEncoding(encoding)) {
-    return Status(ErrorCode::kProtocolViolation, "206 with Content-Encoding " + encoding);
-  }
-  const std::optional<std::string> header = ResponseHeader(state.handle, "Content-Range");
-  if (!header) return Status(ErrorCode::kProtocolViolation, "206 without Content-Range");
-  Result<http::ContentRange> content_range = http::ParseContentRange(*header);
-  if (!content_range.ok()) return content_range.status();
-  if (Status match = http::CheckContentRangeMatches(*content_range, state.range, state.file->size);
-      !match.ok()) {
-    return match;
-  }
-  curl_off_t length = -1;
-  curl_easy_getinfo(state.handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-  if (length >= 0 && static_cast<uint64_t>(length) != state.range.length()) {
-    return Status(ErrorCode::kProtocolViolation,
-                  "Content-Length " + std::to_string(length) + " for a range of " +
-                      std::to_string(state.range.length()) + " bytes");
-  }
-  return Status::Ok();
-}
-
-size_t OnRangeBody(char* data, size_t size, size_t count, void* user) {
-  FetchState& state = *static_cast<FetchState*>(user);
-  const size_t length = size * count;
-  if (!state.headers_checked) {
-    state.headers_checked = true;
-    state.verdict = CheckRangeResponse(state);
-    if (!state.verdict.ok()) return 0;  // abort: CURLE_WRITE_ERROR
-  }
-  if (length > state.out.size() - state.received) {
-    state.verdict = Status(ErrorCode::kProtocolViolation, "body longer than the " +
-                                                              std::to_string(state.out.size()) +
-                                                              " bytes the Content-Range promised");
-    return 0;
-  }
-  std::memcpy(state.out.data() + state.received, data, length);
-  state.received += length;
-  return length;
-}
-
-Status HttpRangeSource::Fetch(const RemoteFileInfo& file, const ByteRange& range,
-                              std::span<std::byte> out) {
-  if (out.size() != range.length() || range.last >= file.size) {
-    return Status(ErrorCode::kInternal, "Fetch called with a range outside the file or buffer");
+void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& range,
+                                 FetchPriority priority, std::shared_ptr<RangeSink> sink) {
+  if (range.last < range.first || range.last >= file.size) {
+    return sink->OnDone(Status(ErrorCode::kInternal, "fetch of a range outside the file"));
   }
   if (!file.ranges_supported) {
-    return Status(ErrorCode::kRangeNotSupported,
-                  "server does not support Range requests; whole-file reads are not implemented");
+    return sink->OnDone(
+        Status(ErrorCode::kRangeNotSupported,
+               "server does not support Range requests; whole-file reads are not implemented"));
   }
-  const CurlHandlePool::Lease lease = pool_.Acquire();
-  if (!lease.get()) return Status(ErrorCode::kInternal, "curl_easy_init failed");
-
-  FetchState state;
-  state.handle = lease.get();
-  state.file = &file;
-  state.range = range;
-  state.out = out;
-  Configure(state.handle, file.final_url, state.exchange);
-  const std::string range_value = http::FormatRangeHeaderValue({&range, 1});
-  CurlSlist headers;
-  if (!http::AppendHeader(headers, "Range: " + range_value)) {
-    return Status(ErrorCode::kInternal, "out of memory");
+  CurlHandlePool::Lease lease = pool_.Acquire();
+  if (!lease.get()) return sink->OnDone(Status(ErrorCode::kInternal, "curl_easy_init failed"));
+  auto transfer = std::make_unique<RangeTransfer>(std::move(lease), file, range, std::move(sink));
+  Configure(transfer->handle(), transfer->url(), transfer->exchange());
+  if (!transfer->Configure()) {
+    return transfer->OnComplete(CURLE_OUT_OF_MEMORY);
   }
-  curl_easy_setopt(state.handle, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(state.handle, CURLOPT_WRITEFUNCTION, &OnRangeBody);
-  curl_easy_setopt(state.handle, CURLOPT_WRITEDATA, &state);
-
-  const auto start = std::chrono::steady_clock::now();
-  const CURLcode rc = curl_easy_perform(state.handle);
-  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - start);
-
-  Status result;
-  if (!state.verdict.ok()) {
-    result = state.verdict;
-  } else if (rc != CURLE_OK) {
-    result = TransportError(rc, state.exchange);
-  } else if (!state.headers_checked) {
-    result = CheckRangeResponse(state);  // no body at all: judge the headers now
-    if (result.ok()) result = Status(ErrorCode::kProtocolViolation, "206 with an empty body");
-  } else if (state.received != out.size()) {
-    result =
-        Status(ErrorCode::kProtocolViolation, "body ended after " + std::to_string(state.received) +
-                                                  " of " + std::to_string(out.size()) + " bytes");
-  }
-
-  if (result.ok()) {
-    spdlog::debug("GET {} {}: {} bytes in {} ms", file.final_url, range_value, state.received,
-                  elapsed.count());
-  } else {
-    spdlog::warn("GET {} {} failed after {} ms: {}", file.final_url, range_value, elapsed.count(),
-                 result.ToString());
-  }
-  return result;
+  engine_.Submit(std::move(transfer), priority == FetchPriority::kPrefetch);
 }
 
 }  // namespace

@@ -2,20 +2,33 @@
 //
 // Content is deterministic. A synthetic file's byte i is SyntheticByte(seed, i), computed on
 // the fly, so a 5 GiB file costs no memory; an explicit file holds its bytes. The source counts
-// Probe and Fetch calls, records every fetch (failed ones too: a request was made), and fails
-// calls on script (FailNextFetches, FailAllFetches, FailNextProbes).
+// Probe and StartFetch calls, records every fetch (failed ones too: a request was made), and
+// scripts outcomes: failures (optionally after part of the body), short bodies and long bodies.
 //
-// Fetch checks the REQUIRES of RangeSource::Fetch and answers kInternal when a caller breaks
-// them, so a caller bug fails the test rather than reading garbage. It answers
+// Fetches complete inline, on the calling thread, unless their priority is deferred
+// (DeferFetches): then StartFetch only queues them, and the test settles each one when it
+// chooses, all at once or in steps (DeliverPending, CompletePending, FinishPending,
+// DropPending). Bodies go to the sink in pieces of at most kPieceBytes, an odd size, so sinks see
+// block boundaries fall inside pieces.
+//
+// StartFetch checks the REQUIRES of RangeSource::StartFetch and answers kInternal when a caller
+// breaks them, so a caller bug fails the test rather than reading garbage. It answers
 // kProtocolViolation when the caller's RemoteFileInfo has a size other than the file's current
-// one (as the HTTP source would on a Content-Range complete-length mismatch), which lets
-// ReplaceFile simulate a remote file that changed.
+// one (as the HTTP source would on a Content-Range complete-length mismatch), which lets a test
+// re-register a file to simulate a remote file that changed.
 //
-// Thread-safety: every method may be called concurrently. One mutex guards the state; it is
-// not held while bytes are generated or copied.
+// Fetches still pending when the source is destroyed are dropped: their sinks are destroyed
+// without OnDone. Whatever those sinks refer to must outlive the source, or the test must settle
+// them first (CompleteAllPending, DropAllPending).
+//
+// Thread-safety: every method may be called concurrently, but one thread at a time should settle
+// pending fetches. One mutex guards the state; it is not held while bytes are generated or while
+// a sink is called.
 #pragma once
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
@@ -37,17 +50,23 @@
 
 namespace rangefs::fakes {
 
-// One Fetch call as the source saw it.
+// One StartFetch call as the source saw it.
 struct FetchCall {
   std::string url;  // RemoteFileInfo::url of the file asked for
   ByteRange range;
+  FetchPriority priority = FetchPriority::kDemand;
   friend bool operator==(const FetchCall&, const FetchCall&) = default;
 };
 
 class MemoryRangeSource : public RangeSource {
  public:
-  // Count for FailNextFetches/FailNextProbes that never runs out.
+  // Count for the scripts below that never runs out.
   static constexpr size_t kForever = std::numeric_limits<size_t>::max();
+  // Largest piece of body handed to one OnData call: 64 KiB and an odd tail, so that no block
+  // size a test picks lines up with piece boundaries.
+  static constexpr size_t kPieceBytes = 64 * 1024 + 7;
+  // How long WaitForPending waits before it gives up (a hung test fails instead of hanging).
+  static constexpr std::chrono::seconds kWaitLimit{30};
 
   MemoryRangeSource() = default;
   MemoryRangeSource(const MemoryRangeSource&) = delete;
@@ -90,25 +109,37 @@ class MemoryRangeSource : public RangeSource {
     if (it != files_.end()) it->second.info.last_modified = last_modified;
   }
 
-  // The bytes `range` of the file at `url` as Fetch would deliver them. Empty when the url is
+  // The bytes `range` of the file at `url` as a fetch would deliver them. Empty when the url is
   // unknown or the range lies outside the file.
   std::vector<std::byte> Content(const std::string& url, const ByteRange& range) const {
     std::optional<File> file = FindFile(url);
     if (!file || range.last < range.first || range.last >= file->size) return {};
     std::vector<std::byte> out(static_cast<size_t>(range.length()));
-    Fill(*file, range, out);
+    Fill(*file, range.first, out);
     return out;
   }
 
-  // The next `count` Fetch calls fail with `status` (which must not be ok). Replaces any
-  // earlier fetch script.
-  void FailNextFetches(size_t count, Status status) {
-    std::lock_guard lock(mu_);
-    fetch_failures_left_ = count;
-    fetch_failure_ = std::move(status);
+  // Scripts. Each replaces any earlier one; ClearFailures() ends it.
+  //
+  // The next `count` fetches deliver the first `after_bytes` bytes of their range (at most all
+  // of it), then end with `status`, which must not be ok.
+  void FailNextFetches(size_t count, Status status, uint64_t after_bytes = 0) {
+    SetScript(count,
+              Script{.kind = Script::kFail, .status = std::move(status), .bytes = after_bytes});
   }
-  // Every Fetch fails with `status` until ClearFailures().
+  // Every fetch fails with `status` until ClearFailures().
   void FailAllFetches(Status status) { FailNextFetches(kForever, std::move(status)); }
+  // The next `count` fetches leave out the last `missing_bytes` bytes of their range (at most
+  // all of them) and still end with ok, like a server that closes a response early.
+  void ShortenNextFetches(size_t count, uint64_t missing_bytes) {
+    SetScript(count,
+              Script{.kind = Script::kShort, .status = Status::Ok(), .bytes = missing_bytes});
+  }
+  // The next `count` fetches send `extra_bytes` bytes more than their range (the bytes that
+  // follow it in the file, zeros past its end).
+  void LengthenNextFetches(size_t count, uint64_t extra_bytes) {
+    SetScript(count, Script{.kind = Script::kLong, .status = Status::Ok(), .bytes = extra_bytes});
+  }
   // The next `count` Probe calls fail with `status`.
   void FailNextProbes(size_t count, Status status) {
     std::lock_guard lock(mu_);
@@ -117,7 +148,7 @@ class MemoryRangeSource : public RangeSource {
   }
   void ClearFailures() {
     std::lock_guard lock(mu_);
-    fetch_failures_left_ = 0;
+    script_left_ = 0;
     probe_failures_left_ = 0;
   }
 
@@ -129,21 +160,123 @@ class MemoryRangeSource : public RangeSource {
     std::lock_guard lock(mu_);
     return fetch_calls_.size();
   }
+  size_t fetch_count(FetchPriority priority) const {
+    std::lock_guard lock(mu_);
+    return static_cast<size_t>(
+        std::count_if(fetch_calls_.begin(), fetch_calls_.end(),
+                      [priority](const FetchCall& call) { return call.priority == priority; }));
+  }
   std::vector<FetchCall> fetch_calls() const {
     std::lock_guard lock(mu_);
     return fetch_calls_;
   }
-  std::vector<ByteRange> fetched_ranges() const {
+  // The ranges of every fetch, or of those of one priority.
+  std::vector<ByteRange> fetched_ranges(std::optional<FetchPriority> priority = {}) const {
     std::lock_guard lock(mu_);
     std::vector<ByteRange> ranges;
-    ranges.reserve(fetch_calls_.size());
-    for (const FetchCall& call : fetch_calls_) ranges.push_back(call.range);
+    for (const FetchCall& call : fetch_calls_) {
+      if (!priority || call.priority == *priority) ranges.push_back(call.range);
+    }
     return ranges;
   }
+  // Forgets the calls made so far (pending fetches stay pending).
   void ResetCounters() {
     std::lock_guard lock(mu_);
     probe_count_ = 0;
     fetch_calls_.clear();
+  }
+
+  // Deferred fetches. While `priority` is deferred, StartFetch of that priority only queues the
+  // fetch; it stays pending until the test settles it. Turning deferral off settles nothing.
+  void DeferFetches(FetchPriority priority, bool defer = true) {
+    std::lock_guard lock(mu_);
+    (priority == FetchPriority::kDemand ? defer_demand_ : defer_prefetch_) = defer;
+  }
+  void DeferAllFetches(bool defer = true) {
+    DeferFetches(FetchPriority::kDemand, defer);
+    DeferFetches(FetchPriority::kPrefetch, defer);
+  }
+  size_t pending_count() const {
+    std::lock_guard lock(mu_);
+    return pending_.size();
+  }
+  // The pending fetches, oldest first; indexes below count in this order.
+  std::vector<FetchCall> pending_calls() const {
+    std::lock_guard lock(mu_);
+    std::vector<FetchCall> calls;
+    for (const auto& transfer : pending_) calls.push_back(transfer->call);
+    return calls;
+  }
+  // Waits (at most kWaitLimit) until at least `count` fetches are pending; returns whether they
+  // are.
+  [[nodiscard]] bool WaitForPending(size_t count) const {
+    std::unique_lock lock(mu_);
+    return pending_changed_.wait_for(lock, kWaitLimit, [&] { return pending_.size() >= count; });
+  }
+  // Sends the next `bytes` bytes of pending fetch `index` (at most up to the end of its planned
+  // body: its range unless a script changed that) and leaves it pending. Returns what the sink
+  // answered; when it refused, the fetch is settled with an error as RangeSink requires. False too
+  // when there is no such fetch.
+  bool DeliverPending(size_t index, uint64_t bytes) {
+    std::shared_ptr<Transfer> transfer = PendingAt(index, /*remove=*/false);
+    if (!transfer) return false;
+    const uint64_t limit = std::min(transfer->sent + bytes, transfer->body_bytes);
+    if (Send(*transfer, limit)) return true;
+    if (PendingAt(index, /*remove=*/true) == transfer) transfer->sink->OnDone(Abandoned());
+    return false;
+  }
+  // Sends the rest of pending fetch `index` and ends it as scripted when it started (ok when no
+  // script applied). Returns false when there is no such fetch.
+  bool CompletePending(size_t index) {
+    std::shared_ptr<Transfer> transfer = PendingAt(index, /*remove=*/true);
+    if (!transfer) return false;
+    Settle(*transfer);
+    return true;
+  }
+  // Ends pending fetch `index` with `status` at once, after whatever was delivered so far.
+  bool FinishPending(size_t index, const Status& status) {
+    std::shared_ptr<Transfer> transfer = PendingAt(index, /*remove=*/true);
+    if (!transfer) return false;
+    transfer->sink->OnDone(status);
+    return true;
+  }
+  // Forgets pending fetch `index`: its sink is destroyed without OnDone (once nobody else holds
+  // it), like a source that loses a request.
+  bool DropPending(size_t index) {
+    std::shared_ptr<Transfer> transfer = PendingAt(index, /*remove=*/true);
+    if (!transfer) return false;
+    std::lock_guard lock(mu_);
+    dropped_sinks_.push_back(transfer->sink);
+    return true;
+  }
+  // Calls OnDone(status) on every dropped sink that someone still keeps alive, and forgets
+  // them. For tests of code that wrongly waits on a sink its source dropped: lets them end.
+  void FinishDroppedSinks(const Status& status) {
+    std::vector<std::weak_ptr<RangeSink>> dropped;
+    {
+      std::lock_guard lock(mu_);
+      dropped.swap(dropped_sinks_);
+    }
+    for (const std::weak_ptr<RangeSink>& weak : dropped) {
+      if (std::shared_ptr<RangeSink> sink = weak.lock()) sink->OnDone(status);
+    }
+  }
+  // Completes pending fetches, oldest first, until none is left (fetches started by sinks
+  // meanwhile included). Returns how many it completed.
+  size_t CompleteAllPending() {
+    size_t completed = 0;
+    // Bounded: a sink that starts a fetch from every completion would otherwise loop forever.
+    for (size_t round = 0; round < 100000 && CompletePending(0); ++round) ++completed;
+    return completed;
+  }
+  void DropAllPending() {
+    std::vector<std::shared_ptr<Transfer>> dropped;
+    {
+      std::lock_guard lock(mu_);
+      dropped.swap(pending_);
+    }
+    pending_changed_.notify_all();
+    // `dropped` goes out of scope here, outside the lock: sink destructors may call back.
   }
 
   Result<RemoteFileInfo> Probe(const std::string& url) override {
@@ -158,35 +291,24 @@ class MemoryRangeSource : public RangeSource {
     return it->second.info;
   }
 
-  Status Fetch(const RemoteFileInfo& file, const ByteRange& range,
-               std::span<std::byte> out) override {
-    std::optional<File> found;
+  void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
+                  std::shared_ptr<RangeSink> sink) override {
+    auto transfer = std::make_shared<Transfer>();
+    transfer->call = FetchCall{file.url, range, priority};
+    transfer->sink = std::move(sink);
+    bool defer = false;
     {
       std::lock_guard lock(mu_);
-      fetch_calls_.push_back(FetchCall{file.url, range});
-      // Caller bugs first: a real server cannot be blamed for them.
-      if (range.last < range.first) {
-        return Status(ErrorCode::kInternal, "fake: Fetch with last < first");
-      }
-      if (out.size() != range.length()) {
-        return Status(ErrorCode::kInternal, "fake: Fetch with out.size() != range.length()");
-      }
-      if (range.last >= file.size) {
-        return Status(ErrorCode::kInternal, "fake: Fetch with range.last >= file.size");
-      }
-      if (fetch_failures_left_ > 0) {
-        if (fetch_failures_left_ != kForever) --fetch_failures_left_;
-        return fetch_failure_;
-      }
-      auto it = files_.find(file.url);
-      if (it == files_.end()) return Status(ErrorCode::kHttpStatus, "HTTP 404");
-      if (it->second.size != file.size) {
-        return Status(ErrorCode::kProtocolViolation, "fake: file size changed");
-      }
-      found = it->second;
+      fetch_calls_.push_back(transfer->call);
+      Plan(file, *transfer);
+      defer = priority == FetchPriority::kDemand ? defer_demand_ : defer_prefetch_;
+      if (defer) pending_.push_back(transfer);
     }
-    Fill(*found, range, out);
-    return Status::Ok();
+    if (defer) {
+      pending_changed_.notify_all();
+      return;
+    }
+    Settle(*transfer);
   }
 
  private:
@@ -197,11 +319,122 @@ class MemoryRangeSource : public RangeSource {
     std::shared_ptr<const std::vector<std::byte>> bytes;  // null for a synthetic file
   };
 
+  struct Script {
+    enum Kind { kFail, kShort, kLong } kind = kFail;
+    Status status;
+    uint64_t bytes = 0;
+  };
+
+  // One fetch from StartFetch to OnDone.
+  struct Transfer {
+    FetchCall call;
+    std::shared_ptr<RangeSink> sink;
+    std::optional<File> file;  // what the body is cut from; none when the fetch fails at once
+    uint64_t body_bytes = 0;   // bytes sent before OnDone
+    Status end;                // what OnDone reports after them
+    uint64_t sent = 0;         // bytes sent so far
+  };
+
+  static Status Abandoned() {
+    return Status(ErrorCode::kInternal, "fake: sink abandoned the transfer");
+  }
+
+  void SetScript(size_t count, Script script) {
+    std::lock_guard lock(mu_);
+    script_left_ = count;
+    script_ = std::move(script);
+  }
+
+  // Decides, when the fetch starts, what it will deliver and how it will end.
+  // REQUIRES: mu_ held.
+  void Plan(const RemoteFileInfo& file, Transfer& transfer) {
+    const ByteRange& range = transfer.call.range;
+    // Caller bugs first: a real server cannot be blamed for them.
+    if (range.last < range.first) {
+      transfer.end = Status(ErrorCode::kInternal, "fake: StartFetch with last < first");
+      return;
+    }
+    if (range.last >= file.size) {
+      transfer.end = Status(ErrorCode::kInternal, "fake: StartFetch with range.last >= file.size");
+      return;
+    }
+    const uint64_t length = range.length();
+    if (script_left_ > 0) {
+      if (script_left_ != kForever) --script_left_;
+      switch (script_.kind) {
+        case Script::kFail:
+          transfer.end = script_.status;
+          transfer.body_bytes = std::min(script_.bytes, length);
+          break;
+        case Script::kShort:
+          transfer.body_bytes = length - std::min(script_.bytes, length);
+          break;
+        case Script::kLong:
+          transfer.body_bytes = length + script_.bytes;
+          break;
+      }
+    } else {
+      transfer.body_bytes = length;
+    }
+    auto it = files_.find(file.url);
+    if (it == files_.end()) {
+      transfer.end = Status(ErrorCode::kHttpStatus, "HTTP 404");
+      transfer.body_bytes = 0;
+      return;
+    }
+    if (it->second.size != file.size) {
+      transfer.end = Status(ErrorCode::kProtocolViolation, "fake: file size changed");
+      transfer.body_bytes = 0;
+      return;
+    }
+    transfer.file = it->second;
+  }
+
+  // Sends bytes [sent, limit) of the body; returns false when the sink refused some.
+  static bool Send(Transfer& transfer, uint64_t limit) {
+    std::vector<std::byte> piece;
+    while (transfer.sent < limit) {
+      piece.resize(static_cast<size_t>(std::min<uint64_t>(kPieceBytes, limit - transfer.sent)));
+      Fill(*transfer.file, transfer.call.range.first + transfer.sent, piece);
+      transfer.sent += piece.size();
+      if (!transfer.sink->OnData(piece)) return false;
+    }
+    return true;
+  }
+
+  // Sends what is left of the planned body, then OnDone.
+  static void Settle(Transfer& transfer) {
+    if (transfer.body_bytes > transfer.sent && !Send(transfer, transfer.body_bytes)) {
+      transfer.sink->OnDone(Abandoned());
+      return;
+    }
+    transfer.sink->OnDone(transfer.end);
+  }
+
+  // The pending fetch at `index`, taken out of the queue when `remove`; null if none.
+  std::shared_ptr<Transfer> PendingAt(size_t index, bool remove) {
+    std::shared_ptr<Transfer> transfer;
+    {
+      std::lock_guard lock(mu_);
+      if (index >= pending_.size()) return nullptr;
+      transfer = pending_[index];
+      if (remove) pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(index));
+    }
+    if (remove) pending_changed_.notify_all();
+    return transfer;
+  }
+
   RemoteFileInfo Register(const std::string& url, File file) {
     file.info.url = url;
     file.info.final_url = url;
     file.info.size = file.size;
-    file.info.etag = "\"" + std::to_string(file.seed) + "-" + std::to_string(file.size) + "\"";
+    // Built by appending: GCC 12 at -O3 warns (-Wrestrict, falsely) on "\"" + std::string.
+    std::string etag = "\"";
+    etag += std::to_string(file.seed);
+    etag += '-';
+    etag += std::to_string(file.size);
+    etag += '"';
+    file.info.etag = std::move(etag);
     std::lock_guard lock(mu_);
     files_[url] = file;
     return file.info;
@@ -214,24 +447,33 @@ class MemoryRangeSource : public RangeSource {
     return it->second;
   }
 
-  // REQUIRES: out.size() == range.length(), range.last < file.size.
-  static void Fill(const File& file, const ByteRange& range, std::span<std::byte> out) {
-    if (file.bytes) {
-      const auto begin = file.bytes->begin() + static_cast<std::ptrdiff_t>(range.first);
-      std::copy(begin, begin + static_cast<std::ptrdiff_t>(out.size()), out.begin());
-      return;
+  // Bytes of `file` from `first` on; zeros past its end (for scripted long bodies).
+  static void Fill(const File& file, uint64_t first, std::span<std::byte> out) {
+    for (size_t i = 0; i < out.size(); ++i) {
+      const uint64_t offset = first + i;
+      if (offset >= file.size) {
+        out[i] = std::byte{0};
+      } else if (file.bytes) {
+        out[i] = (*file.bytes)[static_cast<size_t>(offset)];
+      } else {
+        out[i] = SyntheticByte(file.seed, offset);
+      }
     }
-    for (size_t i = 0; i < out.size(); ++i) out[i] = SyntheticByte(file.seed, range.first + i);
   }
 
   mutable std::mutex mu_;
-  std::map<std::string, File> files_;   // Guarded by mu_
-  size_t probe_count_ = 0;              // Guarded by mu_
-  std::vector<FetchCall> fetch_calls_;  // Guarded by mu_
-  size_t fetch_failures_left_ = 0;      // Guarded by mu_
-  Status fetch_failure_;                // Guarded by mu_
-  size_t probe_failures_left_ = 0;      // Guarded by mu_
-  Status probe_failure_;                // Guarded by mu_
+  mutable std::condition_variable pending_changed_;
+  std::map<std::string, File> files_;                    // Guarded by mu_
+  size_t probe_count_ = 0;                               // Guarded by mu_
+  std::vector<FetchCall> fetch_calls_;                   // Guarded by mu_
+  size_t script_left_ = 0;                               // Guarded by mu_
+  Script script_;                                        // Guarded by mu_
+  size_t probe_failures_left_ = 0;                       // Guarded by mu_
+  Status probe_failure_;                                 // Guarded by mu_
+  bool defer_demand_ = false;                            // Guarded by mu_
+  bool defer_prefetch_ = false;                          // Guarded by mu_
+  std::vector<std::shared_ptr<Transfer>> pending_;       // Guarded by mu_
+  std::vector<std::weak_ptr<RangeSink>> dropped_sinks_;  // Guarded by mu_
 };
 
 }  // namespace rangefs::fakes

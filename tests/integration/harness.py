@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import stat
@@ -40,7 +41,9 @@ __all__ = [
     "binary_path", "require_environment", "is_mounted", "mounted_points", "mount_info",
     "run_expect_failure", "run_daemon", "DaemonRun", "free_port", "sha256_file",
     "write_random_file", "make_sparse_file", "make_zip", "wait_until", "pid_alive",
-    "find_pids_for_mountpoint", "TempDir", "SilentListener",
+    "find_pids_for_mountpoint", "TempDir", "SilentListener", "parse_range", "gets_by_uri",
+    "check_block_gets", "assert_each_byte_fetched_once", "proc_status_bytes",
+    "pread_no_readahead", "max_fuse_read_bytes", "longest_demand_request",
 ]
 
 KiB = 1024
@@ -693,3 +696,116 @@ def pread_file(path, length, offset):
 def read_whole(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+# ------------------------------------------------------------------- access-log checks
+_RANGE_RE = re.compile(r"^bytes=(\d+)-(\d+)$")
+
+
+def parse_range(entry: dict) -> Optional[tuple[int, int]]:
+    """(first, last) of an access-log entry whose Range header is exactly one inclusive
+    `bytes=N-M`; None for anything else (no header, suffix or open ranges, several ranges)."""
+    m = _RANGE_RE.match(entry.get("range", ""))
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def gets_by_uri(entries: Sequence[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for e in entries:
+        if e["method"] == "GET":
+            out.setdefault(e["uri"], []).append(e)
+    return out
+
+
+def check_block_gets(tc: unittest.TestCase, entries: Sequence[dict],
+                     size_by_uri: dict[str, int], block: int,
+                     max_request: int = 16 * MiB,
+                     unmount_started: Optional[float] = None) -> int:
+    """What every request of the block cache must look like: only HEAD and GET; each GET
+    for a known URL with exactly one range bytes=N-M, N block-aligned, M+1 block-aligned or
+    M the last byte of the file, answered 206 with exactly M-N+1 body bytes, and no longer
+    than the larger of one block and `max_request` (the documented longest request).
+
+    unmount_started (time.time() just before the unmount): readahead still in flight when
+    the file system goes away is abandoned, and nginx logs it with a short body. A short body
+    is accepted only for a request nginx finished after that moment; returns how many."""
+    cut_by_unmount = 0
+    for e in entries:
+        tc.assertIn(e["method"], ("HEAD", "GET"), e)
+        if e["method"] != "GET":
+            continue
+        tc.assertIn(e["uri"], size_by_uri, f"GET for an unexpected URL: {e}")
+        size = size_by_uri[e["uri"]]
+        r = parse_range(e)
+        tc.assertIsNotNone(r, f"GET without exactly one bytes=N-M Range: {e}")
+        first, last = r
+        tc.assertLessEqual(first, last, e)
+        tc.assertEqual(first % block, 0, f"range start not aligned to the {block}-byte block: {e}")
+        tc.assertTrue((last + 1) % block == 0 or last == size - 1,
+                      f"range end neither at a block boundary nor at EOF ({size}): {e}")
+        tc.assertLess(last, size, f"range not clamped to EOF ({size}): {e}")
+        tc.assertEqual(e["status"], 206, e)
+        if (unmount_started is not None and e["body_bytes_sent"] < last - first + 1
+                and e["msec"] >= unmount_started - 0.005):  # nginx's clock has 1 ms steps
+            cut_by_unmount += 1
+        else:
+            tc.assertEqual(e["body_bytes_sent"], last - first + 1,
+                           f"short or long body (not at unmount): {e}")
+        tc.assertLessEqual(last - first + 1, max(block, max_request),
+                           f"one GET longer than the largest request rangefs makes: {e}")
+    return cut_by_unmount
+
+
+def assert_each_byte_fetched_once(tc: unittest.TestCase, gets: Sequence[dict], size: int,
+                                  what: str = "") -> None:
+    """The GETs of one file, sorted, tile [0, size) exactly: no gap, no overlap (no byte
+    fetched twice), and their bodies add up to the file size."""
+    ranges = sorted(parse_range(e) for e in gets)
+    pos = 0
+    for first, last in ranges:
+        tc.assertGreaterEqual(first, pos, f"{what}: bytes {first}-{min(last, pos - 1)} fetched "
+                              f"twice (ranges {ranges})")
+        tc.assertEqual(first, pos, f"{what}: bytes {pos}-{first - 1} never fetched")
+        pos = last + 1
+    tc.assertEqual(pos, size, f"{what}: fetched ranges end at {pos}, file size {size}")
+    tc.assertEqual(sum(e["body_bytes_sent"] for e in gets), size, what)
+
+
+def proc_status_bytes(pid: int, field: str) -> int:
+    """A memory field of /proc/PID/status (VmHWM, VmRSS, ...) in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                value, unit = line.split()[1:3]
+                assert unit == "kB", line
+                return int(value) * 1024
+    raise KeyError(f"{field} not in /proc/{pid}/status")
+
+
+def pread_no_readahead(path, length, offset):
+    """Like pread_file, but tells the kernel not to read ahead first (POSIX_FADV_RANDOM), so
+    the filesystem is asked for the pages the read touches and nothing after them."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+        return os.pread(fd, length, offset)
+    finally:
+        os.close(fd)
+
+
+def max_fuse_read_bytes() -> int:
+    """Upper bound on one FUSE read request: max_pages_limit (default 256) pages."""
+    import resource
+    pages = 256
+    try:
+        with open("/proc/sys/fs/fuse/max_pages_limit") as f:
+            pages = int(f.read())
+    except (OSError, ValueError):
+        pass
+    return pages * resource.getpagesize()
+
+
+def longest_demand_request(block: int) -> int:
+    """The longest GET a single FUSE read can cause without readahead: the blocks a maximal
+    read touches when it is not block-aligned (one more than it spans)."""
+    return (-(-max_fuse_read_bytes() // block) + 1) * block

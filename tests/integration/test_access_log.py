@@ -1,33 +1,29 @@
 """What goes over the wire: nginx's access log after real reads through the mount.
 
-Each test gets a fresh nginx and a fresh mount (so no page cache is shared between tests),
-does its reads, unmounts, stops nginx gracefully (which guarantees every request has been
-logged) and only then inspects the log.
+rangefs reads through a block cache: every request is for whole blocks (`--block-size`), a
+sequential reader is served by readahead requests of several blocks, random reads fetch the
+blocks they touch, and the kernel keeps its page cache across opens. These tests pin that
+down from the server's side.
+
+Each test gets a fresh nginx and a fresh mount (so neither rangefs's cache nor the kernel's
+page cache is shared between tests), does its reads, unmounts, stops nginx gracefully (which
+guarantees every request has been logged) and only then inspects the log. Tests that depend
+on the block size pass it explicitly, so the default may change without breaking them.
 """
 
 import os
-import re
-import resource
+import sys
 import unittest
 
 import harness
-from harness import MiB
+from harness import KiB, MiB
+
+BLOCK = 256 * KiB
+MOUNT_ARGS = ["--block-size", "256K", "--cache-size", "256M"]
 
 BIG_SIZE = 64 * MiB
 MID_SIZE = 16 * MiB + 4321
-ODD_SIZE = 300_007
-RANGE_RE = re.compile(r"^bytes=(\d+)-(\d+)$")
-
-
-def _max_fuse_read() -> int:
-    """Upper bound on one FUSE read: max_pages_limit (default 256) pages."""
-    pages = 256
-    try:
-        with open("/proc/sys/fs/fuse/max_pages_limit") as f:
-            pages = int(f.read())
-    except (OSError, ValueError):
-        pass
-    return pages * resource.getpagesize()
+ODD_SIZE = 300_007           # one full 256 KiB block and a 37,863-byte tail block
 
 
 class AccessLogTest(unittest.TestCase):
@@ -38,9 +34,11 @@ class AccessLogTest(unittest.TestCase):
         data = harness.TempDir("rangefs-log-data-")
         cls.addClassCleanup(data.cleanup)
         cls.data = data.path
-        cls.big_sha = harness.write_random_file(os.path.join(cls.data, "big.bin"), BIG_SIZE)
-        harness.write_random_file(os.path.join(cls.data, "mid.bin"), MID_SIZE)
-        harness.write_random_file(os.path.join(cls.data, "odd.bin"), ODD_SIZE)
+        cls.shas = {
+            "big.bin": harness.write_random_file(os.path.join(cls.data, "big.bin"), BIG_SIZE),
+            "mid.bin": harness.write_random_file(os.path.join(cls.data, "mid.bin"), MID_SIZE),
+            "odd.bin": harness.write_random_file(os.path.join(cls.data, "odd.bin"), ODD_SIZE),
+        }
         open(os.path.join(cls.data, "empty.bin"), "wb").close()
         cls.names = ["big.bin", "mid.bin", "odd.bin", "empty.bin"]
         cls.sizes = {n: os.path.getsize(os.path.join(cls.data, n)) for n in cls.names}
@@ -49,9 +47,13 @@ class AccessLogTest(unittest.TestCase):
         self.server = harness.LoopbackNginx(self.data)
         self.server.start()
         self.addCleanup(self.server.cleanup)
-        self.mount = harness.Mount([self.server.url(n) for n in self.names])
+        self.mount = None
+
+    def start_mount(self, args=MOUNT_ARGS):
+        self.mount = harness.Mount([self.server.url(n) for n in self.names], args)
         self.addCleanup(self.mount.cleanup)
         self.mount.start()
+        return self.mount
 
     # ------------------------------------------------------------------------- helpers
     def local(self, name, length, offset):
@@ -60,44 +62,31 @@ class AccessLogTest(unittest.TestCase):
             return f.read(length)
 
     def pread(self, name, length, offset):
-        return self.mount.call(harness.pread_file, self.mount.path(name), length, offset, timeout=60)
+        return self.mount.call(harness.pread_file, self.mount.path(name), length, offset,
+                               timeout=60)
+
+    def sha256_via_mount(self, name):
+        result = self.mount.run(["sha256sum", name], cwd=self.mount.path(), timeout=180)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.decode().split()[0], self.shas[name],
+                         f"{name} read through the mount differs from the served file")
 
     def finish(self):
-        """Unmount, stop nginx (flushes the log), return (entries, gets by uri)."""
+        """Unmount, stop nginx (flushes the log), return (entries, GETs by uri)."""
         result = self.mount.fusermount_unmount()
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIsNotNone(self.mount.wait_exit(15), "rangefs did not exit after unmount")
         self.server.stop()
         entries = self.server.access_log_entries()
-        gets = {}
-        for e in entries:
-            if e["method"] == "GET":
-                gets.setdefault(e["uri"], []).append(e)
-        return entries, gets
+        return entries, harness.gets_by_uri(entries)
 
-    def uri(self, name):
+    @staticmethod
+    def uri(name):
         return "/" + name
 
-    def assert_well_formed_gets(self, entries):
-        """Every GET: one inclusive range bytes=N-M, inside the file, answered 206 with
-        exactly that many bytes, no larger than one FUSE read."""
-        max_read = _max_fuse_read()
-        size_by_uri = {self.uri(n): s for n, s in self.sizes.items()}
-        for e in entries:
-            self.assertIn(e["method"], ("HEAD", "GET"), e)
-            if e["method"] != "GET":
-                continue
-            with self.subTest(entry=e):
-                m = RANGE_RE.match(e["range"])
-                self.assertIsNotNone(m, f"GET without a single bytes=N-M Range: {e}")
-                first, last = int(m.group(1)), int(m.group(2))
-                self.assertLessEqual(first, last, e)
-                self.assertIn(e["uri"], size_by_uri, e)
-                self.assertLess(last, size_by_uri[e["uri"]], f"range not clamped to EOF: {e}")
-                self.assertEqual(e["status"], 206, e)
-                self.assertEqual(e["body_bytes_sent"], last - first + 1, e)
-                self.assertLessEqual(last - first + 1, max_read,
-                                     f"one GET larger than any FUSE read: {e}")
+    def assert_block_gets(self, entries, block=BLOCK):
+        harness.check_block_gets(self, entries, {self.uri(n): s for n, s in self.sizes.items()},
+                                 block)
 
     def assert_heads_first(self, entries):
         heads = [e for e in entries if e["method"] == "HEAD"]
@@ -111,83 +100,119 @@ class AccessLogTest(unittest.TestCase):
         last_head = max(i for i, e in enumerate(entries) if e["method"] == "HEAD")
         self.assertLess(last_head, first_get, "HEAD probes must all precede the first GET")
 
-    @staticmethod
-    def ranges_of(gets):
-        out = []
-        for e in gets:
-            first, last = map(int, RANGE_RE.match(e["range"]).groups())
-            out.append((first, last))
-        return out
-
     # --------------------------------------------------------------------------- tests
-    def test_full_read_fetches_only_what_is_read(self):
-        result = self.mount.run(["sha256sum", "big.bin"], cwd=self.mount.path(), timeout=180)
-        self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(result.stdout.decode().split()[0], self.big_sha)
-        bytes_read = BIG_SIZE
-        for offset, length in [(0, 4096), (BIG_SIZE // 2 + 11, 100_000),
-                               (BIG_SIZE - 4096, 4096)]:
-            self.assertEqual(self.pread("big.bin", length, offset),
-                             self.local("big.bin", length, offset))
-            bytes_read += length
-
+    def test_sequential_read_fetches_every_block_once_in_few_requests(self):
+        self.start_mount()
+        self.sha256_via_mount("big.bin")
         entries, gets = self.finish()
         self.assert_heads_first(entries)
-        self.assert_well_formed_gets(entries)
-        big_gets = gets.get(self.uri("big.bin"), [])
-        self.assertTrue(big_gets, "no GET at all for big.bin")
-        self.assertEqual(set(gets), {self.uri("big.bin")},
-                         "GETs for files that were never read")
-        total = sum(e["body_bytes_sent"] for e in big_gets)
-        self.assertGreaterEqual(total, BIG_SIZE)  # every byte had to come from somewhere
-        self.assertLessEqual(total, bytes_read * 1.25,
-                             f"{total} bytes fetched for {bytes_read} bytes read")
-        # The ranges together cover the whole file (the content check above relies on it).
-        covered = 0
-        for first, last in sorted(self.ranges_of(big_gets)):
-            self.assertLessEqual(first, covered, f"gap in the fetched ranges at {covered}")
-            covered = max(covered, last + 1)
-        self.assertEqual(covered, BIG_SIZE)
+        self.assert_block_gets(entries)
+        self.assertEqual(set(gets), {self.uri("big.bin")}, "GETs for files that were never read")
+        big = gets[self.uri("big.bin")]
+        # No byte twice (the ranges do not overlap), no gap, the whole file exactly once.
+        harness.assert_each_byte_fetched_once(self, big, BIG_SIZE, "big.bin")
+        blocks = BIG_SIZE // BLOCK
+        print(f"\n  sequential read of {BIG_SIZE // MiB} MiB: {len(big)} GETs for {blocks} "
+              f"blocks of {BLOCK // KiB} KiB; largest GET "
+              f"{max(e['body_bytes_sent'] for e in big) // KiB} KiB", file=sys.stderr)
+        self.assertLessEqual(len(big), blocks // 4,
+                             f"{len(big)} requests for a sequential read of {blocks} blocks")
+        # That bound alone would also hold without readahead (one request per 1 MiB kernel
+        # read is exactly blocks / 4). Readahead shows in request sizes: most of the file
+        # must arrive in GETs longer than any one kernel read could ask for.
+        longest = harness.longest_demand_request(BLOCK)
+        in_long = sum(e["body_bytes_sent"] for e in big if e["body_bytes_sent"] > longest)
+        print(f"  {in_long // MiB} MiB of {BIG_SIZE // MiB} MiB arrived in GETs longer than "
+              f"{longest // KiB} KiB", file=sys.stderr)
+        self.assertGreaterEqual(in_long, BIG_SIZE // 2,
+                                "readahead did not batch the sequential read into requests "
+                                "longer than the kernel's reads")
 
-    def test_small_uncached_pread_fetches_small_range(self):
-        offset = 10 * MiB + 7
-        self.assertEqual(self.pread("mid.bin", 100, offset), self.local("mid.bin", 100, offset))
+    def test_second_full_read_makes_no_request(self):
+        # A 4 MiB block cache cannot hold the 16 MiB file: only the kernel's page cache, kept
+        # across opens, can serve the second read without requests.
+        self.start_mount(["--block-size", "256K", "--cache-size", "4M"])
+        self.sha256_via_mount("mid.bin")
+        # Every block has been delivered; wait until nginx has logged all of them.
+        uri = self.uri("mid.bin")
+        first = self.server.wait_for_access_log(
+            lambda es: sum(e["body_bytes_sent"] for e in harness.gets_by_uri(es).get(uri, []))
+            >= MID_SIZE, timeout=15)
+        first_gets = len(harness.gets_by_uri(first)[uri])
+        # Read it again through new opens: the kernel keeps the page cache across opens.
+        self.sha256_via_mount("mid.bin")
+        whole = self.mount.call(harness.read_whole, self.mount.path("mid.bin"), timeout=60)
+        self.assertEqual(whole, self.local("mid.bin", MID_SIZE, 0))
+        entries, gets = self.finish()
+        self.assert_block_gets(entries)
+        self.assertEqual(set(gets), {uri}, "GETs for files that were never read")
+        print(f"\n  mid.bin: {first_gets} GETs for the first read, "
+              f"{len(gets[uri]) - first_gets} for the second and third", file=sys.stderr)
+        self.assertEqual(len(gets[uri]), first_gets,
+                         f"a second full read made {len(gets[uri]) - first_gets} new GETs: "
+                         f"{gets[uri][first_gets:][:5]}")
+        harness.assert_each_byte_fetched_once(self, gets[uri], MID_SIZE, "mid.bin")
+
+    def test_small_uncached_pread_fetches_only_its_block(self):
+        self.start_mount()
+        # POSIX_FADV_RANDOM stops the kernel's readahead, so the filesystem sees just the
+        # page the read touches. Even a kernel that still read ahead would stay inside the
+        # same block: both offsets are chosen so that the read plus the 128 KiB after it lie
+        # in one 256 KiB block. So exactly one block each, nothing else.
+        mid_offset = 40 * BLOCK + 7          # block 40 of mid.bin
+        odd_offset = 290_000                 # the tail block of odd.bin (block 1)
+        self.assertLessEqual(mid_offset + 100 + 128 * KiB, 41 * BLOCK)
+        for name, offset in (("mid.bin", mid_offset), ("odd.bin", odd_offset)):
+            got = self.mount.call(harness.pread_no_readahead, self.mount.path(name), 100, offset,
+                                  timeout=60)
+            self.assertEqual(got, self.local(name, 100, offset), name)
         entries, gets = self.finish()
         self.assert_heads_first(entries)
-        self.assert_well_formed_gets(entries)
-        mid = gets.get(self.uri("mid.bin"), [])
-        self.assertTrue(self._covers(self.ranges_of(mid), offset, offset + 100),
-                        f"the GETs did not cover the bytes read: {mid}")
-        total = sum(e["body_bytes_sent"] for e in mid)
-        # Kernel readahead may add a little; fetching the 16 MiB file is a bug.
-        self.assertLessEqual(total, 2 * MiB, f"{total} bytes fetched for a 100-byte read")
-
-    @staticmethod
-    def _covers(ranges, start, end):
-        pos = start
-        for first, last in sorted(ranges):
-            if first <= pos <= last:
-                pos = last + 1
-        return pos >= end
+        self.assert_block_gets(entries)
+        fetched = {uri: [e["range"] for e in es] for uri, es in gets.items()}
+        self.assertEqual(fetched, {
+            self.uri("mid.bin"): [f"bytes={40 * BLOCK}-{41 * BLOCK - 1}"],
+            self.uri("odd.bin"): [f"bytes={BLOCK}-{ODD_SIZE - 1}"],
+        }, "a 100-byte read must fetch exactly the one block it touches")
 
     def test_reads_at_or_past_eof_make_no_request(self):
+        self.start_mount()
         self.assertEqual(self.pread("odd.bin", 4096, ODD_SIZE), b"")
         self.assertEqual(self.pread("odd.bin", 1, ODD_SIZE + 12345), b"")
+        self.assertEqual(self.pread("big.bin", 1, BIG_SIZE), b"")
         self.assertEqual(self.mount.call(harness.read_whole, self.mount.path("empty.bin")), b"")
         self.assertEqual(self.pread("empty.bin", 100, 0), b"")
         entries, gets = self.finish()
         self.assert_heads_first(entries)
-        self.assert_well_formed_gets(entries)
+        self.assert_block_gets(entries)
         self.assertEqual(gets, {}, "reads at or past EOF must not make requests")
 
-    def test_read_spanning_eof_is_clamped(self):
-        got = self.pread("odd.bin", 64 * 1024, ODD_SIZE - 1000)
+    def test_read_spanning_eof_fetches_the_tail_block(self):
+        self.start_mount()
+        got = self.pread("odd.bin", 64 * KiB, ODD_SIZE - 1000)
         self.assertEqual(got, self.local("odd.bin", 1000, ODD_SIZE - 1000))
         entries, gets = self.finish()
-        self.assert_well_formed_gets(entries)  # includes: last <= size - 1, status 206
-        odd = gets.get(self.uri("odd.bin"), [])
-        self.assertTrue(odd)
-        self.assertIn(ODD_SIZE - 1, [last for _, last in self.ranges_of(odd)])
+        self.assert_block_gets(entries)  # includes: last <= size - 1, status 206
+        # Whatever the kernel reads ahead lies in the tail block: one GET, ending at EOF.
+        self.assertEqual([e["range"] for e in gets.get(self.uri("odd.bin"), [])],
+                         [f"bytes={BLOCK}-{ODD_SIZE - 1}"])
+        self.assertEqual(set(gets), {self.uri("odd.bin")})
+
+    def test_block_size_option_is_honoured(self):
+        # 96 KiB: a suffixed size that is not a power of two and does not divide 256 KiB, so
+        # requests cut at the default size would not be aligned to it.
+        block = 96 * KiB
+        self.start_mount(["--block-size", "96K", "--cache-size", "64M"])
+        self.sha256_via_mount("mid.bin")
+        self.sha256_via_mount("odd.bin")
+        entries, gets = self.finish()
+        self.assert_heads_first(entries)
+        self.assert_block_gets(entries, block)
+        self.assertEqual(set(gets), {self.uri("mid.bin"), self.uri("odd.bin")})
+        # Aligned to 96 KiB, every byte once, the last GET ending at EOF (a short tail block).
+        for name in ("mid.bin", "odd.bin"):
+            harness.assert_each_byte_fetched_once(self, gets[self.uri(name)], self.sizes[name],
+                                                  name)
 
 
 if __name__ == "__main__":

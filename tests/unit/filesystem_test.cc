@@ -23,12 +23,25 @@ using fakes::FetchCall;
 using fakes::MemoryRangeSource;
 
 constexpr uint64_t kGiB = uint64_t{1} << 30;
+constexpr uint64_t kBlock = 64 << 10;
 constexpr std::time_t kMountTime = 1'700'000'000;
 constexpr std::time_t kLastModified = 1'600'000'000;
 
 // Attributes has no operator==; compare (and print) it as a tuple.
 auto Fields(const Attributes& a) {
   return std::make_tuple(a.inode, a.is_directory, a.size, a.mtime);
+}
+
+std::vector<std::byte> Flatten(const ReadBuffer& buffer) {
+  std::vector<std::byte> bytes(buffer.size());
+  buffer.CopyTo(bytes);
+  return bytes;
+}
+
+std::string Text(const ReadBuffer& buffer) {
+  std::string text;
+  for (std::byte b : Flatten(buffer)) text.push_back(static_cast<char>(b));
+  return text;
 }
 
 std::vector<std::string> Names(const std::vector<DirectoryEntry>& entries) {
@@ -46,7 +59,30 @@ class FilesystemTest : public ::testing::Test {
     RemoteFileInfo empty = source_.AddSyntheticFile("https://h/empty", 0, 2);
     // Deliberately not in alphabetical order: the directory lists mount order.
     files_ = {{"zz-big.iso", big}, {"hello.txt", text}, {"empty", empty}};
-    fs_ = std::make_unique<Filesystem>(source_, files_, kMountTime);
+    fs_ = std::make_unique<Filesystem>(source_, files_, kMountTime, Options());
+  }
+
+  // Small numbers, so that readahead shows after a few reads: 64 KiB blocks, windows of 4 and 16
+  // blocks, requests of at most 8 blocks over 2 connections.
+  static ReadOptions Options() {
+    ReadOptions options;
+    options.block_size = kBlock;
+    options.cache_size = 16 << 20;
+    options.readahead = ReadaheadConfig{.initial_window = 4 * kBlock,
+                                        .max_window = 16 * kBlock,
+                                        .reorder_slack = 4 * kBlock,
+                                        .max_streams = 4};
+    options.connections = 2;
+    options.max_request_bytes = 8 * kBlock;
+    return options;
+  }
+
+  // Opens `name`, or fails the test.
+  std::unique_ptr<FileReader> OpenReader(const std::string& name) {
+    Result<OpenedFile> opened = fs_->Open(InodeOf(name));
+    EXPECT_TRUE(opened.ok()) << name << ": " << opened.status().ToString();
+    if (!opened.ok()) return nullptr;
+    return std::move(opened->reader);
   }
 
   uint64_t InodeOf(const std::string& name) {
@@ -182,7 +218,7 @@ TEST_F(FilesystemTest, ReadDirectoryOfUnknownInodeIsNotFound) {
 }
 
 TEST_F(FilesystemTest, OpenOfTheDirectoryIsADirectory) {
-  Result<std::unique_ptr<FileReader>> got = fs_->Open(Filesystem::kRootInode);
+  Result<OpenedFile> got = fs_->Open(Filesystem::kRootInode);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), ErrorCode::kIsADirectory);
 }
@@ -190,70 +226,151 @@ TEST_F(FilesystemTest, OpenOfTheDirectoryIsADirectory) {
 TEST_F(FilesystemTest, OpenOfUnknownInodeIsNotFound) {
   for (uint64_t inode : {uint64_t{0}, uint64_t{999}}) {
     SCOPED_TRACE(inode);
-    Result<std::unique_ptr<FileReader>> got = fs_->Open(inode);
+    Result<OpenedFile> got = fs_->Open(inode);
     ASSERT_FALSE(got.ok());
     EXPECT_EQ(got.status().code(), ErrorCode::kNotFound);
   }
 }
 
 TEST_F(FilesystemTest, OpenMakesNoRequests) {
-  Result<std::unique_ptr<FileReader>> got = fs_->Open(InodeOf("hello.txt"));
+  Result<OpenedFile> got = fs_->Open(InodeOf("hello.txt"));
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(source_.fetch_count(), 0u);
   EXPECT_EQ(source_.probe_count(), 0u);
 }
 
+TEST_F(FilesystemTest, OpenLetsTheKernelKeepItsCache) {
+  // The version of a file cannot change under the mount yet: pages the kernel cached from an
+  // earlier open are still right.
+  for (const NamedFile& file : files_) {
+    SCOPED_TRACE(file.name);
+    Result<OpenedFile> opened = fs_->Open(InodeOf(file.name));
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    EXPECT_TRUE(opened->keep_cache);
+  }
+}
+
 TEST_F(FilesystemTest, OpenedReaderReadsThatFile) {
   for (const NamedFile& file : files_) {
     SCOPED_TRACE(file.name);
-    Result<std::unique_ptr<FileReader>> reader = fs_->Open(InodeOf(file.name));
-    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    ASSERT_NE(*reader, nullptr);
-    EXPECT_EQ((*reader)->file().url, file.info.url);
-    EXPECT_EQ((*reader)->file().size, file.info.size);
-    EXPECT_EQ((*reader)->file().etag, file.info.etag);
+    Result<OpenedFile> opened = fs_->Open(InodeOf(file.name));
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    ASSERT_NE(opened->reader, nullptr);
+    const FileVersion& version = opened->reader->version();
+    EXPECT_EQ(version.inode, InodeOf(file.name));
+    EXPECT_EQ(version.info.url, file.info.url);
+    EXPECT_EQ(version.info.size, file.info.size);
+    EXPECT_EQ(version.info.etag, file.info.etag);
   }
 }
 
 TEST_F(FilesystemTest, ReadThroughOpenedReader) {
-  Result<std::unique_ptr<FileReader>> reader = fs_->Open(InodeOf("hello.txt"));
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  std::vector<std::byte> buffer(64);
-  Result<size_t> read = (*reader)->Read(7, buffer);
+  std::unique_ptr<FileReader> reader = OpenReader("hello.txt");
+  ASSERT_NE(reader, nullptr);
+  Result<ReadBuffer> read = reader->Read(7, 64);
   ASSERT_TRUE(read.ok()) << read.status().ToString();
-  ASSERT_EQ(*read, 5u);
-  const std::string text(reinterpret_cast<const char*>(buffer.data()), *read);
-  EXPECT_EQ(text, "world");
-  EXPECT_EQ(source_.fetch_calls(),
-            (std::vector<FetchCall>{{"https://h/hello.txt", ByteRange{7, 11}}}));
+  EXPECT_EQ(Text(*read), "world");
+  // The file is smaller than a block: its one block is the whole file.
+  EXPECT_EQ(
+      source_.fetch_calls(),
+      (std::vector<FetchCall>{{"https://h/hello.txt", ByteRange{0, 11}, FetchPriority::kDemand}}));
 }
 
 TEST_F(FilesystemTest, ReadAbove4GiBThroughOpenedReader) {
-  Result<std::unique_ptr<FileReader>> reader = fs_->Open(InodeOf("zz-big.iso"));
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  std::vector<std::byte> buffer(4096);
+  std::unique_ptr<FileReader> reader = OpenReader("zz-big.iso");
+  ASSERT_NE(reader, nullptr);
   const uint64_t offset = 4 * kGiB + 3;
-  Result<size_t> read = (*reader)->Read(offset, buffer);
+  Result<ReadBuffer> read = reader->Read(offset, 4096);
   ASSERT_TRUE(read.ok()) << read.status().ToString();
-  ASSERT_EQ(*read, buffer.size());
-  const ByteRange range{offset, offset + buffer.size() - 1};
-  EXPECT_EQ(source_.fetch_calls(), (std::vector<FetchCall>{{"https://h/big.iso", range}}));
-  EXPECT_TRUE(buffer == source_.Content("https://h/big.iso", range));
+  const ByteRange range{offset, offset + 4095};
+  EXPECT_TRUE(Flatten(*read) == source_.Content("https://h/big.iso", range));
+  EXPECT_EQ(
+      source_.fetch_calls(),
+      (std::vector<FetchCall>{{"https://h/big.iso", ByteRange{4 * kGiB, 4 * kGiB + kBlock - 1},
+                               FetchPriority::kDemand}}));
+}
+
+TEST_F(FilesystemTest, ReadsOfTheEmptyFileMakeNoRequest) {
+  std::unique_ptr<FileReader> reader = OpenReader("empty");
+  ASSERT_NE(reader, nullptr);
+  Result<ReadBuffer> read = reader->Read(0, 4096);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->size(), 0u);
+  EXPECT_EQ(source_.fetch_count(), 0u);
 }
 
 TEST_F(FilesystemTest, ReaderFailuresKeepTheirCode) {
-  Result<std::unique_ptr<FileReader>> reader = fs_->Open(InodeOf("hello.txt"));
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::unique_ptr<FileReader> reader = OpenReader("hello.txt");
+  ASSERT_NE(reader, nullptr);
   source_.FailAllFetches(Status(ErrorCode::kRangeNotSupported, "HTTP 200 for a range"));
-  std::vector<std::byte> buffer(4);
-  Result<size_t> read = (*reader)->Read(0, buffer);
+  Result<ReadBuffer> read = reader->Read(0, 4);
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.status().code(), ErrorCode::kRangeNotSupported);
+  source_.ClearFailures();
+  Result<ReadBuffer> retried = reader->Read(0, 4);
+  ASSERT_TRUE(retried.ok()) << retried.status().ToString();
+  EXPECT_EQ(Text(*retried), "hell");
+}
+
+TEST_F(FilesystemTest, HandlesShareOneCache) {
+  std::unique_ptr<FileReader> first = OpenReader("zz-big.iso");
+  std::unique_ptr<FileReader> second = OpenReader("zz-big.iso");
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(first->Read(100, 1000).ok());
+  ASSERT_TRUE(second->Read(2000, 1000).ok());
+  EXPECT_EQ(source_.fetch_count(FetchPriority::kDemand), 1u)
+      << "the second handle reads the block the first cached";
+  EXPECT_EQ(fs_->cache_stats().hits, 1u);
+
+  // Another file's block 0 is another block.
+  std::unique_ptr<FileReader> text = OpenReader("hello.txt");
+  ASSERT_NE(text, nullptr);
+  Result<ReadBuffer> read = text->Read(0, 5);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(Text(*read), "hello");
+  EXPECT_EQ(source_.fetch_count(FetchPriority::kDemand), 2u);
+}
+
+TEST_F(FilesystemTest, HandlesOfOneFileShareReadahead) {
+  std::unique_ptr<FileReader> first = OpenReader("zz-big.iso");
+  std::unique_ptr<FileReader> second = OpenReader("zz-big.iso");
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  // Two handles taking turns along one sequential stream, as two processes reading one file
+  // in step (or the kernel spreading one reader over handles) would.
+  ASSERT_TRUE(first->Read(0, kBlock).ok());
+  EXPECT_EQ(source_.fetch_count(FetchPriority::kPrefetch), 0u);
+  ASSERT_TRUE(second->Read(kBlock, kBlock).ok());
+  EXPECT_EQ(source_.fetched_ranges(FetchPriority::kPrefetch),
+            (std::vector<ByteRange>{{2 * kBlock, 4 * kBlock - 1}, {4 * kBlock, 6 * kBlock - 1}}))
+      << "the second handle's read continues the stream the first one started";
+  for (uint64_t index = 2; index < 6; ++index) {
+    FileReader& reader = index % 2 == 0 ? *first : *second;
+    ASSERT_TRUE(reader.Read(index * kBlock, kBlock).ok());
+  }
+  EXPECT_EQ(source_.fetch_count(FetchPriority::kDemand), 2u) << "readahead served both handles";
+}
+
+TEST_F(FilesystemTest, ReadaheadIsHeldToAQuarterOfTheCache) {
+  ReadOptions options = Options();
+  options.cache_size = 8 * kBlock;  // a quarter is 2 blocks
+  options.readahead.initial_window = 4 * kBlock;
+  Filesystem fs(source_, files_, kMountTime, options);
+  Result<Attributes> big = fs.Lookup(Filesystem::kRootInode, "zz-big.iso");
+  ASSERT_TRUE(big.ok());
+  Result<OpenedFile> opened = fs.Open(big->inode);
+  ASSERT_TRUE(opened.ok());
+  for (uint64_t index = 0; index < 2; ++index) {
+    ASSERT_TRUE(opened->reader->Read(index * kBlock, kBlock).ok());
+  }
+  EXPECT_EQ(source_.fetched_ranges(FetchPriority::kPrefetch),
+            (std::vector<ByteRange>{{2 * kBlock, 3 * kBlock - 1}, {3 * kBlock, 4 * kBlock - 1}}));
 }
 
 TEST(FilesystemEmptyTest, NoFiles) {
   MemoryRangeSource source;
-  Filesystem fs(source, {}, kMountTime);
+  Filesystem fs(source, {}, kMountTime, ReadOptions());
   Result<std::vector<DirectoryEntry>> entries = fs.ReadDirectory(Filesystem::kRootInode);
   ASSERT_TRUE(entries.ok()) << entries.status().ToString();
   EXPECT_EQ(Names(*entries), (std::vector<std::string>{".", ".."}));
@@ -281,15 +398,28 @@ TEST_F(FilesystemTest, ConcurrentUse) {
         }
         if (!fs_->ReadDirectory(Filesystem::kRootInode).ok()) ++bad;
         if (!fs_->GetAttributes(attributes->inode).ok()) ++bad;
-        Result<std::unique_ptr<FileReader>> reader = fs_->Open(attributes->inode);
-        if (!reader.ok()) {
+        Result<OpenedFile> opened = fs_->Open(attributes->inode);
+        if (!opened.ok()) {
           ++bad;
           continue;
         }
-        std::vector<std::byte> buffer(5);
-        Result<size_t> read = (*reader)->Read(0, buffer);
-        if (!read.ok() || *read != 5u ||
-            std::string(reinterpret_cast<const char*>(buffer.data()), 5) != "hello") {
+        Result<ReadBuffer> read = opened->reader->Read(0, 5);
+        if (!read.ok() || Text(*read) != "hello") ++bad;
+        // And a read of the big file, somewhere above 4 GiB.
+        Result<Attributes> big = fs_->Lookup(Filesystem::kRootInode, "zz-big.iso");
+        if (!big.ok()) {
+          ++bad;
+          continue;
+        }
+        Result<OpenedFile> big_file = fs_->Open(big->inode);
+        if (!big_file.ok()) {
+          ++bad;
+          continue;
+        }
+        const uint64_t offset = 4 * kGiB + static_cast<uint64_t>(t * kRounds + i) * 10000;
+        Result<ReadBuffer> big_read = big_file->reader->Read(offset, 20000);
+        if (!big_read.ok() ||
+            Flatten(*big_read) != source_.Content("https://h/big.iso", {offset, offset + 19999})) {
           ++bad;
         }
       }
@@ -297,6 +427,7 @@ TEST_F(FilesystemTest, ConcurrentUse) {
   }
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[static_cast<size_t>(t)], 0) << t;
+  EXPECT_EQ(fs_->cache_stats().loading_blocks, 0u);
 }
 
 }  // namespace

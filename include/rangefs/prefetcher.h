@@ -1,0 +1,34 @@
+// Prefetcher: turns readahead decisions into background block loads. It skips blocks already
+// cached or loading, coalesces adjacent missing blocks into one request, splits long runs so
+// several connections share the work, and never waits: the reader that triggered it goes on.
+//
+// Thread-safety: thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "rangefs/block_fetcher.h"
+#include "rangefs/byte_range.h"
+#include "rangefs/file_version.h"
+
+namespace rangefs {
+
+class Prefetcher {
+ public:
+  // `connections`: how many requests a window is spread over at most; `max_request_bytes`:
+  // the longest one request may be.
+  Prefetcher(BlockFetcher& fetcher, size_t connections, uint64_t max_request_bytes)
+      : fetcher_(fetcher), connections_(connections), max_request_bytes_(max_request_bytes) {}
+
+  // Starts loading whatever of `range` of `version` is neither cached nor loading.
+  // REQUIRES: range.last < version->info.size.
+  void Prefetch(const FileVersionPtr& version, const ByteRange& range);
+
+ private:
+  BlockFetcher& fetcher_;
+  const size_t connections_;
+  const uint64_t max_request_bytes_;
+};
+
+}  // namespace rangefs

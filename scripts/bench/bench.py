@@ -1,0 +1,779 @@
+#!/usr/bin/env python3
+"""rangefs benchmark: rangefs against a FUSE ceiling, download tools and peer filesystems.
+
+    scripts/bench/run.sh [OPTIONS]          installs the peers, builds, then runs this
+    python3 scripts/bench/bench.py [OPTIONS]
+
+Serves generated files (a big random file, a zip of 3000 members) from a loopback nginx,
+optionally behind the link emulator rangefs_linkem, and measures per link profile:
+
+  loopback  nginx directly
+  delay20   20 ms one way (RTT 40 ms)
+  wan       20 ms one way, 50 MB/s per connection, 400 MB/s in total
+
+  rangefs   sequential read MB/s, random 4 KiB pread p50/p99 (fresh mount: uncached), re-read
+            p50 (same blocks, new open: the kernel page cache is gone, rangefs's is not),
+            `unzip -l` time/requests/bytes, peak RSS (VmHWM)
+  memfs     the in-memory FUSE filesystem: ceiling for sequential MB/s (loopback only)
+  curl      one stream, MB/s
+  aria2c    -x8 -s8, MB/s
+  httpdirfs, httpdirfs-cache, httpfs2, rclone: the same measurements as rangefs
+
+Requests and bytes come from nginx's access log, split per phase. Every filesystem access runs
+in a child process with a time limit; a stuck mount is aborted by killing its daemon. Mounts,
+processes and temporary files are removed on exit, on error and on SIGINT/SIGTERM.
+
+Prints one Markdown table (rows tool x measurement, columns profiles) and the ratios that
+matter; --out writes the table and every raw number as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from typing import Any, Callable, Optional
+
+from bench_common import (GiB, KiB, MB, MiB, FUSERMOUNT, AccessLog, BenchError, Cleanups,
+                          Daemon, bench_nginx_template, is_mounted, kill_and_reap, log,
+                          loopback_nginx, mounted_points, peak_rss_kib, percentile, run_bounded,
+                          tail, wait_until)
+import bench_report
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+WORKERS = os.path.join(HERE, "bench_workers.py")
+
+BIG_NAME = "big.bin"
+ZIP_NAME = "many.zip"
+ZIP_MEMBERS = 3000
+# Random reads count as "first touch" when no earlier read of the session fell in the same
+# region this size; bigger than any block size rangefs is likely to pick.
+FIRST_TOUCH_REGION = 1 * MiB
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "loopback": {"delay_ms": 0, "conn_rate": None, "total_rate": None},
+    "delay20": {"delay_ms": 20, "conn_rate": None, "total_rate": None},
+    "wan": {"delay_ms": 20, "conn_rate": "50M", "total_rate": "400M"},
+}
+# What the ratios compare against: the profiles' nominal round trip and total capacity.
+NOMINAL_RTT_MS = {"loopback": 0.0, "delay20": 40.0, "wan": 40.0}
+WAN_LINK_MBPS = 400.0
+
+DOWNLOAD_TOOLS = ["curl", "aria2c"]
+ALL_TOOLS = ["rangefs", "memfs", "curl", "aria2c", "httpdirfs", "httpdirfs-cache", "httpfs2",
+             "rclone"]
+
+
+# ===================================================================================== mounts
+# argv of a filesystem daemon from (mount point, scratch directory of that mount).
+ArgvFor = Callable[[str, str], list[str]]
+
+
+class Mount:
+    """One FUSE filesystem process mounted on a fresh temporary directory. Context manager:
+    unmounts (fusermount3 -u, then -z), stops the process by PID and removes the directory."""
+
+    def __init__(self, bench: "Bench", tool: str, argv_for: ArgvFor,
+                 file_name: str, phase: str):
+        self.bench = bench
+        self.tool = tool
+        self.mountpoint = tempfile.mkdtemp(prefix=f"mnt-{tool}-", dir=bench.tmp)
+        # For the daemon's caches or config; removed with the mount.
+        self.scratch = tempfile.mkdtemp(prefix=f"scratch-{tool}-", dir=bench.tmp)
+        self.file_path = os.path.join(self.mountpoint, file_name)
+        self.argv = argv_for(self.mountpoint, self.scratch)
+        bench.mount_count += 1
+        self.log_path = os.path.join(bench.logs, f"{bench.mount_count:03d}-{phase}-{tool}.log")
+        self.daemon: Optional[Daemon] = None
+        self._undo: Optional[Callable[[], None]] = None
+        self.peak_rss_kib: Optional[int] = None
+
+    def __enter__(self) -> "Mount":
+        self._undo = self.bench.cleanups.push(f"mount {self.mountpoint}", self.close)
+        with open(self.log_path, "a") as f:
+            f.write("$ " + shlex.join(self.argv) + "\n")
+        try:
+            self.daemon = Daemon(self.tool, self.argv, self.log_path)
+            timeout = self.bench.args.mount_timeout
+            up = wait_until(lambda: is_mounted(self.mountpoint) or not self.daemon.running(),
+                            timeout)
+            if not is_mounted(self.mountpoint):
+                why = "exited" if up else f"not mounted after {timeout:.0f} s"
+                raise BenchError(f"{self.tool} did not mount ({why}); log tail:\n"
+                                 f"{tail(self.log_path)}")
+            # The first lookup (rclone lists the directory, others HEAD) belongs to no phase.
+            self.bench.worker("stat", {"path": self.file_path}, timeout, self)
+        except BaseException:
+            self._undo()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._undo:
+            self._undo()
+
+    def record_rss(self) -> Optional[int]:
+        if self.daemon and self.daemon.running():
+            self.peak_rss_kib = peak_rss_kib(self.daemon.pid)
+        return self.peak_rss_kib
+
+    def abort(self) -> None:
+        """Ends every request stuck in this mount: killing the daemon closes /dev/fuse, which
+        aborts the connection; waiters get ENOTCONN."""
+        if self.daemon:
+            log(f"aborting {self.tool} mount (killing PID {self.daemon.pid})")
+            self.daemon.kill()
+
+    def close(self) -> None:
+        if is_mounted(self.mountpoint):
+            try:
+                subprocess.run([FUSERMOUNT, "-u", self.mountpoint], capture_output=True,
+                               timeout=15)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if self.daemon:
+            # Most daemons exit once unmounted; give them a moment, then signal them.
+            if not wait_until(lambda: not self.daemon.running(), 5):
+                self.daemon.stop(grace=5)
+        if is_mounted(self.mountpoint):
+            for argv in ([FUSERMOUNT, "-u", "-z", self.mountpoint], ["umount", "-l",
+                                                                        self.mountpoint]):
+                try:
+                    subprocess.run(argv, capture_output=True, timeout=15)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+                if not is_mounted(self.mountpoint):
+                    break
+        if self.daemon is None or not self.daemon.running():
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        if is_mounted(self.mountpoint):
+            log(f"WARNING: {self.mountpoint} is still mounted; leaving the directory")
+            return
+        try:
+            os.rmdir(self.mountpoint)
+        except OSError:
+            pass
+
+
+# ====================================================================================== bench
+class Bench:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.cleanups = Cleanups()
+        # Canonical, so mount points under it compare equal to /proc/self/mountinfo's.
+        self.tmp = os.path.realpath(tempfile.mkdtemp(prefix="rangefs-bench-"))
+        self.cleanups.push(f"temporary directory {self.tmp}", self._remove_tmp)
+        self.logs = os.path.join(self.tmp, "logs")
+        self.www = os.path.join(self.tmp, "www")
+        os.makedirs(self.logs)
+        os.makedirs(self.www)
+        self.big_path = os.path.join(self.www, BIG_NAME)
+        self.zip_path = os.path.join(self.www, ZIP_NAME)
+        self.server: Optional[loopback_nginx.LoopbackNginx] = None
+        self.access: Optional[AccessLog] = None
+        self.server_features: dict[str, bool] = {}
+        self.results: dict[str, dict[str, dict[str, Any]]] = {}
+        self.errors: dict[str, dict[str, list[str]]] = {}
+        self.profile_info: dict[str, dict[str, Any]] = {}
+        self.environment: dict[str, Any] = {}
+        self.mount_count = 0
+
+    def _remove_tmp(self) -> None:
+        busy = [p for p in mounted_points() if p.startswith(self.tmp + os.sep)]
+        if busy:
+            log(f"WARNING: mounts left under {self.tmp}: {busy}; not removing it")
+            return
+        if self.args.keep_logs:
+            keep = tempfile.mkdtemp(prefix="rangefs-bench-logs-")
+            shutil.copytree(self.logs, keep, dirs_exist_ok=True)
+            log(f"logs kept in {keep}")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # ----------------------------------------------------------------------------- data
+    def make_data(self) -> None:
+        size = self.args.size
+        log(f"generating {size / MiB:.0f} MiB random file and a {ZIP_MEMBERS}-member zip")
+        chunk = 4 * MiB
+        with open(self.big_path, "wb") as f:
+            left = size
+            while left > 0:
+                n = min(chunk, left)
+                f.write(os.urandom(n))
+                left -= n
+        with zipfile.ZipFile(self.zip_path, "w", zipfile.ZIP_DEFLATED) as z:
+            for i in range(ZIP_MEMBERS):
+                z.writestr(f"tree/d{i // 100:02d}/member-{i:05d}.txt",
+                           f"member {i}\n" * (i % 40 + 1))
+
+    def start_server(self) -> None:
+        template, self.server_features = bench_nginx_template()
+        # Scoped to this process: only the nginx this benchmark starts sees it.
+        loopback_nginx._CONF_TEMPLATE = template  # pylint: disable=protected-access
+        self.server = loopback_nginx.LoopbackNginx(self.www)
+        self.server.start()
+        self.cleanups.push("nginx", self.server.cleanup)
+        if self.args.keep_logs:
+            # Runs before the nginx cleanup above, which removes nginx's prefix directory.
+            prefix = self.server.prefix
+            self.cleanups.push("copy of nginx logs", lambda: shutil.copytree(
+                prefix, os.path.join(self.logs, "nginx"), dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("tmp", "*.pid", "*.lock")))
+        self.access = AccessLog(self.server.access_log_path)
+        log(f"nginx on {self.server.base_url} (extras: "
+            f"{', '.join(k for k, v in self.server_features.items() if v) or 'none'})")
+
+    # -------------------------------------------------------------------------- workers
+    def worker(self, kind: str, params: dict, timeout: float,
+               mount: Optional[Mount] = None) -> dict:
+        """Runs one worker; on timeout aborts the mount (which releases the stuck read), kills
+        the worker, and raises BenchError."""
+        argv = [sys.executable, WORKERS, json.dumps({"kind": kind, "params": params})]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
+        undo = self.cleanups.push(f"worker {proc.pid}", lambda: kill_and_reap(proc))
+        try:
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                if mount is not None:
+                    mount.abort()
+                kill_and_reap(proc)
+                raise BenchError(f"{kind} worker took longer than {timeout:.0f} s") from None
+        finally:
+            undo()
+        try:
+            result = json.loads(out.decode() or "{}")
+        except ValueError:
+            result = {"error": f"unreadable worker output: {out[:200]!r} {err[-500:]!r}"}
+        if proc.returncode != 0 or "error" in result:
+            raise BenchError(f"{kind} worker failed: {result.get('error')} "
+                             f"{err.decode(errors='replace')[-500:]}")
+        return result
+
+    # ---------------------------------------------------------------------- link profiles
+    def start_link(self, profile: str) -> tuple[str, Callable[[], None]]:
+        """Base URL for a profile (nginx itself, or rangefs_linkem in front of it) and the
+        function that stops the link."""
+        assert self.server is not None
+        spec = PROFILES[profile]
+        if not spec["delay_ms"] and not spec["conn_rate"] and not spec["total_rate"]:
+            return self.server.base_url, lambda: None
+        linkem = self.args.linkem
+        if not (linkem and os.access(linkem, os.X_OK)):
+            raise BenchError(f"link emulator not found ({linkem}); build scripts/bench/linkem")
+        port_file = os.path.join(self.tmp, f"linkem-{profile}.port")
+        argv = [linkem, "--listen", "127.0.0.1:0", "--target", f"127.0.0.1:{self.server.port}",
+                "--delay-ms", str(spec["delay_ms"]), "--port-file", port_file]
+        if spec["conn_rate"]:
+            argv += ["--conn-rate", spec["conn_rate"]]
+        if spec["total_rate"]:
+            argv += ["--total-rate", spec["total_rate"]]
+        daemon = Daemon("linkem", argv, os.path.join(self.logs, f"linkem-{profile}.log"))
+        stop = self.cleanups.push(f"linkem {profile}", daemon.stop)
+        try:
+            if not wait_until(lambda: os.path.exists(port_file) or not daemon.running(), 15):
+                raise BenchError("rangefs_linkem did not write its port file within 15 s")
+            if not daemon.running():
+                raise BenchError(f"rangefs_linkem exited:\n{tail(daemon.log_path)}")
+            with open(port_file) as f:
+                port = int(f.read().strip())
+        except BaseException:
+            stop()
+            raise
+        return f"http://127.0.0.1:{port}", stop
+
+    def measure_rtt(self, base: str) -> Optional[float]:
+        """Round trip seen by an HTTP client on a reused connection: two 1-byte range GETs in
+        one curl, the second's time to first byte."""
+        url = f"{base}/{ZIP_NAME}"
+        try:
+            done = run_bounded(["curl", "-s", "-r", "0-0", "-o", "/dev/null", "-o", "/dev/null",
+                                "-w", "%{time_starttransfer}\n", url, url], 30,
+                               capture_output=True, text=True)
+            times = [float(x) for x in done.stdout.split()]
+            return times[1] * 1000 if len(times) == 2 else None
+        except (BenchError, ValueError):
+            return None
+
+    # ------------------------------------------------------------------------- baselines
+    def run_curl(self, base: str) -> dict:
+        url = f"{base}/{BIG_NAME}"
+        start_log = self.access.settle()
+        done = run_bounded(["curl", "-s", "-S", "-o", "/dev/null", "--max-time",
+                            str(self.args.download_timeout), "-w",
+                            "%{http_code} %{size_download} %{time_total}", url],
+                           self.args.download_timeout + 30, capture_output=True, text=True)
+        fields = done.stdout.split()
+        if done.returncode != 0 or len(fields) != 3 or fields[0] != "200":
+            raise BenchError(f"curl failed: exit {done.returncode} {done.stdout} {done.stderr}")
+        size, seconds = int(fields[1]), float(fields[2])
+        if size != self.args.size:
+            raise BenchError(f"curl got {size} bytes, expected {self.args.size}")
+        stats = AccessLog.summarize(self.access.entries(start_log, self.access.settle()))
+        return {"dl_mbps": size / seconds / MB, "dl_seconds": seconds,
+                "dl_requests": stats["requests"]}
+
+    def run_aria2c(self, base: str) -> dict:
+        url = f"{base}/{BIG_NAME}"
+        # tmpfs when there is room: the download should not be limited by a disk.
+        parent = self.tmp
+        if os.path.isdir("/dev/shm"):
+            st = os.statvfs("/dev/shm")
+            if st.f_bavail * st.f_frsize > 2 * self.args.size:
+                parent = "/dev/shm"
+        out_dir = tempfile.mkdtemp(prefix="rangefs-bench-aria2-", dir=parent)
+        remove = self.cleanups.push(f"aria2c dir {out_dir}",
+                                    lambda: shutil.rmtree(out_dir, ignore_errors=True))
+        try:
+            start_log = self.access.settle()
+            argv = ["aria2c", "--no-conf", "-x8", "-s8", "-k1M", "--file-allocation=none",
+                    "--allow-overwrite=true", "--auto-file-renaming=false",
+                    "--summary-interval=0", "--console-log-level=error",
+                    "--download-result=hide", "--max-tries=1", "--timeout=30",
+                    "-d", out_dir, "-o", BIG_NAME, url]
+            t0 = time.monotonic()
+            done = run_bounded(argv, self.args.download_timeout, capture_output=True, text=True)
+            seconds = time.monotonic() - t0
+            got = os.path.join(out_dir, BIG_NAME)
+            size = os.path.getsize(got) if os.path.exists(got) else -1
+            if done.returncode != 0 or size != self.args.size:
+                raise BenchError(f"aria2c failed: exit {done.returncode}, {size} bytes; "
+                                 f"{done.stdout[-300:]} {done.stderr[-300:]}")
+            stats = AccessLog.summarize(self.access.entries(start_log, self.access.settle()))
+            return {"dl_mbps": size / seconds / MB, "dl_seconds": seconds,
+                    "dl_requests": stats["requests"]}
+        finally:
+            remove()
+
+    # --------------------------------------------------------------------------- mounts
+    def mount_argv(self, tool: str, url: str, name: str) -> ArgvFor:
+        """How each filesystem is invoked: argv from (mount point, scratch directory), made
+        once per Mount. Every daemon runs in the foreground, so its PID is the process we
+        started."""
+        args = self.args
+        if tool == "rangefs":
+            extra = shlex.split(args.rangefs_args or "")
+            return lambda m, _: [args.rangefs, "-f", *extra, url, m]
+        if tool == "memfs":
+            return lambda m, _: [args.memfs, "--size", str(args.size), "--name", name, "-f", m]
+        if tool in ("httpdirfs", "httpdirfs-cache"):
+            # --single-file-mode: no directory index needed. --no-range-check: 1.2.5 looks
+            # for "Accept-Ranges" in the range reply's headers and exits without it.
+            def httpdirfs_argv(m: str, scratch: str) -> list[str]:
+                argv = ["httpdirfs", "-f", "--no-range-check"]
+                if tool == "httpdirfs-cache":
+                    # The mount's own scratch directory: cold phases find no earlier data.
+                    argv += ["--cache", "--cache-location", scratch]
+                # Must come after --cache: given before it, 1.2.5 silently runs uncached.
+                return [*argv, "--single-file-mode", url, m]
+            return httpdirfs_argv
+        if tool == "httpfs2":
+            # -c: its "console", where it writes errors; it must exist (opened without
+            # O_CREAT).
+            console = os.path.join(self.logs, f"httpfs2-console-{name}.log")
+            open(console, "a").close()
+            return lambda m, _: ["httpfs2", "-c", console, "-f", url, m]
+        if tool == "rclone":
+            base = url.rsplit("/", 1)[0] + "/"
+            # The config file does not exist: rclone uses defaults and stores nothing.
+            return lambda m, scratch: [
+                "rclone", "mount", ":http:", m, "--http-url", base, "--read-only",
+                "--vfs-cache-mode", "off", "--config", os.path.join(scratch, "rclone.conf"),
+                "--cache-dir", scratch]
+        raise BenchError(f"unknown tool {tool}")
+
+    def tool_available(self, tool: str) -> Optional[str]:
+        """None if the tool can run here, else why not."""
+        binaries = {"rangefs": self.args.rangefs, "memfs": self.args.memfs,
+                    "httpdirfs": "httpdirfs", "httpdirfs-cache": "httpdirfs",
+                    "httpfs2": "httpfs2", "rclone": "rclone", "curl": "curl",
+                    "aria2c": "aria2c"}
+        binary = binaries[tool]
+        if not binary or not (shutil.which(binary) or os.access(binary, os.X_OK)):
+            return f"{binary or tool} not found"
+        if tool == "rclone" and not self.server_features.get("autoindex"):
+            return "rclone needs a directory index and the nginx config could not be patched"
+        if tool == "httpfs2" and not self.server_features.get("accept206"):
+            return "httpfs2 needs Accept-Ranges on 206 and the nginx config could not be patched"
+        return None
+
+    def phase_stats(self, start: int) -> dict:
+        """Requests and bytes nginx logged since offset `start`, once the log is quiet."""
+        return AccessLog.summarize(self.access.entries(start, self.access.settle()))
+
+    def measure_mount_tool(self, tool: str, profile: str, base: str, out: dict) -> None:
+        """Fills `out` as it goes, so a failure late keeps the earlier numbers."""
+        rss: list[int] = []
+        big = self.mount_argv(tool, f"{base}/{BIG_NAME}", BIG_NAME)
+        self.measure_seq(tool, profile, big, out, rss)
+        if not self.args.skip_random:
+            self.measure_random(tool, profile, big, out, rss)
+        if tool != "memfs" and not self.args.skip_unzip:
+            zip_argv = self.mount_argv(tool, f"{base}/{ZIP_NAME}", ZIP_NAME)
+            self.measure_unzip(tool, profile, zip_argv, out, rss)
+        if rss:
+            out["peak_rss_kib"] = max(rss)
+            out["peak_rss_kib_per_phase"] = rss
+
+    def measure_seq(self, tool: str, profile: str, argv_for: ArgvFor,
+                    out: dict, rss: list[int]) -> None:
+        """Sequential read of the big file, each run on a fresh mount. Fast runs are repeated
+        (up to --seq-repeats, while the time spent stays within one budget) and the median run
+        reported: on 2 cores a single run is noisy."""
+        args = self.args
+        networked = tool != "memfs"
+        runs: list[dict] = []
+        spent = 0.0
+        while len(runs) < args.seq_repeats and (not runs or spent < args.seq_seconds):
+            with Mount(self, tool, argv_for, BIG_NAME, f"{profile}-seq") as m:
+                start = self.access.settle()
+                r = self.worker("seq", {"path": m.file_path, "max_seconds": args.seq_seconds,
+                                        "reference": self.big_path if networked else None},
+                                args.seq_seconds + args.slack, m)
+                if m.record_rss():
+                    rss.append(m.peak_rss_kib)
+            if networked:  # after unmounting: every request is finished and logged
+                stats = self.phase_stats(start)
+                r.update({"requests": stats["requests"], "http_bytes": stats["bytes"],
+                          "connections": stats["connections"]})
+            runs.append(r)
+            spent += r["seconds"]
+            log(f"  {tool} seq: {r['mbps']:.1f} MB/s over {r['bytes'] / MiB:.0f} MiB"
+                f"{'' if r['complete'] else ' (time budget)'}")
+        r = sorted(runs, key=lambda run: run["mbps"])[len(runs) // 2]
+        out.update({"seq_mbps": r["mbps"], "seq_bytes_read": r["bytes"],
+                    "seq_complete": r["complete"], "seq_seconds": r["seconds"],
+                    "seq_runs_mbps": [run["mbps"] for run in runs]})
+        if any(run["mismatches"] for run in runs):
+            out["seq_mismatches"] = sum(run["mismatches"] for run in runs)
+        if networked:
+            out.update({"seq_requests": r["requests"], "seq_http_bytes": r["http_bytes"],
+                        "seq_connections": r["connections"]})
+
+    def measure_random(self, tool: str, profile: str, argv_for: ArgvFor,
+                       out: dict, rss: list[int]) -> None:
+        """Random 4 KiB preads on a fresh mount (so uncached), then re-reads of the last
+        blocks read through a new open with the kernel page cache dropped: what the
+        filesystem's own cache answers."""
+        args = self.args
+        networked = tool != "memfs"
+        with Mount(self, tool, argv_for, BIG_NAME, f"{profile}-random") as m:
+            start = self.access.settle()
+            params = {"path": m.file_path, "size": args.size, "count": args.random_reads,
+                      "seed": args.seed, "max_seconds": args.random_seconds,
+                      "reference": self.big_path if networked else None}
+            r = self.worker("random", params, args.random_seconds + args.slack, m)
+            lat_ms = [ns / 1e6 for ns in r["latencies_ns"]]
+            first = first_touch(r["offsets"], lat_ms)
+            out.update({"rand_reads": len(lat_ms), "rand_planned": r["planned"],
+                        "rand_seconds": r["seconds"],
+                        "rand_p50_ms": percentile(lat_ms, 50),
+                        "rand_p90_ms": percentile(lat_ms, 90),
+                        "rand_p99_ms": percentile(lat_ms, 99),
+                        "rand_max_ms": max(lat_ms) if lat_ms else None,
+                        "rand_mean_ms": sum(lat_ms) / len(lat_ms) if lat_ms else None,
+                        "rand_first_touch_reads": len(first),
+                        "rand_first_touch_p50_ms": percentile(first, 50),
+                        "rand_first_touch_p99_ms": percentile(first, 99)})
+            if r["mismatches"]:
+                out["rand_mismatches"] = r["mismatches"]
+            if networked:
+                stats = self.phase_stats(start)
+                out.update({"rand_requests": stats["requests"],
+                            "rand_http_bytes": stats["bytes"],
+                            "rand_kib_per_read": stats["bytes"] / KiB / max(1, len(lat_ms))})
+            if lat_ms:
+                log(f"  {tool} random: {len(lat_ms)} reads, p50 {out['rand_p50_ms']:.2f} ms, "
+                    f"p99 {out['rand_p99_ms']:.2f} ms")
+
+            # The most recent blocks: a cache smaller than all the cold phase fetched still
+            # holds them (the oldest may rightly be gone).
+            reread = min(args.reread_count, len(lat_ms))
+            if reread > 0:
+                start = self.access.settle()
+                params.update({"skip": len(lat_ms) - reread, "limit": reread,
+                               "max_seconds": args.random_seconds, "drop_page_cache": True})
+                r = self.worker("random", params, args.random_seconds + args.slack, m)
+                re_us = [ns / 1e3 for ns in r["latencies_ns"]]
+                out.update({"reread_reads": len(re_us), "reread_p50_us": percentile(re_us, 50),
+                            "reread_p99_us": percentile(re_us, 99)})
+                if networked:
+                    out["reread_requests"] = self.phase_stats(start)["requests"]
+                log(f"  {tool} re-read: p50 {out['reread_p50_us']:.0f} us")
+            if m.record_rss():
+                rss.append(m.peak_rss_kib)
+
+    def measure_unzip(self, tool: str, profile: str, argv_for: ArgvFor,
+                      out: dict, rss: list[int]) -> None:
+        """`unzip -l` of the many-member zip on a fresh mount: time, requests, bytes."""
+        limit = self.args.unzip_timeout
+        with Mount(self, tool, argv_for, ZIP_NAME, f"{profile}-unzip") as m:
+            start = self.access.settle()
+            t0 = time.monotonic()
+            try:
+                done = subprocess.run(["unzip", "-l", m.file_path], capture_output=True,
+                                      text=True, timeout=limit)
+            except subprocess.TimeoutExpired:
+                m.abort()
+                raise BenchError(f"unzip -l took longer than {limit:.0f} s") from None
+            seconds = time.monotonic() - t0
+            last = done.stdout.strip().splitlines()[-1:] or [""]
+            if done.returncode != 0 or f"{ZIP_MEMBERS} files" not in last[0]:
+                raise BenchError(f"unzip -l failed: exit {done.returncode}: {last[0]} "
+                                 f"{done.stderr[-300:]}")
+            if m.record_rss():
+                rss.append(m.peak_rss_kib)
+        stats = self.phase_stats(start)
+        out.update({"unzip_seconds": seconds, "unzip_requests": stats["requests"],
+                    "unzip_http_bytes": stats["bytes"]})
+        log(f"  {tool} unzip -l: {seconds:.2f} s, {stats['requests']} requests, "
+            f"{stats['bytes'] / KiB:.0f} KiB")
+
+    # ------------------------------------------------------------------------------- run
+    def snapshot_binaries(self) -> None:
+        """Copies rangefs and memfs into the temporary directory: others rebuild the tree while
+        a long run goes on, and every phase must measure the same binary."""
+        bin_dir = os.path.join(self.tmp, "bin")
+        os.makedirs(bin_dir, exist_ok=True)
+        for attr in ("rangefs", "memfs"):
+            path = getattr(self.args, attr)
+            if path and os.access(path, os.X_OK):
+                copy = os.path.join(bin_dir, os.path.basename(path))
+                shutil.copy2(path, copy)
+                setattr(self.args, attr, copy)
+
+    def run(self) -> None:
+        self.environment = environment(self.args)
+        self.snapshot_binaries()
+        self.make_data()
+        self.start_server()
+        for profile in self.args.profiles:
+            self.results[profile] = {}
+            self.errors[profile] = {}
+            info: dict[str, Any] = {"spec": PROFILES[profile]}
+            self.profile_info[profile] = info
+            log(f"profile {profile}")
+            try:
+                base, stop_link = self.start_link(profile)
+            except (BenchError, ValueError) as e:
+                log(f"profile {profile} skipped: {e}")
+                info["skipped"] = str(e)
+                continue
+            try:
+                info["rtt_ms"] = self.measure_rtt(base)
+                if info["rtt_ms"] is not None:
+                    log(f"  measured round trip {info['rtt_ms']:.1f} ms")
+                for tool in self.args.tools:
+                    if tool == "memfs" and profile != "loopback":
+                        continue  # no network: one number is enough
+                    why = self.tool_available(tool)
+                    if why:
+                        self.errors[profile].setdefault(tool, []).append(f"skipped: {why}")
+                        log(f"  {tool} skipped: {why}")
+                        continue
+                    out: dict[str, Any] = {}
+                    self.results[profile][tool] = out
+                    log(f"  {tool} ...")
+                    try:
+                        if tool == "curl":
+                            out.update(self.run_curl(base))
+                        elif tool == "aria2c":
+                            out.update(self.run_aria2c(base))
+                        else:
+                            self.measure_mount_tool(tool, profile, base, out)
+                        if tool in DOWNLOAD_TOOLS:
+                            log(f"  {tool}: {out['dl_mbps']:.1f} MB/s")
+                    except BenchError as e:
+                        self.errors[profile].setdefault(tool, []).append(str(e))
+                        log(f"  {tool} FAILED: {e}")
+            finally:
+                stop_link()
+
+
+def first_touch(offsets: list[int], latencies: list[float]) -> list[float]:
+    """Latencies of the reads whose FIRST_TOUCH_REGION no earlier read touched."""
+    seen: set[int] = set()
+    out = []
+    for offset, latency in zip(offsets, latencies):
+        region = offset // FIRST_TOUCH_REGION
+        if region not in seen:
+            out.append(latency)
+        seen.add(region)
+    return out
+
+
+def environment(args: argparse.Namespace) -> dict:
+    def version(argv: list[str]) -> Optional[str]:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        text = (done.stdout or done.stderr).strip().splitlines()
+        return text[0] if text else None
+    return {
+        "kernel": platform.release(), "cpus": os.cpu_count(), "python": platform.python_version(),
+        "rangefs": version([args.rangefs, "--version"]),
+        "curl": version(["curl", "--version"]), "aria2c": version(["aria2c", "--version"]),
+        "httpdirfs": version(["httpdirfs", "--version"]),
+        "rclone": version(["rclone", "version"]),
+        "nginx": version([loopback_nginx.find_nginx() or "nginx", "-v"]),
+    }
+
+
+# ==================================================================================== main
+def parse_size(text: str) -> int:
+    units = {"": 1, "k": KiB, "m": MiB, "g": GiB}
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    suffix = t[-1:] if t[-1:] in "kmg" else ""
+    number = t[:-1] if suffix else t
+    try:
+        value = int(float(number) * units[suffix])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text} (e.g. 1G, 64M)") from None
+    if value < 16 * MiB:
+        raise argparse.ArgumentTypeError("size must be at least 16 MiB")
+    return value
+
+
+def parse_list(allowed: list[str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        bad = [x for x in items if x not in allowed]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(
+                f"unknown {', '.join(bad) or '(empty)'}; choose from {','.join(allowed)}")
+        return items
+    return parse
+
+
+def find_binary(build_dir: str, *relative: str) -> Optional[str]:
+    for rel in relative:
+        for base in (build_dir, os.path.join(ROOT, "build", "bench")):
+            path = os.path.join(base, rel)
+            if os.access(path, os.X_OK):
+                return path
+    return None
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="Example: scripts/bench/run.sh --quick --profiles loopback")
+    p.add_argument("--profiles", type=parse_list(list(PROFILES)), default=list(PROFILES),
+                   help="comma-separated subset of loopback,delay20,wan (default: all)")
+    p.add_argument("--tools", type=parse_list(ALL_TOOLS), default=ALL_TOOLS,
+                   help=f"comma-separated subset of {','.join(ALL_TOOLS)} (default: all)")
+    p.add_argument("--size", type=parse_size, default=None,
+                   help="big file size, e.g. 1G, 256M (default 1G; 64M with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 64 MiB file, 200 random reads, short time budgets")
+    p.add_argument("--random-reads", type=int, default=None, help="default 2000 (quick: 200)")
+    p.add_argument("--reread-count", type=int, default=None,
+                   help="blocks re-read for the cache-hit latency (default 500; quick: 100)")
+    p.add_argument("--seq-seconds", type=float, default=None,
+                   help="time budget per sequential read; slower tools stop early and report "
+                        "the rate so far (default 60; quick: 15)")
+    p.add_argument("--seq-repeats", type=int, default=3,
+                   help="fresh-mount sequential runs per tool, median reported; repeats stop "
+                        "once the runs took one --seq-seconds budget (default 3)")
+    p.add_argument("--random-seconds", type=float, default=None,
+                   help="time budget per random-read phase (default 120; quick: 20)")
+    p.add_argument("--unzip-timeout", type=float, default=120)
+    p.add_argument("--download-timeout", type=float, default=300,
+                   help="limit for one curl or aria2c download")
+    p.add_argument("--mount-timeout", type=float, default=30)
+    p.add_argument("--skip-random", action="store_true")
+    p.add_argument("--skip-unzip", action="store_true")
+    p.add_argument("--seed", type=int, default=20240601, help="seed for the random offsets")
+    p.add_argument("--rangefs-args", default="",
+                   help='extra rangefs options, one string, e.g. "--block-size 1M"')
+    p.add_argument("--build-dir", default=os.path.join(ROOT, "build", "release"))
+    p.add_argument("--rangefs", help="rangefs binary (default BUILD_DIR/rangefs)")
+    p.add_argument("--memfs", help="rangefs_memfs (default BUILD_DIR/scripts/bench/...)")
+    p.add_argument("--linkem", help="rangefs_linkem (default BUILD_DIR/scripts/bench/linkem/...)")
+    p.add_argument("--out", help="write the table and raw numbers as JSON here")
+    p.add_argument("--keep-logs", action="store_true",
+                   help="copy the daemons' logs to a temporary directory before cleanup")
+    args = p.parse_args(argv)
+    quick = args.quick
+    defaults = {"size": 64 * MiB if quick else GiB, "random_reads": 200 if quick else 2000,
+                "reread_count": 100 if quick else 500, "seq_seconds": 15 if quick else 60,
+                "random_seconds": 20 if quick else 120}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.slack = 60.0  # worker limit beyond its own budget: one slow read, start-up
+    args.rangefs = args.rangefs or os.path.join(args.build_dir, "rangefs")
+    args.memfs = args.memfs or find_binary(args.build_dir, "scripts/bench/rangefs_memfs",
+                                           "rangefs_memfs")
+    args.linkem = args.linkem or find_binary(args.build_dir,
+                                             "scripts/bench/linkem/rangefs_linkem",
+                                             "linkem/rangefs_linkem")
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if not os.path.exists("/dev/fuse"):
+        print("bench: /dev/fuse is missing; FUSE measurements are impossible", file=sys.stderr)
+        return 1
+
+    def on_term(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+
+    bench = Bench(args)
+    status = 0
+    started = time.monotonic()
+    try:
+        bench.run()
+    except KeyboardInterrupt:
+        log("interrupted; cleaning up")
+        status = 130
+    except (BenchError, loopback_nginx.NginxError) as e:
+        log(f"FAILED: {e}")
+        status = 1
+    finally:
+        # A second Ctrl-C during cleanup must not leave mounts behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        bench.cleanups.run_all()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if bench.results:
+        summary = bench_report.render(bench_report.RunSummary(
+            profiles=args.profiles, tools=args.tools, results=bench.results,
+            errors=bench.errors, profile_info=bench.profile_info, size=args.size,
+            random_reads=args.random_reads, zip_members=ZIP_MEMBERS,
+            rangefs_args=args.rangefs_args, nominal_rtt_ms=NOMINAL_RTT_MS,
+            wan_link_mbps=WAN_LINK_MBPS))
+        print(summary["report_markdown"], flush=True)
+        if args.out:
+            document = {
+                "config": dict(vars(args)),
+                "profiles": bench.profile_info,
+                "environment": bench.environment,
+                "results": bench.results,
+                "errors": bench.errors,
+                "elapsed_seconds": time.monotonic() - started,
+                "interrupted": status == 130,
+                **summary,
+            }
+            with open(args.out, "w") as f:
+                json.dump(document, f, indent=2, default=str)
+            log(f"wrote {args.out}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

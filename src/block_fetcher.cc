@@ -1,0 +1,86 @@
+#include "rangefs/block_fetcher.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace rangefs {
+namespace {
+
+// Receives one run's body and cuts it into blocks, publishing each the moment it is complete.
+class BlockRunSink final : public RangeSink {
+ public:
+  BlockRunSink(BlockCache& cache, FileVersionPtr version, uint64_t block_size, uint64_t first_index,
+               uint64_t last_index)
+      : cache_(cache),
+        version_(std::move(version)),
+        block_size_(block_size),
+        next_index_(first_index),
+        last_index_(last_index) {}
+
+  ~BlockRunSink() override {
+    // A source that dropped the request without OnDone must not leave waiters hanging.
+    if (!done_) FailRemaining(Status(ErrorCode::kInternal, "range request abandoned"));
+  }
+
+  bool OnData(std::span<const std::byte> data) override {
+    while (!data.empty()) {
+      if (next_index_ > last_index_) return false;  // more bytes than the run: refuse them
+      if (!block_) {
+        block_ = std::make_shared<Block>(static_cast<size_t>(BlockLength(next_index_)));
+        filled_ = 0;
+      }
+      const size_t take = std::min(data.size(), block_->size() - filled_);
+      std::memcpy(block_->mutable_bytes().data() + filled_, data.data(), take);
+      filled_ += take;
+      data = data.subspan(take);
+      if (filled_ == block_->size()) {
+        cache_.Fulfill(version_->KeyFor(next_index_), std::move(block_));
+        block_.reset();
+        ++next_index_;
+      }
+    }
+    return true;
+  }
+
+  void OnDone(const Status& status) override {
+    done_ = true;
+    if (next_index_ > last_index_) return;
+    FailRemaining(status.ok() ? Status(ErrorCode::kProtocolViolation, "range body ended early")
+                              : status);
+  }
+
+ private:
+  uint64_t BlockLength(uint64_t index) const {
+    const uint64_t start = index * block_size_;
+    return std::min(block_size_, version_->info.size - start);
+  }
+
+  void FailRemaining(const Status& status) {
+    block_.reset();
+    for (; next_index_ <= last_index_; ++next_index_) {
+      cache_.Fail(version_->KeyFor(next_index_), status);
+    }
+  }
+
+  BlockCache& cache_;
+  const FileVersionPtr version_;
+  const uint64_t block_size_;
+  uint64_t next_index_;  // block the next byte belongs to
+  const uint64_t last_index_;
+  std::shared_ptr<Block> block_;  // being filled; null between blocks
+  size_t filled_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace
+
+void BlockFetcher::FetchClaimed(const FileVersionPtr& version, uint64_t first_index,
+                                uint64_t last_index, FetchPriority priority) {
+  const uint64_t first = first_index * block_size_;
+  const uint64_t last = std::min((last_index + 1) * block_size_, version->info.size) - 1;
+  source_.StartFetch(
+      version->info, ByteRange{first, last}, priority,
+      std::make_shared<BlockRunSink>(cache_, version, block_size_, first_index, last_index));
+}
+
+}  // namespace rangefs

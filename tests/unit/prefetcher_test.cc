@@ -1,0 +1,224 @@
+#include "rangefs/prefetcher.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fakes/eventually.h"
+#include "fakes/memory_range_source.h"
+#include "fakes/printers.h"
+#include "rangefs/block_cache.h"
+#include "rangefs/block_fetcher.h"
+#include "rangefs/file_version.h"
+
+namespace rangefs {
+namespace {
+
+using fakes::FetchCall;
+using fakes::MemoryRangeSource;
+
+constexpr uint64_t kBlock = 4096;
+constexpr uint64_t kGiB = uint64_t{1} << 30;
+
+// Byte range of blocks [first, last] of a file of `size` bytes.
+ByteRange Blocks(uint64_t first, uint64_t last, uint64_t size = UINT64_MAX) {
+  return ByteRange{first * kBlock, std::min((last + 1) * kBlock, size) - 1};
+}
+
+class PrefetcherTest : public ::testing::Test {
+ protected:
+  FileVersionPtr AddFile(uint64_t size, uint64_t seed = 1) {
+    return std::make_shared<const FileVersion>(FileVersion{
+        .inode = 2, .generation = 0, .info = source_.AddSyntheticFile(kUrl, size, seed)});
+  }
+
+  // Prefetches with the given spread and returns the requests made, checking that every one is a
+  // prefetch.
+  std::vector<ByteRange> Prefetch(size_t connections, uint64_t max_request_bytes,
+                                  const FileVersionPtr& version, const ByteRange& range) {
+    source_.ResetCounters();
+    Prefetcher prefetcher(fetcher_, connections, max_request_bytes);
+    prefetcher.Prefetch(version, range);
+    EXPECT_EQ(source_.fetch_count(FetchPriority::kDemand), 0u) << "prefetches are not demand";
+    return source_.fetched_ranges();
+  }
+
+  // Loads block `index` into the cache, as a reader would have.
+  void Cache(const FileVersionPtr& version, uint64_t index) {
+    ASSERT_TRUE(cache_.TryClaim(version->KeyFor(index)));
+    fetcher_.FetchClaimed(version, index, index, FetchPriority::kDemand);
+    ASSERT_NE(cache_.Peek(version->KeyFor(index)), nullptr);
+  }
+
+  void ExpectAllCached(const FileVersionPtr& version, uint64_t first, uint64_t last) {
+    for (uint64_t index = first; index <= last; ++index) {
+      const BlockPtr block = cache_.Peek(version->KeyFor(index));
+      ASSERT_NE(block, nullptr) << "block " << index;
+      const ByteRange range = Blocks(index, index, version->info.size);
+      EXPECT_TRUE(std::vector<std::byte>(block->bytes().begin(), block->bytes().end()) ==
+                  source_.Content(kUrl, range))
+          << "block " << index;
+    }
+  }
+
+  void TearDown() override {
+    // Fetches a test left pending fail their claims now; then no claim may be left.
+    source_.DropAllPending();
+    EXPECT_EQ(cache_.stats().loading_blocks, 0u) << "a claim outlived every request";
+  }
+
+  static constexpr const char* kUrl = "https://h/f";
+  BlockCache cache_{64 << 20};
+  MemoryRangeSource source_;  // after the cache: see BlockFetcherTest
+  BlockFetcher fetcher_{cache_, source_, kBlock};
+};
+
+TEST_F(PrefetcherTest, AdjacentMissingBlocksAreOneRequest) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  EXPECT_EQ(Prefetch(1, 1 << 20, file, Blocks(0, 7)), (std::vector<ByteRange>{Blocks(0, 7)}));
+  ExpectAllCached(file, 0, 7);
+  EXPECT_EQ(cache_.Peek(file->KeyFor(8)), nullptr) << "nothing beyond the range";
+}
+
+TEST_F(PrefetcherTest, UsesPrefetchPriority) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  Prefetcher prefetcher(fetcher_, 2, 1 << 20);
+  prefetcher.Prefetch(file, Blocks(0, 3));
+  for (const FetchCall& call : source_.fetch_calls()) {
+    EXPECT_EQ(call.priority, FetchPriority::kPrefetch);
+    EXPECT_EQ(call.url, kUrl);
+  }
+  EXPECT_EQ(source_.fetch_count(FetchPriority::kPrefetch), 2u);
+}
+
+TEST_F(PrefetcherTest, UnalignedRangeFetchesTheBlocksItTouches) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  EXPECT_EQ(Prefetch(1, 1 << 20, file, ByteRange{100, kBlock + 1}),
+            (std::vector<ByteRange>{Blocks(0, 1)}));
+}
+
+TEST_F(PrefetcherTest, LastBlockIsClampedToTheEndOfTheFile) {
+  const FileVersionPtr file = AddFile(10000);
+  EXPECT_EQ(Prefetch(1, 1 << 20, file, ByteRange{5000, 9999}),
+            (std::vector<ByteRange>{ByteRange{kBlock, 9999}}));
+  ExpectAllCached(file, 1, 2);
+}
+
+TEST_F(PrefetcherTest, SkipsCachedAndLoadingBlocks) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  Cache(file, 2);
+  ASSERT_TRUE(cache_.TryClaim(file->KeyFor(5)));  // someone else is loading block 5
+  EXPECT_EQ(Prefetch(1, 1 << 20, file, Blocks(0, 7)),
+            (std::vector<ByteRange>{Blocks(0, 1), Blocks(3, 4), Blocks(6, 7)}));
+  EXPECT_EQ(cache_.stats().loading_blocks, 1u) << "only block 5, still with its loader";
+  cache_.Fail(file->KeyFor(5), Status(ErrorCode::kInternal, "test done"));
+}
+
+TEST_F(PrefetcherTest, EverythingCachedMakesNoRequest) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  for (uint64_t index = 0; index < 4; ++index) Cache(file, index);
+  EXPECT_EQ(Prefetch(4, 1 << 20, file, Blocks(0, 3)), (std::vector<ByteRange>{}));
+}
+
+TEST_F(PrefetcherTest, SpreadsTheRangeOverTheConnections) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  EXPECT_EQ(Prefetch(4, 1 << 20, file, Blocks(0, 7)),
+            (std::vector<ByteRange>{Blocks(0, 1), Blocks(2, 3), Blocks(4, 5), Blocks(6, 7)}));
+  ExpectAllCached(file, 0, 7);
+}
+
+TEST_F(PrefetcherTest, UnevenSpreadRoundsRequestsUp) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  // ceil(10 / 4) = 3 blocks a request.
+  EXPECT_EQ(Prefetch(4, 1 << 20, file, Blocks(0, 9)),
+            (std::vector<ByteRange>{Blocks(0, 2), Blocks(3, 5), Blocks(6, 8), Blocks(9, 9)}));
+}
+
+TEST_F(PrefetcherTest, MoreConnectionsThanBlocksMeansOneBlockARequest) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  EXPECT_EQ(Prefetch(8, 1 << 20, file, Blocks(10, 12)),
+            (std::vector<ByteRange>{Blocks(10, 10), Blocks(11, 11), Blocks(12, 12)}));
+}
+
+TEST_F(PrefetcherTest, RequestsAreCappedByMaxRequestBytes) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  EXPECT_EQ(Prefetch(1, 4 * kBlock, file, Blocks(0, 9)),
+            (std::vector<ByteRange>{Blocks(0, 3), Blocks(4, 7), Blocks(8, 9)}));
+}
+
+TEST_F(PrefetcherTest, CapIsRoundedDownToWholeBlocks) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  EXPECT_EQ(Prefetch(1, 3 * kBlock - 1, file, Blocks(0, 5)),
+            (std::vector<ByteRange>{Blocks(0, 1), Blocks(2, 3), Blocks(4, 5)}));
+}
+
+TEST_F(PrefetcherTest, CapBelowOneBlockStillFetchesWholeBlocks) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  EXPECT_EQ(Prefetch(1, 100, file, Blocks(0, 2)),
+            (std::vector<ByteRange>{Blocks(0, 0), Blocks(1, 1), Blocks(2, 2)}));
+}
+
+TEST_F(PrefetcherTest, SpreadAndCapTogether) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  // 40 blocks over 2 connections would be 20 a request; the cap allows 8.
+  std::vector<ByteRange> want;
+  for (uint64_t first = 0; first < 40; first += 8) want.push_back(Blocks(first, first + 7));
+  EXPECT_EQ(Prefetch(2, 8 * kBlock, file, Blocks(0, 39)), want);
+}
+
+TEST_F(PrefetcherTest, RunsSplitAtCachedBlocksAndAtTheRequestSize) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  Cache(file, 1);
+  // 8 blocks over 2 connections: at most 4 a request, and block 1 splits the first run.
+  EXPECT_EQ(Prefetch(2, 1 << 20, file, Blocks(0, 7)),
+            (std::vector<ByteRange>{Blocks(0, 0), Blocks(2, 5), Blocks(6, 7)}));
+}
+
+TEST_F(PrefetcherTest, OffsetsAbove4GiB) {
+  const FileVersionPtr file = AddFile(5 * kGiB + 1);
+  const uint64_t first = 4 * kGiB / kBlock - 2;
+  EXPECT_EQ(Prefetch(1, 1 << 20, file, Blocks(first, first + 3)),
+            (std::vector<ByteRange>{Blocks(first, first + 3)}));
+  EXPECT_EQ(Prefetch(1, 1 << 20, file, ByteRange{5 * kGiB - 1, 5 * kGiB}),
+            (std::vector<ByteRange>{ByteRange{5 * kGiB - kBlock, 5 * kGiB}}));
+  ExpectAllCached(file, first, first + 3);
+  ExpectAllCached(file, 5 * kGiB / kBlock - 1, 5 * kGiB / kBlock);
+}
+
+TEST_F(PrefetcherTest, DoesNotWaitForItsRequests) {
+  source_.DeferFetches(FetchPriority::kPrefetch);
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  Prefetcher prefetcher(fetcher_, 2, 1 << 20);
+  std::atomic<bool> returned{false};
+  std::thread prefetching([&] {
+    prefetcher.Prefetch(file, Blocks(0, 3));
+    returned = true;
+  });
+  const bool returned_unanswered = fakes::Eventually([&] { return returned.load(); });
+  if (!returned_unanswered) {
+    source_.DeferAllFetches(false);
+    source_.CompleteAllPending();
+  }
+  prefetching.join();
+  ASSERT_TRUE(returned_unanswered) << "Prefetch waited for its requests";
+  EXPECT_EQ(source_.pending_count(), 2u);
+  EXPECT_EQ(cache_.stats().loading_blocks, 4u);
+
+  // A second prefetch of the same window finds every block loading and asks for nothing.
+  prefetcher.Prefetch(file, Blocks(0, 3));
+  EXPECT_EQ(source_.fetch_count(), 2u);
+
+  EXPECT_EQ(source_.CompleteAllPending(), 2u);
+  EXPECT_EQ(cache_.stats().loading_blocks, 0u);
+  ExpectAllCached(file, 0, 3);
+}
+
+}  // namespace
+}  // namespace rangefs
