@@ -214,8 +214,11 @@ class CacheTest(unittest.TestCase):
               f"{hwm_sequential / MiB:.1f} MiB, at the end {hwm / MiB:.1f} MiB (VmRSS "
               f"{rss / MiB:.1f} MiB); {len(gets['/mem.bin'])} GETs, "
               f"{first_bytes // MiB} + {(total - first_bytes) // MiB} MiB fetched")
-        self.assertLess(hwm, cache + 48 * MiB,
-                        f"rangefs peaked at {hwm / MiB:.1f} MiB resident with a 32 MiB cache")
+        # AddressSanitizer keeps freed memory in quarantine and adds shadow memory, so resident
+        # size says nothing about rangefs there; the unsanitized run asserts the bound.
+        if not os.environ.get("RANGEFS_SANITIZED"):
+            self.assertLess(hwm, cache + 48 * MiB,
+                            f"rangefs peaked at {hwm / MiB:.1f} MiB resident with a 32 MiB cache")
         # A cache that kept more than 32 MiB would have served part of the second pass.
         self.assertGreaterEqual(total - first_bytes, MEM_SIZE - cache,
                                 "the random pass fetched less than the cache cannot hold")

@@ -24,13 +24,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "fuse/kernel_readahead.h"
 
 namespace {
 
@@ -95,43 +95,6 @@ void OnInit(void*, fuse_conn_info* conn) {
   conn->want |= conn->capable & FUSE_CAP_ASYNC_READ;
   // The kernel only ever lowers this; asking for the most leaves the bdi knob in charge.
   conn->max_readahead = kMaxKernelReadBytes;
-}
-
-// mountinfo escapes space, tab, newline and backslash as \ooo (octal).
-std::string UnescapeMountinfo(std::string_view field) {
-  std::string out;
-  for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size() &&
-        field.substr(i + 1, 3).find_first_not_of("01234567") == std::string_view::npos) {
-      out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 +
-                               (field[i + 3] - '0'));
-      i += 3;
-      continue;
-    }
-    out += field[i];
-  }
-  return out;
-}
-
-// The kernel's readahead for a FUSE mount starts at 128 KiB; root may raise it through the
-// mount's bdi. rangefs does so (1 MiB), so the ceiling must too, or rangefs could "beat" it.
-// Best effort: false when the mount or the knob is not found or not writable.
-bool SetKernelReadahead(const std::string& mountpoint, unsigned kib) {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line;
-  std::string device;  // "major:minor" of the newest matching mount
-  while (std::getline(mountinfo, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, major_minor, root, mount_path;
-    if (!(fields >> id >> parent >> major_minor >> root >> mount_path)) continue;
-    if (UnescapeMountinfo(mount_path) == mountpoint) device = major_minor;
-  }
-  if (device.empty()) return false;
-  std::ofstream knob("/sys/class/bdi/" + device + "/read_ahead_kb");
-  if (!knob) return false;
-  knob << kib << '\n';
-  knob.flush();
-  return static_cast<bool>(knob);
 }
 
 void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -231,7 +194,7 @@ int Serve(MemFs& fs, const std::string& mountpoint, bool foreground, unsigned re
     char resolved[PATH_MAX];
     const std::string canonical =
         realpath(mountpoint.c_str(), resolved) != nullptr ? resolved : mountpoint;
-    if (!SetKernelReadahead(canonical, readahead_kib)) {
+    if (!rangefs::RaiseKernelReadahead(canonical, readahead_kib)) {
       std::cerr << "rangefs_memfs: could not set read_ahead_kb; kernel default stays\n";
     }
   }
