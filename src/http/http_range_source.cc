@@ -66,6 +66,21 @@ Status TransportError(CURLcode code, const Exchange& exchange) {
   return Status(ErrorCode::kTransport, detail);
 }
 
+// Where a probe's answer came from and its validators; the caller adds the size. Needs
+// CURLOPT_FILETIME on the request for Last-Modified.
+RemoteFileInfo IdentityOfResponse(CURL* handle, const std::string& url) {
+  RemoteFileInfo info;
+  info.url = url;
+  char* effective_url = nullptr;
+  curl_easy_getinfo(handle, CURLINFO_EFFECTIVE_URL, &effective_url);
+  info.final_url = effective_url ? effective_url : url;
+  info.etag = ResponseHeader(handle, "ETag").value_or("");
+  curl_off_t filetime = -1;
+  curl_easy_getinfo(handle, CURLINFO_FILETIME_T, &filetime);
+  if (filetime >= 0) info.last_modified = static_cast<std::time_t>(filetime);
+  return info;
+}
+
 class HttpRangeSource final : public RangeSource {
  public:
   explicit HttpRangeSource(HttpOptions options)
@@ -78,7 +93,8 @@ class HttpRangeSource final : public RangeSource {
  private:
   // Options every request shares: URL, redirects limited to http(s), timeouts, callbacks.
   void Configure(CURL* handle, const std::string& url, Exchange& exchange) const;
-  Result<RemoteFileInfo> ProbeWithHead(CURL* handle, const std::string& url, bool& fall_back);
+  // Empty when HEAD cannot tell and a ranged GET should be tried instead.
+  std::optional<Result<RemoteFileInfo>> ProbeWithHead(CURL* handle, const std::string& url);
   Result<RemoteFileInfo> ProbeWithRangedGet(CURL* handle, const std::string& url);
 
   const HttpOptions options_;
@@ -111,15 +127,15 @@ void HttpRangeSource::Configure(CURL* handle, const std::string& url, Exchange& 
 Result<RemoteFileInfo> HttpRangeSource::Probe(const std::string& url) {
   const CurlHandlePool::Lease lease = pool_.Acquire();
   if (!lease.get()) return Status(ErrorCode::kInternal, "curl_easy_init failed");
-  bool fall_back = false;
-  Result<RemoteFileInfo> info = ProbeWithHead(lease.get(), url, fall_back);
-  if (!fall_back) return info;
+  if (std::optional<Result<RemoteFileInfo>> info = ProbeWithHead(lease.get(), url)) {
+    return std::move(*info);
+  }
   curl_easy_reset(lease.get());
   return ProbeWithRangedGet(lease.get(), url);
 }
 
-Result<RemoteFileInfo> HttpRangeSource::ProbeWithHead(CURL* handle, const std::string& url,
-                                                      bool& fall_back) {
+std::optional<Result<RemoteFileInfo>> HttpRangeSource::ProbeWithHead(CURL* handle,
+                                                                     const std::string& url) {
   Exchange exchange;
   Configure(handle, url, exchange);
   curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
@@ -132,8 +148,7 @@ Result<RemoteFileInfo> HttpRangeSource::ProbeWithHead(CURL* handle, const std::s
   // URL signed for GET refuses HEAD. Any of these may still serve a ranged GET.
   if (code == 403 || code == 405 || code == 501) {
     spdlog::debug("{}: HEAD answered {}, probing with a ranged GET", url, code);
-    fall_back = true;
-    return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code));
+    return std::nullopt;
   }
   if (code < 200 || code > 299)
     return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code));
@@ -142,20 +157,11 @@ Result<RemoteFileInfo> HttpRangeSource::ProbeWithHead(CURL* handle, const std::s
   curl_easy_getinfo(handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
   if (length < 0) {
     spdlog::debug("{}: HEAD gave no Content-Length, probing with a ranged GET", url);
-    fall_back = true;
-    return Status(ErrorCode::kProtocolViolation, "no Content-Length");
+    return std::nullopt;
   }
 
-  RemoteFileInfo info;
-  info.url = url;
-  char* effective_url = nullptr;
-  curl_easy_getinfo(handle, CURLINFO_EFFECTIVE_URL, &effective_url);
-  info.final_url = effective_url ? effective_url : url;
+  RemoteFileInfo info = IdentityOfResponse(handle, url);
   info.size = static_cast<uint64_t>(length);
-  info.etag = ResponseHeader(handle, "ETag").value_or("");
-  curl_off_t filetime = -1;
-  curl_easy_getinfo(handle, CURLINFO_FILETIME_T, &filetime);
-  if (filetime >= 0) info.last_modified = static_cast<std::time_t>(filetime);
   const std::string accept_ranges = ResponseHeader(handle, "Accept-Ranges").value_or("");
   spdlog::debug("{}: size {}, ETag {}, Accept-Ranges {} (not relied upon), final URL {}", url,
                 info.size, info.etag.empty() ? "none" : info.etag,
@@ -188,15 +194,7 @@ Result<RemoteFileInfo> HttpRangeSource::ProbeWithRangedGet(CURL* handle, const s
   const bool stopped_whole_body = rc == CURLE_WRITE_ERROR && received > 1;
   if (rc != CURLE_OK && !stopped_whole_body) return TransportError(rc, exchange);
 
-  RemoteFileInfo info;
-  info.url = url;
-  char* effective_url = nullptr;
-  curl_easy_getinfo(handle, CURLINFO_EFFECTIVE_URL, &effective_url);
-  info.final_url = effective_url ? effective_url : url;
-  info.etag = ResponseHeader(handle, "ETag").value_or("");
-  curl_off_t filetime = -1;
-  curl_easy_getinfo(handle, CURLINFO_FILETIME_T, &filetime);
-  if (filetime >= 0) info.last_modified = static_cast<std::time_t>(filetime);
+  RemoteFileInfo info = IdentityOfResponse(handle, url);
 
   const long code = ResponseCode(handle);
   if (code == 206 || code == 416) {
