@@ -18,6 +18,7 @@ ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
 
 import loopback_nginx  # noqa: E402  (path set up above)
+from procfs import mounted_points, wait_until  # noqa: E402,F401  (also used by bench.py)
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -57,30 +58,10 @@ def peak_rss_kib(pid: int) -> Optional[int]:
     return None
 
 
-def mounted_points() -> set[str]:
-    points = set()
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            field = line.split()[4]
-            # mountinfo escapes space, tab, newline, backslash as \ooo.
-            points.add(field.encode().decode("unicode_escape"))
-    return points
-
-
 def is_mounted(path: str) -> bool:
     """Whether path (canonical: no symlinks, no trailing slash) is a mount point. Never touches
     the path itself: stat of a hung FUSE mount would block."""
     return path in mounted_points()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
 
 
 def tail(path: str, lines: int = 15) -> str:

@@ -35,6 +35,7 @@ if _SCRIPTS_LIB not in sys.path:
     sys.path.insert(0, _SCRIPTS_LIB)
 
 from loopback_nginx import LoopbackNginx, free_port  # noqa: E402  (path set up above)
+from procfs import mounted_points, pid_alive, unescape_mountinfo, wait_until  # noqa: E402,F401
 
 __all__ = [
     "GiB", "MiB", "KiB", "LoopbackNginx", "Mount", "MountError", "FailedRun",
@@ -84,42 +85,6 @@ def require_environment(*tools: str) -> str:
     return binary_path()
 
 
-# ------------------------------------------------------------------------------- polling
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
-    """Bounded polling. Returns whether predicate became true within timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
-
-
-def _unescape_mountinfo(field: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as \ooo.
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
-def mounted_points() -> dict[str, str]:
-    """Mount point -> filesystem type, from /proc/self/mountinfo."""
-    result = {}
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            result[_unescape_mountinfo(fields[4])] = fields[sep + 1]
-    return result
-
-
 def mount_info(path: str) -> Optional[dict]:
     """The /proc/self/mountinfo entry for a mount point: fstype, source, mount_options
     (per-mount, e.g. ro) and super_options (e.g. allow_other); None if not mounted."""
@@ -128,13 +93,13 @@ def mount_info(path: str) -> Optional[dict]:
     with open("/proc/self/mountinfo") as f:
         for line in f:
             fields = line.split()
-            if _unescape_mountinfo(fields[4]) != target:
+            if unescape_mountinfo(fields[4]) != target:
                 continue
             sep = fields.index("-")
             found = {  # the last entry wins: it is the one on top
                 "mount_options": set(fields[5].split(",")),
                 "fstype": fields[sep + 1],
-                "source": _unescape_mountinfo(fields[sep + 2]),
+                "source": unescape_mountinfo(fields[sep + 2]),
                 "super_options": set(fields[sep + 3].split(",")) if len(fields) > sep + 3
                 else set(),
             }
@@ -143,16 +108,6 @@ def mount_info(path: str) -> Optional[dict]:
 
 def is_mounted(path: str) -> bool:
     return os.path.realpath(path) in mounted_points()
-
-
-def pid_alive(pid: int) -> bool:
-    """True for a live (non-zombie) process."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in (b"Z", b"X")
 
 
 def find_pids_for_mountpoint(binary: str, mountpoint: str) -> list[int]:

@@ -28,6 +28,7 @@ if _SCRIPTS_LIB not in sys.path:
     sys.path.insert(0, _SCRIPTS_LIB)
 
 from loopback_nginx import LoopbackNginx  # noqa: E402  (path set up above)
+import procfs  # noqa: E402
 
 MiB = 1024 * 1024
 FILE_SIZE = 4 * MiB + 12345  # not a multiple of any buffer size
@@ -50,13 +51,7 @@ def linkem_binary() -> str:
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
+    return procfs.wait_until(predicate, timeout)
 
 
 def open_fds(pid: int) -> int:
