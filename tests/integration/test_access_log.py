@@ -139,9 +139,16 @@ class AccessLogTest(unittest.TestCase):
             lambda es: sum(e["body_bytes_sent"] for e in harness.gets_by_uri(es).get(uri, []))
             >= MID_SIZE, timeout=15)
         first_gets = len(harness.gets_by_uri(first)[uri])
-        # Read it again through new opens: the kernel keeps the page cache across opens.
-        self.sha256_via_mount("mid.bin")
-        whole = self.mount.call(harness.read_whole, self.mount.path("mid.bin"), timeout=60)
+        # Read it again through new opens: the kernel keeps the page cache across opens. One
+        # descriptor stays open meanwhile so the kernel cannot evict the idle inode (and its
+        # pages) between opens; each new open still decides, through keep_cache, whether the
+        # pages survive it.
+        holder = os.open(self.mount.path("mid.bin"), os.O_RDONLY)
+        try:
+            self.sha256_via_mount("mid.bin")
+            whole = self.mount.call(harness.read_whole, self.mount.path("mid.bin"), timeout=60)
+        finally:
+            os.close(holder)
         self.assertEqual(whole, self.local("mid.bin", MID_SIZE, 0))
         entries, gets = self.finish()
         self.assert_block_gets(entries)
