@@ -6,6 +6,7 @@
 #include <boost/multi_index_container.hpp>
 #include <cassert>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace rangefs {
 namespace {
@@ -35,6 +36,8 @@ struct Loading {
 struct BlockCache::State {
   LruIndex lru;
   std::unordered_map<BlockKey, Loading, BlockKeyHash> loading;
+  // Files whose blocks are no longer cached. One entry per replaced version: a few per day.
+  std::unordered_set<uint64_t> retired_files;
   size_t cached_bytes = 0;
   BlockCacheStats counters;
 };
@@ -76,7 +79,7 @@ void BlockCache::Fulfill(const BlockKey& key, BlockPtr block) {
     promise = std::move(loading->second.promise);
     state_->loading.erase(loading);
 
-    if (block->size() <= capacity_bytes_) {
+    if (block->size() <= capacity_bytes_ && !state_->retired_files.contains(key.file)) {
       auto& by_use = state_->lru.get<0>();
       while (state_->cached_bytes + block->size() > capacity_bytes_ && !by_use.empty()) {
         state_->cached_bytes -= by_use.front().block->size();
@@ -103,6 +106,24 @@ void BlockCache::Fail(const BlockKey& key, const Status& status) {
     state_->loading.erase(loading);
   }
   promise.set_value(status);
+}
+
+size_t BlockCache::Retire(uint64_t file) {
+  std::lock_guard lock(mu_);
+  state_->retired_files.insert(file);
+  size_t dropped = 0;
+  auto& by_use = state_->lru.get<0>();
+  for (auto it = by_use.begin(); it != by_use.end();) {
+    if (it->key.file != file) {
+      ++it;
+      continue;
+    }
+    state_->cached_bytes -= it->block->size();
+    it = by_use.erase(it);
+    ++dropped;
+  }
+  state_->counters.retired += dropped;
+  return dropped;
 }
 
 BlockPtr BlockCache::Peek(const BlockKey& key) const {

@@ -34,20 +34,31 @@ Result<ReadBuffer> FileReader::Read(uint64_t offset, uint64_t size) {
   for (uint64_t index = first_index; index <= last_index; ++index) {
     blocks.push_back(cache.Acquire(version_->KeyFor(index)));
   }
-  // Adjacent blocks this read claimed are loaded by one request.
-  for (size_t i = 0; i < blocks.size();) {
-    if (!blocks[i].claimed) {
-      ++i;
-      continue;
+  // Checked once: every claim below must end in exactly one fetch or one failure.
+  if (!versions_.IsCurrent(*version_)) {
+    // The remote replaced this version: what is cached may be served, nothing may be fetched.
+    const Status replaced(ErrorCode::kRemoteChanged,
+                          "the remote file changed after this handle was opened");
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      if (blocks[i].claimed) cache.Fail(version_->KeyFor(first_index + i), replaced);
     }
-    size_t end = i + 1;
-    while (end < blocks.size() && blocks[end].claimed) ++end;
-    fetcher_.FetchClaimed(version_, first_index + i, first_index + end - 1, FetchPriority::kDemand);
-    i = end;
-  }
-  // Readahead starts before this read waits, so it overlaps with the read's own requests.
-  if (const std::optional<ByteRange> ahead = readahead_.OnRead(offset, size, file_size)) {
-    prefetcher_.Prefetch(version_, *ahead);
+  } else {
+    // Adjacent blocks this read claimed are loaded by one request.
+    for (size_t i = 0; i < blocks.size();) {
+      if (!blocks[i].claimed) {
+        ++i;
+        continue;
+      }
+      size_t end = i + 1;
+      while (end < blocks.size() && blocks[end].claimed) ++end;
+      fetcher_.FetchClaimed(version_, first_index + i, first_index + end - 1,
+                            FetchPriority::kDemand);
+      i = end;
+    }
+    // Readahead starts before this read waits, so it overlaps with the read's own requests.
+    if (const std::optional<ByteRange> ahead = readahead_.OnRead(offset, size, file_size)) {
+      prefetcher_.Prefetch(version_, *ahead);
+    }
   }
 
   ReadBuffer buffer;
@@ -55,7 +66,12 @@ Result<ReadBuffer> FileReader::Read(uint64_t offset, uint64_t size) {
     BlockPtr block = blocks[i].block;
     if (!block) {
       const BlockResult& loaded = blocks[i].pending.get();
-      if (!loaded.ok()) return loaded.status();
+      if (!loaded.ok()) {
+        if (loaded.status().code() == ErrorCode::kRemoteChanged) {
+          versions_.ReportChanged(*version_, loaded.status());
+        }
+        return loaded.status();
+      }
       block = loaded.value();
     }
     const uint64_t block_start = (first_index + i) * block_size;

@@ -116,11 +116,13 @@ int Run(int argc, char** argv) {
   std::optional<std::vector<NamedFile>> files = ProbeAll(*source, *specs);
   if (!files) return kFailureExitCode;
 
-  Filesystem filesystem(*source, std::move(*files), std::time(nullptr), options.read);
+  Filesystem filesystem(*source, std::move(*files), std::time(nullptr), options.read,
+                        Milliseconds(options.revalidate_seconds));
   FuseConfig fuse_config{.mountpoint = *mountpoint,
                          .mount_options = options.fuse_options,
                          .foreground = options.foreground,
-                         .fuse_debug = options.debug};
+                         .fuse_debug = options.debug,
+                         .attribute_timeout_seconds = options.revalidate_seconds};
   const int exit_code = ServeFuse(filesystem, fuse_config, [] { LogToSyslog(); });
   // Stop the HTTP engine while the cache its unfinished transfers report to still exists.
   source.reset();

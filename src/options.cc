@@ -61,6 +61,14 @@ CommandLine ParseCommandLine(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
 
+  app.add_option("--revalidate", options.revalidate_seconds,
+                 "Seconds a file's version stays trusted: after that, looking the file up or "
+                 "opening it first asks the server (HEAD) whether it changed; also how long "
+                 "the kernel caches names and sizes. 0: ask on every open. Without ETag or "
+                 "Last-Modified from the server, only changes of size are noticed")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+
   // Sizes take binary suffixes (64K, 1M, 2G) like dd and fallocate.
   const auto as_size = CLI::AsSizeValue(false);
   app.add_option("--block-size", options.read.block_size,

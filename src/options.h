@@ -17,6 +17,9 @@ struct Options {
   std::vector<std::string> fuse_options;  // -o, passed to libfuse
   double timeout_seconds = 60;            // per request; bounds how long a read can wait
   double connect_timeout_seconds = 15;    // per connection attempt
+  // How old a confirmation of a file's version may be when it is looked up or opened; also how
+  // long the kernel caches names and attributes.
+  double revalidate_seconds = 60;
   ReadOptions read;                       // cache, readahead and parallelism
 };
 

@@ -18,6 +18,10 @@ const char* ErrorCodeName(ErrorCode code) {
       return "range-not-satisfiable";
     case ErrorCode::kProtocolViolation:
       return "protocol-violation";
+    case ErrorCode::kRemoteChanged:
+      return "remote-changed";
+    case ErrorCode::kStaleHandle:
+      return "stale-handle";
     case ErrorCode::kNotFound:
       return "not-found";
     case ErrorCode::kNotADirectory:

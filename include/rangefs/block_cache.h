@@ -28,6 +28,7 @@ struct BlockCacheStats {
   uint64_t hits = 0;       // Acquire found the block cached
   uint64_t misses = 0;     // Acquire found it absent or loading
   uint64_t evictions = 0;  // blocks dropped to stay under the budget
+  uint64_t retired = 0;    // blocks dropped because their version was replaced
   size_t cached_bytes = 0;
   size_t cached_blocks = 0;
   size_t loading_blocks = 0;
@@ -65,6 +66,11 @@ class BlockCache {
   // Ends a claim without a block: waiters get `status`, and the block is absent again.
   // REQUIRES: the caller claimed `key`; !status.ok().
   void Fail(const BlockKey& key, const Status& status);
+
+  // Drops every cached block of file `file` (an inode: each version of a remote file has its
+  // own) and caches none of it from now on; loads in flight still reach their waiters. For a
+  // version the remote has replaced. Returns how many blocks were dropped.
+  size_t Retire(uint64_t file);
 
   // The cached block, without counting a hit or touching the LRU order; null if not cached.
   BlockPtr Peek(const BlockKey& key) const;

@@ -1,6 +1,8 @@
 // FileReader: the read path of one open file handle. It holds the version of the file pinned
 // at open, serves reads from the block cache, loads missing blocks (adjacent ones with one
 // request, blocks others are loading by waiting for them), and feeds the file's readahead.
+// Once the remote has replaced its version, it serves what is still cached and fails the rest
+// with kRemoteChanged: a handle never sees bytes of two versions.
 //
 // Thread-safety: Read() may be called concurrently (the kernel issues parallel reads on one
 // handle). Everything the reader refers to must outlive it.
@@ -54,10 +56,11 @@ class ReadBuffer {
 class FileReader {
  public:
   FileReader(BlockFetcher& fetcher, Prefetcher& prefetcher, SharedReadahead& readahead,
-             FileVersionPtr version)
+             VersionRegistry& versions, FileVersionPtr version)
       : fetcher_(fetcher),
         prefetcher_(prefetcher),
         readahead_(readahead),
+        versions_(versions),
         version_(std::move(version)) {}
 
   // Reads up to `size` bytes at `offset`: fewer only at end of file, none (and no request) at
@@ -70,6 +73,7 @@ class FileReader {
   BlockFetcher& fetcher_;
   Prefetcher& prefetcher_;
   SharedReadahead& readahead_;
+  VersionRegistry& versions_;
   const FileVersionPtr version_;
 };
 

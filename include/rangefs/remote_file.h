@@ -20,4 +20,11 @@ struct RemoteFileInfo {
   bool ranges_supported = true;
 };
 
+// Whether two probes saw the same version: same size and the same validators, as sent. Where
+// the file lives (final_url) is not part of its version.
+bool SameVersion(const RemoteFileInfo& a, const RemoteFileInfo& b);
+
+// The version for logs: "ETag \"5f-1a\", Last-Modified Sun, 06 Nov 1994 08:49:37 GMT, 26 bytes".
+std::string DescribeVersion(const RemoteFileInfo& info);
+
 }  // namespace rangefs

@@ -20,6 +20,8 @@ enum class ErrorCode {
   kRangeNotSupported,    // the server answered a range request with the whole file (200)
   kRangeNotSatisfiable,  // 416: the range lies outside the file as the server sees it
   kProtocolViolation,    // the answer lies: wrong Content-Range, short body, encoded body, ...
+  kRemoteChanged,        // the remote file is no longer the version a read was made for
+  kStaleHandle,          // an inode of a version that has since been replaced
   kNotFound,             // no such file in the mount
   kNotADirectory,        // a directory operation on a file
   kIsADirectory,         // a file operation on the directory

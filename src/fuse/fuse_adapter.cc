@@ -12,14 +12,12 @@
 #include <memory>
 #include <new>
 
+#include "fuse/kernel_notifier.h"
 #include "fuse/kernel_readahead.h"
 
 namespace rangefs {
 namespace {
 
-// The mount never changes after it is made, so the kernel may cache names and attributes for a
-// long time; a minute keeps `ls -l` and `stat` free of round trips to us.
-constexpr double kAttributeTimeoutSeconds = 60.0;
 // st_blocks counts 512-byte units whatever the block size (stat(2)).
 constexpr uint64_t kStatBlockBytes = 512;
 // Reported as st_blksize: tools like cp size their reads by it, and big reads mean fewer
@@ -39,6 +37,11 @@ int ErrnoFor(ErrorCode code) {
       return EISDIR;
     case ErrorCode::kInvalidArgument:
       return EINVAL;
+    // The kernel answers ESTALE from open or getattr by looking the name up again, which
+    // finds the inode of the current version.
+    case ErrorCode::kStaleHandle:
+      return ESTALE;
+    case ErrorCode::kRemoteChanged:
     case ErrorCode::kTransport:
     case ErrorCode::kHttpStatus:
     case ErrorCode::kRangeNotSupported:
@@ -50,9 +53,17 @@ int ErrnoFor(ErrorCode code) {
   return EIO;
 }
 
-Filesystem& FilesystemOf(fuse_req_t req) {
-  return *static_cast<Filesystem*>(fuse_req_userdata(req));
-}
+// What every callback reaches through the session's user data.
+struct Served {
+  Filesystem& filesystem;
+  // Names and attributes stay valid as long as a version stays trusted (--revalidate): after
+  // that the kernel asks again, and a lookup confirms the version with the server.
+  const double attribute_timeout_seconds;
+};
+
+Served& ServedOf(fuse_req_t req) { return *static_cast<Served*>(fuse_req_userdata(req)); }
+
+Filesystem& FilesystemOf(fuse_req_t req) { return ServedOf(req).filesystem; }
 
 FileReader& ReaderOf(const fuse_file_info* fi) {
   return *reinterpret_cast<FileReader*>(static_cast<uintptr_t>(fi->fh));
@@ -105,9 +116,10 @@ void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     if (!attributes.ok()) return (void)fuse_reply_err(req, ErrnoFor(attributes.status().code()));
     fuse_entry_param entry{};
     entry.ino = attributes->inode;
+    entry.generation = attributes->generation;
     entry.attr = ToStat(*attributes);
-    entry.attr_timeout = kAttributeTimeoutSeconds;
-    entry.entry_timeout = kAttributeTimeoutSeconds;
+    entry.attr_timeout = ServedOf(req).attribute_timeout_seconds;
+    entry.entry_timeout = ServedOf(req).attribute_timeout_seconds;
     fuse_reply_entry(req, &entry);
   });
 }
@@ -117,7 +129,7 @@ void OnGetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     Result<Attributes> attributes = FilesystemOf(req).GetAttributes(ino);
     if (!attributes.ok()) return (void)fuse_reply_err(req, ErrnoFor(attributes.status().code()));
     const struct stat st = ToStat(*attributes);
-    fuse_reply_attr(req, &st, kAttributeTimeoutSeconds);
+    fuse_reply_attr(req, &st, ServedOf(req).attribute_timeout_seconds);
   });
 }
 
@@ -218,8 +230,10 @@ int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
     if (fuse_opt_add_arg(args.get(), arg.c_str()) != 0) return 1;
   }
 
+  Served served{.filesystem = filesystem,
+                .attribute_timeout_seconds = config.attribute_timeout_seconds};
   const std::unique_ptr<fuse_session, SessionDeleter> session(
-      fuse_session_new(args.get(), &kOperations, sizeof(kOperations), &filesystem));
+      fuse_session_new(args.get(), &kOperations, sizeof(kOperations), &served));
   if (!session) return 1;  // libfuse has printed why (an unknown -o option, say)
   if (fuse_set_signal_handlers(session.get()) != 0) return 1;
   if (fuse_session_mount(session.get(), config.mountpoint.c_str()) != 0) {
@@ -237,8 +251,16 @@ int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
   if (!config.foreground) after_daemonize();
   spdlog::info("mounted at {}", config.mountpoint);
 
-  const std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop_config(fuse_loop_cfg_create());
-  const int loop_result = fuse_session_loop_mt(session.get(), loop_config.get());
+  int loop_result = 0;
+  {
+    KernelNotifier notifier(session.get());
+    filesystem.SetVersionListener(
+        [&notifier](const std::string& name) { notifier.ForgetName(FUSE_ROOT_ID, name); });
+    const std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop_config(fuse_loop_cfg_create());
+    loop_result = fuse_session_loop_mt(session.get(), loop_config.get());
+    // The loop has joined its workers: nobody calls the listener any more.
+    filesystem.SetVersionListener(nullptr);
+  }
 
   fuse_session_unmount(session.get());
   fuse_remove_signal_handlers(session.get());

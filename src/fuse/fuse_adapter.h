@@ -16,6 +16,8 @@ struct FuseConfig {
   std::vector<std::string> mount_options;  // user's -o options, passed through
   bool foreground = false;
   bool fuse_debug = false;  // libfuse prints every kernel request
+  // How long the kernel may trust names and attributes without asking again.
+  double attribute_timeout_seconds = 60;
 };
 
 // Mounts `filesystem`, daemonizes unless config.foreground (calling `after_daemonize` in the

@@ -10,6 +10,7 @@
 #include "http/curl_handle.h"
 #include "http/http_engine.h"
 #include "rangefs/http_protocol.h"
+#include "rangefs/http_validators.h"
 
 namespace rangefs {
 namespace {
@@ -239,8 +240,7 @@ class RangeTransfer final : public http::Transfer {
   RangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file, const ByteRange& range,
                 std::shared_ptr<RangeSink> sink)
       : lease_(std::move(lease)),
-        url_(file.final_url),
-        file_size_(file.size),
+        file_(file),
         range_(range),
         sink_(std::move(sink)),
         start_(std::chrono::steady_clock::now()) {}
@@ -250,7 +250,12 @@ class RangeTransfer final : public http::Transfer {
     if (!http::AppendHeader(headers_, "Range: " + http::FormatRangeHeaderValue({&range_, 1}))) {
       return false;
     }
+    if (const std::optional<std::string> precondition = http::RangePreconditionHeader(file_);
+        precondition && !http::AppendHeader(headers_, *precondition)) {
+      return false;
+    }
     curl_easy_setopt(handle(), CURLOPT_HTTPHEADER, headers_.get());
+    curl_easy_setopt(handle(), CURLOPT_FILETIME, 1L);  // Last-Modified, to compare versions
     curl_easy_setopt(handle(), CURLOPT_WRITEFUNCTION, &RangeTransfer::OnBody);
     curl_easy_setopt(handle(), CURLOPT_WRITEDATA, this);
     // With HTTP/2, wait for a stream on the existing connection rather than open another.
@@ -259,7 +264,7 @@ class RangeTransfer final : public http::Transfer {
   }
 
   Exchange& exchange() { return exchange_; }
-  const std::string& url() const { return url_; }
+  const std::string& url() const { return file_.final_url; }
   CURL* handle() const override { return lease_.get(); }
 
   void OnComplete(CURLcode result) override {
@@ -279,11 +284,11 @@ class RangeTransfer final : public http::Transfer {
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start_);
     if (status.ok()) {
-      spdlog::debug("GET {} bytes={}-{}: {} bytes in {} ms", url_, range_.first, range_.last,
-                    received_, elapsed.count());
+      spdlog::debug("GET {} bytes={}-{}: {} bytes in {} ms", file_.final_url, range_.first,
+                    range_.last, received_, elapsed.count());
     } else {
-      spdlog::warn("GET {} bytes={}-{} failed after {} ms: {}", url_, range_.first, range_.last,
-                   elapsed.count(), status.ToString());
+      spdlog::warn("GET {} bytes={}-{} failed after {} ms: {}", file_.final_url, range_.first,
+                   range_.last, elapsed.count(), status.ToString());
     }
     sink_->OnDone(status);
   }
@@ -294,11 +299,35 @@ class RangeTransfer final : public http::Transfer {
   Status CheckHeaders() const {
     CURL* const easy = handle();
     const long code = ResponseCode(easy);
+    // 412: our If-Unmodified-Since failed, so the file changed.
+    if (code == 412) {
+      return Status(ErrorCode::kRemoteChanged, DescribeStatus(exchange_, code) + " to " +
+                                                   http::RangePreconditionHeader(file_).value_or(
+                                                       "a request without precondition"));
+    }
     if (code == 200) {
+      // A failed If-Range and a server that ignores Range both answer 200 with the whole
+      // file; the validators tell which.
+      http::ResponseIdentity identity = IdentityOf(easy);
+      curl_off_t length = -1;
+      curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+      if (length >= 0) identity.size = static_cast<uint64_t>(length);
+      if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
       return Status(ErrorCode::kRangeNotSupported,
                     "server ignored the Range header (200 OK with the whole file)");
     }
+    std::optional<http::ContentRange> content_range;
+    if (const std::optional<std::string> header = ResponseHeader(easy, "Content-Range")) {
+      Result<http::ContentRange> parsed = http::ParseContentRange(*header);
+      if (!parsed.ok()) return parsed.status();
+      content_range = *parsed;
+    }
     if (code == 416) {
+      // The range lies inside the file we know, so a 416 whose total differs means the file
+      // shrank.
+      http::ResponseIdentity identity = IdentityOf(easy);
+      if (content_range) identity.size = content_range->complete_length;
+      if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
       return Status(ErrorCode::kRangeNotSatisfiable,
                     DescribeStatus(exchange_, code) + ", Content-Range " +
                         ResponseHeader(easy, "Content-Range").value_or("absent"));
@@ -309,11 +338,13 @@ class RangeTransfer final : public http::Transfer {
     if (!http::IsIdentityEncoding(encoding)) {
       return Status(ErrorCode::kProtocolViolation, "206 with Content-Encoding " + encoding);
     }
-    const std::optional<std::string> header = ResponseHeader(easy, "Content-Range");
-    if (!header) return Status(ErrorCode::kProtocolViolation, "206 without Content-Range");
-    Result<http::ContentRange> content_range = http::ParseContentRange(*header);
-    if (!content_range.ok()) return content_range.status();
-    if (Status match = http::CheckContentRangeMatches(*content_range, range_, file_size_);
+    if (!content_range) return Status(ErrorCode::kProtocolViolation, "206 without Content-Range");
+    // Another version before a wrong slice: a changed file is the likelier story, and it makes
+    // rangefs look at the file again.
+    http::ResponseIdentity identity = IdentityOf(easy);
+    identity.size = content_range->complete_length;
+    if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
+    if (Status match = http::CheckContentRangeMatches(*content_range, range_, file_.size);
         !match.ok()) {
       return match;
     }
@@ -325,6 +356,16 @@ class RangeTransfer final : public http::Transfer {
                                                        std::to_string(range_.length()) + " bytes");
     }
     return Status::Ok();
+  }
+
+  // The validators of the response, without its size (which depends on the status).
+  static http::ResponseIdentity IdentityOf(CURL* easy) {
+    http::ResponseIdentity identity;
+    identity.etag = ResponseHeader(easy, "ETag");
+    curl_off_t filetime = -1;
+    curl_easy_getinfo(easy, CURLINFO_FILETIME_T, &filetime);
+    if (filetime >= 0) identity.last_modified = static_cast<std::time_t>(filetime);
+    return identity;
   }
 
   static size_t OnBody(char* data, size_t size, size_t count, void* user) {
@@ -350,8 +391,7 @@ class RangeTransfer final : public http::Transfer {
   }
 
   CurlHandlePool::Lease lease_;
-  const std::string url_;
-  const uint64_t file_size_;
+  const RemoteFileInfo file_;
   const ByteRange range_;
   const std::shared_ptr<RangeSink> sink_;
   const std::chrono::steady_clock::time_point start_;

@@ -13,9 +13,9 @@
 //
 // StartFetch checks the REQUIRES of RangeSource::StartFetch and answers kInternal when a caller
 // breaks them, so a caller bug fails the test rather than reading garbage. It answers
-// kProtocolViolation when the caller's RemoteFileInfo has a size other than the file's current
-// one (as the HTTP source would on a Content-Range complete-length mismatch), which lets a test
-// re-register a file to simulate a remote file that changed.
+// kRemoteChanged when the caller's RemoteFileInfo names another version than the file's current
+// one (by the HTTP source's rule, http::CheckSameVersion), which lets a test re-register a file
+// to simulate a remote file that changed.
 //
 // Fetches still pending when the source is destroyed are dropped: their sinks are destroyed
 // without OnDone. Whatever those sinks refer to must outlive the source, or the test must settle
@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "rangefs/byte_range.h"
+#include "rangefs/http_validators.h"
 #include "rangefs/range_source.h"
 #include "rangefs/remote_file.h"
 #include "rangefs/status.h"
@@ -382,8 +383,13 @@ class MemoryRangeSource : public RangeSource {
       transfer.body_bytes = 0;
       return;
     }
-    if (it->second.size != file.size) {
-      transfer.end = Status(ErrorCode::kProtocolViolation, "fake: file size changed");
+    const RemoteFileInfo& current = it->second.info;
+    http::ResponseIdentity identity{
+        .etag = current.etag.empty() ? std::nullopt : std::optional<std::string>(current.etag),
+        .last_modified = current.last_modified,
+        .size = current.size};
+    if (Status same = http::CheckSameVersion(file, identity); !same.ok()) {
+      transfer.end = std::move(same);
       transfer.body_bytes = 0;
       return;
     }

@@ -309,8 +309,8 @@ TEST_F(BlockFetcherTest, RequestForAVersionTheRemoteNoLongerHasFailsItsClaims) {
   source_.AddSyntheticFile("https://h/f", 20000, 16);  // the remote changed size
   std::vector<BlockFuture> futures = Claim(*old_version, 0, 1);
   fetcher_.FetchClaimed(old_version, 0, 1, FetchPriority::kDemand);
-  ExpectFailed(*old_version, 0, futures[0], ErrorCode::kProtocolViolation);
-  ExpectFailed(*old_version, 1, futures[1], ErrorCode::kProtocolViolation);
+  ExpectFailed(*old_version, 0, futures[0], ErrorCode::kRemoteChanged);
+  ExpectFailed(*old_version, 1, futures[1], ErrorCode::kRemoteChanged);
 }
 
 }  // namespace

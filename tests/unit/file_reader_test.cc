@@ -20,6 +20,7 @@
 #include "fakes/eventually.h"
 #include "fakes/memory_range_source.h"
 #include "fakes/printers.h"
+#include "fakes/version_registry.h"
 #include "rangefs/block_cache.h"
 #include "rangefs/block_fetcher.h"
 #include "rangefs/file_version.h"
@@ -119,8 +120,8 @@ class FileReaderTest : public ::testing::Test {
   }
   // Opens a reader sharing `readahead` (another handle of the same file).
   FileReader& Open(const FileVersionPtr& version, SharedReadahead& readahead) {
-    readers_.push_back(
-        std::make_unique<FileReader>(stack_->fetcher, stack_->prefetcher, readahead, version));
+    readers_.push_back(std::make_unique<FileReader>(stack_->fetcher, stack_->prefetcher, readahead,
+                                                    versions_, version));
     return *readers_.back();
   }
   FileReader& Open(const RemoteFileInfo& info, const ReadaheadConfig& readahead = NoReadahead()) {
@@ -176,6 +177,7 @@ class FileReaderTest : public ::testing::Test {
   MemoryRangeSource source_;
   std::unique_ptr<Stack> stack_;
   std::deque<SharedReadahead> readaheads_;
+  fakes::FakeVersionRegistry versions_;
   std::vector<std::unique_ptr<FileReader>> readers_;
 };
 
@@ -356,9 +358,9 @@ TEST_F(FileReaderTest, VersionIsPinnedAtOpen) {
   FileReader& old_reader = Open(old_version);
   ExpectRead(old_reader, 0, 100, {Blocks(0, 0)});
 
-  // The remote grows and changes. The new version is a new generation of the same inode.
+  // The remote grows and changes. The new version is a new generation with an inode of its own.
   const FileVersionPtr new_version =
-      Version(source_.AddSyntheticFile("https://h/f", 20000, 16), /*inode=*/2, /*generation=*/1);
+      Version(source_.AddSyntheticFile("https://h/f", 20000, 16), /*inode=*/3, /*generation=*/1);
   FileReader& new_reader = Open(new_version);
 
   EXPECT_EQ(old_reader.version().info.size, 10000u);
@@ -374,7 +376,7 @@ TEST_F(FileReaderTest, VersionIsPinnedAtOpen) {
   // And what the old version never cached it cannot get: the remote has moved on.
   Result<ReadBuffer> stale = old_reader.Read(5000, 100);
   ASSERT_FALSE(stale.ok());
-  EXPECT_EQ(stale.status().code(), ErrorCode::kProtocolViolation);
+  EXPECT_EQ(stale.status().code(), ErrorCode::kRemoteChanged);
 }
 
 TEST_F(FileReaderTest, ReadBufferKeepsItsBlocksAliveAfterEviction) {

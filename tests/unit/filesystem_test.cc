@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
@@ -26,6 +27,8 @@ constexpr uint64_t kGiB = uint64_t{1} << 30;
 constexpr uint64_t kBlock = 64 << 10;
 constexpr std::time_t kMountTime = 1'700'000'000;
 constexpr std::time_t kLastModified = 1'600'000'000;
+// Versions found at mount time stay trusted: no test probes unless it asks to.
+constexpr std::chrono::milliseconds kRevalidateNever = std::chrono::hours(24 * 365);
 
 // Attributes has no operator==; compare (and print) it as a tuple.
 auto Fields(const Attributes& a) {
@@ -59,7 +62,7 @@ class FilesystemTest : public ::testing::Test {
     RemoteFileInfo empty = source_.AddSyntheticFile("https://h/empty", 0, 2);
     // Deliberately not in alphabetical order: the directory lists mount order.
     files_ = {{"zz-big.iso", big}, {"hello.txt", text}, {"empty", empty}};
-    fs_ = std::make_unique<Filesystem>(source_, files_, kMountTime, Options());
+    fs_ = std::make_unique<Filesystem>(source_, files_, kMountTime, Options(), kRevalidateNever);
   }
 
   // Small numbers, so that readahead shows after a few reads: 64 KiB blocks, windows of 4 and 16
@@ -356,7 +359,7 @@ TEST_F(FilesystemTest, ReadaheadIsHeldToAQuarterOfTheCache) {
   ReadOptions options = Options();
   options.cache_size = 8 * kBlock;  // a quarter is 2 blocks
   options.readahead.initial_window = 4 * kBlock;
-  Filesystem fs(source_, files_, kMountTime, options);
+  Filesystem fs(source_, files_, kMountTime, options, kRevalidateNever);
   Result<Attributes> big = fs.Lookup(Filesystem::kRootInode, "zz-big.iso");
   ASSERT_TRUE(big.ok());
   Result<OpenedFile> opened = fs.Open(big->inode);
@@ -370,7 +373,7 @@ TEST_F(FilesystemTest, ReadaheadIsHeldToAQuarterOfTheCache) {
 
 TEST(FilesystemEmptyTest, NoFiles) {
   MemoryRangeSource source;
-  Filesystem fs(source, {}, kMountTime, ReadOptions());
+  Filesystem fs(source, {}, kMountTime, ReadOptions(), kRevalidateNever);
   Result<std::vector<DirectoryEntry>> entries = fs.ReadDirectory(Filesystem::kRootInode);
   ASSERT_TRUE(entries.ok()) << entries.status().ToString();
   EXPECT_EQ(Names(*entries), (std::vector<std::string>{".", ".."}));
