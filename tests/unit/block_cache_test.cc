@@ -445,5 +445,38 @@ TEST(BlockCacheTest, ConcurrentMixedUseKeepsTheBudgetAndTheContent) {
   EXPECT_GT(stats.evictions, 0u);
 }
 
+TEST(BlockCacheTest, RetireDropsEveryBlockOfTheFileAndOnlyThose) {
+  BlockCache cache(1000);
+  Load(cache, Key(0, /*file=*/2), 100);
+  Load(cache, Key(1, /*file=*/2), 100);
+  Load(cache, Key(0, /*file=*/3), 100);
+  EXPECT_EQ(cache.Retire(2), 2u);
+  EXPECT_FALSE(IsCached(cache, Key(0, 2)));
+  EXPECT_FALSE(IsCached(cache, Key(1, 2)));
+  EXPECT_TRUE(IsCached(cache, Key(0, 3)));
+  const BlockCacheStats stats = cache.stats();
+  EXPECT_EQ(stats.cached_bytes, 100u);
+  EXPECT_EQ(stats.cached_blocks, 1u);
+  EXPECT_EQ(stats.retired, 2u);
+  EXPECT_EQ(stats.evictions, 0u);
+}
+
+TEST(BlockCacheTest, LoadOfARetiredFileReachesItsWaitersButIsNotCached) {
+  BlockCache cache(1000);
+  BlockCache::Acquired claimed = cache.Acquire(Key(0));
+  ASSERT_TRUE(claimed.claimed);
+  BlockCache::Acquired waiter = cache.Acquire(Key(0));
+  cache.Retire(kFile);  // while the load is in flight
+  cache.Fulfill(Key(0), MakeBlock(100, 7));
+  ASSERT_TRUE(IsReady(waiter.pending));
+  ASSERT_TRUE(waiter.pending.get().ok());
+  EXPECT_TRUE(AllBytesAre(*waiter.pending.get().value(), 7));
+  EXPECT_FALSE(IsCached(cache, Key(0)));
+  EXPECT_EQ(cache.stats().cached_bytes, 0u);
+  // And the next reader of the retired file claims again rather than finding it.
+  EXPECT_TRUE(cache.Acquire(Key(0)).claimed);
+  cache.Fail(Key(0), Status(ErrorCode::kRemoteChanged, "test"));
+}
+
 }  // namespace
 }  // namespace rangefs

@@ -379,6 +379,32 @@ TEST_F(FileReaderTest, VersionIsPinnedAtOpen) {
   EXPECT_EQ(stale.status().code(), ErrorCode::kRemoteChanged);
 }
 
+TEST_F(FileReaderTest, ReplacedVersionServesWhatIsCachedAndRequestsNothing) {
+  FileReader& reader =
+      Open(source_.AddSyntheticFile("https://h/f", 10 * kBlock, 18), SmallReadahead());
+  ExpectRead(reader, 0, 100, {Blocks(0, 0)});
+  versions_.Replace(reader.version().inode);
+  source_.ResetCounters();
+  ExpectBytes(reader, 0, 100);                         // cached: still this version's bytes
+  for (uint64_t offset : {5 * kBlock, kBlock - 50}) {  // uncached, and partly cached
+    Result<ReadBuffer> uncached = reader.Read(offset, 100);
+    ASSERT_FALSE(uncached.ok());
+    EXPECT_EQ(uncached.status().code(), ErrorCode::kRemoteChanged);
+  }
+  EXPECT_EQ(source_.fetch_count(), 0u) << "no request, not even readahead, for a replaced version";
+  EXPECT_EQ(cache().stats().loading_blocks, 0u) << "every claim was ended";
+}
+
+TEST_F(FileReaderTest, ResponseFromAnotherVersionIsReported) {
+  FileReader& reader = Open(source_.AddSyntheticFile("https://h/f", 10 * kBlock, 19));
+  ExpectRead(reader, 0, 100, {Blocks(0, 0)});
+  source_.AddSyntheticFile("https://h/f", 10 * kBlock, 20);  // same size, new ETag
+  Result<ReadBuffer> read = reader.Read(3 * kBlock, 100);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), ErrorCode::kRemoteChanged);
+  EXPECT_EQ(versions_.reports(), 1u);
+}
+
 TEST_F(FileReaderTest, ReadBufferKeepsItsBlocksAliveAfterEviction) {
   MakeStack(2 * kBlock);
   FileReader& reader = Open(source_.AddSyntheticFile("https://h/f", 10 * kBlock, 17));

@@ -371,6 +371,138 @@ TEST_F(FilesystemTest, ReadaheadIsHeldToAQuarterOfTheCache) {
             (std::vector<ByteRange>{{2 * kBlock, 3 * kBlock - 1}, {3 * kBlock, 4 * kBlock - 1}}));
 }
 
+// Revalidation and versions. The fixture's filesystem never revalidates; these make their own.
+class FilesystemVersionTest : public FilesystemTest {
+ protected:
+  std::unique_ptr<Filesystem> MakeFilesystem(std::chrono::milliseconds revalidate_after) {
+    auto fs =
+        std::make_unique<Filesystem>(source_, files_, kMountTime, Options(), revalidate_after);
+    fs->SetVersionListener([this](const std::string& name) { changed_names_.push_back(name); });
+    return fs;
+  }
+  // The remote's hello.txt gets new content of another size.
+  void ChangeHello() { source_.AddFile("https://h/hello.txt", "hello, changed world"); }
+
+  std::vector<std::string> changed_names_;
+};
+
+TEST_F(FilesystemVersionTest, TrustedVersionIsNotProbed) {
+  std::unique_ptr<Filesystem> fs = MakeFilesystem(kRevalidateNever);
+  Result<Attributes> hello = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  ASSERT_TRUE(hello.ok());
+  ASSERT_TRUE(fs->Open(hello->inode).ok());
+  EXPECT_EQ(source_.probe_count(), 0u);
+}
+
+TEST_F(FilesystemVersionTest, ZeroIntervalProbesOnEveryLookupAndOpen) {
+  std::unique_ptr<Filesystem> fs = MakeFilesystem(std::chrono::milliseconds(0));
+  Result<Attributes> hello = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  ASSERT_TRUE(hello.ok());
+  ASSERT_TRUE(fs->Open(hello->inode).ok());
+  ASSERT_TRUE(fs->Open(hello->inode).ok());
+  EXPECT_EQ(source_.probe_count(), 3u);
+  Result<Attributes> again = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->inode, hello->inode) << "an unchanged remote keeps its inode";
+  EXPECT_TRUE(changed_names_.empty());
+}
+
+TEST_F(FilesystemVersionTest, ChangedRemoteGetsANewInodeAndTheOldOneGoesStale) {
+  std::unique_ptr<Filesystem> fs = MakeFilesystem(std::chrono::milliseconds(0));
+  Result<Attributes> before = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  ASSERT_TRUE(before.ok());
+  ChangeHello();
+  Result<OpenedFile> stale = fs->Open(before->inode);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().code(), ErrorCode::kStaleHandle) << "the kernel then looks it up again";
+  EXPECT_EQ(changed_names_, (std::vector<std::string>{"hello.txt"}));
+
+  Result<Attributes> after = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(after->inode, before->inode);
+  EXPECT_EQ(after->generation, before->generation + 1);
+  EXPECT_EQ(after->size, 20u);
+  Result<OpenedFile> opened = fs->Open(after->inode);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Result<ReadBuffer> read = opened->reader->Read(0, 100);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(Text(*read), "hello, changed world");
+
+  // Nothing holds the old version: its inode is stale, not some other file.
+  Result<Attributes> old_attributes = fs->GetAttributes(before->inode);
+  ASSERT_FALSE(old_attributes.ok());
+  EXPECT_EQ(old_attributes.status().code(), ErrorCode::kStaleHandle);
+  EXPECT_EQ(changed_names_.size(), 1u) << "one change, announced once";
+}
+
+TEST_F(FilesystemVersionTest, OpenHandleKeepsItsVersionAndNeverGetsTheNewOne) {
+  std::unique_ptr<Filesystem> fs = MakeFilesystem(std::chrono::milliseconds(0));
+  Result<Attributes> before = fs->Lookup(Filesystem::kRootInode, "zz-big.iso");
+  ASSERT_TRUE(before.ok());
+  Result<OpenedFile> old_handle = fs->Open(before->inode);
+  ASSERT_TRUE(old_handle.ok());
+  ASSERT_TRUE(old_handle->reader->Read(0, 100).ok());
+  EXPECT_EQ(fs->cache_stats().cached_blocks, 1u);
+
+  source_.AddSyntheticFile("https://h/big.iso", 5 * kGiB, 99);  // same size, new ETag
+  Result<Attributes> after = fs->Lookup(Filesystem::kRootInode, "zz-big.iso");
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(after->inode, before->inode);
+  EXPECT_EQ(fs->cache_stats().cached_blocks, 0u) << "the old version's blocks were dropped";
+  EXPECT_EQ(fs->cache_stats().retired, 1u);
+
+  source_.ResetCounters();
+  Result<ReadBuffer> old_read = old_handle->reader->Read(10 * kBlock, 100);
+  ASSERT_FALSE(old_read.ok());
+  EXPECT_EQ(old_read.status().code(), ErrorCode::kRemoteChanged);
+  EXPECT_EQ(source_.fetch_count(), 0u) << "no request is made for a replaced version";
+  // Its attributes stay those of its version while the handle lives.
+  Result<Attributes> old_attributes = fs->GetAttributes(before->inode);
+  ASSERT_TRUE(old_attributes.ok());
+  EXPECT_EQ(old_attributes->inode, before->inode);
+}
+
+TEST_F(FilesystemVersionTest, ReaderThatSeesAnotherVersionMakesTheFilesystemAdoptIt) {
+  std::unique_ptr<Filesystem> fs = MakeFilesystem(kRevalidateNever);
+  Result<Attributes> before = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  ASSERT_TRUE(before.ok());
+  Result<OpenedFile> opened = fs->Open(before->inode);
+  ASSERT_TRUE(opened.ok());
+  ChangeHello();
+  Result<ReadBuffer> read = opened->reader->Read(0, 5);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), ErrorCode::kRemoteChanged);
+  EXPECT_EQ(source_.probe_count(), 1u) << "the reader's evidence was checked with a probe";
+  EXPECT_EQ(changed_names_, (std::vector<std::string>{"hello.txt"}));
+  Result<Attributes> after = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size, 20u) << "the next lookup sees the new version without a probe";
+  EXPECT_EQ(source_.probe_count(), 1u);
+}
+
+TEST_F(FilesystemVersionTest, FailedProbeKeepsTheVersion) {
+  std::unique_ptr<Filesystem> fs = MakeFilesystem(std::chrono::milliseconds(0));
+  Result<Attributes> hello = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  ASSERT_TRUE(hello.ok());
+  source_.FailNextProbes(1, Status(ErrorCode::kTransport, "connection refused"));
+  Result<OpenedFile> opened = fs->Open(hello->inode);
+  ASSERT_TRUE(opened.ok()) << "reads still carry the validators, so the open may proceed";
+  Result<ReadBuffer> read = opened->reader->Read(0, 100);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(Text(*read), "hello, world");
+  EXPECT_TRUE(changed_names_.empty());
+}
+
+TEST_F(FilesystemVersionTest, InodesOfVersionsNotYetSeenAreUnknown) {
+  std::unique_ptr<Filesystem> fs = MakeFilesystem(kRevalidateNever);
+  Result<Attributes> hello = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  ASSERT_TRUE(hello.ok());
+  // Three files: the next version of hello.txt would be inode + 3.
+  Result<Attributes> future = fs->GetAttributes(hello->inode + 3);
+  ASSERT_FALSE(future.ok());
+  EXPECT_EQ(future.status().code(), ErrorCode::kNotFound);
+}
+
 TEST(FilesystemEmptyTest, NoFiles) {
   MemoryRangeSource source;
   Filesystem fs(source, {}, kMountTime, ReadOptions(), kRevalidateNever);
