@@ -46,7 +46,9 @@ _LOG_FORMAT = (
     '"bytes_sent":"$bytes_sent","request_length":"$request_length",'
     '"connection":"$connection","connection_requests":"$connection_requests",'
     '"request_time":"$request_time","user_agent":"$http_user_agent",'
-    '"time_iso8601":"$time_iso8601","msec":"$msec"}'
+    '"time_iso8601":"$time_iso8601","msec":"$msec",'
+    '"if_range":"$http_if_range","if_match":"$http_if_match",'
+    '"if_unmodified_since":"$http_if_unmodified_since"}'
 )
 _INT_FIELDS = ("status", "body_bytes_sent", "bytes_sent", "request_length", "connection",
                "connection_requests")
