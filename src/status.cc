@@ -10,6 +10,12 @@ const char* ErrorCodeName(ErrorCode code) {
       return "invalid-argument";
     case ErrorCode::kTransport:
       return "transport";
+    case ErrorCode::kTruncated:
+      return "truncated";
+    case ErrorCode::kServerBusy:
+      return "server-busy";
+    case ErrorCode::kUrlExpired:
+      return "url-expired";
     case ErrorCode::kHttpStatus:
       return "http-status";
     case ErrorCode::kRangeNotSupported:
@@ -32,6 +38,17 @@ const char* ErrorCodeName(ErrorCode code) {
       return "internal";
   }
   return "unknown";
+}
+
+bool IsRetryable(const Status& status) {
+  switch (status.code()) {
+    case ErrorCode::kTransport:
+    case ErrorCode::kTruncated:
+    case ErrorCode::kServerBusy:
+      return true;
+    default:
+      return false;
+  }
 }
 
 std::string Status::ToString() const {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cassert>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <utility>
@@ -16,6 +17,9 @@ enum class ErrorCode {
   kOk = 0,
   kInvalidArgument,      // the caller asked for something malformed (bad URL, bad option)
   kTransport,            // DNS, connect, TLS, timeout or a dropped connection (libcurl error)
+  kTruncated,            // the body ended before the promised bytes (the rest may follow)
+  kServerBusy,           // 408, 429 or 5xx: the server may answer later (see retry_after())
+  kUrlExpired,           // 403, 404 or 410 from a URL reached by redirect (presigned, expired)
   kHttpStatus,           // the server answered with a status we cannot use (404, 500, ...)
   kRangeNotSupported,    // the server answered a range request with the whole file (200)
   kRangeNotSatisfiable,  // 416: the range lies outside the file as the server sees it
@@ -43,10 +47,23 @@ class [[nodiscard]] Status {
   // "http-status: HTTP 404 Not Found" or "ok".
   std::string ToString() const;
 
+  // How long the server asked the client to wait (Retry-After), when it did.
+  const std::optional<std::chrono::milliseconds>& retry_after() const { return retry_after_; }
+  Status&& WithRetryAfter(std::chrono::milliseconds delay) && {
+    retry_after_ = delay;
+    return std::move(*this);
+  }
+
  private:
   ErrorCode code_ = ErrorCode::kOk;
   std::string message_;
+  std::optional<std::chrono::milliseconds> retry_after_;
 };
+
+// Whether trying the same request again may succeed: transport failures, truncated bodies and
+// servers that are busy or failing for now. A lie (wrong Content-Range, an encoded body) or a
+// status such as 404 is not retried: the same request would get the same answer.
+bool IsRetryable(const Status& status);
 
 // Either a T or a non-ok Status. GCC 12 in C++20 mode has no std::expected.
 template <typename T>

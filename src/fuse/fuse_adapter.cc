@@ -43,6 +43,9 @@ int ErrnoFor(ErrorCode code) {
       return ESTALE;
     case ErrorCode::kRemoteChanged:
     case ErrorCode::kTransport:
+    case ErrorCode::kTruncated:
+    case ErrorCode::kServerBusy:
+    case ErrorCode::kUrlExpired:
     case ErrorCode::kHttpStatus:
     case ErrorCode::kRangeNotSupported:
     case ErrorCode::kRangeNotSatisfiable:

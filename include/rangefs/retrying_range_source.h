@@ -1,0 +1,58 @@
+// RetryingRangeSource: a RangeSource that retries the fetches of another. A fetch that fails in
+// a way that may pass (IsRetryable) is tried again after a backoff (RetryPolicy), asking only
+// for the bytes not yet delivered, so its sink sees one uninterrupted body of verified bytes:
+// a 1000-byte range dropped after byte 400 resumes with bytes=400-999, carrying the same
+// version precondition. A 403, 404 or 410 from a URL reached by redirect (kUrlExpired) makes it
+// resolve the original URL again, once per fetch, and go on at the new address when the
+// version there is the same.
+//
+// Bounded: once a fetch has failed, it ends by its deadline (RetryConfig::deadline from its
+// start) whatever the inner source does; bytes the inner source delivers after that are
+// refused, which aborts the transfer.
+//
+// Thread-safety: as RangeSource. The inner source and the scheduler must outlive it, and the
+// scheduler must stop running tasks before the inner source is destroyed (main does).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "rangefs/range_source.h"
+#include "rangefs/retry_policy.h"
+#include "rangefs/scheduler.h"
+
+namespace rangefs {
+
+class RetryingRangeSource final : public RangeSource {
+ public:
+  RetryingRangeSource(RangeSource& inner, Scheduler& scheduler, const RetryConfig& config);
+
+  // Not retried: a probe answers the user (mount) or revalidates a version that stays usable
+  // when the probe fails.
+  Result<RemoteFileInfo> Probe(const std::string& url) override { return inner_.Probe(url); }
+  void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
+                  std::shared_ptr<RangeSink> sink) override;
+
+ private:
+  class Fetch;
+  friend class Fetch;
+
+  double Random01();
+  // The file as it should be fetched now: at the address a re-resolution found, if any.
+  RemoteFileInfo CurrentAddress(const RemoteFileInfo& file);
+  void RememberAddress(const std::string& url, const std::string& final_url);
+
+  RangeSource& inner_;
+  Scheduler& scheduler_;
+  const RetryPolicy policy_;
+
+  std::mutex mu_;
+  std::mt19937_64 random_;                        // Guarded by mu_
+  std::map<std::string, std::string> addresses_;  // url -> final URL; Guarded by mu_
+};
+
+}  // namespace rangefs

@@ -1,0 +1,46 @@
+#include <utility>
+
+#include "rangefs/scheduler.h"
+
+namespace rangefs {
+
+TimerThread::~TimerThread() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void TimerThread::RunAfter(std::chrono::milliseconds delay, std::function<void()> task) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    tasks_.emplace(Clock::now() + delay, std::move(task));
+    if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  }
+  wake_.notify_one();
+}
+
+void TimerThread::Run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (tasks_.empty()) {
+      wake_.wait(lock);
+      continue;
+    }
+    const auto next = tasks_.begin();
+    if (next->first > Clock::now()) {
+      wake_.wait_until(lock, next->first);
+      continue;
+    }
+    std::function<void()> task = std::move(next->second);
+    tasks_.erase(next);
+    lock.unlock();
+    task();
+    lock.lock();
+  }
+}
+
+}  // namespace rangefs

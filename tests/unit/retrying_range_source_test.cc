@@ -1,0 +1,209 @@
+#include "rangefs/retrying_range_source.h"
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "fakes/manual_scheduler.h"
+#include "fakes/memory_range_source.h"
+#include "fakes/printers.h"
+
+namespace rangefs {
+namespace {
+
+using fakes::FetchCall;
+using fakes::ManualScheduler;
+using fakes::MemoryRangeSource;
+using std::chrono::milliseconds;
+
+// Collects a body and how it ended.
+class CollectingSink final : public RangeSink {
+ public:
+  bool OnData(std::span<const std::byte> data) override {
+    std::lock_guard lock(mu_);
+    EXPECT_EQ(done_calls_, 0) << "OnData after OnDone";
+    bytes_.insert(bytes_.end(), data.begin(), data.end());
+    return true;
+  }
+  void OnDone(const Status& status) override {
+    std::lock_guard lock(mu_);
+    ++done_calls_;
+    status_ = status;
+  }
+  std::vector<std::byte> bytes() const {
+    std::lock_guard lock(mu_);
+    return bytes_;
+  }
+  std::optional<Status> status() const {
+    std::lock_guard lock(mu_);
+    return status_;
+  }
+  int done_calls() const {
+    std::lock_guard lock(mu_);
+    return done_calls_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::byte> bytes_;
+  std::optional<Status> status_;
+  int done_calls_ = 0;
+};
+
+constexpr RetryConfig kConfig{.max_retries = 3,
+                              .deadline = milliseconds(10'000),
+                              .base_delay = milliseconds(100),
+                              .max_delay = milliseconds(1'000)};
+
+class RetryingRangeSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { file_ = source_.AddSyntheticFile("https://h/f", 1000, 7); }
+
+  std::shared_ptr<CollectingSink> Start(const ByteRange& range) {
+    auto sink = std::make_shared<CollectingSink>();
+    retrying_.StartFetch(file_, range, FetchPriority::kDemand, sink);
+    return sink;
+  }
+
+  MemoryRangeSource source_;
+  ManualScheduler scheduler_;
+  RetryingRangeSource retrying_{source_, scheduler_, kConfig};
+  RemoteFileInfo file_;
+};
+
+TEST_F(RetryingRangeSourceTest, SuccessPassesStraightThrough) {
+  std::shared_ptr<CollectingSink> sink = Start({0, 999});
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_TRUE(sink->status()->ok());
+  EXPECT_TRUE(sink->bytes() == source_.Content(file_.url, {0, 999}));
+  EXPECT_EQ(scheduler_.pending(), 0u) << "no timer for a fetch that never failed";
+}
+
+TEST_F(RetryingRangeSourceTest, ResumesFromTheFirstMissingByte) {
+  // The seeds' example: 1000 bytes, the connection drops after 400.
+  source_.FailNextFetches(1, Status(ErrorCode::kTruncated, "dropped"), /*after_bytes=*/400);
+  std::shared_ptr<CollectingSink> sink = Start({0, 999});
+  EXPECT_FALSE(sink->status().has_value()) << "a retry is due, the fetch is not over";
+  scheduler_.AdvanceBy(milliseconds(100));  // the first backoff step at most
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_TRUE(sink->status()->ok()) << sink->status()->ToString();
+  EXPECT_TRUE(sink->bytes() == source_.Content(file_.url, {0, 999}));
+  EXPECT_EQ(source_.fetch_calls(),
+            (std::vector<FetchCall>{{file_.url, {0, 999}, FetchPriority::kDemand},
+                                    {file_.url, {400, 999}, FetchPriority::kDemand}}));
+  EXPECT_EQ(sink->done_calls(), 1);
+}
+
+TEST_F(RetryingRangeSourceTest, ResumesAgainAndAgainAsLongAsRetriesLast) {
+  source_.FailNextFetches(3, Status(ErrorCode::kTransport, "reset"), /*after_bytes=*/100);
+  std::shared_ptr<CollectingSink> sink = Start({200, 999});
+  scheduler_.AdvanceBy(milliseconds(5'000));
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_TRUE(sink->status()->ok()) << sink->status()->ToString();
+  EXPECT_TRUE(sink->bytes() == source_.Content(file_.url, {200, 999}));
+  std::vector<ByteRange> asked;
+  for (const FetchCall& call : source_.fetch_calls()) asked.push_back(call.range);
+  EXPECT_EQ(asked, (std::vector<ByteRange>{{200, 999}, {300, 999}, {400, 999}, {500, 999}}));
+}
+
+TEST_F(RetryingRangeSourceTest, GivesUpAfterTheLastRetry) {
+  source_.FailAllFetches(Status(ErrorCode::kServerBusy, "HTTP 503"));
+  std::shared_ptr<CollectingSink> sink = Start({0, 99});
+  scheduler_.AdvanceBy(milliseconds(9'000));
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_EQ(sink->status()->code(), ErrorCode::kServerBusy);
+  EXPECT_EQ(source_.fetch_count(), 1u + kConfig.max_retries);
+  EXPECT_EQ(sink->done_calls(), 1);
+}
+
+TEST_F(RetryingRangeSourceTest, WhatCannotPassIsNotRetried) {
+  source_.FailNextFetches(1, Status(ErrorCode::kProtocolViolation, "Content-Range lies"));
+  std::shared_ptr<CollectingSink> sink = Start({0, 99});
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_EQ(sink->status()->code(), ErrorCode::kProtocolViolation);
+  EXPECT_EQ(source_.fetch_count(), 1u);
+  EXPECT_EQ(scheduler_.pending(), 0u);
+}
+
+TEST_F(RetryingRangeSourceTest, RetryAfterIsWaitedFor) {
+  source_.FailNextFetches(
+      1, Status(ErrorCode::kServerBusy, "HTTP 503").WithRetryAfter(milliseconds(2'000)));
+  std::shared_ptr<CollectingSink> sink = Start({0, 99});
+  scheduler_.AdvanceBy(milliseconds(1'999));
+  EXPECT_EQ(source_.fetch_count(), 1u) << "not before the server said";
+  scheduler_.AdvanceBy(milliseconds(1));
+  EXPECT_EQ(source_.fetch_count(), 2u);
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_TRUE(sink->status()->ok());
+}
+
+TEST_F(RetryingRangeSourceTest, RetryAfterBeyondTheDeadlineFailsAtOnce) {
+  source_.FailNextFetches(
+      1, Status(ErrorCode::kServerBusy, "HTTP 503").WithRetryAfter(milliseconds(60'000)));
+  std::shared_ptr<CollectingSink> sink = Start({0, 99});
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_EQ(sink->status()->code(), ErrorCode::kServerBusy);
+  EXPECT_EQ(source_.fetch_count(), 1u);
+}
+
+TEST_F(RetryingRangeSourceTest, DeadlineEndsAFetchWhoseRetryNeverAnswers) {
+  source_.FailNextFetches(1, Status(ErrorCode::kTransport, "reset"), /*after_bytes=*/10);
+  std::shared_ptr<CollectingSink> sink = Start({0, 99});
+  source_.DeferFetches(FetchPriority::kDemand);  // the retry hangs
+  scheduler_.AdvanceBy(milliseconds(1'000));
+  ASSERT_EQ(source_.pending_count(), 1u);
+  EXPECT_FALSE(sink->status().has_value());
+  scheduler_.AdvanceBy(milliseconds(9'000));  // the deadline, 10 s after the start
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_EQ(sink->status()->code(), ErrorCode::kTransport);
+  EXPECT_NE(sink->status()->message().find("deadline"), std::string::npos);
+  // The hung retry answers at last: nothing more reaches the sink.
+  source_.CompleteAllPending();
+  EXPECT_EQ(sink->done_calls(), 1);
+  EXPECT_EQ(sink->bytes().size(), 10u);
+}
+
+TEST_F(RetryingRangeSourceTest, ExpiredRedirectTargetIsResolvedAgainOnce) {
+  RemoteFileInfo redirected = file_;
+  redirected.final_url = "https://cdn/f?signature=old";
+  source_.FailNextFetches(1, Status(ErrorCode::kUrlExpired, "HTTP 403 from the redirect target"));
+  auto sink = std::make_shared<CollectingSink>();
+  retrying_.StartFetch(redirected, {0, 99}, FetchPriority::kDemand, sink);
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_TRUE(sink->status()->ok()) << sink->status()->ToString();
+  EXPECT_EQ(source_.probe_count(), 1u);
+  EXPECT_TRUE(sink->bytes() == source_.Content(file_.url, {0, 99}));
+
+  // A second expiry in one fetch is not resolved again.
+  source_.FailNextFetches(2, Status(ErrorCode::kUrlExpired, "HTTP 403"));
+  RemoteFileInfo again = file_;
+  again.final_url = "https://cdn/f?signature=older";
+  auto second = std::make_shared<CollectingSink>();
+  retrying_.StartFetch(again, {0, 99}, FetchPriority::kDemand, second);
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_TRUE(second->status().has_value());
+  EXPECT_EQ(second->status()->code(), ErrorCode::kUrlExpired);
+  EXPECT_EQ(source_.probe_count(), 2u);
+}
+
+TEST_F(RetryingRangeSourceTest, ResolvingAgainToAnotherVersionIsAChangedRemote) {
+  RemoteFileInfo redirected = file_;
+  redirected.final_url = "https://cdn/f?signature=old";
+  source_.AddSyntheticFile("https://h/f", 1000, 8);  // new content behind the same URL
+  source_.FailNextFetches(1, Status(ErrorCode::kUrlExpired, "HTTP 410"));
+  auto sink = std::make_shared<CollectingSink>();
+  retrying_.StartFetch(redirected, {0, 99}, FetchPriority::kDemand, sink);
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_EQ(sink->status()->code(), ErrorCode::kRemoteChanged);
+  EXPECT_EQ(source_.fetch_count(), 1u);
+}
+
+}  // namespace
+}  // namespace rangefs
