@@ -1,0 +1,245 @@
+#include "rangefs/whole_file_fallback.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+namespace rangefs {
+namespace {
+
+// Bytes read from the temporary file per OnData call.
+constexpr size_t kServeChunkBytes = 256 * 1024;
+
+// An unnamed file in `dir` (O_TMPFILE), or a named one unlinked at once where the filesystem
+// lacks O_TMPFILE: either way the space is freed when the descriptor closes, crash included.
+int OpenAnonymousFile(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0) return fd;
+  std::string pattern = dir + "/rangefs-XXXXXX";
+  fd = ::mkostemp(pattern.data(), O_CLOEXEC);
+  if (fd >= 0) ::unlink(pattern.c_str());
+  return fd;
+}
+
+std::string ErrnoText(int error) { return std::strerror(error); }
+
+}  // namespace
+
+// The whole body of one version of one file, arriving into a temporary file.
+class WholeFileFallback::Download final : public std::enable_shared_from_this<Download> {
+ public:
+  Download(RemoteFileInfo file, int fd) : file_(std::move(file)), fd_(fd) {}
+  ~Download() { ::close(fd_); }
+
+  const RemoteFileInfo& file() const { return file_; }
+  bool failed() const {
+    std::lock_guard lock(mu_);
+    return failed_;
+  }
+
+  // Starts the download through `source`.
+  void Start(RangeSource& source);
+  // Answers `range` now if its bytes are here, else when they arrive.
+  void Serve(const ByteRange& range, std::shared_ptr<RangeSink> sink);
+
+ private:
+  struct Waiter {
+    ByteRange range;
+    std::shared_ptr<RangeSink> sink;
+  };
+  class BodySink;
+
+  bool OnBody(std::span<const std::byte> data);
+  void OnBodyDone(const Status& status);
+  // Sends `range` from the file to `sink`, then OnDone. Outside mu_.
+  void Answer(const ByteRange& range, RangeSink& sink) const;
+
+  const RemoteFileInfo file_;
+  const int fd_;
+  mutable std::mutex mu_;
+  uint64_t written_ = 0;         // Guarded by mu_
+  bool failed_ = false;          // Guarded by mu_
+  Status failure_;               // Guarded by mu_
+  std::vector<Waiter> waiters_;  // Guarded by mu_
+};
+
+class WholeFileFallback::Download::BodySink final : public RangeSink {
+ public:
+  explicit BodySink(std::shared_ptr<Download> download) : download_(std::move(download)) {}
+  bool OnData(std::span<const std::byte> data) override { return download_->OnBody(data); }
+  void OnDone(const Status& status) override { download_->OnBodyDone(status); }
+
+ private:
+  const std::shared_ptr<Download> download_;
+};
+
+void WholeFileFallback::Download::Start(RangeSource& source) {
+  spdlog::warn(
+      "{}: the server ignores Range requests; downloading the whole file ({} bytes) "
+      "to serve reads",
+      file_.url, file_.size);
+  source.StartFetch(file_, ByteRange{0, file_.size - 1}, FetchPriority::kDemand,
+                    std::make_shared<BodySink>(shared_from_this()));
+}
+
+void WholeFileFallback::Download::Serve(const ByteRange& range, std::shared_ptr<RangeSink> sink) {
+  {
+    std::lock_guard lock(mu_);
+    if (failed_) {
+      const Status failure = failure_;
+      return sink->OnDone(failure);
+    }
+    if (written_ <= range.last) {
+      waiters_.push_back({range, std::move(sink)});
+      return;
+    }
+  }
+  Answer(range, *sink);
+}
+
+bool WholeFileFallback::Download::OnBody(std::span<const std::byte> data) {
+  std::vector<Waiter> ready;
+  {
+    std::lock_guard lock(mu_);
+    size_t done = 0;
+    while (done < data.size()) {
+      const ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done,
+                                 static_cast<off_t>(written_ + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        spdlog::error("{}: cannot write the downloaded file to the temporary file: {}", file_.url,
+                      ErrnoText(errno));
+        return false;  // the download ends with an error, and so do its waiters
+      }
+      done += static_cast<size_t>(n);
+    }
+    written_ += data.size();
+    auto arrived = std::partition(waiters_.begin(), waiters_.end(),
+                                  [this](const Waiter& w) { return w.range.last >= written_; });
+    std::move(arrived, waiters_.end(), std::back_inserter(ready));
+    waiters_.erase(arrived, waiters_.end());
+  }
+  for (const Waiter& waiter : ready) Answer(waiter.range, *waiter.sink);
+  return true;
+}
+
+void WholeFileFallback::Download::OnBodyDone(const Status& status) {
+  std::vector<Waiter> waiting;
+  Status failure = status;
+  {
+    std::lock_guard lock(mu_);
+    if (status.ok() && written_ == file_.size) return;  // every waiter was answered on the way
+    if (failure.ok())
+      failure = Status(ErrorCode::kTruncated, "the whole-file download ended early");
+    failed_ = true;
+    failure_ = failure;
+    waiting.swap(waiters_);
+  }
+  spdlog::warn("{}: the whole-file download failed: {}", file_.url, failure.ToString());
+  for (const Waiter& waiter : waiting) waiter.sink->OnDone(failure);
+}
+
+void WholeFileFallback::Download::Answer(const ByteRange& range, RangeSink& sink) const {
+  std::vector<std::byte> buffer(
+      static_cast<size_t>(std::min<uint64_t>(range.length(), kServeChunkBytes)));
+  uint64_t offset = range.first;
+  while (offset <= range.last) {
+    const size_t want =
+        static_cast<size_t>(std::min<uint64_t>(buffer.size(), range.last - offset + 1));
+    const ssize_t n = ::pread(fd_, buffer.data(), want, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return sink.OnDone(
+          Status(ErrorCode::kInternal, "cannot read the temporary file: " + ErrnoText(errno)));
+    }
+    if (!sink.OnData({buffer.data(), static_cast<size_t>(n)})) {
+      return sink.OnDone(Status(ErrorCode::kInternal, "range request abandoned by its reader"));
+    }
+    offset += static_cast<uint64_t>(n);
+  }
+  sink.OnDone(Status::Ok());
+}
+
+// Passes a range request's answer through, except "the server ignored Range": then the request
+// is answered from a whole-file download instead.
+class WholeFileFallback::DetectingSink final : public RangeSink {
+ public:
+  DetectingSink(WholeFileFallback& owner, RemoteFileInfo file, const ByteRange& range,
+                std::shared_ptr<RangeSink> sink)
+      : owner_(owner), file_(std::move(file)), range_(range), sink_(std::move(sink)) {}
+  bool OnData(std::span<const std::byte> data) override { return sink_->OnData(data); }
+  void OnDone(const Status& status) override {
+    // The source rejects such an answer before its first body byte: the sink has nothing yet.
+    if (status.code() != ErrorCode::kRangeNotSupported) return sink_->OnDone(status);
+    owner_.MarkWithoutRanges(file_.url);
+    owner_.ServeFromDownload(file_, range_, sink_);
+  }
+
+ private:
+  WholeFileFallback& owner_;
+  const RemoteFileInfo file_;
+  const ByteRange range_;
+  const std::shared_ptr<RangeSink> sink_;
+};
+
+WholeFileFallback::WholeFileFallback(RangeSource& inner, uint64_t max_bytes, std::string temp_dir)
+    : inner_(inner), max_bytes_(max_bytes), temp_dir_(std::move(temp_dir)) {}
+
+WholeFileFallback::~WholeFileFallback() = default;
+
+void WholeFileFallback::StartFetch(const RemoteFileInfo& file, const ByteRange& range,
+                                   FetchPriority priority, std::shared_ptr<RangeSink> sink) {
+  if (IsWithoutRanges(file)) return ServeFromDownload(file, range, std::move(sink));
+  inner_.StartFetch(file, range, priority,
+                    std::make_shared<DetectingSink>(*this, file, range, std::move(sink)));
+}
+
+bool WholeFileFallback::IsWithoutRanges(const RemoteFileInfo& file) {
+  if (!file.ranges_supported) return true;
+  std::lock_guard lock(mu_);
+  return without_ranges_.contains(file.url);
+}
+
+void WholeFileFallback::MarkWithoutRanges(const std::string& url) {
+  std::lock_guard lock(mu_);
+  without_ranges_.insert(url);
+}
+
+void WholeFileFallback::ServeFromDownload(const RemoteFileInfo& file, const ByteRange& range,
+                                          std::shared_ptr<RangeSink> sink) {
+  if (file.size > max_bytes_) {
+    return sink->OnDone(Status(
+        ErrorCode::kRangeNotSupported,
+        "the server ignores Range requests and the file (" + std::to_string(file.size) +
+            " bytes) is larger than --max-full-fetch (" + std::to_string(max_bytes_) + " bytes)"));
+  }
+  std::shared_ptr<Download> download;
+  bool start = false;
+  {
+    std::lock_guard lock(mu_);
+    std::shared_ptr<Download>& slot = downloads_[file.url];
+    // A download of another version, or one that failed, is replaced.
+    if (!slot || slot->failed() || !SameVersion(slot->file(), file)) {
+      const int fd = OpenAnonymousFile(temp_dir_);
+      if (fd < 0) {
+        const int error = errno;
+        return sink->OnDone(Status(ErrorCode::kInternal, "cannot create a temporary file in " +
+                                                             temp_dir_ + ": " + ErrnoText(error)));
+      }
+      slot = std::make_shared<Download>(file, fd);
+      start = true;
+    }
+    download = slot;
+  }
+  // Queued before the download starts, so that a download completing inline answers it.
+  download->Serve(range, std::move(sink));
+  if (start) download->Start(inner_);
+}
+
+}  // namespace rangefs
