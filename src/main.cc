@@ -21,6 +21,7 @@
 #include "rangefs/filesystem.h"
 #include "rangefs/http_range_source.h"
 #include "rangefs/mount_spec.h"
+#include "rangefs/redact.h"
 
 namespace rangefs {
 namespace {
@@ -55,6 +56,21 @@ Result<std::string> ResolveMountpoint(const std::string& path) {
   return resolved.string();
 }
 
+// The operands and the URLs in them: what an error about an operand may quote.
+std::vector<std::string> OperandUrls(const std::vector<std::string>& operands) {
+  std::vector<std::string> urls = operands;
+  for (const std::string& operand : operands) {
+    if (const size_t equals = operand.find('='); equals != std::string::npos) {
+      urls.push_back(operand.substr(equals + 1));
+    }
+  }
+  return urls;
+}
+
+const char* const kInsecureWarning =
+    "--insecure: TLS certificates and host names are not verified; anyone on the network path "
+    "can read and change what is read, and see the credentials sent";
+
 // Probes every URL concurrently (start-up costs one round trip, not one per URL). Prints one
 // line per URL that failed; returns the files only if all succeeded.
 std::optional<std::vector<NamedFile>> ProbeAll(RangeSource& source,
@@ -70,14 +86,14 @@ std::optional<std::vector<NamedFile>> ProbeAll(RangeSource& source,
   for (size_t i = 0; i < specs.size(); ++i) {
     Result<RemoteFileInfo> info = probes[i].get();
     if (!info.ok()) {
-      std::cerr << "rangefs: cannot mount " << specs[i].url << ": " << info.status().message()
-                << "\n";
+      std::cerr << "rangefs: cannot mount " << RedactUrl(specs[i].url) << ": "
+                << RedactUrlsIn(info.status().message(), {&specs[i].url, 1}) << "\n";
       all_ok = false;
       continue;
     }
     if (!info->ranges_supported) {
       spdlog::warn("{}: the server ignores Range requests; reads of this file will fail with EIO",
-                   specs[i].url);
+                   RedactUrl(specs[i].url));
     }
     files.push_back({specs[i].name, std::move(info).value()});
   }
@@ -93,7 +109,8 @@ int Run(int argc, char** argv) {
 
   Result<std::vector<MountSpec>> specs = ParseMountSpecs(options.operands);
   if (!specs.ok()) {
-    std::cerr << "rangefs: " << specs.status().message() << "\n";
+    std::cerr << "rangefs: "
+              << RedactUrlsIn(specs.status().message(), OperandUrls(options.operands)) << "\n";
     return kUsageExitCode;
   }
   Result<std::string> mountpoint = ResolveMountpoint(options.mountpoint);
@@ -111,6 +128,16 @@ int Run(int argc, char** argv) {
   http_options.request_timeout = Milliseconds(options.timeout_seconds);
   http_options.connect_timeout = Milliseconds(options.connect_timeout_seconds);
   http_options.max_parallel_prefetch = options.read.connections;
+  http_options.headers = options.headers;
+  http_options.location_trusted = options.location_trusted;
+  http_options.allow_insecure_redirect = options.allow_insecure_redirect;
+  http_options.ca_file = options.ca_file;
+  http_options.insecure = options.insecure;
+  http_options.netrc_file = options.netrc_file;
+  http_options.proxy = options.proxy;
+  if (options.insecure) spdlog::warn("{}", kInsecureWarning);
+  if (!options.proxy.empty())
+    spdlog::info("requests go through the proxy {}", RedactUrl(options.proxy));
   std::unique_ptr<RangeSource> source = NewHttpRangeSource(http_options);
 
   std::optional<std::vector<NamedFile>> files = ProbeAll(*source, *specs);
@@ -123,7 +150,10 @@ int Run(int argc, char** argv) {
                          .foreground = options.foreground,
                          .fuse_debug = options.debug,
                          .attribute_timeout_seconds = options.revalidate_seconds};
-  const int exit_code = ServeFuse(filesystem, fuse_config, [] { LogToSyslog(); });
+  const int exit_code = ServeFuse(filesystem, fuse_config, [&options] {
+    LogToSyslog();
+    if (options.insecure) spdlog::warn("{}", kInsecureWarning);  // stderr had it; now the log too
+  });
   // Stop the HTTP engine while the cache its unfinished transfers report to still exists.
   source.reset();
   return exit_code;

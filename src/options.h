@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "rangefs/header_file.h"
 #include "rangefs/read_options.h"
 
 namespace rangefs {
@@ -20,7 +21,16 @@ struct Options {
   // How old a confirmation of a file's version may be when it is looked up or opened; also how
   // long the kernel caches names and attributes.
   double revalidate_seconds = 60;
-  ReadOptions read;                       // cache, readahead and parallelism
+  ReadOptions read;  // cache, readahead and parallelism
+
+  // Security; see HttpOptions for what each does.
+  std::vector<HttpHeader> headers;       // --header in order, then each --header-file's
+  bool location_trusted = false;         // credentials follow redirects to other origins
+  bool allow_insecure_redirect = false;  // a redirect from https to http is followed
+  std::string ca_file;                   // --cacert; empty: the system's CA certificates
+  bool insecure = false;                 // no TLS verification
+  std::string netrc_file;                // empty: ~/.netrc
+  std::string proxy;                     // empty: libcurl's *_proxy environment variables
 };
 
 struct CommandLine {

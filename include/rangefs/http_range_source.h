@@ -5,7 +5,9 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "rangefs/header_file.h"
 #include "rangefs/range_source.h"
 
 namespace rangefs {
@@ -21,6 +23,26 @@ struct HttpOptions {
   std::string user_agent = "rangefs";
   // Prefetch requests running at once (demand requests are never held back).
   size_t max_parallel_prefetch = 8;
+
+  // Security. Redirects are followed by rangefs itself (at most 10, http and https only), so
+  // that credentials stay with the origin (scheme, host, port) of the URL the user gave.
+
+  // Added to every request to the user's origin (--header, --header-file).
+  std::vector<HttpHeader> headers;
+  // Also send the headers, ~/.netrc and URL credentials to the origins redirects lead to.
+  bool location_trusted = false;
+  // Follow a redirect from https to http (without: the probe fails naming both URLs).
+  bool allow_insecure_redirect = false;
+  // CA certificates (PEM) to verify servers with instead of the system's; empty: the system's.
+  std::string ca_file;
+  // No verification of the server's certificate and host name (--insecure).
+  bool insecure = false;
+  // The netrc file (CURLOPT_NETRC_FILE); empty: libcurl's default, ~/.netrc. Used only for
+  // requests that may carry credentials.
+  std::string netrc_file;
+  // Proxy URL (CURLOPT_PROXY); empty: libcurl's environment variables (http_proxy,
+  // https_proxy, all_proxy, no_proxy).
+  std::string proxy;
 };
 
 std::unique_ptr<RangeSource> NewHttpRangeSource(const HttpOptions& options);

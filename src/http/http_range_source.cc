@@ -6,11 +6,15 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <string_view>
+#include <vector>
 
 #include "http/curl_handle.h"
 #include "http/http_engine.h"
+#include "http/url_target.h"
 #include "rangefs/http_protocol.h"
 #include "rangefs/http_validators.h"
+#include "rangefs/redact.h"
 
 namespace rangefs {
 namespace {
@@ -82,36 +86,140 @@ RemoteFileInfo IdentityOfResponse(CURL* handle, const std::string& url) {
   return info;
 }
 
+// The redirect statuses that name another location for the same request (RFC 9110 15.4).
+bool IsRedirect(long code) {
+  return code == 301 || code == 302 || code == 303 || code == 307 || code == 308;
+}
+
+// Where a redirect answer leads (absolute: libcurl resolves a relative Location), or an error
+// when it names no usable location. Empty when the answer is not a redirect.
+std::optional<Result<std::string>> RedirectLocation(CURL* handle, long code,
+                                                    const Exchange& exchange) {
+  if (!IsRedirect(code)) return std::nullopt;
+  char* location = nullptr;
+  curl_easy_getinfo(handle, CURLINFO_REDIRECT_URL, &location);
+  if (location == nullptr || *location == '\0') {
+    return Result<std::string>(Status(
+        ErrorCode::kHttpStatus, DescribeStatus(exchange, code) + " without a usable Location"));
+  }
+  return Result<std::string>(std::string(location));
+}
+
+// One request: where it goes, and whether it carries the user's credentials (headers, netrc,
+// the userinfo of the URL the user gave).
+struct Request {
+  std::string url;  // without userinfo: credentials travel in their own options
+  bool credentials = false;
+  std::optional<std::string> user;
+  std::optional<std::string> password;
+};
+
+// What one request of a probe learned: the answer (the file, or an error), or a redirect to
+// follow, or neither: HEAD could not tell, so ask again with a ranged GET.
+struct ProbeStep {
+  static ProbeStep Answer(Result<RemoteFileInfo> answer) {
+    ProbeStep step;
+    step.answer = std::move(answer);
+    return step;
+  }
+  static ProbeStep RedirectTo(std::string url) {
+    ProbeStep step;
+    step.redirect_to = std::move(url);
+    return step;
+  }
+
+  std::optional<Result<RemoteFileInfo>> answer;
+  std::string redirect_to;
+};
+
+std::vector<std::string> CurlHeaderLines(const std::vector<HttpHeader>& headers) {
+  std::vector<std::string> lines;
+  lines.reserve(headers.size());
+  for (const HttpHeader& header : headers) lines.push_back(CurlHeaderLine(header));
+  return lines;
+}
+
 class HttpRangeSource final : public RangeSource {
  public:
   explicit HttpRangeSource(HttpOptions options)
-      : options_(std::move(options)), engine_(options_.max_parallel_prefetch) {}
+      : options_(std::move(options)),
+        header_lines_(CurlHeaderLines(options_.headers)),
+        engine_(options_.max_parallel_prefetch) {}
 
   Result<RemoteFileInfo> Probe(const std::string& url) override;
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override;
 
  private:
-  // Options every request shares: URL, redirects limited to http(s), timeouts, callbacks.
-  void Configure(CURL* handle, const std::string& url, Exchange& exchange) const;
-  // Empty when HEAD cannot tell and a ranged GET should be tried instead.
-  std::optional<Result<RemoteFileInfo>> ProbeWithHead(CURL* handle, const std::string& url);
-  Result<RemoteFileInfo> ProbeWithRangedGet(CURL* handle, const std::string& url);
+  // How `url` (the user's, or one a redirect led to) is requested: with the user's credentials
+  // only when it has the origin of the user's URL, or with --location-trusted.
+  Result<Request> RequestFor(const http::UrlTarget& original, std::string_view url) const;
+  // Whether the probe may follow a redirect from `from` to `to`, the redirect number
+  // `redirects` + 1. The error names both URLs, redacted.
+  Status CheckRedirect(std::string_view from, std::string_view to, long redirects) const;
+  // Options every request shares: URL, no redirects, TLS, proxy, timeouts, callbacks, and the
+  // credentials when the request may carry them. The user's headers are appended to `headers`;
+  // the caller appends its own and sets CURLOPT_HTTPHEADER. False when out of memory.
+  bool Configure(CURL* handle, const Request& request, Exchange& exchange,
+                 CurlSlist& headers) const;
+  ProbeStep ProbeWithHead(CURL* handle, const Request& request);
+  ProbeStep ProbeWithRangedGet(CURL* handle, const Request& request);
 
   const HttpOptions options_;
+  const std::vector<std::string> header_lines_;  // options_.headers as libcurl takes them
   // Declared before the engine: the engine's transfers return their handles to the pool, so the
   // pool must outlive the engine's shutdown.
   CurlHandlePool pool_;
   http::HttpEngine engine_;
 };
 
-void HttpRangeSource::Configure(CURL* handle, const std::string& url, Exchange& exchange) const {
-  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+Result<Request> HttpRangeSource::RequestFor(const http::UrlTarget& original,
+                                            std::string_view url) const {
+  Result<http::UrlTarget> target = http::ParseUrlTarget(url);
+  if (!target.ok()) {
+    return Status(target.status().code(), RedactUrl(url) + ": " + target.status().message());
+  }
+  Request request;
+  request.url = std::move(target->url_without_userinfo);
+  request.credentials = options_.location_trusted || target->origin == original.origin;
+  if (request.credentials) {
+    request.user = original.user;
+    request.password = original.password;
+  }
+  return request;
+}
+
+Status HttpRangeSource::CheckRedirect(std::string_view from, std::string_view to,
+                                      long redirects) const {
+  const std::string hop = "redirect from " + RedactUrl(from) + " to " + RedactUrl(to);
+  if (redirects >= kMaxRedirects) {
+    return Status(ErrorCode::kHttpStatus, "more than " + std::to_string(kMaxRedirects) +
+                                              " redirects (the next: " + hop + ")");
+  }
+  const std::string scheme = http::UrlScheme(to);
+  if (scheme != "http" && scheme != "https") {
+    return Status(ErrorCode::kHttpStatus, hop + " refused: only http and https are followed");
+  }
+  if (scheme == "http" && http::UrlScheme(from) == "https" && !options_.allow_insecure_redirect) {
+    return Status(ErrorCode::kHttpStatus, hop +
+                                              " refused: it leaves https for unencrypted http "
+                                              "(--allow-insecure-redirect allows it)");
+  }
+  if (Result<http::UrlTarget> target = http::ParseUrlTarget(to); !target.ok()) {
+    return Status(ErrorCode::kHttpStatus, hop + " refused: " + target.status().message());
+  }
+  return Status::Ok();
+}
+
+bool HttpRangeSource::Configure(CURL* handle, const Request& request, Exchange& exchange,
+                                CurlSlist& headers) const {
+  curl_easy_setopt(handle, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);  // signals and threads do not mix
   curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(handle, CURLOPT_MAXREDIRS, kMaxRedirects);
+  // Probe follows redirects itself, one checked hop at a time; a range GET goes to the
+  // probe's final URL, and a redirect there fails it.
+  curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connect_timeout.count()));
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
@@ -123,51 +231,111 @@ void HttpRangeSource::Configure(CURL* handle, const std::string& url, Exchange& 
   curl_easy_setopt(handle, CURLOPT_HEADERDATA, &exchange);
   // No CURLOPT_ACCEPT_ENCODING: without Accept-Encoding the server sends identity bytes, and
   // range offsets mean offsets into the file itself.
+
+  // Certificate chain and host name are verified (libcurl's default, made explicit).
+  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, options_.insecure ? 0L : 1L);
+  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, options_.insecure ? 0L : 2L);
+  if (!options_.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
+  // Without CURLOPT_PROXY libcurl reads http_proxy, https_proxy, all_proxy and no_proxy.
+  if (!options_.proxy.empty()) curl_easy_setopt(handle, CURLOPT_PROXY, options_.proxy.c_str());
+
+  if (!request.credentials) {
+    curl_easy_setopt(handle, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_IGNORED));
+    return true;
+  }
+  curl_easy_setopt(handle, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
+  if (!options_.netrc_file.empty()) {
+    curl_easy_setopt(handle, CURLOPT_NETRC_FILE, options_.netrc_file.c_str());
+  }
+  if (request.user) curl_easy_setopt(handle, CURLOPT_USERNAME, request.user->c_str());
+  if (request.password) curl_easy_setopt(handle, CURLOPT_PASSWORD, request.password->c_str());
+  for (const std::string& line : header_lines_) {
+    if (!http::AppendHeader(headers, line)) return false;
+  }
+  return true;
 }
 
 Result<RemoteFileInfo> HttpRangeSource::Probe(const std::string& url) {
+  Result<http::UrlTarget> original = http::ParseUrlTarget(url);
+  if (!original.ok()) return original.status();
   const CurlHandlePool::Lease lease = pool_.Acquire();
   if (!lease.get()) return Status(ErrorCode::kInternal, "curl_easy_init failed");
-  if (std::optional<Result<RemoteFileInfo>> info = ProbeWithHead(lease.get(), url)) {
-    return std::move(*info);
+
+  // Each hop is one request with FOLLOWLOCATION off: its scheme and origin are checked before
+  // anything is sent there, and credentials go only where they may.
+  std::string current = url;
+  long redirects = 0;
+  bool ranged_get = false;  // once HEAD could not tell, the following hops ask with GET too
+  while (true) {
+    Result<Request> request = RequestFor(*original, current);
+    if (!request.ok()) return request.status();
+    curl_easy_reset(lease.get());
+    ProbeStep step = ranged_get ? ProbeWithRangedGet(lease.get(), *request)
+                                : ProbeWithHead(lease.get(), *request);
+    if (step.answer) {
+      if (step.answer->ok()) {
+        (*step.answer)->url = url;
+        (*step.answer)->final_url = request->url;
+        spdlog::debug("{}: final URL {} after {} redirects", RedactUrl(url),
+                      RedactUrl(request->url), redirects);
+      }
+      return std::move(*step.answer);
+    }
+    if (step.redirect_to.empty()) {
+      ranged_get = true;  // the same URL again
+      continue;
+    }
+    if (Status allowed = CheckRedirect(current, step.redirect_to, redirects); !allowed.ok()) {
+      return allowed;
+    }
+    ++redirects;
+    spdlog::debug("{}: redirected to {}", RedactUrl(current), RedactUrl(step.redirect_to));
+    current = std::move(step.redirect_to);
   }
-  curl_easy_reset(lease.get());
-  return ProbeWithRangedGet(lease.get(), url);
 }
 
-std::optional<Result<RemoteFileInfo>> HttpRangeSource::ProbeWithHead(CURL* handle,
-                                                                     const std::string& url) {
+ProbeStep HttpRangeSource::ProbeWithHead(CURL* handle, const Request& request) {
   Exchange exchange;
-  Configure(handle, url, exchange);
+  CurlSlist headers;
+  if (!Configure(handle, request, exchange, headers)) {
+    return ProbeStep::Answer(Status(ErrorCode::kInternal, "out of memory"));
+  }
+  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
   curl_easy_setopt(handle, CURLOPT_FILETIME, 1L);
   if (const CURLcode rc = curl_easy_perform(handle); rc != CURLE_OK) {
-    return TransportError(rc, exchange);
+    return ProbeStep::Answer(TransportError(rc, exchange));
   }
   const long code = ResponseCode(handle);
+  if (std::optional<Result<std::string>> location = RedirectLocation(handle, code, exchange)) {
+    if (!location->ok()) return ProbeStep::Answer(location->status());
+    return ProbeStep::RedirectTo(std::move(*location).value());
+  }
+  const std::string shown_url = RedactUrl(request.url);
   // 405/501: HEAD not allowed or not implemented. 403: presigned URLs sign the method, so a
   // URL signed for GET refuses HEAD. Any of these may still serve a ranged GET.
   if (code == 403 || code == 405 || code == 501) {
-    spdlog::debug("{}: HEAD answered {}, probing with a ranged GET", url, code);
-    return std::nullopt;
+    spdlog::debug("{}: HEAD answered {}, probing with a ranged GET", shown_url, code);
+    return {};
   }
-  if (code < 200 || code > 299)
-    return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code));
+  if (code < 200 || code > 299) {
+    return ProbeStep::Answer(Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code)));
+  }
 
   curl_off_t length = -1;
   curl_easy_getinfo(handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
   if (length < 0) {
-    spdlog::debug("{}: HEAD gave no Content-Length, probing with a ranged GET", url);
-    return std::nullopt;
+    spdlog::debug("{}: HEAD gave no Content-Length, probing with a ranged GET", shown_url);
+    return {};
   }
 
-  RemoteFileInfo info = IdentityOfResponse(handle, url);
+  RemoteFileInfo info = IdentityOfResponse(handle, request.url);
   info.size = static_cast<uint64_t>(length);
   const std::string accept_ranges = ResponseHeader(handle, "Accept-Ranges").value_or("");
-  spdlog::debug("{}: size {}, ETag {}, Accept-Ranges {} (not relied upon), final URL {}", url,
-                info.size, info.etag.empty() ? "none" : info.etag,
-                accept_ranges.empty() ? "absent" : accept_ranges, info.final_url);
-  return info;
+  spdlog::debug("{}: size {}, ETag {}, Accept-Ranges {} (not relied upon)", shown_url, info.size,
+                info.etag.empty() ? "none" : info.etag,
+                accept_ranges.empty() ? "absent" : accept_ranges);
+  return ProbeStep::Answer(std::move(info));
 }
 
 // Body sink for the probe's "bytes=0-0" GET: keeps at most one byte, and stops a server that
@@ -178,59 +346,66 @@ size_t DiscardAfterFirstByte(char*, size_t size, size_t count, void* user) {
   return received <= 1 ? size * count : 0;
 }
 
-Result<RemoteFileInfo> HttpRangeSource::ProbeWithRangedGet(CURL* handle, const std::string& url) {
+ProbeStep HttpRangeSource::ProbeWithRangedGet(CURL* handle, const Request& request) {
   Exchange exchange;
-  Configure(handle, url, exchange);
-  curl_easy_setopt(handle, CURLOPT_FILETIME, 1L);
-  const ByteRange first_byte{0, 0};
   CurlSlist headers;
-  if (!http::AppendHeader(headers, "Range: " + http::FormatRangeHeaderValue({&first_byte, 1}))) {
-    return Status(ErrorCode::kInternal, "out of memory");
+  const ByteRange first_byte{0, 0};
+  if (!Configure(handle, request, exchange, headers) ||
+      !http::AppendHeader(headers, "Range: " + http::FormatRangeHeaderValue({&first_byte, 1}))) {
+    return ProbeStep::Answer(Status(ErrorCode::kInternal, "out of memory"));
   }
   curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(handle, CURLOPT_FILETIME, 1L);
   size_t received = 0;
   curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &DiscardAfterFirstByte);
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, &received);
   const CURLcode rc = curl_easy_perform(handle);
   const bool stopped_whole_body = rc == CURLE_WRITE_ERROR && received > 1;
-  if (rc != CURLE_OK && !stopped_whole_body) return TransportError(rc, exchange);
-
-  RemoteFileInfo info = IdentityOfResponse(handle, url);
+  if (rc != CURLE_OK && !stopped_whole_body) {
+    return ProbeStep::Answer(TransportError(rc, exchange));
+  }
 
   const long code = ResponseCode(handle);
+  if (std::optional<Result<std::string>> location = RedirectLocation(handle, code, exchange)) {
+    if (!location->ok()) return ProbeStep::Answer(location->status());
+    return ProbeStep::RedirectTo(std::move(*location).value());
+  }
+  RemoteFileInfo info = IdentityOfResponse(handle, request.url);
+
   if (code == 206 || code == 416) {
     // 416 is how a server answers "bytes=0-0" for an empty file: "Content-Range: bytes */0".
     const std::optional<std::string> header = ResponseHeader(handle, "Content-Range");
     if (!header) {
-      return Status(ErrorCode::kProtocolViolation,
-                    DescribeStatus(exchange, code) + " without Content-Range");
+      return ProbeStep::Answer(Status(ErrorCode::kProtocolViolation,
+                                      DescribeStatus(exchange, code) + " without Content-Range"));
     }
     Result<http::ContentRange> content_range = http::ParseContentRange(*header);
-    if (!content_range.ok()) return content_range.status();
+    if (!content_range.ok()) return ProbeStep::Answer(content_range.status());
     if (!content_range->complete_length) {
-      return Status(ErrorCode::kProtocolViolation, "Content-Range gives no total size");
+      return ProbeStep::Answer(
+          Status(ErrorCode::kProtocolViolation, "Content-Range gives no total size"));
     }
     if (code == 416 ? *content_range->complete_length != 0 : content_range->range != first_byte) {
-      return Status(ErrorCode::kProtocolViolation, DescribeStatus(exchange, code) +
-                                                       " with Content-Range " + *header +
-                                                       " does not answer bytes=0-0");
+      return ProbeStep::Answer(Status(ErrorCode::kProtocolViolation,
+                                      DescribeStatus(exchange, code) + " with Content-Range " +
+                                          *header + " does not answer bytes=0-0"));
     }
     info.size = *content_range->complete_length;
-    return info;
+    return ProbeStep::Answer(std::move(info));
   }
   if (code == 200) {
     curl_off_t length = -1;
     curl_easy_getinfo(handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
     if (length < 0) {
-      return Status(ErrorCode::kProtocolViolation,
-                    "server gives neither Content-Length nor Content-Range");
+      return ProbeStep::Answer(Status(ErrorCode::kProtocolViolation,
+                                      "server gives neither Content-Length nor Content-Range"));
     }
-    spdlog::warn("{}: server ignores Range requests (200 OK to bytes=0-0)", url);
+    spdlog::warn("{}: server ignores Range requests (200 OK to bytes=0-0)", RedactUrl(request.url));
     info.size = static_cast<uint64_t>(length);
     info.ranges_supported = false;
-    return info;
+    return ProbeStep::Answer(std::move(info));
   }
-  return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code));
+  return ProbeStep::Answer(Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code)));
 }
 
 // One ranged GET in flight on the engine: verifies the answer before the first body byte is
@@ -264,6 +439,7 @@ class RangeTransfer final : public http::Transfer {
   }
 
   Exchange& exchange() { return exchange_; }
+  CurlSlist& headers() { return headers_; }  // the shared ones go first, then Configure's
   const std::string& url() const { return file_.final_url; }
   CURL* handle() const override { return lease_.get(); }
 
@@ -412,11 +588,16 @@ void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& ra
         Status(ErrorCode::kRangeNotSupported,
                "server does not support Range requests; whole-file reads are not implemented"));
   }
+  // Straight to the probe's final URL, with credentials only if that is the user's origin.
+  Result<http::UrlTarget> original = http::ParseUrlTarget(file.url);
+  if (!original.ok()) return sink->OnDone(original.status());
+  Result<Request> request = RequestFor(*original, file.final_url);
+  if (!request.ok()) return sink->OnDone(request.status());
   CurlHandlePool::Lease lease = pool_.Acquire();
   if (!lease.get()) return sink->OnDone(Status(ErrorCode::kInternal, "curl_easy_init failed"));
   auto transfer = std::make_unique<RangeTransfer>(std::move(lease), file, range, std::move(sink));
-  Configure(transfer->handle(), transfer->url(), transfer->exchange());
-  if (!transfer->Configure()) {
+  if (!Configure(transfer->handle(), *request, transfer->exchange(), transfer->headers()) ||
+      !transfer->Configure()) {
     return transfer->OnComplete(CURLE_OUT_OF_MEMORY);
   }
   engine_.Submit(std::move(transfer), priority == FetchPriority::kPrefetch);
