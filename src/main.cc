@@ -22,6 +22,9 @@
 #include "rangefs/http_range_source.h"
 #include "rangefs/mount_spec.h"
 #include "rangefs/redact.h"
+#include "rangefs/retrying_range_source.h"
+#include "rangefs/scheduler.h"
+#include "rangefs/whole_file_fallback.h"
 
 namespace rangefs {
 namespace {
@@ -92,14 +95,46 @@ std::optional<std::vector<NamedFile>> ProbeAll(RangeSource& source,
       continue;
     }
     if (!info->ranges_supported) {
-      spdlog::warn("{}: the server ignores Range requests; reads of this file will fail with EIO",
-                   RedactUrl(specs[i].url));
+      spdlog::warn(
+          "{}: the server ignores Range requests; the file will be downloaded whole "
+          "when it is first read",
+          RedactUrl(specs[i].url));
     }
     files.push_back({specs[i].name, std::move(info).value()});
   }
   if (!all_ok) return std::nullopt;
   return files;
 }
+
+// The chain every read goes through: whole-file fallback, then retries, then HTTP.
+class ReadSources {
+ public:
+  ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch)
+      : http_(NewHttpRangeSource(http)),
+        retrying_(*http_, timer_, retry),
+        fallback_(retrying_, max_full_fetch, TempDirectory()) {}
+  ~ReadSources() { Shutdown(); }
+
+  RangeSource& top() { return fallback_; }
+
+  // The timer stops first, so that no retry starts while the HTTP engine aborts its
+  // transfers; their sinks still exist when it does.
+  void Shutdown() {
+    timer_.Stop();
+    http_.reset();
+  }
+
+ private:
+  static std::string TempDirectory() {
+    const char* dir = std::getenv("TMPDIR");
+    return dir && *dir ? dir : "/tmp";
+  }
+
+  std::unique_ptr<RangeSource> http_;
+  TimerThread timer_;
+  RetryingRangeSource retrying_;
+  WholeFileFallback fallback_;
+};
 
 int Run(int argc, char** argv) {
   CommandLine command_line = ParseCommandLine(argc, argv);
@@ -138,12 +173,15 @@ int Run(int argc, char** argv) {
   if (options.insecure) spdlog::warn("{}", kInsecureWarning);
   if (!options.proxy.empty())
     spdlog::info("requests go through the proxy {}", RedactUrl(options.proxy));
-  std::unique_ptr<RangeSource> source = NewHttpRangeSource(http_options);
+  http_options.stall_timeout = Milliseconds(options.stall_timeout_seconds);
+  const RetryConfig retry{.max_retries = options.retries,
+                          .deadline = Milliseconds(options.timeout_seconds)};
+  ReadSources sources(http_options, retry, options.max_full_fetch);
 
-  std::optional<std::vector<NamedFile>> files = ProbeAll(*source, *specs);
+  std::optional<std::vector<NamedFile>> files = ProbeAll(sources.top(), *specs);
   if (!files) return kFailureExitCode;
 
-  Filesystem filesystem(*source, std::move(*files), std::time(nullptr), options.read,
+  Filesystem filesystem(sources.top(), std::move(*files), std::time(nullptr), options.read,
                         Milliseconds(options.revalidate_seconds));
   FuseConfig fuse_config{.mountpoint = *mountpoint,
                          .mount_options = options.fuse_options,
@@ -154,8 +192,8 @@ int Run(int argc, char** argv) {
     LogToSyslog();
     if (options.insecure) spdlog::warn("{}", kInsecureWarning);  // stderr had it; now the log too
   });
-  // Stop the HTTP engine while the cache its unfinished transfers report to still exists.
-  source.reset();
+  // Unfinished transfers report to the cache: stop them while it still exists.
+  sources.Shutdown();
   return exit_code;
 }
 

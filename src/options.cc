@@ -120,11 +120,22 @@ CommandLine ParseCommandLine(int argc, char** argv) {
       ->type_name("OPT[,OPT...]")
       ->allow_extra_args(false);
   app.add_option("--timeout", options.timeout_seconds,
-                 "Seconds one HTTP request may take before the read fails with EIO")
+                 "Seconds a fetch may take, retries and their waits included, before the read "
+                 "fails with EIO")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--connect-timeout", options.connect_timeout_seconds,
                  "Seconds to establish a connection (TCP and TLS)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--retries", options.retries,
+                 "Tries after the first for a request that failed in a way that may pass "
+                 "(dropped connection, stall, 408, 429, 5xx); each resumes at the first missing "
+                 "byte, after an exponential backoff with jitter or the server's Retry-After")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  app.add_option("--stall-timeout", options.stall_timeout_seconds,
+                 "Seconds a response may send nothing before it is aborted and retried")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
 
@@ -151,6 +162,11 @@ CommandLine ParseCommandLine(int argc, char** argv) {
                  "Largest readahead window per stream, in bytes (at most a quarter of the cache)")
       ->transform(as_size)
       ->default_str(HumanSize(options.read.readahead.max_window));
+  app.add_option("--max-full-fetch", options.max_full_fetch,
+                 "Largest file downloaded whole (into a temporary file in $TMPDIR) when its "
+                 "server ignores Range requests; reads of larger ones fail with EIO")
+      ->transform(as_size)
+      ->default_str(HumanSize(options.max_full_fetch));
   app.add_option("--connections", options.read.connections,
                  "Parallel readahead requests, all files together")
       ->check(CLI::Range(1, 256))

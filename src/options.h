@@ -16,8 +16,11 @@ struct Options {
   bool foreground = false;                // -f: stay attached to the terminal
   bool debug = false;                     // -d: foreground, debug logging, FUSE debug output
   std::vector<std::string> fuse_options;  // -o, passed to libfuse
-  double timeout_seconds = 60;            // per request; bounds how long a read can wait
+  double timeout_seconds = 60;            // per fetch, retries included: bounds a read's wait
   double connect_timeout_seconds = 15;    // per connection attempt
+  double stall_timeout_seconds = 15;      // a response that sends nothing this long is retried
+  int retries = 5;                        // tries after the first, for failures that may pass
+  uint64_t max_full_fetch = uint64_t{1} << 30;  // largest file downloaded whole (no Range)
   // How old a confirmation of a file's version may be when it is looked up or opened; also how
   // long the kernel caches names and attributes.
   double revalidate_seconds = 60;

@@ -96,7 +96,7 @@ void RetryingRangeSource::Fetch::OnAttemptDone(uint64_t attempt, const Status& s
   if (finished_ || attempt != attempt_) return;
   if (status.ok()) return Finish(lock, status);
 
-  if (status.code() == ErrorCode::kUrlExpired && !reresolved_ && file_.url != file_.final_url) {
+  if (status.code() == ErrorCode::kUrlExpired && !reresolved_) {
     reresolved_ = true;
     ++attempt_;
     lock.unlock();

@@ -4,13 +4,21 @@
 
 namespace rangefs {
 
-TimerThread::~TimerThread() {
+TimerThread::~TimerThread() { Stop(); }
+
+void TimerThread::Stop() {
+  std::multimap<Clock::time_point, std::function<void()>> dropped;
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(mu_);
+    dropped.swap(tasks_);
+  }
+  // Destroyed outside the lock: a task's captures may call RunAfter as they go.
 }
 
 void TimerThread::RunAfter(std::chrono::milliseconds delay, std::function<void()> task) {

@@ -38,6 +38,12 @@ Result<ContentRange> ParseContentRange(std::string_view value);
 // "identity"), so that range offsets refer to the bytes of the file itself.
 bool IsIdentityEncoding(std::string_view content_encoding);
 
+// Checks that a 206 answer's Content-Range contains `requested` (RFC 7233 lets a server send
+// more than was asked; only the asked slice is then used) within a file of `file_size` bytes.
+// The message says what differed, for the log.
+Status CheckContentRangeCovers(const ContentRange& got, const ByteRange& requested,
+                               uint64_t file_size);
+
 // Checks that a 206 answer's Content-Range names exactly `requested` within a file of
 // `file_size` bytes. The message says what differed, for the log.
 Status CheckContentRangeMatches(const ContentRange& got, const ByteRange& requested,

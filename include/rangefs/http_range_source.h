@@ -19,6 +19,8 @@ struct HttpOptions {
   // Connect (TCP + TLS) budget: a refused or black-holed host fails fast, independent of the
   // (longer) request budget that a slow but live transfer may need.
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(15)};
+  // A response that delivers no byte for this long is aborted (and retried by the caller).
+  std::chrono::milliseconds stall_timeout{std::chrono::seconds(15)};
   // Sent as User-Agent; some servers and CDNs refuse requests without one.
   std::string user_agent = "rangefs";
   // Prefetch requests running at once (demand requests are never held back).

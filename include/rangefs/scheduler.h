@@ -34,6 +34,8 @@ class TimerThread final : public Scheduler {
 
   Clock::time_point Now() const override { return Clock::now(); }
   void RunAfter(std::chrono::milliseconds delay, std::function<void()> task) override;
+  // Stops the thread and drops waiting tasks; later RunAfter calls do nothing. Idempotent.
+  void Stop();
 
  private:
   void Run();

@@ -2,10 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <ctime>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <vector>
 
@@ -15,6 +19,7 @@
 #include "rangefs/http_protocol.h"
 #include "rangefs/http_validators.h"
 #include "rangefs/redact.h"
+#include "rangefs/retry_after.h"
 
 namespace rangefs {
 namespace {
@@ -139,6 +144,26 @@ std::vector<std::string> CurlHeaderLines(const std::vector<HttpHeader>& headers)
   return lines;
 }
 
+// Remembers which files' servers lied, so that a lie is logged once per file, not per request.
+class LieLog {
+ public:
+  // Whether this is the first lie seen for `url`.
+  bool First(const std::string& url) {
+    std::lock_guard lock(mu_);
+    return liars_.insert(url).second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> liars_;  // Guarded by mu_
+};
+
+// Failures a server's answer is to blame for, rather than the network or the server's state.
+bool IsLie(const Status& status) {
+  return status.code() == ErrorCode::kProtocolViolation ||
+         status.code() == ErrorCode::kRangeNotSatisfiable;
+}
+
 class HttpRangeSource final : public RangeSource {
  public:
   explicit HttpRangeSource(HttpOptions options)
@@ -169,6 +194,7 @@ class HttpRangeSource final : public RangeSource {
   const std::vector<std::string> header_lines_;  // options_.headers as libcurl takes them
   // Declared before the engine: the engine's transfers return their handles to the pool, so the
   // pool must outlive the engine's shutdown.
+  LieLog lies_;
   CurlHandlePool pool_;
   http::HttpEngine engine_;
 };
@@ -332,7 +358,10 @@ ProbeStep HttpRangeSource::ProbeWithHead(CURL* handle, const Request& request) {
   RemoteFileInfo info = IdentityOfResponse(handle, request.url);
   info.size = static_cast<uint64_t>(length);
   const std::string accept_ranges = ResponseHeader(handle, "Accept-Ranges").value_or("");
-  spdlog::debug("{}: size {}, ETag {}, Accept-Ranges {} (not relied upon)", shown_url, info.size,
+  // "none" is a promise to ignore Range (RFC 9110 section 14.3); "bytes", or nothing, promises
+  // nothing, and every answer is checked anyway.
+  if (accept_ranges == "none") info.ranges_supported = false;
+  spdlog::debug("{}: size {}, ETag {}, Accept-Ranges {}", shown_url, info.size,
                 info.etag.empty() ? "none" : info.etag,
                 accept_ranges.empty() ? "absent" : accept_ranges);
   return ProbeStep::Answer(std::move(info));
@@ -409,19 +438,20 @@ ProbeStep HttpRangeSource::ProbeWithRangedGet(CURL* handle, const Request& reque
 }
 
 // One ranged GET in flight on the engine: verifies the answer before the first body byte is
-// passed on, then streams the body into the sink.
+// passed on, then streams the asked slice of the body into the sink.
 class RangeTransfer final : public http::Transfer {
  public:
   RangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file, const ByteRange& range,
-                std::shared_ptr<RangeSink> sink)
+                std::shared_ptr<RangeSink> sink, LieLog& lies)
       : lease_(std::move(lease)),
         file_(file),
         range_(range),
         sink_(std::move(sink)),
+        lies_(lies),
         start_(std::chrono::steady_clock::now()) {}
 
   // Sets what differs from the shared configuration; false when out of memory.
-  bool Configure() {
+  bool Configure(std::chrono::milliseconds stall_timeout) {
     if (!http::AppendHeader(headers_, "Range: " + http::FormatRangeHeaderValue({&range_, 1}))) {
       return false;
     }
@@ -435,6 +465,12 @@ class RangeTransfer final : public http::Transfer {
     curl_easy_setopt(handle(), CURLOPT_WRITEDATA, this);
     // With HTTP/2, wait for a stream on the existing connection rather than open another.
     curl_easy_setopt(handle(), CURLOPT_PIPEWAIT, 1L);
+    // A response that delivers nothing for this long is cut off (and retried from where it
+    // stopped): a stalled server must not hold a reader for the whole request timeout.
+    const auto stall_seconds =
+        std::max<long>(1, static_cast<long>((stall_timeout.count() + 999) / 1000));
+    curl_easy_setopt(handle(), CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(handle(), CURLOPT_LOW_SPEED_TIME, stall_seconds);
     return true;
   }
 
@@ -449,22 +485,36 @@ class RangeTransfer final : public http::Transfer {
       status = verdict_;
     } else if (result != CURLE_OK) {
       status = TransportError(result, exchange_);
+      if (result == CURLE_OPERATION_TIMEDOUT && headers_checked_) {
+        status = Status(ErrorCode::kTransport, "stalled after " + std::to_string(received_) +
+                                                   " bytes: " + status.message());
+      }
     } else if (!headers_checked_) {
       status = CheckHeaders();  // no body at all: judge the headers now
-      if (status.ok()) status = Status(ErrorCode::kProtocolViolation, "206 with an empty body");
+      if (status.ok()) status = Status(ErrorCode::kTruncated, "206 with an empty body");
     } else if (received_ != range_.length()) {
-      status = Status(ErrorCode::kProtocolViolation,
-                      "body ended after " + std::to_string(received_) + " of " +
-                          std::to_string(range_.length()) + " bytes");
+      status =
+          Status(ErrorCode::kTruncated, "body ended after " + std::to_string(received_) + " of " +
+                                            std::to_string(range_.length()) + " bytes");
     }
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start_);
+    const std::string url = RedactUrl(file_.final_url);
     if (status.ok()) {
-      spdlog::debug("GET {} bytes={}-{}: {} bytes in {} ms", file_.final_url, range_.first,
-                    range_.last, received_, elapsed.count());
+      spdlog::debug("GET {} bytes={}-{}: {} bytes in {} ms", url, range_.first, range_.last,
+                    received_, elapsed.count());
+    } else if (IsLie(status) && lies_.First(file_.url)) {
+      spdlog::warn(
+          "{}: the server answered a range request wrongly (further wrong answers for "
+          "this file are logged at info level): GET bytes={}-{}: {}",
+          url, range_.first, range_.last, status.ToString());
+    } else if (IsRetryable(status) || IsLie(status)) {
+      // The retry layer says what becomes of it.
+      spdlog::info("GET {} bytes={}-{} failed after {} ms: {}", url, range_.first, range_.last,
+                   elapsed.count(), status.ToString());
     } else {
-      spdlog::warn("GET {} bytes={}-{} failed after {} ms: {}", file_.final_url, range_.first,
-                   range_.last, elapsed.count(), status.ToString());
+      spdlog::warn("GET {} bytes={}-{} failed after {} ms: {}", url, range_.first, range_.last,
+                   elapsed.count(), status.ToString());
     }
     sink_->OnDone(status);
   }
@@ -472,7 +522,8 @@ class RangeTransfer final : public http::Transfer {
  private:
   // Everything but the body length is known when the first body byte arrives: judge it there,
   // so a server that ignores Range is cut off after one buffer, not after the whole file.
-  Status CheckHeaders() const {
+  // Sets where the asked slice lies in the body.
+  Status CheckHeaders() {
     CURL* const easy = handle();
     const long code = ResponseCode(easy);
     // 412: our If-Unmodified-Since failed, so the file changed.
@@ -481,16 +532,26 @@ class RangeTransfer final : public http::Transfer {
                                                    http::RangePreconditionHeader(file_).value_or(
                                                        "a request without precondition"));
     }
-    if (code == 200) {
-      // A failed If-Range and a server that ignores Range both answer 200 with the whole
-      // file; the validators tell which.
-      http::ResponseIdentity identity = IdentityOf(easy);
-      curl_off_t length = -1;
-      curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-      if (length >= 0) identity.size = static_cast<uint64_t>(length);
-      if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
-      return Status(ErrorCode::kRangeNotSupported,
-                    "server ignored the Range header (200 OK with the whole file)");
+    if (code == 200) return CheckWholeBody(easy);
+    if (code >= 300 && code <= 399) {
+      // Range requests go to the probe's final address and do not follow redirects: a
+      // redirect now means that address moved, and the original URL knows where to.
+      return Status(ErrorCode::kUrlExpired,
+                    DescribeStatus(exchange_, code) + " to a range request");
+    }
+    if ((code == 403 || code == 404 || code == 410) && file_.final_url != file_.url) {
+      return Status(ErrorCode::kUrlExpired,
+                    DescribeStatus(exchange_, code) + " from the address a redirect led to");
+    }
+    if (code == 408 || code == 429 || (code >= 500 && code <= 599)) {
+      Status busy(ErrorCode::kServerBusy, DescribeStatus(exchange_, code));
+      if (const std::optional<std::string> value = ResponseHeader(easy, "Retry-After")) {
+        if (const std::optional<std::chrono::seconds> delay =
+                http::ParseRetryAfter(*value, std::time(nullptr))) {
+          return std::move(busy).WithRetryAfter(*delay);
+        }
+      }
+      return busy;
     }
     std::optional<http::ContentRange> content_range;
     if (const std::optional<std::string> header = ResponseHeader(easy, "Content-Range")) {
@@ -520,17 +581,43 @@ class RangeTransfer final : public http::Transfer {
     http::ResponseIdentity identity = IdentityOf(easy);
     identity.size = content_range->complete_length;
     if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
-    if (Status match = http::CheckContentRangeMatches(*content_range, range_, file_.size);
-        !match.ok()) {
-      return match;
+    if (Status covers = http::CheckContentRangeCovers(*content_range, range_, file_.size);
+        !covers.ok()) {
+      return covers;
     }
+    return ExpectBody(easy, *content_range->range);
+  }
+
+  // A 200 carries the whole file: from another version (a failed If-Range), from a server
+  // that ignores Range, or the answer to a request for the whole file.
+  Status CheckWholeBody(CURL* easy) {
+    http::ResponseIdentity identity = IdentityOf(easy);
     curl_off_t length = -1;
     curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-    if (length >= 0 && static_cast<uint64_t>(length) != range_.length()) {
+    if (length >= 0) identity.size = static_cast<uint64_t>(length);
+    if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
+    if (range_.first != 0 || range_.last + 1 != file_.size) {
+      return Status(ErrorCode::kRangeNotSupported,
+                    "server ignored the Range header (200 OK with the whole file)");
+    }
+    const std::string encoding = ResponseHeader(easy, "Content-Encoding").value_or("");
+    if (!http::IsIdentityEncoding(encoding)) {
+      return Status(ErrorCode::kProtocolViolation, "200 with Content-Encoding " + encoding);
+    }
+    return ExpectBody(easy, ByteRange{0, file_.size - 1});
+  }
+
+  // The body will hold `sent` of the file, which contains the asked range.
+  Status ExpectBody(CURL* easy, const ByteRange& sent) {
+    curl_off_t length = -1;
+    curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    if (length >= 0 && static_cast<uint64_t>(length) != sent.length()) {
       return Status(ErrorCode::kProtocolViolation, "Content-Length " + std::to_string(length) +
                                                        " for a range of " +
-                                                       std::to_string(range_.length()) + " bytes");
+                                                       std::to_string(sent.length()) + " bytes");
     }
+    skip_ = range_.first - sent.first;
+    body_length_ = sent.length();
     return Status::Ok();
   }
 
@@ -552,16 +639,25 @@ class RangeTransfer final : public http::Transfer {
       self.verdict_ = self.CheckHeaders();
       if (!self.verdict_.ok()) return 0;  // abort: CURLE_WRITE_ERROR
     }
-    if (length > self.range_.length() - self.received_) {
-      self.verdict_ = Status(ErrorCode::kProtocolViolation,
-                             "body longer than the " + std::to_string(self.range_.length()) +
-                                 " bytes the Content-Range promised");
+    if (length > self.body_length_ - self.body_seen_) {
+      self.verdict_ = Status(ErrorCode::kProtocolViolation, "body longer than the " +
+                                                                std::to_string(self.body_length_) +
+                                                                " bytes the server promised");
       return 0;
     }
-    self.received_ += length;
-    if (!self.sink_->OnData({reinterpret_cast<const std::byte*>(data), length})) {
-      self.verdict_ = Status(ErrorCode::kInternal, "transfer abandoned by its reader");
-      return 0;
+    // Only the asked slice of a body that covers more goes on.
+    const uint64_t from = std::max(self.body_seen_, self.skip_);
+    const uint64_t to = std::min(self.body_seen_ + length, self.skip_ + self.range_.length());
+    self.body_seen_ += length;
+    if (from < to) {
+      const auto* bytes = reinterpret_cast<const std::byte*>(data);
+      const std::span<const std::byte> slice(bytes + (from - (self.body_seen_ - length)),
+                                             static_cast<size_t>(to - from));
+      self.received_ += slice.size();
+      if (!self.sink_->OnData(slice)) {
+        self.verdict_ = Status(ErrorCode::kInternal, "transfer abandoned by its reader");
+        return 0;
+      }
     }
     return length;
   }
@@ -570,12 +666,16 @@ class RangeTransfer final : public http::Transfer {
   const RemoteFileInfo file_;
   const ByteRange range_;
   const std::shared_ptr<RangeSink> sink_;
+  LieLog& lies_;
   const std::chrono::steady_clock::time_point start_;
   Exchange exchange_;
   CurlSlist headers_;
   bool headers_checked_ = false;
-  uint64_t received_ = 0;
-  Status verdict_;  // first problem found; the transfer is aborted when it is set
+  uint64_t skip_ = 0;         // body bytes before the asked range
+  uint64_t body_length_ = 0;  // bytes the body will hold
+  uint64_t body_seen_ = 0;
+  uint64_t received_ = 0;  // bytes of the asked range passed on
+  Status verdict_;         // first problem found; the transfer is aborted when it is set
 };
 
 void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& range,
@@ -583,10 +683,10 @@ void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& ra
   if (range.last < range.first || range.last >= file.size) {
     return sink->OnDone(Status(ErrorCode::kInternal, "fetch of a range outside the file"));
   }
-  if (!file.ranges_supported) {
+  if (!file.ranges_supported && (range.first != 0 || range.last + 1 != file.size)) {
+    // The whole file is the one range such a server can answer (WholeFileFallback asks).
     return sink->OnDone(
-        Status(ErrorCode::kRangeNotSupported,
-               "server does not support Range requests; whole-file reads are not implemented"));
+        Status(ErrorCode::kRangeNotSupported, "server does not support Range requests"));
   }
   // Straight to the probe's final URL, with credentials only if that is the user's origin.
   Result<http::UrlTarget> original = http::ParseUrlTarget(file.url);
@@ -595,9 +695,10 @@ void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& ra
   if (!request.ok()) return sink->OnDone(request.status());
   CurlHandlePool::Lease lease = pool_.Acquire();
   if (!lease.get()) return sink->OnDone(Status(ErrorCode::kInternal, "curl_easy_init failed"));
-  auto transfer = std::make_unique<RangeTransfer>(std::move(lease), file, range, std::move(sink));
+  auto transfer =
+      std::make_unique<RangeTransfer>(std::move(lease), file, range, std::move(sink), lies_);
   if (!Configure(transfer->handle(), *request, transfer->exchange(), transfer->headers()) ||
-      !transfer->Configure()) {
+      !transfer->Configure(options_.stall_timeout)) {
     return transfer->OnComplete(CURLE_OUT_OF_MEMORY);
   }
   engine_.Submit(std::move(transfer), priority == FetchPriority::kPrefetch);

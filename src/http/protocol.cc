@@ -101,6 +101,15 @@ bool IsIdentityEncoding(std::string_view content_encoding) {
   return trimmed.empty() || EqualsIgnoreCase(trimmed, "identity");
 }
 
+Status CheckContentRangeCovers(const ContentRange& got, const ByteRange& requested,
+                               uint64_t file_size) {
+  if (got.range && got.range->first <= requested.first && got.range->last >= requested.last) {
+    return CheckContentRangeMatches(ContentRange{requested, got.complete_length}, requested,
+                                    file_size);
+  }
+  return CheckContentRangeMatches(got, requested, file_size);
+}
+
 Status CheckContentRangeMatches(const ContentRange& got, const ByteRange& requested,
                                 uint64_t file_size) {
   const std::string asked =

@@ -268,5 +268,32 @@ TEST(CheckContentRangeMatchesTest, MismatchesAreProtocolViolations) {
   }
 }
 
+TEST(CheckContentRangeCoversTest, ARangeThatContainsTheRequestIsOk) {
+  const ByteRange requested{100, 199};
+  for (const ByteRange got : {ByteRange{100, 199}, ByteRange{0, 199}, ByteRange{100, 999},
+                              ByteRange{0, 999}, ByteRange{99, 200}}) {
+    SCOPED_TRACE(::testing::Message() << got.first << "-" << got.last);
+    const Status status = CheckContentRangeCovers(ContentRange{got, 1000}, requested, 1000);
+    EXPECT_TRUE(status.ok()) << status.ToString();
+  }
+}
+
+TEST(CheckContentRangeCoversTest, ARangeMissingPartOfTheRequestOrTheWrongTotalIsNot) {
+  const ByteRange requested{100, 199};
+  const std::vector<MismatchCase> cases = {
+      {"starts late", {ByteRange{101, 300}, 1000}},
+      {"ends early", {ByteRange{0, 198}, 1000}},
+      {"disjoint", {ByteRange{300, 399}, 1000}},
+      {"wider, wrong total", {ByteRange{0, 299}, 999}},
+      {"unknown total", {ByteRange{0, 299}, std::nullopt}},
+      {"unsatisfied range", {std::nullopt, 1000}},
+  };
+  for (const MismatchCase& c : cases) {
+    SCOPED_TRACE(c.label);
+    const Status status = CheckContentRangeCovers(c.got, requested, 1000);
+    EXPECT_EQ(status.code(), ErrorCode::kProtocolViolation);
+  }
+}
+
 }  // namespace
 }  // namespace rangefs::http
