@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "rangefs/redact.h"
+
 namespace rangefs {
 
 using std::chrono::milliseconds;
@@ -111,8 +113,8 @@ void RetryingRangeSource::Fetch::OnAttemptDone(uint64_t attempt, const Status& s
       owner_.policy_.DelayBeforeRetry(retries_ + 1, status, time_left, owner_.Random01());
   if (!delay) {
     if (retries_ > 0) {
-      spdlog::warn("{} bytes={}-{}: giving up after {} retries: {}", file_.url, range_.first,
-                   range_.last, retries_, status.ToString());
+      spdlog::warn("{} bytes={}-{}: giving up after {} retries: {}", RedactUrl(file_.url),
+                   range_.first, range_.last, retries_, status.ToString());
     }
     return Finish(lock, status);
   }
@@ -120,8 +122,9 @@ void RetryingRangeSource::Fetch::OnAttemptDone(uint64_t attempt, const Status& s
   ++attempt_;
   const bool arm_deadline = !deadline_armed_;
   deadline_armed_ = true;
-  spdlog::info("{} bytes={}-{}: retry {} in {} ms from byte {}: {}", file_.url, range_.first,
-               range_.last, retries_, delay->count(), range_.first + delivered_, status.ToString());
+  spdlog::info("{} bytes={}-{}: retry {} in {} ms from byte {}: {}", RedactUrl(file_.url),
+               range_.first, range_.last, retries_, delay->count(), range_.first + delivered_,
+               status.ToString());
   lock.unlock();
   const std::shared_ptr<Fetch> self = shared_from_this();
   if (arm_deadline) {
@@ -141,8 +144,8 @@ void RetryingRangeSource::Fetch::OnDeadline() {
   if (finished_) return;
   const int retries = retries_;
   spdlog::warn("{} bytes={}-{}: no complete answer within the {} ms deadline ({} retries)",
-               file_.url, range_.first, range_.last, owner_.policy_.config().deadline.count(),
-               retries);
+               RedactUrl(file_.url), range_.first, range_.last,
+               owner_.policy_.config().deadline.count(), retries);
   Finish(lock, Status(ErrorCode::kTransport, "no complete answer within the deadline after " +
                                                  std::to_string(retries) + " retries"));
 }
@@ -158,7 +161,7 @@ void RetryingRangeSource::Fetch::Reresolve() {
                      "resolving the URL again found another version: " + DescribeVersion(*probed)));
   }
   lock.unlock();
-  spdlog::info("{}: the redirect target expired; reading from the new one", file_.url);
+  spdlog::info("{}: the redirect target expired; reading from the new one", RedactUrl(file_.url));
   owner_.RememberAddress(file_.url, probed->final_url);
   StartAttempt();
 }

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "rangefs/redact.h"
+
 namespace rangefs {
 namespace {
 
@@ -83,7 +85,7 @@ void WholeFileFallback::Download::Start(RangeSource& source) {
   spdlog::warn(
       "{}: the server ignores Range requests; downloading the whole file ({} bytes) "
       "to serve reads",
-      file_.url, file_.size);
+      RedactUrl(file_.url), file_.size);
   source.StartFetch(file_, ByteRange{0, file_.size - 1}, FetchPriority::kDemand,
                     std::make_shared<BodySink>(shared_from_this()));
 }
@@ -113,8 +115,8 @@ bool WholeFileFallback::Download::OnBody(std::span<const std::byte> data) {
                                  static_cast<off_t>(written_ + done));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
-        spdlog::error("{}: cannot write the downloaded file to the temporary file: {}", file_.url,
-                      ErrnoText(errno));
+        spdlog::error("{}: cannot write the downloaded file to the temporary file: {}",
+                      RedactUrl(file_.url), ErrnoText(errno));
         return false;  // the download ends with an error, and so do its waiters
       }
       done += static_cast<size_t>(n);
@@ -141,7 +143,7 @@ void WholeFileFallback::Download::OnBodyDone(const Status& status) {
     failure_ = failure;
     waiting.swap(waiters_);
   }
-  spdlog::warn("{}: the whole-file download failed: {}", file_.url, failure.ToString());
+  spdlog::warn("{}: the whole-file download failed: {}", RedactUrl(file_.url), failure.ToString());
   for (const Waiter& waiter : waiting) waiter.sink->OnDone(failure);
 }
 

@@ -467,10 +467,12 @@ class RangeTransfer final : public http::Transfer {
     curl_easy_setopt(handle(), CURLOPT_PIPEWAIT, 1L);
     // A response that delivers nothing for this long is cut off (and retried from where it
     // stopped): a stalled server must not hold a reader for the whole request timeout.
-    const auto stall_seconds =
-        std::max<long>(1, static_cast<long>((stall_timeout.count() + 999) / 1000));
-    curl_easy_setopt(handle(), CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(handle(), CURLOPT_LOW_SPEED_TIME, stall_seconds);
+    // libcurl's own low-speed limit averages over several seconds; this callback, which
+    // libcurl calls at least once a second, measures the silence itself.
+    stall_timeout_ = stall_timeout;
+    curl_easy_setopt(handle(), CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(handle(), CURLOPT_XFERINFOFUNCTION, &RangeTransfer::OnProgress);
+    curl_easy_setopt(handle(), CURLOPT_XFERINFODATA, this);
     return true;
   }
 
@@ -631,6 +633,26 @@ class RangeTransfer final : public http::Transfer {
     return identity;
   }
 
+  // Aborts a transfer that has received nothing for the stall timeout.
+  static int OnProgress(void* user, curl_off_t, curl_off_t downloaded, curl_off_t, curl_off_t) {
+    RangeTransfer& self = *static_cast<RangeTransfer*>(user);
+    const auto now = std::chrono::steady_clock::now();
+    // The clock starts when the transfer does, not when it was queued.
+    if (!self.progress_seen_ || downloaded != self.downloaded_) {
+      self.progress_seen_ = true;
+      self.downloaded_ = downloaded;
+      self.last_progress_ = now;
+      return 0;
+    }
+    if (now - self.last_progress_ < self.stall_timeout_) return 0;
+    const auto silent =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - self.last_progress_);
+    self.verdict_ = Status(ErrorCode::kTransport,
+                           "stalled: nothing received for " + std::to_string(silent.count()) +
+                               " ms after " + std::to_string(self.received_) + " bytes");
+    return 1;  // abort: CURLE_ABORTED_BY_CALLBACK
+  }
+
   static size_t OnBody(char* data, size_t size, size_t count, void* user) {
     RangeTransfer& self = *static_cast<RangeTransfer*>(user);
     const size_t length = size * count;
@@ -675,7 +697,11 @@ class RangeTransfer final : public http::Transfer {
   uint64_t body_length_ = 0;  // bytes the body will hold
   uint64_t body_seen_ = 0;
   uint64_t received_ = 0;  // bytes of the asked range passed on
-  Status verdict_;         // first problem found; the transfer is aborted when it is set
+  std::chrono::milliseconds stall_timeout_{0};
+  bool progress_seen_ = false;
+  curl_off_t downloaded_ = 0;  // as of the last progress call that saw bytes arrive
+  std::chrono::steady_clock::time_point last_progress_;
+  Status verdict_;  // first problem found; the transfer is aborted when it is set
 };
 
 void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& range,
