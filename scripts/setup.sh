@@ -11,7 +11,9 @@ packages=(
   # run
   fuse3 ca-certificates
   # tests and the demo: a real web server and real tools
-  nginx-light python3 unzip zip
+  nginx-light python3 unzip zip openssl
+  # fuzzing (scripts/fuzz.sh): clang, and its libFuzzer runtime, which clang only recommends
+  clang libclang-rt-14-dev
 )
 
 missing=()

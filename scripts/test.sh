@@ -11,3 +11,5 @@ ctest --preset release
 
 scripts/build.sh asan
 ctest --preset asan
+
+scripts/fuzz.sh  # about a minute of libFuzzer on the parsers of server input (tests/fuzz)

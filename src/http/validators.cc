@@ -21,11 +21,11 @@ std::string FormatHttpDate(std::time_t time) {
   std::tm utc{};
   gmtime_r(&time, &utc);
   std::array<char, 40> buffer{};
-  const int length =
-      std::snprintf(buffer.data(), buffer.size(), "%s, %02d %s %04d %02d:%02d:%02d GMT",
-                    kDays[static_cast<size_t>(utc.tm_wday) % kDays.size()], utc.tm_mday,
-                    kMonths[static_cast<size_t>(utc.tm_mon) % kMonths.size()], utc.tm_year + 1900,
-                    utc.tm_hour, utc.tm_min, utc.tm_sec);
+  const int length = std::snprintf(
+      buffer.data(), buffer.size(), "%s, %02d %s %04lld %02d:%02d:%02d GMT",
+      kDays[static_cast<size_t>(utc.tm_wday) % kDays.size()], utc.tm_mday,
+      kMonths[static_cast<size_t>(utc.tm_mon) % kMonths.size()],
+      static_cast<long long>(utc.tm_year) + 1900, utc.tm_hour, utc.tm_min, utc.tm_sec);
   return std::string(buffer.data(), static_cast<size_t>(std::max(length, 0)));
 }
 

@@ -1,0 +1,85 @@
+// The command line's operands (ParseMountSpecs, ParseMountSpec, FileNameFromUrl), which run
+// libcurl's URL parser. Input: operands, one a line.
+#include <cstddef>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fuzz_check.h"
+#include "rangefs/mount_spec.h"
+
+namespace rangefs::fuzz {
+namespace {
+
+// What the mount directory can show: a single path component.
+void CheckName(std::string_view name) {
+  FUZZ_CHECK(!name.empty());
+  FUZZ_CHECK(name != "." && name != "..");
+  FUZZ_CHECK(name.find('/') == std::string_view::npos);
+  FUZZ_CHECK(name.find('\0') == std::string_view::npos);
+}
+
+void CheckFailure(const Status& status) {
+  FUZZ_CHECK(!status.ok());
+  FUZZ_CHECK(status.code() == ErrorCode::kInvalidArgument || status.code() == ErrorCode::kInternal);
+  FUZZ_CHECK(!status.message().empty());
+}
+
+// One operand on its own.
+void CheckOperand(const std::string& operand) {
+  const Result<std::string> derived = FileNameFromUrl(operand);
+  if (derived.ok()) {
+    CheckName(*derived);
+    FUZZ_CHECK(operand.find(':') != std::string::npos);  // a scheme, at least
+  } else {
+    CheckFailure(derived.status());
+  }
+
+  const Result<MountSpec> spec = ParseMountSpec(operand);
+  if (!spec.ok()) {
+    CheckFailure(spec.status());
+    return;
+  }
+  CheckName(spec->name);
+  if (spec->url == operand) {
+    // A plain URL is named by its last path segment.
+    FUZZ_CHECK(derived.ok());
+    FUZZ_CHECK(spec->name == *derived);
+  } else {
+    // NAME=URL: the name is everything before the first '=', and has no ':'.
+    FUZZ_CHECK(operand == spec->name + "=" + spec->url);
+    FUZZ_CHECK(spec->name.find_first_of("=:") == std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace rangefs::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace rangefs;
+  std::vector<std::string> operands;
+  for (const std::string_view line : fuzz::SplitLines(fuzz::AsText(data, size))) {
+    operands.emplace_back(line);
+    if (operands.size() == 8) break;  // more only repeats the work
+  }
+  for (const std::string& operand : operands) fuzz::CheckOperand(operand);
+
+  const Result<std::vector<MountSpec>> specs = ParseMountSpecs(operands);
+  if (!specs.ok()) {
+    fuzz::CheckFailure(specs.status());
+    return 0;
+  }
+  // Every operand is one file, in order, and no two share a name.
+  FUZZ_CHECK(specs->size() == operands.size());
+  std::set<std::string, std::less<>> names;
+  for (size_t i = 0; i < operands.size(); ++i) {
+    const MountSpec& spec = (*specs)[i];
+    const Result<MountSpec> alone = ParseMountSpec(operands[i]);
+    FUZZ_CHECK(alone.ok());
+    FUZZ_CHECK(*alone == spec);
+    FUZZ_CHECK(names.insert(spec.name).second);
+  }
+  return 0;
+}
