@@ -1,9 +1,17 @@
 #include "rangefs/file_reader.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <future>
 
 namespace rangefs {
+namespace {
+
+// How soon a reader waiting for the network notices that rangefs is stopping.
+constexpr std::chrono::milliseconds kStopPollInterval{100};
+
+}  // namespace
 
 void ReadBuffer::Append(BlockPtr block, std::span<const std::byte> slice) {
   slices_.push_back(slice);
@@ -65,6 +73,13 @@ Result<ReadBuffer> FileReader::Read(uint64_t offset, uint64_t size) {
   for (size_t i = 0; i < blocks.size(); ++i) {
     BlockPtr block = blocks[i].block;
     if (!block) {
+      // Polled rather than woken: a stop is rare, and a waiting reader costs one wakeup per
+      // interval.
+      while (blocks[i].pending.wait_for(kStopPollInterval) != std::future_status::ready) {
+        if (stop_.stop_requested()) {
+          return Status(ErrorCode::kInternal, "rangefs is stopping");
+        }
+      }
       const BlockResult& loaded = blocks[i].pending.get();
       if (!loaded.ok()) {
         if (loaded.status().code() == ErrorCode::kRemoteChanged) {

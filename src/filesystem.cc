@@ -162,10 +162,11 @@ Result<OpenedFile> Filesystem::Open(uint64_t inode) {
   FileVersionPtr version = file.current();
   if (version->generation != located.generation) return stale;
   VersionRegistry& versions = *this;
-  return OpenedFile{.reader = std::make_unique<FileReader>(fetcher_, prefetcher_, file.readahead(),
-                                                           versions, std::move(version)),
-                    // Each inode holds one version, so what the kernel cached stays valid.
-                    .keep_cache = true};
+  return OpenedFile{
+      .reader = std::make_unique<FileReader>(fetcher_, prefetcher_, file.readahead(), versions,
+                                             std::move(version), stop_.get_token()),
+      // Each inode holds one version, so what the kernel cached stays valid.
+      .keep_cache = true};
 }
 
 }  // namespace rangefs

@@ -77,7 +77,8 @@ const char* const kInsecureWarning =
 // Probes every URL concurrently (start-up costs one round trip, not one per URL). Prints one
 // line per URL that failed; returns the files only if all succeeded.
 std::optional<std::vector<NamedFile>> ProbeAll(RangeSource& source,
-                                               const std::vector<MountSpec>& specs) {
+                                               const std::vector<MountSpec>& specs,
+                                               uint64_t max_full_fetch) {
   std::vector<std::future<Result<RemoteFileInfo>>> probes;
   probes.reserve(specs.size());
   for (const MountSpec& spec : specs) {
@@ -94,10 +95,15 @@ std::optional<std::vector<NamedFile>> ProbeAll(RangeSource& source,
       all_ok = false;
       continue;
     }
-    if (!info->ranges_supported) {
+    if (!info->ranges_supported && info->size <= max_full_fetch) {
       spdlog::warn(
           "{}: the server ignores Range requests; the file will be downloaded whole "
           "when it is first read",
+          RedactUrl(specs[i].url));
+    } else if (!info->ranges_supported) {
+      spdlog::warn(
+          "{}: the server ignores Range requests and the file is larger than "
+          "--max-full-fetch: its reads will fail with EIO",
           RedactUrl(specs[i].url));
     }
     files.push_back({specs[i].name, std::move(info).value()});
@@ -178,7 +184,8 @@ int Run(int argc, char** argv) {
                           .deadline = Milliseconds(options.timeout_seconds)};
   ReadSources sources(http_options, retry, options.max_full_fetch);
 
-  std::optional<std::vector<NamedFile>> files = ProbeAll(sources.top(), *specs);
+  std::optional<std::vector<NamedFile>> files =
+      ProbeAll(sources.top(), *specs, options.max_full_fetch);
   if (!files) return kFailureExitCode;
 
   Filesystem filesystem(sources.top(), std::move(*files), std::time(nullptr), options.read,

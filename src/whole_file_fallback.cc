@@ -216,6 +216,17 @@ void WholeFileFallback::MarkWithoutRanges(const std::string& url) {
 void WholeFileFallback::ServeFromDownload(const RemoteFileInfo& file, const ByteRange& range,
                                           std::shared_ptr<RangeSink> sink) {
   if (file.size > max_bytes_) {
+    bool first = false;
+    {
+      std::lock_guard lock(mu_);
+      first = refused_.insert(file.url).second;
+    }
+    if (first) {
+      spdlog::warn(
+          "{}: the server ignores Range requests and the file ({} bytes) is larger than "
+          "--max-full-fetch ({} bytes): its reads fail with EIO",
+          RedactUrl(file.url), file.size, max_bytes_);
+    }
     return sink->OnDone(Status(
         ErrorCode::kRangeNotSupported,
         "the server ignores Range requests and the file (" + std::to_string(file.size) +

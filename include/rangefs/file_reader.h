@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <vector>
 
 #include "rangefs/block_fetcher.h"
@@ -55,13 +56,15 @@ class ReadBuffer {
 
 class FileReader {
  public:
+  // `stop`: when it is requested, reads that wait for the network give up (shutdown).
   FileReader(BlockFetcher& fetcher, Prefetcher& prefetcher, SharedReadahead& readahead,
-             VersionRegistry& versions, FileVersionPtr version)
+             VersionRegistry& versions, FileVersionPtr version, std::stop_token stop = {})
       : fetcher_(fetcher),
         prefetcher_(prefetcher),
         readahead_(readahead),
         versions_(versions),
-        version_(std::move(version)) {}
+        version_(std::move(version)),
+        stop_(std::move(stop)) {}
 
   // Reads up to `size` bytes at `offset`: fewer only at end of file, none (and no request) at
   // or past it.
@@ -75,6 +78,7 @@ class FileReader {
   SharedReadahead& readahead_;
   VersionRegistry& versions_;
   const FileVersionPtr version_;
+  const std::stop_token stop_;
 };
 
 }  // namespace rangefs

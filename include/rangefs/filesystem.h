@@ -19,6 +19,7 @@
 #include <ctime>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -88,6 +89,10 @@ class Filesystem final : private VersionRegistry {
   // again.
   Result<OpenedFile> Open(uint64_t inode);
 
+  // Makes every read that waits for the network give up at once: the session is ending
+  // (SIGTERM, unmount), and a reader must not hold it open until its retries run out.
+  void RequestStop() { stop_.request_stop(); }
+
   BlockCacheStats cache_stats() const { return cache_.stats(); }
 
  private:
@@ -119,6 +124,7 @@ class Filesystem final : private VersionRegistry {
   const std::time_t mount_time_;
   const std::chrono::milliseconds revalidate_after_;
   VersionListener listener_;
+  std::stop_source stop_;
 };
 
 }  // namespace rangefs

@@ -46,7 +46,8 @@ class WholeFileFallback final : public RangeSource {
   const std::string temp_dir_;
 
   std::mutex mu_;
-  std::set<std::string> without_ranges_;                        // Guarded by mu_
+  std::set<std::string> without_ranges_;  // Guarded by mu_
+  std::set<std::string> refused_;         // too large, already logged; Guarded by mu_
   std::map<std::string, std::shared_ptr<Download>> downloads_;  // by URL; Guarded by mu_
 };
 

@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
 """The project's own controllable HTTP/1.1 server: files under a directory, served with Range
-support (RFC 9110 sections 13 and 14), for the tests that need what nginx cannot do.
+support (RFC 9110 sections 13 and 14), for the tests that need what nginx cannot do: odd
+validators, and faults (dropped, stalled, short or long bodies, error statuses, wrong or
+malformed headers, redirects, expiring URLs), over HTTP or HTTPS.
 
 Every request names its behaviour in the first path segment::
 
     http://127.0.0.1:PORT/<options>/<path relative to root>
     http://127.0.0.1:PORT/-/data.bin                    all defaults
     http://127.0.0.1:PORT/etag=weak,lm=0/data.bin
+    http://127.0.0.1:PORT/drop=400,times=2/data.bin     the first 2 GETs end after 400 bytes
 
-Options (comma-separated key=value; unknown keys or values are answered 400 so that a typo
-in a test fails loudly):
+The segment is a comma-separated list of key=value; key and value are each percent-decoded
+after the split, so a value may carry ',' '=' '/' ':' as %2C %3D %2F %3A (url() does this).
+Unknown keys, bad values and contradictory combinations are answered 400 naming the problem,
+so that a typo in a test fails loudly.
+
+Validators and ranges:
 
     etag=strong|weak|none   ETag "<hex>" from (st_ino, st_mtime_ns, st_size), W/"<hex>", or
                             none at all (default strong)
@@ -19,25 +26,84 @@ in a test fails loudly):
     ranges=1|0              0: ignore Range, always 200 with the whole file and
                             Accept-Ranges: none (default 1)
 
+Which requests a fault hits:
+
+    times=K                 only the first K matching requests are faulted, later ones are
+                            served normally (default: every one). Requests are counted per
+                            (path, options segment as logged), in the server process.
+    head=1                  HEAD requests match too (default: only GET; a HEAD is never
+                            faulted without this)
+
+Faults (each applies to matching requests only). At most one of status, redirect and
+location; one of drop, short, stall, stall_headers and long; crnum goes with neither cr nor
+total. The header and transfer faults (junk, huge_header, cl, drop, short, stall, long) damage
+whatever is answered, a status or a redirect too. The log's "fault" field names those applied.
+
+    status=CODE             answer CODE (400-599) with a short text body
+    retry_after=VALUE       with status: a Retry-After field, sent verbatim ("2", an HTTP-date)
+    redirect=N              302 to the same URL with redirect=N-1: N redirects, then the file.
+                            The last one drops redirect (and redirect_status, and times and
+                            head when no fault is left), so the file's URL is a valid one
+    location=URL            a redirect with exactly this Location (e.g. file:///etc/passwd)
+    redirect_status=CODE    301|302|303|307|308 for redirect and location (default 302)
+    drop=N                  headers and N body bytes, then shutdown + close
+    short=N                 the full Content-Length, N body bytes fewer, then shutdown + close
+    stall=N                 headers and N body bytes, then silence, the connection held open
+                            until the client goes away (at most STALL_LIMIT seconds)
+    stall_headers=1         the same silence before any header is sent
+    long=N                  N bytes of LONG_FILLER after the promised body, same connection
+    cr=shift|wider|none     on a single-part 206: Content-Range says first+1-last+1 (the
+                            asked bytes are sent); or a 206 for the asked range widened to
+                            64 KiB boundaries (clamped to the file; correct Content-Range and
+                            bytes); or no Content-Range at all
+    total=N                 Content-Range total N instead of the size (bytes still correct)
+    crnum=overflow|overflow_last|negative|negative_first|wrap
+                            Content-Range numbers a 64-bit parser must refuse: total or last
+                            = 99999999999999999999999; total or first = -5; or every number
+                            + 2**64 (a parser that wraps silently sees the right ones)
+    gzip=1                  Content-Encoding: gzip with the gzipped bytes (on 200 and a
+                            single-part 206; Content-Range still about the identity bytes)
+    cl=INTEGER              this Content-Length verbatim (e.g. -5, 99999999999999999999999)
+                            instead of the real one; the body is the real one, then close
+    junk=1                  malformed header lines: no colon, only spaces, a NUL byte,
+                            bytes that are not UTF-8
+    huge_header=BYTES       one X-Huge header whose value is BYTES long
+
+Conditions (not limited by times):
+
+    require_header=Name:value   401 unless the request has exactly one Name field whose value
+                                is value (e.g. require_header=Authorization%3ABearer%20x)
+    gone_after=K            after K successful (2xx) GETs on this path and options segment, 403
+                            forever (to GETs, and to HEADs with head=1): an expired presigned URL
+
 Library use::
 
     with RangeTestServer("/some/docroot") as server:
         url = server.url("a b.bin", etag="weak")   # http://127.0.0.1:P/etag=weak/a%20b.bin
+        url = server.url("x.bin", status=503, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")
         ...
         entries = server.requests()                # list of dicts, one per finished response
+
+    with RangeTestServer(root, tls=True) as server:  # https://127.0.0.1:P, self-signed
+        context = ssl.create_default_context(cafile=server.cert_path)
 
 Script use::
 
     python3 scripts/lib/range_test_server.py --root DIR [--port N] [--port-file F] [--log F]
+                                             [--tls [--cert-dir D]]
 
-prints the base URL and serves until SIGINT/SIGTERM (or, with --exit-on-stdin-eof, until its
-standard input reaches end of file: the library passes a pipe, so the server dies with the
-test process even when that is killed hard).
+prints the base URL (and with --tls the certificate's path) and serves until SIGINT/SIGTERM (or,
+with --exit-on-stdin-eof, until its standard input reaches end of file: the library passes a
+pipe, so the server dies with the test process even when that is killed hard). --tls makes a
+certificate for 127.0.0.1 and localhost with the openssl command (cert.pem and key.pem in
+--cert-dir, else in a temporary directory removed at exit).
 
 Each request opens the file once and takes size and validators from that descriptor, so one
 response always describes one version of the file even if it is renamed over meanwhile. Each
 finished response appends one JSON line to the log (see _Handler._new_record for the fields).
-Only the Python standard library is used.
+Everything is bounded: a stall ends when the client goes away, after STALL_LIMIT seconds, or
+when the server stops. Only the Python standard library (and the openssl command for --tls)
+is used.
 """
 
 from __future__ import annotations
@@ -45,14 +111,17 @@ from __future__ import annotations
 import argparse
 import datetime
 import email.utils
+import gzip
 import hashlib
 import json
 import os
 import re
 import secrets
+import select
 import shutil
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -66,12 +135,22 @@ from socketserver import TCPServer
 from typing import Callable, Optional, Union
 
 __all__ = ["RangeTestServer", "RangeTestServerError", "OptionError", "parse_options",
-           "parse_range_header", "free_port", "main"]
+           "parse_range_header", "free_port", "make_certificate", "main",
+           "FAULT_OPTIONS", "LONG_FILLER", "OVERFLOW", "STALL_LIMIT", "WIDE"]
 
 CHUNK = 256 * 1024
 MAX_PARTS = 16  # more ranges than this in one request: answer the whole file instead
 # Like nginx's keepalive_timeout: an idle keep-alive connection is closed after this.
 IDLE_TIMEOUT = 65.0
+STALL_LIMIT = 300.0          # longest a stall holds a connection
+TLS_HANDSHAKE_TIMEOUT = 10.0
+WIDE = 64 * 1024             # cr=wider rounds the range out to multiples of this
+OVERFLOW = "99999999999999999999999"  # does not fit 64 bits, signed or not
+LONG_FILLER = b"LONG-BODY-EXTRA-BYTES|"  # long=N sends N bytes of this, repeated
+MAX_HUGE_HEADER = 64 * 1024 * 1024
+# junk=1: lines no HTTP parser should accept as they are.
+JUNK_LINES = (b"ThisLineHasNoColon", b"   ", b"X-Junk-Nul: before\x00after",
+              b"X-Junk-Bytes: caf\xe9 \xff\xfe \xc3\x28")
 
 
 # ----------------------------------------------------------------------------- options
@@ -93,27 +172,118 @@ def _flag(text: str) -> bool:
     return text == "1"
 
 
-# key -> (parser, default). Fault options (issue 5: drop=N, stall, status=503, ...) are added
-# here with their parsers; the planner and writer read them from the parsed dict.
+def _count(low: int = 0, high: Optional[int] = None) -> Callable[[str], int]:
+    """A decimal integer in [low, high]."""
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"[0-9]{1,19}", text):
+            raise ValueError("expected a non-negative decimal integer")
+        value = int(text)
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"expected {low} to {high if high is not None else 'any'}")
+        return value
+    return parse
+
+
+def _status_code(low: int, high: int, allowed: Optional[tuple[int, ...]] = None
+                 ) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"[0-9]{3}", text):
+            raise ValueError("expected a three-digit status code")
+        code = int(text)
+        if allowed is not None and code not in allowed:
+            raise ValueError(f"expected one of {'|'.join(map(str, allowed))}")
+        if not low <= code <= high:
+            raise ValueError(f"expected a status from {low} to {high}")
+        return code
+    return parse
+
+
+def _field_value(text: str) -> str:
+    """Text that can be sent verbatim in a header field: not empty, no CR, LF or NUL."""
+    if not text or any(c in text for c in "\r\n\0"):
+        raise ValueError("expected a non-empty value without CR, LF or NUL")
+    return text
+
+
+def _integer_literal(text: str) -> str:
+    """Any decimal integer, signed and as long as wanted: sent verbatim."""
+    if not re.fullmatch(r"[+-]?[0-9]{1,64}", text):
+        raise ValueError("expected a decimal integer, optionally signed")
+    return text
+
+
+_TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _header_requirement(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not _TOKEN_RE.fullmatch(name):
+        raise ValueError("expected Name:value with a header field name before the colon")
+    return name, _field_value(value.strip()) if value.strip() else ""
+
+
+# key -> (parser, default). The planner and writer read them from the parsed dict; the fault
+# options default to None (not given).
 _OPTION_SPECS: dict[str, tuple[Callable[[str], object], object]] = {
     "etag": (_choice("strong", "weak", "none"), "strong"),
     "lm": (_flag, True),
     "pre": (_choice("honor", "ignore"), "honor"),
     "ranges": (_flag, True),
+    # which requests
+    "times": (_count(), None),
+    "head": (_flag, False),
+    # faults
+    "status": (_status_code(400, 599), None),
+    "retry_after": (_field_value, None),
+    "redirect": (_count(0, 1000), None),
+    "location": (_field_value, None),
+    "redirect_status": (_status_code(300, 399, (301, 302, 303, 307, 308)), None),
+    "drop": (_count(), None),
+    "short": (_count(), None),
+    "stall": (_count(), None),
+    "stall_headers": (_flag, None),
+    "long": (_count(0, 64 * 1024 * 1024), None),
+    "cr": (_choice("shift", "wider", "none"), None),
+    "total": (_count(), None),
+    "crnum": (_choice("overflow", "overflow_last", "negative", "negative_first", "wrap"), None),
+    "gzip": (_flag, None),
+    "cl": (_integer_literal, None),
+    "junk": (_flag, None),
+    "huge_header": (_count(1, MAX_HUGE_HEADER), None),
+    # conditions
+    "require_header": (_header_requirement, None),
+    "gone_after": (_count(), None),
 }
+
+# The options `times` and `head` select requests for. A flag set to 0 is no fault.
+FAULT_OPTIONS = ("status", "redirect", "location", "drop", "short", "stall", "stall_headers",
+                 "long", "cr", "total", "crnum", "gzip", "cl", "junk", "huge_header")
+# At most one option of each group.
+_EXCLUSIVE = (("status", "redirect", "location"),
+              ("drop", "short", "stall", "stall_headers", "long"),
+              ("cr", "crnum"), ("total", "crnum"))
+
+
+def active_faults(options: dict) -> list[str]:
+    """The fault options that are set, in FAULT_OPTIONS order."""
+    return [key for key in FAULT_OPTIONS
+            if options[key] is not None and options[key] is not False]
 
 
 def parse_options(segment: str) -> dict:
-    """The options segment ("-" or "key=value,...") as a dict with every key filled in."""
+    """The options segment as it appears in the URL ("-" or "key=value,...", each key and
+    value percent-encoded) as a dict with every key filled in."""
     options = {key: default for key, (_, default) in _OPTION_SPECS.items()}
     if segment in ("-", ""):
         return options
     seen = set()
     for item in segment.split(","):
-        key, sep, value = item.partition("=")
+        raw_key, sep, raw_value = item.partition("=")
+        key = urllib.parse.unquote(raw_key)
+        value = urllib.parse.unquote(raw_value)
         if not sep:
-            raise OptionError(f"option {item!r} is not key=value (options segment "
-                              f"{segment!r}; use '-' for all defaults)")
+            raise OptionError(f"option {key!r} is not key=value (options segment "
+                              f"{urllib.parse.unquote(segment)!r}; use '-' for all defaults)")
         if key not in _OPTION_SPECS:
             raise OptionError(f"unknown option {key!r} (known: {', '.join(_OPTION_SPECS)})")
         if key in seen:
@@ -123,6 +293,18 @@ def parse_options(segment: str) -> dict:
             options[key] = _OPTION_SPECS[key][0](value)
         except ValueError as e:
             raise OptionError(f"bad value {value!r} for option {key!r}: {e}") from None
+    for group in _EXCLUSIVE:
+        given = [key for key in group if key in seen]
+        if len(given) > 1:
+            raise OptionError(f"options {' and '.join(given)} cannot be combined")
+    if "retry_after" in seen and "status" not in seen:
+        raise OptionError("option 'retry_after' needs 'status'")
+    if "redirect_status" in seen and not seen & {"redirect", "location"}:
+        raise OptionError("option 'redirect_status' needs 'redirect' or 'location'")
+    if "times" in seen and not active_faults(options):
+        raise OptionError("option 'times' given without a fault to limit")
+    if "head" in seen and not active_faults(options) and "gone_after" not in seen:
+        raise OptionError("option 'head' given without a fault or gone_after")
     return options
 
 
@@ -193,21 +375,60 @@ def _parse_http_date(value: str) -> Optional[int]:
 Segment = Union[bytes, tuple[int, int]]
 
 
+# A header line: (name, value), or raw bytes sent as they are (junk=1).
+HeaderLine = Union[tuple[str, str], bytes]
+
+
+@dataclass
+class Damage:
+    """What the writer does to the transfer itself. cut_after: body bytes sent before
+    `action` ("drop": shutdown and close; "stall": silence until the client leaves), None for
+    all of them; extra: bytes sent after the body (long=N); stall_headers: silence before the
+    status line."""
+    cut_after: Optional[int] = None
+    action: Optional[str] = None
+    extra: int = 0
+    stall_headers: bool = False
+
+
 @dataclass
 class Plan:
     """Everything the writer needs: status, headers (Content-Length is added by the writer
-    from the body), and the body as segments."""
+    from the body unless content_length overrides it), the body as segments, and the damage
+    to do while sending. range/size describe a single-part 206 (offset, length of the file)
+    for the faults that rewrite it."""
     status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    headers: list[HeaderLine] = field(default_factory=list)
     body: list[Segment] = field(default_factory=list)
     close: bool = False  # send Connection: close and end the connection afterwards
+    content_length: Optional[str] = None
+    damage: Damage = field(default_factory=Damage)
+    range: Optional[tuple[int, int]] = None
+    size: Optional[int] = None
 
     @property
     def length(self) -> int:
         return sum(len(s) if isinstance(s, bytes) else s[1] for s in self.body)
 
+    def set_header(self, name: str, value: Optional[str]) -> None:
+        """Replaces every `name` field by one with `value` (in the first one's place), or
+        removes them for None."""
+        lowered = name.lower()
+        out: list[HeaderLine] = []
+        placed = False
+        for line in self.headers:
+            if isinstance(line, tuple) and line[0].lower() == lowered:
+                if value is not None and not placed:
+                    out.append((name, value))
+                    placed = True
+                continue
+            out.append(line)
+        if value is not None and not placed:
+            out.append((name, value))
+        self.headers = out
 
-def _text_plan(status: int, text: str, headers: Optional[list[tuple[str, str]]] = None,
+
+def _text_plan(status: int, text: str, headers: Optional[list[HeaderLine]] = None,
                close: bool = False) -> Plan:
     return Plan(status, [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])],
                 [(text + "\n").encode()], close)
@@ -329,7 +550,7 @@ def plan_file_response(method: str, fields: dict[str, str], v: _Validators,
 
     whole = Plan(200, [("Content-Type", "application/octet-stream"),
                        ("Accept-Ranges", "bytes" if options["ranges"] else "none"), *common],
-                 [(0, v.size)] if v.size else [])
+                 [(0, v.size)] if v.size else [], size=v.size)
     # Range handling is defined for GET only (RFC 9110 section 14.2), so HEAD gets 200.
     if not options["ranges"] or method != "GET" or not fields["range"]:
         return whole
@@ -352,13 +573,123 @@ def plan_file_response(method: str, fields: dict[str, str], v: _Validators,
         offset, length = parts[0]
         return Plan(206, [("Content-Type", "application/octet-stream"),
                           ("Content-Range", f"bytes {offset}-{offset + length - 1}/{v.size}"),
-                          ("Accept-Ranges", "bytes"), *common], [parts[0]])
+                          ("Accept-Ranges", "bytes"), *common], [parts[0]],
+                    range=parts[0], size=v.size)
     ordered = sorted(parts)
     if any(b[0] < a[0] + a[1] for a, b in zip(ordered, ordered[1:])):
         return whole  # overlapping ranges: a client asking for that gets the plain file
     boundary, body = _multipart(parts, v.size)
     return Plan(206, [("Content-Type", f"multipart/byteranges; boundary={boundary}"),
                       ("Accept-Ranges", "bytes"), *common], body)
+
+
+
+
+# ------------------------------------------------------------------------------- faults
+def _content_range_fault(plan: Plan, options: dict) -> None:
+    """cr=, total= and crnum= on a single-part 206 (anything else is left alone)."""
+    if plan.status != 206 or plan.range is None or plan.size is None:
+        return
+    offset, length = plan.range
+    first, last, size = offset, offset + length - 1, plan.size
+    total = size if options["total"] is None else options["total"]
+    mode = options["cr"]
+    if mode == "none":
+        plan.set_header("Content-Range", None)
+        return
+    if mode == "shift":
+        value = f"bytes {first + 1}-{last + 1}/{total}"
+    elif mode == "wider":
+        start = first // WIDE * WIDE
+        end = min(size, (last // WIDE + 1) * WIDE)  # exclusive
+        plan.body = [(start, end - start)]
+        plan.range = (start, end - start)
+        value = f"bytes {start}-{end - 1}/{total}"
+    else:
+        value = f"bytes {first}-{last}/{total}"
+    crnum = options["crnum"]
+    if crnum == "overflow":
+        value = f"bytes {first}-{last}/{OVERFLOW}"
+    elif crnum == "overflow_last":
+        value = f"bytes {first}-{OVERFLOW}/{size}"
+    elif crnum == "negative":
+        value = f"bytes {first}-{last}/-5"
+    elif crnum == "negative_first":
+        value = f"bytes -5-{last}/{size}"
+    elif crnum == "wrap":
+        value = f"bytes {first + 2**64}-{last + 2**64}/{size + 2**64}"
+    plan.set_header("Content-Range", value)
+
+
+def _read_segments(body: list[Segment], fd: Optional[int]) -> bytes:
+    out = []
+    for segment in body:
+        if isinstance(segment, bytes):
+            out.append(segment)
+            continue
+        assert fd is not None
+        offset, remaining = segment
+        while remaining > 0:
+            data = os.pread(fd, min(CHUNK, remaining), offset)
+            if not data:
+                break
+            out.append(data)
+            offset += len(data)
+            remaining -= len(data)
+    return b"".join(out)
+
+
+def apply_body_faults(plan: Plan, options: dict, fd: Optional[int]) -> None:
+    """The faults that change what a file answer says: Content-Range and the encoding."""
+    _content_range_fault(plan, options)
+    if options["gzip"] and plan.status in (200, 206) and plan.size is not None:
+        if plan.status == 200 or plan.range is not None:  # not multipart
+            plan.body = [gzip.compress(_read_segments(plan.body, fd), compresslevel=1, mtime=0)]
+            plan.set_header("Content-Encoding", "gzip")
+
+
+def apply_transfer_faults(plan: Plan, options: dict) -> None:
+    """The faults of any answer: header lines, framing, and damage to the transfer."""
+    extra: list[HeaderLine] = []
+    if options["junk"]:
+        extra.extend(JUNK_LINES)
+    if options["huge_header"]:
+        extra.append(("X-Huge", "h" * options["huge_header"]))
+    plan.headers = [*extra, *plan.headers]
+    if options["cl"] is not None:
+        plan.content_length = options["cl"]
+        plan.close = True  # the framing is a lie: only the end of the connection ends it
+    damage = plan.damage
+    if options["drop"] is not None:
+        damage.cut_after, damage.action = options["drop"], "drop"
+    elif options["short"] is not None:
+        damage.cut_after, damage.action = max(0, plan.length - options["short"]), "drop"
+    elif options["stall"] is not None:
+        damage.cut_after, damage.action = options["stall"], "stall"
+    elif options["stall_headers"]:
+        damage.stall_headers = True
+    elif options["long"]:
+        damage.extra = options["long"]
+
+
+def _next_redirect_segment(raw_segment: str, redirect: int) -> str:
+    """The options segment with redirect=N-1; at 0 without redirect, and then also without
+    what only made sense with it (redirect_status; times and head when no fault is left)."""
+    items = [(urllib.parse.unquote(item.partition("=")[0]), item)
+             for item in raw_segment.split(",")]
+    if redirect > 1:
+        return ",".join(f"redirect={redirect - 1}" if key == "redirect" else item
+                        for key, item in items)
+    items = [(key, item) for key, item in items if key not in ("redirect", "redirect_status")]
+    keys = {key for key, _ in items}
+    if not keys & set(FAULT_OPTIONS):
+        items = [(key, item) for key, item in items
+                 if key != "times" and (key != "head" or "gone_after" in keys)]
+    return ",".join(item for _, item in items) or "-"
+
+
+def long_filler(count: int) -> bytes:
+    return (LONG_FILLER * (count // len(LONG_FILLER) + 1))[:count]
 
 
 # --------------------------------------------------------------------------------- server
@@ -373,12 +704,19 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], root: str, log_path: Optional[str]):
+    def __init__(self, address: tuple[str, int], root: str, log_path: Optional[str],
+                 ssl_context: Optional[ssl.SSLContext] = None):
         self.root = os.path.realpath(root)
+        self.ssl_context = ssl_context
+        self.scheme = "https" if ssl_context is not None else "http"
+        self.stopping = threading.Event()  # ends stalls when the server stops
         self._log_file = open(log_path, "ab") if log_path else None
         self._log_lock = threading.Lock()
         self._ids_lock = threading.Lock()
         self._next_id = 0
+        # (path, options segment) -> [matching requests, successful GETs for gone_after]
+        self._counters: dict[tuple[str, str], list[int]] = {}
+        self._counters_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -387,20 +725,79 @@ class _Server(ThreadingHTTPServer):
         TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.server_address[1]}"
+
+    def finish_request(self, request, client_address) -> None:
+        """With TLS, the handshake happens here, in the connection's own thread and bounded,
+        so that a client that never completes it holds up nothing else."""
+        if self.ssl_context is None:
+            super().finish_request(request, client_address)
+            return
+        try:
+            request.settimeout(TLS_HANDSHAKE_TIMEOUT)
+            tls = self.ssl_context.wrap_socket(request, server_side=True,
+                                               do_handshake_on_connect=False)
+        except OSError as e:
+            sys.stderr.write(f"range_test_server: TLS setup failed: {e!r}\n")
+            return
+        try:
+            try:
+                tls.do_handshake()
+            except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+                sys.stderr.write(f"range_test_server: TLS handshake with {client_address} "
+                                 f"failed: {e!r}\n")
+                return
+            self.RequestHandlerClass(tls, client_address, self)
+        finally:
+            try:
+                tls.close()
+            except OSError:
+                pass
+
     def next_connection_id(self) -> int:
         with self._ids_lock:
             self._next_id += 1
             return self._next_id
+
+    def count_request(self, key: tuple[str, str]) -> int:
+        """Counts one matching request for key; returns its number (1 for the first)."""
+        with self._counters_lock:
+            counter = self._counters.setdefault(key, [0, 0])
+            counter[0] += 1
+            return counter[0]
+
+    def claim_success(self, key: tuple[str, str], limit: int) -> bool:
+        """gone_after: reserves one of `limit` successful GETs; False once they are used."""
+        with self._counters_lock:
+            counter = self._counters.setdefault(key, [0, 0])
+            if counter[1] >= limit:
+                return False
+            counter[1] += 1
+            return True
+
+    def release_success(self, key: tuple[str, str]) -> None:
+        """The reserved GET was not answered 2xx after all."""
+        with self._counters_lock:
+            self._counters[key][1] -= 1
 
     def log(self, record: dict) -> None:
         if self._log_file is None:
             return
         line = (json.dumps(record, ensure_ascii=True) + "\n").encode()
         with self._log_lock:
+            if self._log_file is None:  # closed meanwhile
+                return
             self._log_file.write(line)
             self._log_file.flush()
 
+    def shutdown(self) -> None:
+        self.stopping.set()
+        super().shutdown()
+
     def server_close(self) -> None:
+        self.stopping.set()
         super().server_close()
         with self._log_lock:
             if self._log_file is not None:
@@ -443,16 +840,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -------------------------------------------------------------------- per request
     def _new_record(self) -> dict:
+        """One log line. method, path (relative to the root, decoded), options (the options
+        segment, decoded), the precondition and Range fields (repeated fields joined with
+        ", "; "" when absent), headers (every request field, names lower-cased), status,
+        body_bytes (bytes sent after the head, long=N's extra included), aborted (the body
+        was cut: by the client, by a fault, or by a file that shrank), fault (the fault
+        options applied, comma-separated; "" for none), connection (a number per TCP
+        connection), start and time (when the request was read and when the response
+        ended, seconds since the epoch)."""
+        headers = getattr(self, "headers", None)  # unset when the request line was bad
         fields = {}
         for key, header in _LOGGED_FIELDS.items():
             # Repeated fields are combined as RFC 9110 section 5.3 allows: what is logged is
             # what is evaluated.
-            headers = getattr(self, "headers", None)  # unset when the request line was bad
             values = headers.get_all(header, []) if headers is not None else []
             fields[key] = ", ".join(values)
+        every: dict[str, str] = {}
+        for name, value in (headers.items() if headers is not None else []):
+            name = name.lower()
+            every[name] = f"{every[name]}, {value}" if name in every else value
         return {"method": getattr(self, "command", None) or "", "path": "", "options": "",
-                **fields, "status": 0, "body_bytes": 0, "aborted": False,
-                "connection": self.connection_id, "time": 0.0}
+                **fields, "headers": every, "status": 0, "body_bytes": 0, "aborted": False,
+                "fault": "", "connection": self.connection_id, "start": time.time(),
+                "time": 0.0}
 
     def _serve(self) -> None:
         record = self._new_record()
@@ -502,11 +912,25 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             length -= len(data)
 
+    def _has_required_header(self, requirement: tuple[str, str]) -> bool:
+        name, value = requirement
+        values = self.headers.get_all(name, [])
+        return len(values) == 1 and values[0].strip() == value
+
+    def _redirect_plan(self, options: dict, raw_segment: str, raw_rest: str) -> Plan:
+        status = options["redirect_status"] or 302
+        if options["location"] is not None:
+            location = options["location"]
+        else:
+            location = (f"{self.server.base_url}/"
+                        f"{_next_redirect_segment(raw_segment, options['redirect'])}/{raw_rest}")
+        return _text_plan(status, f"redirected to {location}", [("Location", location)])
+
     def _plan(self, record: dict) -> tuple[Plan, Optional[int]]:
         """Builds the response from the URL, the options and the request header fields.
-        Returns the plan and the opened file (the caller closes it). Fault modes that change
-        what is answered (status=503 with Retry-After, a wrong Content-Range, gzip) plug in
-        here, after the file's plan is built."""
+        Returns the plan and the opened file (the caller closes it). The conditions
+        (require_header, gone_after) and the faults that replace the answer (status,
+        redirects) come first; the file's plan is then damaged by the others."""
         target = self.path
         if target.startswith(("http://", "https://")):  # absolute-form request target
             target = urllib.parse.urlsplit(target).path or "/"
@@ -516,12 +940,78 @@ class _Handler(BaseHTTPRequestHandler):
         relative = os.fsdecode(urllib.parse.unquote_to_bytes(rest))
         record["path"] = relative
         try:
-            options = parse_options(record["options"])
+            options = parse_options(segment)
         except OptionError as e:
             return _text_plan(400, f"bad options segment: {e}"), None
         if self.command not in ("GET", "HEAD"):
             return _text_plan(405, f"method {self.command} not allowed",
                               [("Allow", "GET, HEAD")]), None
+
+        if options["require_header"] is not None \
+                and not self._has_required_header(options["require_header"]):
+            record["fault"] = "require_header"
+            return _text_plan(401, f"needs {options['require_header'][0]}",
+                              [("WWW-Authenticate", 'Bearer realm="range-test-server"')]), None
+        key = (relative, record["options"])
+        matching = self.command == "GET" or options["head"]
+        claimed = False
+        if options["gone_after"] is not None and matching:
+            if self.command == "GET":
+                claimed = self.server.claim_success(key, options["gone_after"])
+                expired = not claimed
+            else:  # a HEAD with head=1: expired once the GETs are used up
+                expired = not self.server.claim_success(key, options["gone_after"])
+                if not expired:
+                    self.server.release_success(key)
+            if expired:
+                record["fault"] = "gone_after"
+                return _text_plan(403, "this URL has expired"), None
+        try:
+            plan, fd = self._plan_answer(record, options, key, matching, segment, rest)
+        except BaseException:
+            if claimed:
+                self.server.release_success(key)
+            raise
+        if claimed and not 200 <= plan.status <= 299:
+            self.server.release_success(key)
+        return plan, fd
+
+    def _plan_answer(self, record: dict, options: dict, key: tuple[str, str], matching: bool,
+                     raw_segment: str, raw_rest: str) -> tuple[Plan, Optional[int]]:
+        faults = active_faults(options)
+        active = False
+        if faults and matching:
+            number = self.server.count_request(key)
+            active = options["times"] is None or number <= options["times"]
+        if active:
+            record["fault"] = ",".join(faults)
+            replaced = None
+            if options["status"] is not None:
+                headers: list[HeaderLine] = []
+                if options["retry_after"] is not None:
+                    headers.append(("Retry-After", options["retry_after"]))
+                replaced = _text_plan(options["status"],
+                                      f"injected status {options['status']}", headers)
+            elif options["location"] is not None or options["redirect"]:
+                replaced = self._redirect_plan(options, raw_segment, raw_rest)
+            if replaced is not None:
+                apply_transfer_faults(replaced, options)
+                return replaced, None
+
+        plan, fd = self._plan_file(record, options)
+        if active:
+            try:
+                if fd is not None:
+                    apply_body_faults(plan, options, fd)
+                apply_transfer_faults(plan, options)
+            except BaseException:
+                if fd is not None:
+                    os.close(fd)
+                raise
+        return plan, fd
+
+    def _plan_file(self, record: dict, options: dict) -> tuple[Plan, Optional[int]]:
+        relative = record["path"]
         parts = [p for p in relative.split("/") if p]
         if not parts or any(p in (".", "..") for p in parts) or "\0" in relative:
             return _text_plan(404, f"no such file: {relative!r}"), None
@@ -545,52 +1035,160 @@ class _Handler(BaseHTTPRequestHandler):
             raise
         return plan, fd
 
-    def _write(self, plan: Plan, fd: Optional[int], record: dict) -> None:
-        """Sends the plan. Fault modes that damage the transfer itself (drop=N: close after
-        N body bytes, stall) plug in here, in the body loop."""
-        record["status"] = plan.status
+    # ---------------------------------------------------------------------------- writing
+    def _head_bytes(self, plan: Plan) -> bytes:
+        reason = self.responses.get(plan.status, ("Injected",))[0]
+        lines = [f"{self.protocol_version} {plan.status} {reason}".encode("latin-1"),
+                 f"Server: {self.version_string()}".encode("latin-1"),
+                 f"Date: {self.date_time_string()}".encode("latin-1")]
+        for line in plan.headers:
+            if isinstance(line, bytes):
+                lines.append(line)
+            else:
+                lines.append(f"{line[0]}: {line[1]}".encode("latin-1"))
+        # RFC 9110 section 8.6: a 304 carries no Content-Length unless it is the 200's;
+        # leaving it out is the simple correct choice.
+        if plan.status != 304:
+            length = plan.content_length if plan.content_length is not None else plan.length
+            lines.append(f"Content-Length: {length}".encode("latin-1"))
+        if plan.close:
+            lines.append(b"Connection: close")
+            self.close_connection = True
+        return b"\r\n".join(lines) + b"\r\n\r\n"
+
+    def _send(self, data: bytes, record: dict) -> None:
+        self.wfile.write(data)
+        record["body_bytes"] += len(data)
+
+    def _send_body(self, plan: Plan, fd: Optional[int], budget: Optional[int],
+                   record: dict) -> bool:
+        """Sends the body, or its first `budget` bytes. False when the file shrank under us:
+        the promised length cannot be kept, and only closing the connection tells the client
+        so."""
+        for segment in plan.body:
+            if budget is not None and budget <= 0:
+                return True
+            if isinstance(segment, bytes):
+                data = segment if budget is None else segment[:budget]
+                self._send(data, record)
+                if budget is not None:
+                    budget -= len(data)
+                continue
+            assert fd is not None
+            offset, remaining = segment
+            if budget is not None:
+                remaining = min(remaining, budget)
+            while remaining > 0:
+                data = os.pread(fd, min(CHUNK, remaining), offset)
+                if not data:
+                    return False
+                self._send(data, record)
+                offset += len(data)
+                remaining -= len(data)
+                if budget is not None:
+                    budget -= len(data)
+        return True
+
+    def _drop(self) -> None:
+        """Ends the connection now: no more bytes, no TLS close_notify."""
+        self.close_connection = True
         try:
-            self.send_response(plan.status)
-            for name, value in plan.headers:
-                self.send_header(name, value)
-            # RFC 9110 section 8.6: a 304 carries no Content-Length unless it is the 200's;
-            # leaving it out is the simple correct choice.
-            if plan.status != 304:
-                self.send_header("Content-Length", str(plan.length))
-            if plan.close:
-                self.send_header("Connection", "close")  # also sets close_connection
-            self.end_headers()
-            if getattr(self, "command", None) == "HEAD" or plan.status == 304:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self.connection.close()
+        except OSError:
+            pass
+
+    def _stall(self) -> None:
+        """Sends nothing until the client closes the connection (what it sends meanwhile is
+        read and thrown away), STALL_LIMIT passes, or the server stops."""
+        self.close_connection = True
+        sock = self.connection
+        deadline = time.monotonic() + STALL_LIMIT
+        try:
+            sock.settimeout(0.5)
+        except OSError:
+            return
+        while not self.server.stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return
-            for segment in plan.body:
-                if isinstance(segment, bytes):
-                    self.wfile.write(segment)
-                    record["body_bytes"] += len(segment)
-                    continue
-                assert fd is not None
-                offset, remaining = segment
-                while remaining > 0:
-                    data = os.pread(fd, min(CHUNK, remaining), offset)
-                    if not data:
-                        # Truncated in place under us: the promised length cannot be kept,
-                        # and only closing the connection tells the client so.
-                        record["aborted"] = True
-                        self.close_connection = True
-                        return
-                    self.wfile.write(data)
-                    record["body_bytes"] += len(data)
-                    offset += len(data)
-                    remaining -= len(data)
+            try:
+                readable, _, _ = select.select([sock], [], [], min(0.5, left))
+            except (OSError, ValueError):
+                return
+            if not readable:
+                continue
+            try:
+                if not sock.recv(65536):
+                    return  # the client closed its end
+            except (socket.timeout, ssl.SSLWantReadError):
+                continue
+            except OSError:
+                return
+
+    def _write(self, plan: Plan, fd: Optional[int], record: dict) -> None:
+        """Sends the plan, doing its damage: silence before the head, a body cut short by a
+        close or a stall, extra bytes after it."""
+        record["status"] = plan.status
+        damage = plan.damage
+        try:
+            if damage.stall_headers:
+                self._stall()
+                record["aborted"] = True
+                return
+            self.wfile.write(self._head_bytes(plan))
+            has_body = getattr(self, "command", None) != "HEAD" and plan.status != 304
+            if has_body:
+                if not self._send_body(plan, fd, damage.cut_after, record):
+                    record["aborted"] = True
+                    self.close_connection = True
+                    return
+            if damage.action == "drop":
+                record["aborted"] = True
+                self._drop()
+            elif damage.action == "stall":
+                record["aborted"] = True
+                self._stall()
+            elif damage.extra:
+                self._send(long_filler(damage.extra), record)
         except OSError:  # the client went away (EPIPE, ECONNRESET, timeout)
             record["aborted"] = True
             self.close_connection = True
 
 
-def serve(root: str, port: int, log_path: Optional[str]) -> _Server:
-    """A bound and listening server (not yet serving); port 0 picks a free one."""
-    return _Server(("127.0.0.1", port), root, log_path)
+def make_certificate(directory: str, timeout: float = 60.0) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and localhost (2 days) made with the openssl
+    command: (cert.pem, key.pem) in directory."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+               "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+               "-keyout", key, "-out", cert]
+    try:
+        result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
+                                timeout=timeout)
+    except FileNotFoundError:
+        raise RangeTestServerError("--tls needs the openssl command (Debian package openssl)")
+    except subprocess.TimeoutExpired:
+        raise RangeTestServerError(f"openssl did not make a certificate within {timeout}s")
+    if result.returncode != 0:
+        raise RangeTestServerError(f"openssl failed ({result.returncode}): "
+                                   f"{result.stderr.decode(errors='replace')}")
+    return cert, key
 
 
+def serve(root: str, port: int, log_path: Optional[str],
+          tls: Optional[tuple[str, str]] = None) -> _Server:
+    """A bound and listening server (not yet serving); port 0 picks a free one. tls:
+    (certificate, key) files to serve HTTPS with."""
+    context = None
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+    return _Server(("127.0.0.1", port), root, log_path, context)
 # ------------------------------------------------------------------------------ library
 class RangeTestServerError(RuntimeError):
     """The server could not be started (the message carries its output)."""
@@ -606,15 +1204,19 @@ def free_port() -> int:
 class RangeTestServer:
     """range_test_server.py as a subprocess on 127.0.0.1 serving `root`. Context manager.
 
-    The request log and the server's output live in a private temporary directory that
-    cleanup() removes; stop() keeps them readable."""
+    The request log, the server's output and (tls=True) its certificate live in a private
+    temporary directory that cleanup() removes; stop() keeps them readable. With tls=True it
+    serves HTTPS with a self-signed certificate for 127.0.0.1 and localhost, made at start
+    (cert_path: trust it to connect)."""
 
-    def __init__(self, root: str, *, port: Optional[int] = None, start_timeout: float = 10.0):
+    def __init__(self, root: str, *, port: Optional[int] = None, start_timeout: float = 30.0,
+                 tls: bool = False):
         self.root = os.path.abspath(root)
         if not os.path.isdir(self.root):
             raise RangeTestServerError(f"document root {self.root} is not a directory")
         self._requested_port = port
         self._start_timeout = start_timeout
+        self.tls = tls
         self.tmpdir: Optional[str] = None
         self.port: Optional[int] = None
         self.process: Optional[subprocess.Popen] = None
@@ -632,6 +1234,8 @@ class RangeTestServer:
             command = [sys.executable, os.path.abspath(__file__), "--root", self.root,
                        "--port", str(self._requested_port or 0), "--port-file", port_file,
                        "--log", self.log_path, "--exit-on-stdin-eof"]
+            if self.tls:
+                command += ["--tls", "--cert-dir", self.tmpdir]
             with open(self.output_path, "wb") as output:
                 self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=output,
                                                 stderr=output, start_new_session=True)
@@ -714,11 +1318,21 @@ class RangeTestServer:
     def base_url(self) -> str:
         if self.port is None:
             raise RangeTestServerError("not started")
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def cert_path(self) -> str:
+        """The self-signed certificate (PEM) of a tls=True server: what a client trusts."""
+        if not self.tls:
+            raise RangeTestServerError("not a TLS server (RangeTestServer(root, tls=True))")
+        if self.tmpdir is None:
+            raise RangeTestServerError("not started")
+        return os.path.join(self.tmpdir, "cert.pem")
 
     def url(self, path: str, **options) -> str:
         """URL of a path relative to the root with the given options, in the given order:
-        url("a b.bin", etag="weak", lm=False) -> .../etag=weak,lm=0/a%20b.bin. Options are not
+        url("a b.bin", etag="weak", lm=False) -> .../etag=weak,lm=0/a%20b.bin. Keys and values
+        are percent-encoded (',' '=' ':' '/' too), so any text can be a value. Options are not
         checked here: the server answers 400 to a bad one."""
         items = []
         for key, value in options.items():
@@ -788,9 +1402,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="also exit when standard input reaches end of file (a pipe from "
                              "a parent that may die without stopping us)")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve HTTPS with a self-signed certificate for 127.0.0.1 and "
+                             "localhost, made with the openssl command")
+    parser.add_argument("--cert-dir", help="with --tls: write cert.pem and key.pem here "
+                                           "(default: a temporary directory removed at exit)")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.root):
         parser.error(f"--root {args.root} is not a directory")
+    if args.cert_dir and not args.tls:
+        parser.error("--cert-dir needs --tls")
 
     stop = threading.Event()
 
@@ -802,37 +1423,59 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     if args.exit_on_stdin_eof:
         def watch_stdin():
+            # os.read, not sys.stdin: a daemon thread blocked inside a buffered reader holds
+            # its lock, and the interpreter aborts at exit when it cannot take that lock.
             try:
-                while sys.stdin.buffer.read(4096):
+                while os.read(0, 4096):
                     pass
-            except (OSError, ValueError):
+            except OSError:
                 pass
             stop.set()
         threading.Thread(target=watch_stdin, name="stdin-watcher", daemon=True).start()
 
-    server = serve(args.root, args.port, args.log)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                              name="serve", daemon=True)
-    thread.start()
-    port = server.server_address[1]
+    cert_dir = None
+    tls = None
+    if args.tls:
+        cert_dir = args.cert_dir or tempfile.mkdtemp(prefix="range-test-server-tls-")
+        try:
+            tls = make_certificate(cert_dir)
+        except RangeTestServerError as e:
+            print(f"range_test_server: {e}", file=sys.stderr)
+            if not args.cert_dir:
+                shutil.rmtree(cert_dir, ignore_errors=True)
+            return 1
+
     try:
-        if args.port_file:
-            tmp = args.port_file + ".tmp"
-            with open(tmp, "w") as f:
-                f.write(f"{port}\n")
-            os.replace(tmp, args.port_file)
-        print(f"http://127.0.0.1:{port}", flush=True)
-        # Bounded waits so that signals are handled promptly in the main thread.
-        while not stop.wait(0.2):
-            pass
-    finally:
-        server.shutdown()
-        server.server_close()
-        if args.port_file:
-            try:
-                os.unlink(args.port_file)
-            except OSError:
+        server = serve(args.root, args.port, args.log, tls)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                  name="serve", daemon=True)
+        thread.start()
+        port = server.server_address[1]
+        try:
+            if args.port_file:
+                tmp = args.port_file + ".tmp"
+                with open(tmp, "w") as f:
+                    f.write(f"{port}\n")
+                os.replace(tmp, args.port_file)
+            print(server.base_url, flush=True)
+            if tls is not None:
+                print(f"certificate: {tls[0]}", flush=True)
+            # Bounded waits so that signals are handled promptly in the main thread.
+            while not stop.wait(0.2):
                 pass
+        finally:
+            # Stalled connections see `stopping` within half a second; their threads are
+            # daemons, so nothing here waits for them.
+            server.shutdown()
+            server.server_close()
+            if args.port_file:
+                try:
+                    os.unlink(args.port_file)
+                except OSError:
+                    pass
+    finally:
+        if cert_dir is not None and not args.cert_dir:
+            shutil.rmtree(cert_dir, ignore_errors=True)
     return 0
 
 

@@ -8,9 +8,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <memory>
 #include <new>
+#include <stop_token>
+#include <thread>
 
 #include "fuse/kernel_notifier.h"
 #include "fuse/kernel_readahead.h"
@@ -260,7 +263,20 @@ int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
     filesystem.SetVersionListener(
         [&notifier](const std::string& name) { notifier.ForgetName(FUSE_ROOT_ID, name); });
     const std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop_config(fuse_loop_cfg_create());
+    // The loop ends only when every worker has answered its request, and a reader may be
+    // waiting for a server that is gone. When a signal ends the session, make such readers
+    // give up, so that SIGTERM unmounts at once.
+    std::jthread stop_watch([&filesystem, se = session.get()](const std::stop_token& done) {
+      while (!done.stop_requested()) {
+        if (fuse_session_exited(se)) {
+          spdlog::info("stopping: reads still waiting for a server give up");
+          return filesystem.RequestStop();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
     loop_result = fuse_session_loop_mt(session.get(), loop_config.get());
+    stop_watch.request_stop();
     // The loop has joined its workers: nobody calls the listener any more.
     filesystem.SetVersionListener(nullptr);
   }

@@ -1,21 +1,26 @@
 """The project's fault-injecting test server (scripts/lib/range_test_server.py) checked on its
-own, with http.client: Range and multipart answers, validators and preconditions per the URL
-options, the request log, keep-alive, and a clean stop. No FUSE and no rangefs binary needed.
+own, with http.client and raw sockets: Range and multipart answers, validators and
+preconditions per the URL options, the request log, keep-alive, a clean stop, every fault
+option (what goes on the wire, byte for byte where it matters), and HTTPS. No FUSE and no
+rangefs binary needed.
 """
 
 from __future__ import annotations
 
 import email.utils
+import gzip
 import hashlib
 import http.client
 import os
 import shutil
 import socket
+import ssl
 import sys
 import tempfile
 import time
 import unittest
 import urllib.parse
+import urllib.request
 from typing import Optional
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,7 +29,8 @@ if _SCRIPTS_LIB not in sys.path:
     sys.path.insert(0, _SCRIPTS_LIB)
 
 import procfs  # noqa: E402  (path set up above)
-from range_test_server import RangeTestServer  # noqa: E402
+import range_test_server  # noqa: E402
+from range_test_server import RangeTestServer, parse_options, OptionError  # noqa: E402
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -33,8 +39,8 @@ BIG_SIZE = 64 * MiB          # for speed and for a client that hangs up mid-body
 TIMEOUT = 10.0
 
 LOG_FIELDS = {"method", "path", "options", "range", "if_range", "if_match",
-              "if_unmodified_since", "if_none_match", "if_modified_since", "status",
-              "body_bytes", "aborted", "connection", "time"}
+              "if_unmodified_since", "if_none_match", "if_modified_since", "headers", "status",
+              "body_bytes", "aborted", "fault", "connection", "start", "time"}
 
 
 def http_date(path: str) -> str:
@@ -64,7 +70,9 @@ def parse_multipart(body: bytes, content_type: str) -> list[tuple[dict[str, str]
     return parts
 
 
-class RangeTestServerTest(unittest.TestCase):
+class _ServerTestCase(unittest.TestCase):
+    """One server for the class on a root with data.bin, "a b.bin", empty.bin, big.bin and a
+    symlink out of the root; a fresh keep-alive connection and an empty log per test."""
 
     @classmethod
     def setUpClass(cls):
@@ -83,9 +91,23 @@ class RangeTestServerTest(unittest.TestCase):
         cls.addClassCleanup(cls.server.cleanup)
 
     def setUp(self):
+        self.settle_log()
         self.server.clear_requests()
         self.conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=TIMEOUT)
         self.addCleanup(self.conn.close)
+
+    def settle_log(self, quiet: float = 0.05, bound: float = 3.0) -> None:
+        """Waits (bounded) until the log has not grown for `quiet` seconds: a response of the
+        previous test that its client read in full is logged just after its last byte, and
+        must not land in this test's log after the clear."""
+        deadline = time.monotonic() + bound
+        size = os.path.getsize(self.server.log_path)
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = os.path.getsize(self.server.log_path)
+            if now == size:
+                return
+            size = now
 
     # ------------------------------------------------------------------------------ helpers
     def fetch(self, name: str, headers: Optional[dict] = None, method: str = "GET",
@@ -126,6 +148,9 @@ class RangeTestServerTest(unittest.TestCase):
         self.assertEqual(response.getheader("Content-Range"), f"bytes {first}-{last}/{size}")
         self.assertEqual(int(response.getheader("Content-Length")), last - first + 1)
         self.assertEqual(body, self.content[name][first:last + 1])
+
+
+class RangeTestServerTest(_ServerTestCase):
 
     # --------------------------------------------------------------------- plain answers
     def test_head_has_the_get_headers_and_no_body(self):
@@ -434,7 +459,13 @@ class RangeTestServerTest(unittest.TestCase):
         self.fetch("a b.bin", {"If-None-Match": etag, "If-Modified-Since": "x"})
         self.fetch("a b.bin", conn=other)
         entries = self.wait_log(6)
+        # Lines are appended as responses end, so in order of "time"; a response its client
+        # has read may still be logged after the next one, so compare in request order.
+        times = [e["time"] for e in entries]
+        self.assertEqual(times, sorted(times))
+        entries.sort(key=lambda e: e["start"])
         for e in entries:
+            self.assertLessEqual(e["start"], e["time"])
             self.assertEqual(set(e), LOG_FIELDS, e)
             self.assertEqual(e["path"], "a b.bin")
             self.assertIsInstance(e["time"], float)
@@ -455,8 +486,6 @@ class RangeTestServerTest(unittest.TestCase):
         self.assertEqual(entries[0]["range"], "")
         self.assertEqual(len({e["connection"] for e in entries[:5]}), 1)
         self.assertNotEqual(entries[5]["connection"], entries[0]["connection"])
-        times = [e["time"] for e in entries]
-        self.assertEqual(times, sorted(times))
 
         self.server.clear_requests()
         self.assertEqual(self.server.requests(), [])
@@ -516,6 +545,558 @@ class RangeTestServerTest(unittest.TestCase):
         pid = server.pid
         server.process.stdin.close()
         self.assertTrue(procfs.wait_until(lambda: not procfs.pid_alive(pid), TIMEOUT))
+
+
+# ================================================================================= faults
+def head_fields(head: bytes) -> tuple[int, list[bytes]]:
+    """(status, header lines) of a raw response head (without the blank line)."""
+    lines = head.split(b"\r\n")
+    return int(lines[0].split()[1]), lines[1:]
+
+
+def head_value(head: bytes, name: str) -> Optional[str]:
+    """The first `name` field's value in a raw head, None if absent."""
+    prefix = name.lower().encode() + b":"
+    for line in head_fields(head)[1]:
+        if line.lower().startswith(prefix):
+            return line[len(prefix):].strip().decode("latin-1")
+    return None
+
+
+class FaultOptionsTest(_ServerTestCase):
+    """Every fault option, checked on the wire. Each test reads a file of its own (a hard
+    link to data.bin named after the test), so the per-(path, options) counters start at 0."""
+
+    def setUp(self):
+        super().setUp()
+        self.name = f"{self._testMethodName}.bin"
+        path = os.path.join(self.root, self.name)
+        if not os.path.exists(path):
+            os.link(os.path.join(self.root, "data.bin"), path)
+        self.content[self.name] = self.content["data.bin"]
+        self.data = self.content["data.bin"]
+
+    # ------------------------------------------------------------------------- raw helpers
+    def target(self, name: Optional[str] = None, **options) -> str:
+        return urllib.parse.urlsplit(self.server.url(name or self.name, **options)).path
+
+    def raw(self, target: str, headers: Optional[dict] = None, method: str = "GET",
+            sock: Optional[socket.socket] = None) -> socket.socket:
+        """Sends one request on a new (or the given) connection; returns the socket."""
+        if sock is None:
+            sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=TIMEOUT)
+            self.addCleanup(sock.close)
+        lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        return sock
+
+    @staticmethod
+    def read_head(sock: socket.socket, pending: bytes = b"") -> tuple[bytes, bytes]:
+        """(head without the blank line, bytes already read after it)."""
+        data = pending
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"connection closed inside the head: {data[:300]!r}")
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        return head, rest
+
+    @staticmethod
+    def read_exactly(sock: socket.socket, count: int, pending: bytes = b"") -> bytes:
+        data = pending
+        while len(data) < count:
+            chunk = sock.recv(min(65536, count - len(data)))
+            if not chunk:
+                raise AssertionError(f"connection closed after {len(data)} of {count} bytes")
+            data += chunk
+        return data
+
+    @staticmethod
+    def read_rest(sock: socket.socket, pending: bytes = b"", wait: float = TIMEOUT
+                  ) -> tuple[bytes, bool]:
+        """Everything until the server closes (eof True) or `wait` seconds of silence."""
+        data = pending
+        sock.settimeout(wait)
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return data, True
+                data += chunk
+        except (TimeoutError, socket.timeout):
+            return data, False
+        except ConnectionResetError:
+            return data, True
+
+    def entry(self, count: int = 1) -> dict:
+        return self.wait_log(count)[-1]
+
+    # ---------------------------------------------------------------------------- the log
+    def test_log_has_every_request_header(self):
+        self.conn.putrequest("GET", self.target(), skip_accept_encoding=True)
+        self.conn.putheader("X-Custom", "some value")
+        self.conn.putheader("User-Agent", "fault-test/1")
+        self.conn.putheader("X-Twice", "1")
+        self.conn.putheader("X-Twice", "2")
+        self.conn.putheader("Range", "bytes=0-9")
+        self.conn.endheaders()
+        response = self.conn.getresponse()
+        self.assertEqual(response.read(), self.data[:10])
+        e = self.entry()
+        self.assertEqual(set(e), LOG_FIELDS, e)
+        self.assertEqual(e["headers"], {"host": f"127.0.0.1:{self.server.port}",
+                                        "x-custom": "some value", "user-agent": "fault-test/1",
+                                        "x-twice": "1, 2", "range": "bytes=0-9"})
+        self.assertEqual(e["fault"], "")
+        self.assertLessEqual(e["start"], e["time"])
+
+    # -------------------------------------------------------------------- times and head
+    def test_times_counts_matching_gets_per_path_and_options(self):
+        range_ = {"Range": "bytes=0-9"}
+        statuses = []
+        for method in ("GET", "HEAD", "GET", "GET", "GET"):
+            response, _ = self.fetch(self.name, range_, method=method, status=503, times=2)
+            statuses.append(response.status)
+        # HEAD is not faulted and not counted: GETs 1 and 2 fail, GET 3 and 4 are served.
+        self.assertEqual(statuses, [503, 200, 503, 206, 206])
+        # Another options segment and another path have counters of their own.
+        self.assertEqual(self.fetch(self.name, range_, status=503, times=2, lm=1)[0].status,
+                         503)
+        self.assertEqual(self.fetch("a b.bin", range_, status=503, times=2)[0].status, 503)
+        entries = self.wait_log(7)
+        self.assertEqual([e["fault"] for e in entries],
+                         ["status", "", "status", "", "", "status", "status"])
+        self.assertEqual(entries[0]["options"], "status=503,times=2")
+        # head=1: HEADs match and are counted.
+        statuses = [self.fetch(self.name, range_, method=m, status=500, times=1, head=1)[0]
+                    .status for m in ("HEAD", "HEAD", "GET")]
+        self.assertEqual(statuses, [500, 200, 206])
+        # times=0: never faulted.
+        self.assert_partial(*self.fetch(self.name, range_, drop=0, times=0), 0, 9,
+                            name=self.name)
+
+    # ------------------------------------------------------------- damaged transfers
+    def test_drop_closes_after_n_body_bytes(self):
+        sock = self.raw(self.target(drop=1000), {"Range": "bytes=0-99999"})
+        head, rest = self.read_head(sock)
+        self.assertEqual(head_fields(head)[0], 206)
+        self.assertEqual(head_value(head, "Content-Length"), "100000")
+        self.assertEqual(head_value(head, "Content-Range"), f"bytes 0-99999/{DATA_SIZE}")
+        body, eof = self.read_rest(sock, rest)
+        self.assertTrue(eof, "the connection stayed open after the drop")
+        self.assertEqual(body, self.data[:1000])
+        e = self.entry()
+        self.assertEqual((e["status"], e["body_bytes"], e["aborted"], e["fault"]),
+                         (206, 1000, True, "drop"))
+        # http.client sees an incomplete body; with times=1 the next request is whole.
+        response, _ = None, None
+        self.conn.request("GET", self.target(drop=7, times=1), headers={"Range": "bytes=0-99"})
+        response = self.conn.getresponse()
+        with self.assertRaises(http.client.IncompleteRead) as caught:
+            response.read()
+        self.assertEqual(caught.exception.partial, self.data[:7])
+        self.conn.close()
+        self.assert_partial(*self.fetch(self.name, {"Range": "bytes=0-99"}, drop=7, times=1),
+                            0, 99, name=self.name)
+
+    def test_drop_beyond_the_body_sends_it_all_then_closes(self):
+        sock = self.raw(self.target(drop=5000), {"Range": "bytes=10-19"})
+        head, rest = self.read_head(sock)
+        body, eof = self.read_rest(sock, rest)
+        self.assertEqual((body, eof), (self.data[10:20], True))
+
+    def test_short_promises_everything_and_sends_less(self):
+        sock = self.raw(self.target(short=300), {"Range": "bytes=500-1499"})
+        head, rest = self.read_head(sock)
+        self.assertEqual(head_value(head, "Content-Length"), "1000")
+        body, eof = self.read_rest(sock, rest)
+        self.assertTrue(eof)
+        self.assertEqual(body, self.data[500:1200])
+        e = self.entry()
+        self.assertEqual((e["body_bytes"], e["aborted"], e["fault"]), (700, True, "short"))
+
+    def test_stall_holds_the_connection_until_the_client_leaves(self):
+        sock = self.raw(self.target(stall=500), {"Range": "bytes=0-9999"})
+        head, rest = self.read_head(sock)
+        self.assertEqual(head_value(head, "Content-Length"), "10000")
+        body = self.read_exactly(sock, 500, rest)
+        more, eof = self.read_rest(sock, body[500:], wait=0.7)
+        self.assertEqual((more, eof), (b"", False), "bytes or a close during the stall")
+        self.assertEqual(body[:500], self.data[:500])
+        self.assertEqual(self.server.requests(), [], "logged before the stall ended")
+        sock.close()
+        e = self.entry()
+        self.assertEqual((e["status"], e["body_bytes"], e["aborted"], e["fault"]),
+                         (206, 500, True, "stall"))
+        self.assertGreaterEqual(e["time"] - e["start"], 0.6)
+
+    def test_stall_headers_sends_nothing(self):
+        sock = self.raw(self.target(stall_headers=1), {"Range": "bytes=0-9"})
+        data, eof = self.read_rest(sock, wait=0.7)
+        self.assertEqual((data, eof), (b"", False))
+        sock.close()
+        e = self.entry()
+        self.assertEqual((e["body_bytes"], e["aborted"], e["fault"]),
+                         (0, True, "stall_headers"))
+
+    def test_long_sends_extra_bytes_on_the_same_connection(self):
+        sock = self.raw(self.target(long=50), {"Range": "bytes=0-99"})
+        head, rest = self.read_head(sock)
+        self.assertEqual(head_value(head, "Content-Length"), "100")
+        data = self.read_exactly(sock, 150, rest)
+        self.assertEqual(data[:100], self.data[:100])
+        self.assertEqual(data[100:150], range_test_server.long_filler(50))
+        self.assertTrue(data[100:150].startswith(range_test_server.LONG_FILLER))
+        # The connection stays open: a second request is answered after the extra bytes.
+        self.raw(self.target(), {"Range": "bytes=0-1"}, sock=sock)
+        head, rest = self.read_head(sock, data[150:])
+        self.assertEqual(head_fields(head)[0], 206)
+        self.assertEqual(self.read_exactly(sock, 2, rest), self.data[:2])
+        entries = self.wait_log(2)
+        self.assertEqual(entries[0]["body_bytes"], 150)
+        self.assertEqual(entries[0]["connection"], entries[1]["connection"])
+
+    # ------------------------------------------------------------------ error statuses
+    def test_status_with_and_without_retry_after(self):
+        date = "Wed, 21 Oct 2015 07:28:00 GMT"
+        for options, status, retry_after in (({"status": 503, "retry_after": 2}, 503, "2"),
+                                             ({"status": 429, "retry_after": date}, 429, date),
+                                             ({"status": 500}, 500, None),
+                                             ({"status": 404}, 404, None),
+                                             ({"status": 403}, 403, None),
+                                             ({"status": 410}, 410, None),
+                                             ({"status": 599}, 599, None)):
+            with self.subTest(options):
+                response, body = self.fetch(self.name, {"Range": "bytes=0-9"}, **options)
+                self.assertEqual(response.status, status)
+                self.assertEqual(response.getheader("Retry-After"), retry_after)
+                self.assertTrue(0 < len(body) < 200, body)
+                self.assertIsNone(response.getheader("Content-Range"))
+        # Bodies framed right: everything went over the one connection.
+        self.assert_one_connection(7)
+        self.assertEqual(self.fetch(self.name, method="HEAD", status=503)[0].status, 200)
+
+    # ------------------------------------------------------------------ Content-Range
+    def test_cr_shift_wider_none_and_total(self):
+        size = DATA_SIZE
+        response, body = self.fetch(self.name, {"Range": "bytes=100-199"}, cr="shift")
+        self.assertEqual(response.status, 206)
+        self.assertEqual(response.getheader("Content-Range"), f"bytes 101-200/{size}")
+        self.assertEqual(body, self.data[100:200])
+
+        for first, last, wide_first, wide_last in (
+                (70000, 70009, 65536, 131071), (0, 0, 0, 65535),
+                (65535, 65536, 0, 131071), (size - 10, size - 1, 16 * 65536, size - 1)):
+            with self.subTest(wider=(first, last)):
+                response, body = self.fetch(self.name, {"Range": f"bytes={first}-{last}"},
+                                            cr="wider")
+                self.assertEqual(response.status, 206)
+                self.assertEqual(response.getheader("Content-Range"),
+                                 f"bytes {wide_first}-{wide_last}/{size}")
+                self.assertEqual(body, self.data[wide_first:wide_last + 1])
+
+        response, body = self.fetch(self.name, {"Range": "bytes=5-9"}, cr="none")
+        self.assertEqual(response.status, 206)
+        self.assertIsNone(response.getheader("Content-Range"))
+        self.assertEqual(body, self.data[5:10])
+
+        response, body = self.fetch(self.name, {"Range": "bytes=0-9"}, total=5)
+        self.assertEqual(response.getheader("Content-Range"), "bytes 0-9/5")
+        self.assertEqual(body, self.data[:10])
+        response, body = self.fetch(self.name, {"Range": "bytes=0-9"}, cr="shift", total=7)
+        self.assertEqual(response.getheader("Content-Range"), "bytes 1-10/7")
+        # Only single-part 206s are touched: a 200 and a multipart 206 are as usual.
+        self.assert_whole(*self.fetch(self.name, cr="shift"), name=self.name)
+        response, body = self.fetch(self.name, {"Range": "bytes=0-1,5-6"}, cr="none")
+        self.assertEqual(len(parse_multipart(body, response.getheader("Content-Type"))), 2)
+
+    def test_crnum_puts_impossible_numbers_in_content_range(self):
+        size = DATA_SIZE
+        big = range_test_server.OVERFLOW
+        self.assertGreater(int(big), 2**64)
+        for crnum, value in (("overflow", f"bytes 10-19/{big}"),
+                             ("overflow_last", f"bytes 10-{big}/{size}"),
+                             ("negative", "bytes 10-19/-5"),
+                             ("negative_first", f"bytes -5-19/{size}"),
+                             ("wrap", f"bytes {10 + 2**64}-{19 + 2**64}/{size + 2**64}")):
+            with self.subTest(crnum):
+                response, body = self.fetch(self.name, {"Range": "bytes=10-19"}, crnum=crnum)
+                self.assertEqual(response.status, 206)
+                self.assertEqual(response.getheader("Content-Range"), value)
+                self.assertEqual(body, self.data[10:20])
+
+    # ---------------------------------------------------------------- encoding, framing
+    def test_gzip_encodes_the_body_and_keeps_the_identity_content_range(self):
+        response, body = self.fetch(self.name, {"Range": "bytes=1000-1999"}, gzip=1)
+        self.assertEqual(response.status, 206)
+        self.assertEqual(response.getheader("Content-Encoding"), "gzip")
+        self.assertEqual(response.getheader("Content-Range"), f"bytes 1000-1999/{DATA_SIZE}")
+        self.assertEqual(int(response.getheader("Content-Length")), len(body))
+        self.assertEqual(gzip.decompress(body), self.data[1000:2000])
+        response, body = self.fetch(self.name, gzip=1)
+        self.assertEqual((response.status, response.getheader("Content-Encoding")),
+                         (200, "gzip"))
+        self.assertEqual(gzip.decompress(body), self.data)
+        self.assert_one_connection(2)
+
+    def test_junk_header_lines(self):
+        sock = self.raw(self.target(junk=1), {"Range": "bytes=0-99"})
+        head, rest = self.read_head(sock)
+        lines = head_fields(head)[1]
+        for junk in range_test_server.JUNK_LINES:
+            self.assertIn(junk, lines)
+        self.assertIn(b"ThisLineHasNoColon", lines)
+        self.assertTrue(any(line.strip() == b"" and line for line in lines), lines)
+        self.assertTrue(any(b"\x00" in line for line in lines))
+        with self.assertRaises(UnicodeDecodeError):
+            b"\r\n".join(lines).decode("utf-8")
+        # The junk comes before the fields that matter; the body is intact.
+        junk_at = lines.index(b"ThisLineHasNoColon")
+        range_at = next(i for i, line in enumerate(lines) if line.startswith(b"Content-Range"))
+        self.assertLess(junk_at, range_at)
+        self.assertEqual(self.read_exactly(sock, 100, rest), self.data[:100])
+
+    def test_huge_header(self):
+        sock = self.raw(self.target(huge_header=200 * KiB), {"Range": "bytes=0-99"})
+        head, rest = self.read_head(sock)
+        self.assertIn(b"X-Huge: " + b"h" * (200 * KiB), head_fields(head)[1])
+        self.assertEqual(self.read_exactly(sock, 100, rest), self.data[:100])
+
+    def test_cl_is_sent_verbatim_then_the_body_and_a_close(self):
+        for value in ("-5", "99999999999999999999999", "+3"):
+            with self.subTest(value):
+                sock = self.raw(self.target(cl=value), {"Range": "bytes=0-99"})
+                head, rest = self.read_head(sock)
+                self.assertEqual(head_value(head, "Content-Length"), value)
+                self.assertEqual(head_value(head, "Connection"), "close")
+                body, eof = self.read_rest(sock, rest)
+                self.assertEqual((body, eof), (self.data[:100], True))
+
+    # ------------------------------------------------------------------------ redirects
+    def test_redirect_chain_ends_at_the_file(self):
+        target = self.target(redirect=3, etag="weak")
+        for remaining in (2, 1, 0):
+            self.conn.request("GET", target, headers={"Range": "bytes=0-9"})
+            response = self.conn.getresponse()
+            response.read()
+            self.assertEqual(response.status, 302)
+            options = f"redirect={remaining},etag=weak" if remaining else "etag=weak"
+            expected = f"{self.server.base_url}/{options}/{self.name}"
+            self.assertEqual(response.getheader("Location"), expected)
+            target = urllib.parse.urlsplit(expected).path
+        self.conn.request("GET", target, headers={"Range": "bytes=0-9"})
+        response = self.conn.getresponse()
+        self.assert_partial(response, response.read(), 0, 9, name=self.name)
+        self.assertTrue(response.getheader("ETag").startswith("W/"))
+        # urllib follows the whole chain; 307 on request.
+        with urllib.request.urlopen(self.server.url(self.name, redirect=4,
+                                                    redirect_status=307),
+                                    timeout=TIMEOUT) as r:
+            self.assertEqual(r.read(), self.data)
+        entries = self.wait_log(9)  # 3 redirects + the 206 above, 4 more + the 200
+        self.assertEqual([e["status"] for e in entries[4:]], [307] * 4 + [200])
+        # The last redirect drops what only made sense with it; nothing left is "-".
+        for options, segment in (({"redirect": 1}, "-"),
+                                 ({"redirect": 1, "redirect_status": 307, "times": 5}, "-"),
+                                 ({"redirect": 1, "head": 1, "gone_after": 3},
+                                  "head=1,gone_after=3"),
+                                 ({"redirect": 1, "times": 1, "cr": "shift"},
+                                  "times=1,cr=shift"),
+                                 ({"redirect": 2, "redirect_status": 307},
+                                  "redirect=1,redirect_status=307")):
+            with self.subTest(options):
+                response, _ = self.fetch(self.name, **options)
+                self.assertEqual(response.getheader("Location"),
+                                 f"{self.server.base_url}/{segment}/{self.name}")
+
+    def test_location_is_sent_verbatim(self):
+        for location, status in (("file:///etc/passwd", 302),
+                                 ("http://127.0.0.1:1/x.bin?a=b,c", 301),
+                                 ("/-/a%20b.bin", 308)):
+            with self.subTest(location):
+                response, body = self.fetch(self.name, location=location,
+                                            redirect_status=status)
+                self.assertEqual(response.status, status)
+                self.assertEqual(response.getheader("Location"), location)
+        response, _ = self.fetch(self.name, location="file:///etc/passwd", times=1)
+        self.assertEqual(response.status, 302)
+        self.assert_whole(*self.fetch(self.name, location="file:///etc/passwd", times=1),
+                          name=self.name)
+
+    # ------------------------------------------------------------------------ conditions
+    def test_require_header(self):
+        options = {"require_header": "X-Token:secret value"}
+        response, _ = self.fetch(self.name, {"Range": "bytes=0-9"}, **options)
+        self.assertEqual(response.status, 401)
+        self.assertIsNotNone(response.getheader("WWW-Authenticate"))
+        for value in ("secret", "secret value!", "SECRET VALUE"):
+            response, _ = self.fetch(self.name, {"Range": "bytes=0-9", "X-Token": value},
+                                     **options)
+            self.assertEqual(response.status, 401, value)
+        self.assert_partial(*self.fetch(self.name, {"Range": "bytes=0-9",
+                                                    "X-Token": "secret value"}, **options),
+                            0, 9, name=self.name)
+        self.assertEqual(self.fetch(self.name, method="HEAD", **options)[0].status, 401)
+        entries = self.wait_log(6)
+        self.assertEqual([e["fault"] for e in entries],
+                         ["require_header"] * 4 + ["", "require_header"])
+
+    def test_gone_after_k_successful_gets(self):
+        range_ = {"Range": "bytes=0-9"}
+        # A 412 is not a success and does not use up the URL.
+        self.assertEqual(self.fetch(self.name, {**range_, "If-Match": '"x"'},
+                                    gone_after=2)[0].status, 412)
+        statuses = [self.fetch(self.name, range_, gone_after=2)[0].status for _ in range(4)]
+        self.assertEqual(statuses, [206, 206, 403, 403])
+        self.assertEqual(self.fetch(self.name, method="HEAD", gone_after=2)[0].status, 200)
+        # head=1: HEADs are refused too once expired, and do not use it up before.
+        statuses = [self.fetch(self.name, range_, method=m, gone_after=1, head=1)[0].status
+                    for m in ("HEAD", "HEAD", "GET", "HEAD", "GET")]
+        self.assertEqual(statuses, [200, 200, 206, 403, 403])
+        entries = self.wait_log(11)
+        self.assertEqual([e["fault"] for e in entries],
+                         ["", "", "", "gone_after", "gone_after", "", "", "", "", "gone_after",
+                          "gone_after"])
+
+    # ------------------------------------------------------------------------- options
+    def test_option_values_are_percent_decoded_after_the_split(self):
+        url = self.server.url("x.bin", location="http://h/a?b=c,d", retry_after="a b")
+        segment = urllib.parse.urlsplit(url).path.split("/")[1]
+        self.assertEqual(segment, "location=http%3A%2F%2Fh%2Fa%3Fb%3Dc%2Cd,retry_after=a%20b")
+        with self.assertRaises(OptionError):  # retry_after without status
+            parse_options(segment)
+        options = parse_options("status=503,retry_after=Wed%2C%2021%20Oct%202015")
+        self.assertEqual((options["status"], options["retry_after"]), (503, "Wed, 21 Oct 2015"))
+        self.assertEqual(parse_options("require_header=A%3Ab%3Ac")["require_header"],
+                         ("A", "b:c"))
+        self.assertEqual(parse_options("-")["drop"], None)
+
+    def test_bad_fault_options_are_400_naming_the_problem(self):
+        for segment, words in (("drop=-1", ("drop", "-1")),
+                               ("drop=x", ("drop",)),
+                               ("status=200", ("status", "200")),
+                               ("status=5033", ("status",)),
+                               ("cr=sideways", ("cr", "sideways")),
+                               ("crnum=big", ("crnum",)),
+                               ("cl=12a", ("cl",)),
+                               ("huge_header=0", ("huge_header",)),
+                               ("redirect_status=200,redirect=1", ("redirect_status",)),
+                               ("retry_after=2", ("retry_after", "status")),
+                               ("redirect_status=302", ("redirect_status", "redirect")),
+                               ("times=2", ("times",)),
+                               ("head=1", ("head",)),
+                               ("status=503,redirect=1", ("status", "redirect")),
+                               ("drop=1,stall=2", ("drop", "stall")),
+                               ("cr=shift,crnum=wrap", ("cr", "crnum")),
+                               ("require_header=nocolon", ("require_header",)),
+                               ("require_header=a%20b%3Ac", ("require_header",)),
+                               ("location=a%0Db", ("location",)),
+                               ("gzip=2", ("gzip",))):
+            with self.subTest(segment):
+                self.conn.request("GET", f"/{segment}/{self.name}")
+                response = self.conn.getresponse()
+                body = response.read().decode()
+                self.assertEqual(response.status, 400, body)
+                for word in words:
+                    self.assertIn(word, body)
+
+    # ----------------------------------------------------------------------------- stop
+    def test_stop_is_prompt_with_a_stall_in_progress(self):
+        server = RangeTestServer(self.root)
+        self.addCleanup(server.cleanup)
+        server.start()
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+        self.addCleanup(sock.close)
+        target = urllib.parse.urlsplit(server.url(self.name, stall=10)).path
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n\r\n".encode())
+        head, rest = self.read_head(sock)
+        self.read_exactly(sock, 10, rest)
+        start = time.monotonic()
+        server.stop(timeout=5)
+        self.assertLess(time.monotonic() - start, 3.0)
+        self.assertEqual(server.process.returncode, 0, server.output())
+
+
+# =================================================================================== TLS
+class TlsTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp(prefix="range-test-server-tls-")
+        cls.addClassCleanup(shutil.rmtree, cls.root, True)
+        cls.data = os.urandom(300 * KiB + 7)
+        with open(os.path.join(cls.root, "data.bin"), "wb") as f:
+            f.write(cls.data)
+        cls.server = RangeTestServer(cls.root, tls=True)
+        cls.server.start()
+        cls.addClassCleanup(cls.server.cleanup)
+
+    def connection(self, host: str = "127.0.0.1", cafile: Optional[str] = None
+                   ) -> http.client.HTTPSConnection:
+        context = ssl.create_default_context(cafile=cafile or self.server.cert_path)
+        conn = http.client.HTTPSConnection(host, self.server.port, timeout=TIMEOUT,
+                                           context=context)
+        self.addCleanup(conn.close)
+        return conn
+
+    def get(self, conn, url: str, headers: Optional[dict] = None):
+        conn.request("GET", urllib.parse.urlsplit(url).path, headers=headers or {})
+        return conn.getresponse()
+
+    def test_https_with_the_certificate_for_ip_and_localhost(self):
+        self.assertEqual(self.server.base_url, f"https://127.0.0.1:{self.server.port}")
+        self.assertTrue(self.server.url("data.bin").startswith("https://127.0.0.1:"))
+        with open(self.server.cert_path) as f:
+            self.assertIn("BEGIN CERTIFICATE", f.read())
+        for host in ("127.0.0.1", "localhost"):
+            with self.subTest(host):
+                conn = self.connection(host)
+                response = self.get(conn, self.server.url("data.bin"), {"Range": "bytes=5-9"})
+                self.assertEqual((response.status, response.read()), (206, self.data[5:10]))
+                # keep-alive over TLS
+                response = self.get(conn, self.server.url("data.bin"))
+                self.assertEqual(response.read(), self.data)
+
+    def test_untrusted_without_the_certificate(self):
+        context = ssl.create_default_context()
+        conn = http.client.HTTPSConnection("127.0.0.1", self.server.port, timeout=TIMEOUT,
+                                           context=context)
+        self.addCleanup(conn.close)
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            conn.request("GET", "/-/data.bin")
+        # Plain HTTP to the TLS port: no answer worth the name, and the server carries on.
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=TIMEOUT) as s:
+            s.sendall(b"GET /-/data.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.settimeout(TIMEOUT)
+            try:
+                data = s.recv(100)
+            except (ConnectionResetError, TimeoutError):
+                data = b""
+            self.assertFalse(data.startswith(b"HTTP/1.1 200"), data)
+        response = self.get(self.connection(), self.server.url("data.bin"))
+        self.assertEqual(response.read(), self.data)
+
+    def test_faults_over_tls(self):
+        conn = self.connection()
+        response = self.get(conn, self.server.url("data.bin", drop=100), {"Range": "bytes=0-999"})
+        self.assertEqual(response.status, 206)
+        with self.assertRaises(http.client.IncompleteRead) as caught:
+            response.read()
+        self.assertEqual(caught.exception.partial, self.data[:100])
+        response = self.get(self.connection(), self.server.url("data.bin", status=503,
+                                                               retry_after=1))
+        self.assertEqual((response.status, response.getheader("Retry-After")), (503, "1"))
+        response.read()
+        response = self.get(self.connection(), self.server.url("data.bin", redirect=1))
+        self.assertEqual(response.getheader("Location"),
+                         f"{self.server.base_url}/-/data.bin")
+
+    def test_cert_path_needs_tls(self):
+        server = RangeTestServer(self.root)
+        with self.assertRaises(range_test_server.RangeTestServerError):
+            server.cert_path
 
 
 if __name__ == "__main__":
