@@ -115,16 +115,60 @@ size_t UserinfoEnd(std::string_view url, size_t start) {
   return end;
 }
 
+// Query parameters that carry secrets in signed and token-bearing URLs (S3 and GCS presigned
+// URLs, Azure SAS, API keys): their values are hidden, their names kept.
+bool IsSecretParameter(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  static constexpr std::string_view kExact[] = {"sig", "key", "auth", "code", "apikey"};
+  static constexpr std::string_view kContains[] = {
+      "signature", "token", "credential", "secret", "password", "passwd", "api_key", "access_key"};
+  for (const std::string_view exact : kExact) {
+    if (lower == exact) return true;
+  }
+  for (const std::string_view part : kContains) {
+    if (lower.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// `url` with the values of secret query parameters replaced by "***".
+std::string RedactQuerySecrets(std::string url) {
+  const size_t query = url.find('?');
+  if (query == std::string::npos) return url;
+  const size_t fragment = std::min(url.find('#', query), url.size());
+  std::string result = url.substr(0, query + 1);
+  size_t at = query + 1;
+  while (at <= fragment) {
+    const size_t next = std::min(url.find('&', at), fragment);
+    const std::string_view parameter(url.data() + at, next - at);
+    const size_t equals = parameter.find('=');
+    if (equals != std::string_view::npos && IsSecretParameter(parameter.substr(0, equals))) {
+      result += parameter.substr(0, equals + 1);
+      result += "***";
+    } else {
+      result += parameter;
+    }
+    if (next == fragment) break;
+    result += '&';
+    at = next + 1;
+  }
+  result += url.substr(fragment);
+  return result;
+}
+
 }  // namespace
 
 std::string RedactUrl(std::string_view url) {
   const size_t start = AuthorityStart(url);
   const size_t end = UserinfoEnd(url, start);
-  if (end == std::string_view::npos || end == start) return std::string(url);
+  if (end == std::string_view::npos || end == start) return RedactQuerySecrets(std::string(url));
   std::string redacted(url.substr(0, start));
   redacted += RedactUserinfo(url.substr(start, end - start));
   redacted += url.substr(end);
-  return redacted;
+  return RedactQuerySecrets(std::move(redacted));
 }
 
 std::string RedactUrlsIn(std::string_view text, std::span<const std::string> urls) {

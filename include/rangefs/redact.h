@@ -3,8 +3,11 @@
 // Every URL rangefs prints (log lines at any level, error messages, the proxy) goes through
 // RedactUrl first. What is redacted: the password of a "user:password@" userinfo, and a
 // userinfo without a password as a whole (it is usually a token). What is kept: scheme, user
-// name, host, port, path, query and fragment. A query string is shown as given, so a signed
-// URL's signature (S3 "X-Amz-Signature", "sig=", "token=") does appear in logs.
+// name, host, port, path, the query's parameter names and fragment. The values of query
+// parameters that carry secrets in signed or token-bearing URLs are hidden too: names that
+// contain "signature", "token", "credential", "secret", "password", "api_key" or
+// "access_key", and "sig", "key", "auth", "code", "apikey" (S3's X-Amz-Signature and
+// X-Amz-Credential, Azure's sig, Google's key).
 //
 // Thread-safety: pure functions.
 #pragma once
