@@ -11,9 +11,11 @@
 #include <chrono>
 #include <csignal>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <stop_token>
 #include <thread>
+#include <unordered_map>
 
 #include "fuse/kernel_notifier.h"
 #include "fuse/kernel_readahead.h"
@@ -60,11 +62,42 @@ int ErrnoFor(ErrorCode code) {
 }
 
 // What every callback reaches through the session's user data.
+// The readers of open handles. The kernel releases every handle it opened, except when the
+// session ends with files still open (a signal, an aborted connection): those readers are freed
+// with the session instead of leaking. The handle is the reader's address, so reads need no
+// lookup.
+class OpenHandles {
+ public:
+  uint64_t Add(std::unique_ptr<FileReader> reader) {
+    FileReader* const raw = reader.get();
+    std::lock_guard lock(mu_);
+    readers_.emplace(raw, std::move(reader));
+    return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(raw));
+  }
+  void Remove(uint64_t handle) {
+    std::unique_ptr<FileReader> reader;
+    {
+      std::lock_guard lock(mu_);
+      const auto found =
+          readers_.find(reinterpret_cast<FileReader*>(static_cast<uintptr_t>(handle)));
+      if (found == readers_.end()) return;
+      reader = std::move(found->second);
+      readers_.erase(found);
+    }
+    // Destroyed outside the lock: it may wait for nothing, but it frees blocks.
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<FileReader*, std::unique_ptr<FileReader>> readers_;  // Guarded by mu_
+};
+
 struct Served {
   Filesystem& filesystem;
   // Names and attributes stay valid as long as a version stays trusted (--revalidate): after
   // that the kernel asks again, and a lookup confirms the version with the server.
   const double attribute_timeout_seconds;
+  OpenHandles handles;
 };
 
 Served& ServedOf(fuse_req_t req) { return *static_cast<Served*>(fuse_req_userdata(req)); }
@@ -163,11 +196,11 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if ((fi->flags & O_ACCMODE) != O_RDONLY) return (void)fuse_reply_err(req, EROFS);
     Result<OpenedFile> opened = FilesystemOf(req).Open(ino);
     if (!opened.ok()) return (void)fuse_reply_err(req, ErrnoFor(opened.status().code()));
-    fi->fh = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(opened->reader.get()));
+    OpenHandles& handles = ServedOf(req).handles;
+    fi->fh = handles.Add(std::move(opened->reader));
     fi->keep_cache = opened->keep_cache ? 1 : 0;
-    if (fuse_reply_open(req, fi) == 0) {
-      (void)opened->reader.release();  // owned by the handle now; freed in OnRelease
-    }
+    // Not delivered (the opener was interrupted): no release will follow.
+    if (fuse_reply_open(req, fi) != 0) handles.Remove(fi->fh);
   });
 }
 
@@ -189,7 +222,7 @@ void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_inf
 
 void OnRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Guarded(req, [&] {
-    delete &ReaderOf(fi);
+    ServedOf(req).handles.Remove(fi->fh);
     fuse_reply_err(req, 0);
   });
 }
@@ -237,7 +270,8 @@ int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
   }
 
   Served served{.filesystem = filesystem,
-                .attribute_timeout_seconds = config.attribute_timeout_seconds};
+                .attribute_timeout_seconds = config.attribute_timeout_seconds,
+                .handles = {}};
   const std::unique_ptr<fuse_session, SessionDeleter> session(
       fuse_session_new(args.get(), &kOperations, sizeof(kOperations), &served));
   if (!session) return 1;  // libfuse has printed why (an unknown -o option, say)
