@@ -74,6 +74,24 @@ class BlockRunSink final : public RangeSink {
 
 }  // namespace
 
+void BlockFetcher::FetchClaimedRuns(const FileVersionPtr& version, const std::vector<Run>& runs,
+                                    FetchPriority priority) {
+  if (runs.size() == 1)
+    return FetchClaimed(version, runs[0].first_index, runs[0].last_index, priority);
+  std::vector<ByteRange> ranges;
+  std::vector<std::shared_ptr<RangeSink>> sinks;
+  ranges.reserve(runs.size());
+  sinks.reserve(runs.size());
+  for (const Run& run : runs) {
+    ranges.push_back(
+        ByteRange{run.first_index * block_size_,
+                  std::min((run.last_index + 1) * block_size_, version->info.size) - 1});
+    sinks.push_back(std::make_shared<BlockRunSink>(cache_, version, block_size_, run.first_index,
+                                                   run.last_index));
+  }
+  source_.StartMultiFetch(version->info, ranges, priority, std::move(sinks));
+}
+
 void BlockFetcher::FetchClaimed(const FileVersionPtr& version, uint64_t first_index,
                                 uint64_t last_index, FetchPriority priority) {
   const uint64_t first = first_index * block_size_;

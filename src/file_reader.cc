@@ -51,7 +51,9 @@ Result<ReadBuffer> FileReader::Read(uint64_t offset, uint64_t size) {
       if (blocks[i].claimed) cache.Fail(version_->KeyFor(first_index + i), replaced);
     }
   } else {
-    // Adjacent blocks this read claimed are loaded by one request.
+    // Adjacent blocks this read claimed are one run; the runs go out together, in one
+    // request where the source can ask for several ranges at once.
+    std::vector<BlockFetcher::Run> runs;
     for (size_t i = 0; i < blocks.size();) {
       if (!blocks[i].claimed) {
         ++i;
@@ -59,10 +61,10 @@ Result<ReadBuffer> FileReader::Read(uint64_t offset, uint64_t size) {
       }
       size_t end = i + 1;
       while (end < blocks.size() && blocks[end].claimed) ++end;
-      fetcher_.FetchClaimed(version_, first_index + i, first_index + end - 1,
-                            FetchPriority::kDemand);
+      runs.push_back({first_index + i, first_index + end - 1});
       i = end;
     }
+    if (!runs.empty()) fetcher_.FetchClaimedRuns(version_, runs, FetchPriority::kDemand);
     // Readahead starts before this read waits, so it overlaps with the read's own requests.
     if (const std::optional<ByteRange> ahead = readahead_.OnRead(offset, size, file_size)) {
       prefetcher_.Prefetch(version_, *ahead);

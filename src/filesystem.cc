@@ -16,7 +16,8 @@ Filesystem::Filesystem(RangeSource& source, std::vector<NamedFile> files, std::t
       fetcher_(cache_, source, read_options.block_size),
       prefetcher_(fetcher_, read_options.connections, read_options.max_request_bytes),
       mount_time_(mount_time),
-      revalidate_after_(revalidate_after) {
+      revalidate_after_(revalidate_after),
+      read_options_(read_options) {
   const ReadaheadConfig readahead = EffectiveReadahead(read_options);
   const auto probed_at = MountedFile::Clock::now();
   files_.reserve(files.size());
@@ -93,6 +94,28 @@ void Filesystem::Revalidate(MountedFile& file, MountedFile::Clock::time_point as
   if (listener_) listener_(file.name());
 }
 
+void Filesystem::PrefetchForFirstOpen(const FileVersionPtr& version) {
+  // Blocks someone already has or is loading are left out; what is left goes out as one
+  // multi-range request, at demand priority: the opener is about to read it.
+  std::vector<BlockFetcher::Run> runs;
+  for (const BlockRunIndexes& planned : OpenPrefetchRuns(version->info.size, read_options_)) {
+    bool in_run = false;
+    for (uint64_t index = planned.first_index; index <= planned.last_index; ++index) {
+      if (!cache_.TryClaim(version->KeyFor(index))) {
+        in_run = false;
+        continue;
+      }
+      if (in_run) {
+        runs.back().last_index = index;
+      } else {
+        runs.push_back({index, index});
+        in_run = true;
+      }
+    }
+  }
+  if (!runs.empty()) fetcher_.FetchClaimedRuns(version, runs, FetchPriority::kDemand);
+}
+
 bool Filesystem::IsCurrent(const FileVersion& version) const {
   const MountedFile* file = FileOf(version);
   return file && file->IsCurrent(version);
@@ -161,6 +184,7 @@ Result<OpenedFile> Filesystem::Open(uint64_t inode) {
   Revalidate(file, MountedFile::Clock::now(), nullptr);
   FileVersionPtr version = file.current();
   if (version->generation != located.generation) return stale;
+  if (file.FirstOpenOf(version->generation)) PrefetchForFirstOpen(version);
   VersionRegistry& versions = *this;
   return OpenedFile{
       .reader = std::make_unique<FileReader>(fetcher_, prefetcher_, file.readahead(), versions,

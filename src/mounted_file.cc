@@ -51,4 +51,11 @@ FileVersionPtr MountedFile::Adopt(RemoteFileInfo probed, Clock::time_point probe
   return replaced;
 }
 
+bool MountedFile::FirstOpenOf(uint64_t generation) {
+  std::lock_guard lock(mu_);
+  if (opened_generation_ && *opened_generation_ >= generation) return false;
+  opened_generation_ = generation;
+  return true;
+}
+
 }  // namespace rangefs

@@ -40,6 +40,14 @@ class BufferSink final : public RangeSink {
 
 }  // namespace
 
+void RangeSource::StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
+                                  FetchPriority priority,
+                                  std::vector<std::shared_ptr<RangeSink>> sinks) {
+  for (size_t i = 0; i < ranges.size() && i < sinks.size(); ++i) {
+    StartFetch(file, ranges[i], priority, std::move(sinks[i]));
+  }
+}
+
 Status RangeSource::Fetch(const RemoteFileInfo& file, const ByteRange& range,
                           std::span<std::byte> out) {
   if (out.size() != range.length() || range.last >= file.size) {

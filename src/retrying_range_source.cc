@@ -24,6 +24,10 @@ class RetryingRangeSource::Fetch final : public std::enable_shared_from_this<Fet
         deadline_(owner.scheduler_.Now() + owner.policy_.config().deadline) {}
 
   void StartAttempt();
+  // The sink for the current attempt: for a first attempt that is part of a multi-range
+  // request made by the caller.
+  std::shared_ptr<RangeSink> FirstAttemptSink();
+  const ByteRange& range() const { return range_; }
 
  private:
   // Forwards one attempt's callbacks to its fetch.
@@ -63,6 +67,10 @@ class RetryingRangeSource::Fetch final : public std::enable_shared_from_this<Fet
   bool deadline_armed_ = false;  // Guarded by mu_
   bool finished_ = false;        // Guarded by mu_
 };
+
+std::shared_ptr<RangeSink> RetryingRangeSource::Fetch::FirstAttemptSink() {
+  return std::make_shared<AttemptSink>(shared_from_this(), 0);
+}
 
 void RetryingRangeSource::Fetch::StartAttempt() {
   uint64_t attempt = 0;
@@ -173,6 +181,23 @@ RetryingRangeSource::RetryingRangeSource(RangeSource& inner, Scheduler& schedule
 void RetryingRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& range,
                                      FetchPriority priority, std::shared_ptr<RangeSink> sink) {
   std::make_shared<Fetch>(*this, file, range, priority, std::move(sink))->StartAttempt();
+}
+
+void RetryingRangeSource::StartMultiFetch(const RemoteFileInfo& file,
+                                          const std::vector<ByteRange>& ranges,
+                                          FetchPriority priority,
+                                          std::vector<std::shared_ptr<RangeSink>> sinks) {
+  // One request for all the ranges first; a range whose part fails is retried on its own, from
+  // its first missing byte.
+  const RemoteFileInfo at = CurrentAddress(file);
+  std::vector<std::shared_ptr<RangeSink>> attempts;
+  attempts.reserve(ranges.size());
+  for (size_t i = 0; i < ranges.size() && i < sinks.size(); ++i) {
+    attempts.push_back(
+        std::make_shared<Fetch>(*this, file, ranges[i], priority, std::move(sinks[i]))
+            ->FirstAttemptSink());
+  }
+  inner_.StartMultiFetch(at, ranges, priority, std::move(attempts));
 }
 
 double RetryingRangeSource::Random01() {

@@ -202,6 +202,25 @@ void WholeFileFallback::StartFetch(const RemoteFileInfo& file, const ByteRange& 
                     std::make_shared<DetectingSink>(*this, file, range, std::move(sink)));
 }
 
+void WholeFileFallback::StartMultiFetch(const RemoteFileInfo& file,
+                                        const std::vector<ByteRange>& ranges,
+                                        FetchPriority priority,
+                                        std::vector<std::shared_ptr<RangeSink>> sinks) {
+  if (IsWithoutRanges(file)) {
+    for (size_t i = 0; i < ranges.size() && i < sinks.size(); ++i) {
+      ServeFromDownload(file, ranges[i], std::move(sinks[i]));
+    }
+    return;
+  }
+  std::vector<std::shared_ptr<RangeSink>> detecting;
+  detecting.reserve(sinks.size());
+  for (size_t i = 0; i < ranges.size() && i < sinks.size(); ++i) {
+    detecting.push_back(
+        std::make_shared<DetectingSink>(*this, file, ranges[i], std::move(sinks[i])));
+  }
+  inner_.StartMultiFetch(file, ranges, priority, std::move(detecting));
+}
+
 bool WholeFileFallback::IsWithoutRanges(const RemoteFileInfo& file) {
   if (!file.ranges_supported) return true;
   std::lock_guard lock(mu_);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "rangefs/block_cache.h"
 #include "rangefs/file_version.h"
@@ -25,6 +26,16 @@ class BlockFetcher {
   // REQUIRES: the caller claimed each of those blocks in the cache; they lie inside the file.
   void FetchClaimed(const FileVersionPtr& version, uint64_t first_index, uint64_t last_index,
                     FetchPriority priority);
+
+  // A run of adjacent blocks [first_index, last_index].
+  struct Run {
+    uint64_t first_index = 0;
+    uint64_t last_index = 0;
+  };
+  // Loads several runs of `version` at once: one multi-range request where the source can.
+  // REQUIRES: as FetchClaimed, for every run.
+  void FetchClaimedRuns(const FileVersionPtr& version, const std::vector<Run>& runs,
+                        FetchPriority priority);
 
   BlockCache& cache() const { return cache_; }
   uint64_t block_size() const { return block_size_; }

@@ -111,6 +111,8 @@ class Filesystem final : private VersionRegistry {
   void Revalidate(MountedFile& file, MountedFile::Clock::time_point asked_at,
                   const FileVersion* suspect);
   MountedFile* FileOf(const FileVersion& version) const;
+  // Starts loading the blocks a first open is likely to read next (OpenPrefetchRuns).
+  void PrefetchForFirstOpen(const FileVersionPtr& version);
 
   // VersionRegistry, for the readers.
   bool IsCurrent(const FileVersion& version) const override;
@@ -123,6 +125,7 @@ class Filesystem final : private VersionRegistry {
   std::vector<std::unique_ptr<MountedFile>> files_;  // fixed after construction
   const std::time_t mount_time_;
   const std::chrono::milliseconds revalidate_after_;
+  const ReadOptions read_options_;
   VersionListener listener_;
   std::stop_source stop_;
 };

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "rangefs/file_reader.h"
@@ -43,6 +44,9 @@ class MountedFile {
   // current one, that version becomes current and the one it replaced is returned; else null.
   FileVersionPtr Adopt(RemoteFileInfo probed, Clock::time_point probed_at);
 
+  // True exactly once per generation: for the first open of that version.
+  bool FirstOpenOf(uint64_t generation);
+
   std::mutex& revalidation_mutex() { return revalidation_mu_; }
   SharedReadahead& readahead() { return readahead_; }
 
@@ -56,6 +60,7 @@ class MountedFile {
   FileVersionPtr current_;                                    // Guarded by mu_
   Clock::time_point confirmed_at_;                            // Guarded by mu_
   std::map<uint64_t, std::weak_ptr<const FileVersion>> old_;  // Guarded by mu_
+  std::optional<uint64_t> opened_generation_;                 // Guarded by mu_
 };
 
 }  // namespace rangefs

@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "rangefs/byte_range.h"
 #include "rangefs/remote_file.h"
@@ -45,6 +46,14 @@ class RangeSource {
   // REQUIRES: range.last < file.size.
   virtual void StartFetch(const RemoteFileInfo& file, const ByteRange& range,
                           FetchPriority priority, std::shared_ptr<RangeSink> sink) = 0;
+
+  // Starts fetching several ranges of `file` at once, each into its own sink (ranges[i] into
+  // sinks[i]); each sink gets the same guarantees as with StartFetch. Sources that can ask for
+  // them in one request (HTTP multi-range) do; this default starts one fetch per range.
+  // REQUIRES: ranges.size() == sinks.size(); every range.last < file.size.
+  virtual void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
+                               FetchPriority priority,
+                               std::vector<std::shared_ptr<RangeSink>> sinks);
 
   // Fetches `range` into `out` and waits: exactly those bytes, verified, or an error (then `out`
   // may hold garbage and must not be used).

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "rangefs/readahead_policy.h"
 
@@ -25,7 +26,22 @@ struct ReadOptions {
   // Largest single prefetch request. Long requests amortize the round trip each one costs;
   // bounded so a reader that seeks away strands little.
   uint64_t max_request_bytes = 16 << 20;
+  // The first open of each version fetches its first and last bytes in one request, because
+  // that is where zip's end of central directory, an MP4 moov written last, a Parquet footer
+  // and a SQLite header live. Zero for both turns it off (--no-open-prefetch).
+  uint64_t open_prefetch_head = 64 << 10;
+  uint64_t open_prefetch_tail = 256 << 10;
 };
+
+// The runs of blocks (first and last index, inclusive) the first open of a file of `size` bytes
+// fetches: the blocks holding its first `head` and last `tail` bytes, as one run when they meet.
+// Empty for an empty file or when both are zero.
+struct BlockRunIndexes {
+  uint64_t first_index = 0;
+  uint64_t last_index = 0;
+  friend bool operator==(const BlockRunIndexes&, const BlockRunIndexes&) = default;
+};
+std::vector<BlockRunIndexes> OpenPrefetchRuns(uint64_t size, const ReadOptions& options);
 
 // The readahead configuration actually used: max_window at most a quarter of the cache (so a
 // few streams at full speed cannot evict each other's blocks before they are read) and at

@@ -36,6 +36,9 @@ class RetryingRangeSource final : public RangeSource {
   Result<RemoteFileInfo> Probe(const std::string& url) override { return inner_.Probe(url); }
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override;
+  void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
+                       FetchPriority priority,
+                       std::vector<std::shared_ptr<RangeSink>> sinks) override;
 
  private:
   class Fetch;

@@ -30,6 +30,9 @@ class WholeFileFallback final : public RangeSource {
   Result<RemoteFileInfo> Probe(const std::string& url) override { return inner_.Probe(url); }
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override;
+  void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
+                       FetchPriority priority,
+                       std::vector<std::shared_ptr<RangeSink>> sinks) override;
 
  private:
   class Download;

@@ -77,6 +77,9 @@ class FilesystemTest : public ::testing::Test {
                                         .max_streams = 4};
     options.connections = 2;
     options.max_request_bytes = 8 * kBlock;
+    // Tests that want the first open's head-and-tail fetch turn it on themselves.
+    options.open_prefetch_head = 0;
+    options.open_prefetch_tail = 0;
     return options;
   }
 
@@ -501,6 +504,27 @@ TEST_F(FilesystemVersionTest, InodesOfVersionsNotYetSeenAreUnknown) {
   Result<Attributes> future = fs->GetAttributes(hello->inode + 3);
   ASSERT_FALSE(future.ok());
   EXPECT_EQ(future.status().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(FilesystemTest, FirstOpenOfAVersionFetchesItsHeadAndTailOnce) {
+  ReadOptions options = Options();
+  options.open_prefetch_head = 1;
+  options.open_prefetch_tail = 2 * kBlock;
+  Filesystem fs(source_, files_, kMountTime, options, kRevalidateNever);
+  Result<Attributes> big = fs.Lookup(Filesystem::kRootInode, "zz-big.iso");
+  ASSERT_TRUE(big.ok());
+  ASSERT_TRUE(fs.Open(big->inode).ok());
+  const uint64_t last = 5 * kGiB / kBlock - 1;
+  EXPECT_EQ(source_.fetched_ranges(),
+            (std::vector<ByteRange>{{0, kBlock - 1}, {(last - 1) * kBlock, 5 * kGiB - 1}}));
+  source_.ResetCounters();
+  Result<OpenedFile> second = fs.Open(big->inode);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(source_.fetch_count(), 0u) << "only the first open of a version";
+  // And what it fetched serves the reads that follow without requests.
+  ASSERT_TRUE(second->reader->Read(5 * kGiB - 100, 100).ok());
+  ASSERT_TRUE(second->reader->Read(0, 100).ok());
+  EXPECT_EQ(source_.fetch_count(), 0u);
 }
 
 TEST(FilesystemEmptyTest, NoFiles) {

@@ -376,4 +376,30 @@ TEST(EffectiveReadaheadTest, InvariantsOverAGrid) {
 }
 
 }  // namespace
+// OpenPrefetchRuns: what the first open of a file fetches.
+TEST(OpenPrefetchRunsTest, HeadAndTailBlocks) {
+  ReadOptions options;
+  options.block_size = 64 << 10;
+  options.open_prefetch_head = 64 << 10;
+  options.open_prefetch_tail = 256 << 10;
+  const uint64_t kBlockBytes = options.block_size;
+  const struct {
+    uint64_t size;
+    std::vector<BlockRunIndexes> runs;
+  } cases[] = {
+      {0, {}},
+      {1, {{0, 0}}},                                 // head and tail are the same block
+      {300 << 10, {{0, 4}}},                         // they meet: one run of every block
+      {100 * kBlockBytes, {{0, 0}, {96, 99}}},       // the first block and the last four
+      {100 * kBlockBytes + 1, {{0, 0}, {96, 100}}},  // the tail starts inside block 96
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.size);
+    EXPECT_EQ(OpenPrefetchRuns(c.size, options), c.runs);
+  }
+  options.open_prefetch_head = 0;
+  options.open_prefetch_tail = 0;
+  EXPECT_TRUE(OpenPrefetchRuns(100 * kBlockBytes, options).empty());
+}
+
 }  // namespace rangefs
