@@ -162,10 +162,10 @@ CommandLine ParseCommandLine(int argc, char** argv) {
                  "Largest readahead window per stream, in bytes (at most a quarter of the cache)")
       ->transform(as_size)
       ->default_str(HumanSize(options.read.readahead.max_window));
-  bool no_open_prefetch = false;
-  app.add_flag("--no-open-prefetch", no_open_prefetch,
-               "Do not fetch a file's first 64 KiB and last 256 KiB when it is first opened "
-               "(where archive indexes, media headers and database headers live)");
+  app.add_flag("--open-prefetch,!--no-open-prefetch", options.read.open_prefetch,
+               "Fetch a file's first 64 KiB and last 256 KiB when it is first opened (where "
+               "archive indexes, media headers and database headers live)")
+      ->capture_default_str();
   app.add_option("--max-full-fetch", options.max_full_fetch,
                  "Largest file downloaded whole (into a temporary file in $TMPDIR) when its "
                  "server ignores Range requests; reads of larger ones fail with EIO")
@@ -236,10 +236,6 @@ CommandLine ParseCommandLine(int argc, char** argv) {
       !CheckReadable("--cacert", options.ca_file) ||
       !CheckReadable("--netrc-file", options.netrc_file)) {
     return {std::nullopt, kUsageExitCode};
-  }
-  if (no_open_prefetch) {
-    options.read.open_prefetch_head = 0;
-    options.read.open_prefetch_tail = 0;
   }
   options.mountpoint = positionals.back();
   positionals.pop_back();

@@ -16,7 +16,7 @@ ReadaheadConfig EffectiveReadahead(const ReadOptions& options) {
 
 std::vector<BlockRunIndexes> OpenPrefetchRuns(uint64_t size, const ReadOptions& options) {
   const uint64_t block = options.block_size;
-  if (size == 0 || block == 0) return {};
+  if (!options.open_prefetch || size == 0 || block == 0) return {};
   const uint64_t last_block = (size - 1) / block;
   std::vector<BlockRunIndexes> runs;
   if (options.open_prefetch_head > 0) {

@@ -78,8 +78,7 @@ class FilesystemTest : public ::testing::Test {
     options.connections = 2;
     options.max_request_bytes = 8 * kBlock;
     // Tests that want the first open's head-and-tail fetch turn it on themselves.
-    options.open_prefetch_head = 0;
-    options.open_prefetch_tail = 0;
+    options.open_prefetch = false;
     return options;
   }
 
@@ -508,6 +507,7 @@ TEST_F(FilesystemVersionTest, InodesOfVersionsNotYetSeenAreUnknown) {
 
 TEST_F(FilesystemTest, FirstOpenOfAVersionFetchesItsHeadAndTailOnce) {
   ReadOptions options = Options();
+  options.open_prefetch = true;
   options.open_prefetch_head = 1;
   options.open_prefetch_tail = 2 * kBlock;
   Filesystem fs(source_, files_, kMountTime, options, kRevalidateNever);

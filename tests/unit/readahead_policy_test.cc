@@ -380,6 +380,7 @@ TEST(EffectiveReadaheadTest, InvariantsOverAGrid) {
 TEST(OpenPrefetchRunsTest, HeadAndTailBlocks) {
   ReadOptions options;
   options.block_size = 64 << 10;
+  options.open_prefetch = true;
   options.open_prefetch_head = 64 << 10;
   options.open_prefetch_tail = 256 << 10;
   const uint64_t kBlockBytes = options.block_size;
@@ -397,8 +398,7 @@ TEST(OpenPrefetchRunsTest, HeadAndTailBlocks) {
     SCOPED_TRACE(c.size);
     EXPECT_EQ(OpenPrefetchRuns(c.size, options), c.runs);
   }
-  options.open_prefetch_head = 0;
-  options.open_prefetch_tail = 0;
+  options.open_prefetch = false;
   EXPECT_TRUE(OpenPrefetchRuns(100 * kBlockBytes, options).empty());
 }
 
