@@ -166,6 +166,11 @@ CommandLine ParseCommandLine(int argc, char** argv) {
                "Fetch a file's first 64 KiB and last 256 KiB when it is first opened (where "
                "archive indexes, media headers and database headers live)")
       ->capture_default_str();
+  app.add_option("--max-ranges", options.max_ranges,
+                 "Most ranges asked for in one request (Range: bytes=a-b,c-d,...) when a read or "
+                 "readahead needs several pieces at once; 1 asks for each on its own")
+      ->check(CLI::Range(1, 200))
+      ->capture_default_str();
   app.add_option("--max-full-fetch", options.max_full_fetch,
                  "Largest file downloaded whole (into a temporary file in $TMPDIR) when its "
                  "server ignores Range requests; reads of larger ones fail with EIO")

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -18,6 +19,7 @@
 #include "http/url_target.h"
 #include "rangefs/http_protocol.h"
 #include "rangefs/http_validators.h"
+#include "rangefs/multipart.h"
 #include "rangefs/redact.h"
 #include "rangefs/retry_after.h"
 
@@ -144,6 +146,16 @@ std::vector<std::string> CurlHeaderLines(const std::vector<HttpHeader>& headers)
   return lines;
 }
 
+// The validators of a response, without its size (which depends on the status).
+http::ResponseIdentity IdentityOf(CURL* easy) {
+  http::ResponseIdentity identity;
+  identity.etag = ResponseHeader(easy, "ETag");
+  curl_off_t filetime = -1;
+  curl_easy_getinfo(easy, CURLINFO_FILETIME_T, &filetime);
+  if (filetime >= 0) identity.last_modified = static_cast<std::time_t>(filetime);
+  return identity;
+}
+
 // Remembers which files' servers lied, so that a lie is logged once per file, not per request.
 class LieLog {
  public:
@@ -164,6 +176,25 @@ bool IsLie(const Status& status) {
          status.code() == ErrorCode::kRangeNotSatisfiable;
 }
 
+// Origins whose multi-range answers were unusable: they are asked one range at a time from
+// then on.
+class MultiRangeMemory {
+ public:
+  bool IsBad(const std::string& origin) {
+    std::lock_guard lock(mu_);
+    return bad_.contains(origin);
+  }
+  // Whether this is the first time `origin` answered badly.
+  bool MarkBad(const std::string& origin) {
+    std::lock_guard lock(mu_);
+    return bad_.insert(origin).second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> bad_;  // Guarded by mu_
+};
+
 class HttpRangeSource final : public RangeSource {
  public:
   explicit HttpRangeSource(HttpOptions options)
@@ -174,6 +205,9 @@ class HttpRangeSource final : public RangeSource {
   Result<RemoteFileInfo> Probe(const std::string& url) override;
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override;
+  void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
+                       FetchPriority priority,
+                       std::vector<std::shared_ptr<RangeSink>> sinks) override;
 
  private:
   // How `url` (the user's, or one a redirect led to) is requested: with the user's credentials
@@ -195,6 +229,7 @@ class HttpRangeSource final : public RangeSource {
   // Declared before the engine: the engine's transfers return their handles to the pool, so the
   // pool must outlive the engine's shutdown.
   LieLog lies_;
+  MultiRangeMemory multi_ranges_;
   CurlHandlePool pool_;
   http::HttpEngine engine_;
 };
@@ -623,16 +658,6 @@ class RangeTransfer final : public http::Transfer {
     return Status::Ok();
   }
 
-  // The validators of the response, without its size (which depends on the status).
-  static http::ResponseIdentity IdentityOf(CURL* easy) {
-    http::ResponseIdentity identity;
-    identity.etag = ResponseHeader(easy, "ETag");
-    curl_off_t filetime = -1;
-    curl_easy_getinfo(easy, CURLINFO_FILETIME_T, &filetime);
-    if (filetime >= 0) identity.last_modified = static_cast<std::time_t>(filetime);
-    return identity;
-  }
-
   // Aborts a transfer that has received nothing for the stall timeout.
   static int OnProgress(void* user, curl_off_t, curl_off_t downloaded, curl_off_t, curl_off_t) {
     RangeTransfer& self = *static_cast<RangeTransfer*>(user);
@@ -704,6 +729,275 @@ class RangeTransfer final : public http::Transfer {
   Status verdict_;  // first problem found; the transfer is aborted when it is set
 };
 
+// One GET for several ranges of a file ("Range: bytes=a-b,c-d"). The answer may be a
+// multipart/byteranges body, a single part that covers them (servers may coalesce), or the
+// whole file (200); each asked range is cut out of the part that contains it and streamed to its
+// sink as the bytes arrive. A range that no part delivered ends with kTruncated, so the retry
+// layer asks for what is missing of it on its own.
+class MultiRangeTransfer final : public http::Transfer {
+ public:
+  MultiRangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file,
+                     std::vector<ByteRange> ranges, std::vector<std::shared_ptr<RangeSink>> sinks,
+                     MultiRangeMemory& memory, std::string origin)
+      : lease_(std::move(lease)), file_(file), memory_(memory), origin_(std::move(origin)) {
+    for (size_t i = 0; i < ranges.size() && i < sinks.size(); ++i) {
+      wanted_.push_back({ranges[i], std::move(sinks[i])});
+    }
+  }
+
+  bool Configure(std::chrono::milliseconds stall_timeout) {
+    std::vector<ByteRange> ranges;
+    for (const Wanted& wanted : wanted_) ranges.push_back(wanted.range);
+    if (!http::AppendHeader(headers_, "Range: " + http::FormatRangeHeaderValue(ranges))) {
+      return false;
+    }
+    if (const std::optional<std::string> precondition = http::RangePreconditionHeader(file_);
+        precondition && !http::AppendHeader(headers_, *precondition)) {
+      return false;
+    }
+    curl_easy_setopt(handle(), CURLOPT_HTTPHEADER, headers_.get());
+    curl_easy_setopt(handle(), CURLOPT_FILETIME, 1L);
+    curl_easy_setopt(handle(), CURLOPT_WRITEFUNCTION, &MultiRangeTransfer::OnBody);
+    curl_easy_setopt(handle(), CURLOPT_WRITEDATA, this);
+    curl_easy_setopt(handle(), CURLOPT_PIPEWAIT, 1L);
+    stall_timeout_ = stall_timeout;
+    curl_easy_setopt(handle(), CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(handle(), CURLOPT_XFERINFOFUNCTION, &MultiRangeTransfer::OnProgress);
+    curl_easy_setopt(handle(), CURLOPT_XFERINFODATA, this);
+    return true;
+  }
+
+  Exchange& exchange() { return exchange_; }
+  CurlSlist& headers() { return headers_; }
+  CURL* handle() const override { return lease_.get(); }
+
+  void OnComplete(CURLcode result) override {
+    Status status = verdict_;
+    if (status.ok() && !all_delivered_) {
+      if (result == CURLE_ABORTED_BY_CALLBACK) {
+        status = Status(ErrorCode::kInternal, "cancelled: rangefs is stopping");
+      } else if (result != CURLE_OK) {
+        status = TransportError(result, exchange_);
+      } else if (!headers_checked_) {
+        status = CheckHeaders();
+        if (status.ok()) status = Status(ErrorCode::kTruncated, "206 with an empty body");
+      } else if (parser_) {
+        status = parser_->Finish();
+      }
+    }
+    if (!status.ok() && status.code() == ErrorCode::kProtocolViolation) {
+      // The server cannot be trusted with several ranges at once; single ranges it may still
+      // answer well, so the ranges are retried alone (kTruncated) and the origin remembered.
+      if (memory_.MarkBad(origin_)) {
+        spdlog::warn(
+            "{}: unusable answer to a multi-range request ({}); asking for one range "
+            "at a time from now on",
+            RedactUrl(file_.final_url), status.message());
+      }
+      status = Status(ErrorCode::kTruncated, "multi-range answer unusable: " + status.message());
+    }
+    const std::string url = RedactUrl(file_.final_url);
+    for (Wanted& wanted : wanted_) {
+      if (wanted.delivered == wanted.range.length() && !wanted.refused) {
+        wanted.sink->OnDone(Status::Ok());
+        continue;
+      }
+      Status own = status;
+      if (own.ok() || wanted.refused) {
+        own = wanted.refused ? Status(ErrorCode::kInternal, "transfer abandoned by its reader")
+                             : Status(ErrorCode::kTruncated,
+                                      "the multi-range answer left out bytes " +
+                                          std::to_string(wanted.range.first + wanted.delivered) +
+                                          "-" + std::to_string(wanted.range.last));
+      }
+      spdlog::info("GET {} bytes={}-{} (one of {} ranges) ended after {} bytes: {}", url,
+                   wanted.range.first, wanted.range.last, wanted_.size(), wanted.delivered,
+                   own.ToString());
+      wanted.sink->OnDone(own);
+    }
+  }
+
+ private:
+  struct Wanted {
+    ByteRange range;
+    std::shared_ptr<RangeSink> sink;
+    uint64_t delivered = 0;
+    bool refused = false;
+  };
+
+  Status CheckHeaders() {
+    CURL* const easy = handle();
+    const long code = ResponseCode(easy);
+    if (code == 412) {
+      return Status(ErrorCode::kRemoteChanged, DescribeStatus(exchange_, code));
+    }
+    if (code == 200) {
+      http::ResponseIdentity identity = IdentityOf(easy);
+      curl_off_t length = -1;
+      curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+      if (length >= 0) identity.size = static_cast<uint64_t>(length);
+      if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
+      if (!http::IsIdentityEncoding(ResponseHeader(easy, "Content-Encoding").value_or(""))) {
+        return Status(ErrorCode::kProtocolViolation, "200 with a Content-Encoding");
+      }
+      // The whole file: every range is in it. Cut off once they all are delivered.
+      BeginSegment(ByteRange{0, file_.size - 1});
+      return Status::Ok();
+    }
+    if (code >= 300 && code <= 399) {
+      return Status(ErrorCode::kUrlExpired,
+                    DescribeStatus(exchange_, code) + " to a range request");
+    }
+    if ((code == 403 || code == 404 || code == 410) && file_.final_url != file_.url) {
+      return Status(ErrorCode::kUrlExpired, DescribeStatus(exchange_, code));
+    }
+    if (code == 408 || code == 429 || (code >= 500 && code <= 599)) {
+      Status busy(ErrorCode::kServerBusy, DescribeStatus(exchange_, code));
+      if (const std::optional<std::string> value = ResponseHeader(easy, "Retry-After")) {
+        if (const std::optional<std::chrono::seconds> delay =
+                http::ParseRetryAfter(*value, std::time(nullptr))) {
+          return std::move(busy).WithRetryAfter(*delay);
+        }
+      }
+      return busy;
+    }
+    if (code != 206) return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange_, code));
+    if (!http::IsIdentityEncoding(ResponseHeader(easy, "Content-Encoding").value_or(""))) {
+      return Status(ErrorCode::kProtocolViolation, "206 with a Content-Encoding");
+    }
+    http::ResponseIdentity identity = IdentityOf(easy);
+    if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
+    const std::string content_type = ResponseHeader(easy, "Content-Type").value_or("");
+    if (const std::optional<std::string> boundary = http::ByterangesBoundary(content_type)) {
+      parser_.emplace(*boundary, http::MultipartByterangesParser::Callbacks{
+                                     .on_part =
+                                         [this](const http::ContentRange& part) {
+                                           return OnPart(part) ? Status::Ok() : verdict_;
+                                         },
+                                     .on_data =
+                                         [this](std::span<const std::byte> data) {
+                                           Deliver(data);
+                                           return Status::Ok();
+                                         }});
+      return Status::Ok();
+    }
+    // One part: the server coalesced the ranges, or answered some of them.
+    const std::optional<std::string> header = ResponseHeader(easy, "Content-Range");
+    if (!header) return Status(ErrorCode::kProtocolViolation, "206 without Content-Range");
+    Result<http::ContentRange> content_range = http::ParseContentRange(*header);
+    if (!content_range.ok()) return content_range.status();
+    if (!OnPart(*content_range)) return verdict_;
+    curl_off_t length = -1;
+    curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    if (length >= 0 && static_cast<uint64_t>(length) != content_range->range->length()) {
+      return Status(ErrorCode::kProtocolViolation, "Content-Length disagrees with Content-Range");
+    }
+    return Status::Ok();
+  }
+
+  // A part of the answer begins: it must describe this version.
+  bool OnPart(const http::ContentRange& part) {
+    if (!part.range) {
+      verdict_ = Status(ErrorCode::kProtocolViolation, "a part without a byte range");
+      return false;
+    }
+    if (part.complete_length != file_.size) {
+      verdict_ = http::CheckSameVersion(
+          file_,
+          {.etag = std::nullopt, .last_modified = std::nullopt, .size = part.complete_length});
+      if (verdict_.ok()) verdict_ = Status(ErrorCode::kProtocolViolation, "a part without a total");
+      return false;
+    }
+    BeginSegment(*part.range);
+    return true;
+  }
+
+  void BeginSegment(const ByteRange& span) {
+    segment_first_ = span.first;
+    segment_received_ = 0;
+  }
+
+  // Bytes of the current segment, in order: each asked range whose next byte is here takes its
+  // slice.
+  bool Deliver(std::span<const std::byte> data) {
+    const uint64_t begin = segment_first_ + segment_received_;
+    const uint64_t end = begin + data.size();  // one past
+    segment_received_ += data.size();
+    bool all = true;
+    for (Wanted& wanted : wanted_) {
+      if (wanted.refused) continue;
+      const uint64_t next = wanted.range.first + wanted.delivered;
+      if (wanted.delivered < wanted.range.length() && next >= begin && next < end) {
+        const uint64_t stop = std::min(end, wanted.range.last + 1);
+        const std::span<const std::byte> slice =
+            data.subspan(static_cast<size_t>(next - begin), static_cast<size_t>(stop - next));
+        if (wanted.sink->OnData(slice)) {
+          wanted.delivered += slice.size();
+        } else {
+          wanted.refused = true;
+        }
+      }
+      if (!wanted.refused && wanted.delivered < wanted.range.length()) all = false;
+    }
+    all_delivered_ = all;
+    return true;
+  }
+
+  static int OnProgress(void* user, curl_off_t, curl_off_t downloaded, curl_off_t, curl_off_t) {
+    MultiRangeTransfer& self = *static_cast<MultiRangeTransfer*>(user);
+    const auto now = std::chrono::steady_clock::now();
+    if (!self.progress_seen_ || downloaded != self.downloaded_) {
+      self.progress_seen_ = true;
+      self.downloaded_ = downloaded;
+      self.last_progress_ = now;
+      return 0;
+    }
+    if (now - self.last_progress_ < self.stall_timeout_) return 0;
+    self.verdict_ = Status(ErrorCode::kTransport, "stalled: nothing received");
+    return 1;
+  }
+
+  static size_t OnBody(char* data, size_t size, size_t count, void* user) {
+    MultiRangeTransfer& self = *static_cast<MultiRangeTransfer*>(user);
+    const size_t length = size * count;
+    if (!self.headers_checked_) {
+      self.headers_checked_ = true;
+      self.verdict_ = self.CheckHeaders();
+      if (!self.verdict_.ok()) return 0;
+    }
+    const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), length);
+    if (self.parser_) {
+      if (Status fed = self.parser_->Feed(bytes); !fed.ok()) {
+        if (self.verdict_.ok()) self.verdict_ = fed;
+        return 0;
+      }
+    } else {
+      self.Deliver(bytes);
+    }
+    // Everything asked for is here: the rest of a whole-file answer is not needed (a
+    // multipart answer is read to its end, which keeps the connection).
+    return self.all_delivered_ && !self.parser_ ? 0 : length;
+  }
+
+  CurlHandlePool::Lease lease_;
+  const RemoteFileInfo file_;
+  MultiRangeMemory& memory_;
+  const std::string origin_;
+  std::vector<Wanted> wanted_;
+  Exchange exchange_;
+  CurlSlist headers_;
+  bool headers_checked_ = false;
+  bool all_delivered_ = false;
+  std::optional<http::MultipartByterangesParser> parser_;
+  uint64_t segment_first_ = 0;
+  uint64_t segment_received_ = 0;
+  Status verdict_;
+  std::chrono::milliseconds stall_timeout_{0};
+  bool progress_seen_ = false;
+  curl_off_t downloaded_ = 0;
+  std::chrono::steady_clock::time_point last_progress_;
+};
+
 void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& range,
                                  FetchPriority priority, std::shared_ptr<RangeSink> sink) {
   if (range.last < range.first || range.last >= file.size) {
@@ -728,6 +1022,66 @@ void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& ra
     return transfer->OnComplete(CURLE_OUT_OF_MEMORY);
   }
   engine_.Submit(std::move(transfer), priority == FetchPriority::kPrefetch);
+}
+
+void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
+                                      const std::vector<ByteRange>& ranges, FetchPriority priority,
+                                      std::vector<std::shared_ptr<RangeSink>> sinks) {
+  Result<http::UrlTarget> target = http::ParseUrlTarget(file.final_url);
+  const bool one_at_a_time = ranges.size() < 2 || ranges.size() != sinks.size() ||
+                             options_.max_ranges < 2 || !file.ranges_supported || !target.ok() ||
+                             multi_ranges_.IsBad(target->origin);
+  if (one_at_a_time) return RangeSource::StartMultiFetch(file, ranges, priority, std::move(sinks));
+  for (const ByteRange& range : ranges) {
+    if (range.last < range.first || range.last >= file.size) {
+      return RangeSource::StartMultiFetch(file, ranges, priority, std::move(sinks));
+    }
+  }
+  // In file order, as servers answer best; at most max_ranges a request.
+  std::vector<size_t> order(ranges.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&ranges](size_t a, size_t b) { return ranges[a].first < ranges[b].first; });
+  Result<http::UrlTarget> original = http::ParseUrlTarget(file.url);
+  for (size_t begin = 0; begin < order.size(); begin += options_.max_ranges) {
+    const size_t end = std::min(order.size(), begin + options_.max_ranges);
+    std::vector<ByteRange> group_ranges;
+    std::vector<std::shared_ptr<RangeSink>> group_sinks;
+    for (size_t k = begin; k < end; ++k) {
+      group_ranges.push_back(ranges[order[k]]);
+      group_sinks.push_back(std::move(sinks[order[k]]));
+    }
+    if (group_ranges.size() == 1) {
+      StartFetch(file, group_ranges[0], priority, std::move(group_sinks[0]));
+      continue;
+    }
+    const auto fail_all = [&group_sinks](const Status& status) {
+      for (const std::shared_ptr<RangeSink>& sink : group_sinks) sink->OnDone(status);
+    };
+    if (!original.ok()) {
+      fail_all(original.status());
+      continue;
+    }
+    Result<Request> request = RequestFor(*original, file.final_url);
+    if (!request.ok()) {
+      fail_all(request.status());
+      continue;
+    }
+    CurlHandlePool::Lease lease = pool_.Acquire();
+    if (!lease.get()) {
+      fail_all(Status(ErrorCode::kInternal, "curl_easy_init failed"));
+      continue;
+    }
+    auto transfer =
+        std::make_unique<MultiRangeTransfer>(std::move(lease), file, std::move(group_ranges),
+                                             std::move(group_sinks), multi_ranges_, target->origin);
+    if (!Configure(transfer->handle(), *request, transfer->exchange(), transfer->headers()) ||
+        !transfer->Configure(options_.stall_timeout)) {
+      transfer->OnComplete(CURLE_OUT_OF_MEMORY);
+      continue;
+    }
+    engine_.Submit(std::move(transfer), priority == FetchPriority::kPrefetch);
+  }
 }
 
 }  // namespace
