@@ -156,6 +156,74 @@ http::ResponseIdentity IdentityOf(CURL* easy) {
   return identity;
 }
 
+// What a range request's status says when it is neither 200 nor 206 nor 412 nor 416, and is
+// not final: a redirect or an expired redirect target (resolve the URL again), or a server that
+// is busy or failing for now (retry, after Retry-After if it says). nullopt for the statuses the
+// caller judges itself.
+std::optional<Status> FailureStatus(CURL* easy, long code, const Exchange& exchange,
+                                    const RemoteFileInfo& file) {
+  if (code >= 300 && code <= 399) {
+    // Range requests go to the probe's final address and do not follow redirects: a redirect
+    // now means that address moved, and the original URL knows where to.
+    return Status(ErrorCode::kUrlExpired, DescribeStatus(exchange, code) + " to a range request");
+  }
+  if ((code == 403 || code == 404 || code == 410) && file.final_url != file.url) {
+    return Status(ErrorCode::kUrlExpired,
+                  DescribeStatus(exchange, code) + " from the address a redirect led to");
+  }
+  if (code == 408 || code == 429 || (code >= 500 && code <= 599)) {
+    Status busy(ErrorCode::kServerBusy, DescribeStatus(exchange, code));
+    if (const std::optional<std::string> value = ResponseHeader(easy, "Retry-After")) {
+      if (const std::optional<std::chrono::seconds> delay =
+              http::ParseRetryAfter(*value, std::time(nullptr))) {
+        return std::move(busy).WithRetryAfter(*delay);
+      }
+    }
+    return busy;
+  }
+  return std::nullopt;
+}
+
+// Measures how long a transfer has received nothing, from libcurl's progress callback (called
+// at least once a second); libcurl's own low-speed limit averages over several seconds.
+class StallWatch {
+ public:
+  void Arm(CURL* easy, std::chrono::milliseconds limit) {
+    limit_ = limit;
+    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &StallWatch::OnProgress);
+    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, this);
+  }
+  // Set when the watch aborted the transfer.
+  const std::optional<Status>& stalled() const { return stalled_; }
+
+ private:
+  static int OnProgress(void* user, curl_off_t, curl_off_t downloaded, curl_off_t, curl_off_t) {
+    StallWatch& self = *static_cast<StallWatch*>(user);
+    const auto now = std::chrono::steady_clock::now();
+    // The clock starts when the transfer does, not when it was queued.
+    if (!self.seen_ || downloaded != self.downloaded_) {
+      self.seen_ = true;
+      self.downloaded_ = downloaded;
+      self.last_progress_ = now;
+      return 0;
+    }
+    if (now - self.last_progress_ < self.limit_) return 0;
+    const auto silent =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - self.last_progress_);
+    self.stalled_ = Status(ErrorCode::kTransport,
+                           "stalled: nothing received for " + std::to_string(silent.count()) +
+                               " ms after " + std::to_string(downloaded) + " bytes");
+    return 1;  // abort: CURLE_ABORTED_BY_CALLBACK
+  }
+
+  std::chrono::milliseconds limit_{0};
+  bool seen_ = false;
+  curl_off_t downloaded_ = 0;
+  std::chrono::steady_clock::time_point last_progress_;
+  std::optional<Status> stalled_;
+};
+
 // Remembers which files' servers lied, so that a lie is logged once per file, not per request.
 class LieLog {
  public:
@@ -504,10 +572,7 @@ class RangeTransfer final : public http::Transfer {
     // stopped): a stalled server must not hold a reader for the whole request timeout.
     // libcurl's own low-speed limit averages over several seconds; this callback, which
     // libcurl calls at least once a second, measures the silence itself.
-    stall_timeout_ = stall_timeout;
-    curl_easy_setopt(handle(), CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(handle(), CURLOPT_XFERINFOFUNCTION, &RangeTransfer::OnProgress);
-    curl_easy_setopt(handle(), CURLOPT_XFERINFODATA, this);
+    stall_.Arm(handle(), stall_timeout);
     return true;
   }
 
@@ -520,12 +585,13 @@ class RangeTransfer final : public http::Transfer {
     Status status;
     if (!verdict_.ok()) {
       status = verdict_;
+    } else if (stall_.stalled()) {
+      status = *stall_.stalled();
+    } else if (result == CURLE_ABORTED_BY_CALLBACK) {
+      // Neither ours nor the stall watch's: the engine is shutting down. Nothing to retry.
+      status = Status(ErrorCode::kInternal, "cancelled: rangefs is stopping");
     } else if (result != CURLE_OK) {
       status = TransportError(result, exchange_);
-      if (result == CURLE_OPERATION_TIMEDOUT && headers_checked_) {
-        status = Status(ErrorCode::kTransport, "stalled after " + std::to_string(received_) +
-                                                   " bytes: " + status.message());
-      }
     } else if (!headers_checked_) {
       status = CheckHeaders();  // no body at all: judge the headers now
       if (status.ok()) status = Status(ErrorCode::kTruncated, "206 with an empty body");
@@ -570,25 +636,8 @@ class RangeTransfer final : public http::Transfer {
                                                        "a request without precondition"));
     }
     if (code == 200) return CheckWholeBody(easy);
-    if (code >= 300 && code <= 399) {
-      // Range requests go to the probe's final address and do not follow redirects: a
-      // redirect now means that address moved, and the original URL knows where to.
-      return Status(ErrorCode::kUrlExpired,
-                    DescribeStatus(exchange_, code) + " to a range request");
-    }
-    if ((code == 403 || code == 404 || code == 410) && file_.final_url != file_.url) {
-      return Status(ErrorCode::kUrlExpired,
-                    DescribeStatus(exchange_, code) + " from the address a redirect led to");
-    }
-    if (code == 408 || code == 429 || (code >= 500 && code <= 599)) {
-      Status busy(ErrorCode::kServerBusy, DescribeStatus(exchange_, code));
-      if (const std::optional<std::string> value = ResponseHeader(easy, "Retry-After")) {
-        if (const std::optional<std::chrono::seconds> delay =
-                http::ParseRetryAfter(*value, std::time(nullptr))) {
-          return std::move(busy).WithRetryAfter(*delay);
-        }
-      }
-      return busy;
+    if (std::optional<Status> failed = FailureStatus(easy, code, exchange_, file_)) {
+      return *std::move(failed);
     }
     std::optional<http::ContentRange> content_range;
     if (const std::optional<std::string> header = ResponseHeader(easy, "Content-Range")) {
@@ -658,26 +707,6 @@ class RangeTransfer final : public http::Transfer {
     return Status::Ok();
   }
 
-  // Aborts a transfer that has received nothing for the stall timeout.
-  static int OnProgress(void* user, curl_off_t, curl_off_t downloaded, curl_off_t, curl_off_t) {
-    RangeTransfer& self = *static_cast<RangeTransfer*>(user);
-    const auto now = std::chrono::steady_clock::now();
-    // The clock starts when the transfer does, not when it was queued.
-    if (!self.progress_seen_ || downloaded != self.downloaded_) {
-      self.progress_seen_ = true;
-      self.downloaded_ = downloaded;
-      self.last_progress_ = now;
-      return 0;
-    }
-    if (now - self.last_progress_ < self.stall_timeout_) return 0;
-    const auto silent =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - self.last_progress_);
-    self.verdict_ = Status(ErrorCode::kTransport,
-                           "stalled: nothing received for " + std::to_string(silent.count()) +
-                               " ms after " + std::to_string(self.received_) + " bytes");
-    return 1;  // abort: CURLE_ABORTED_BY_CALLBACK
-  }
-
   static size_t OnBody(char* data, size_t size, size_t count, void* user) {
     RangeTransfer& self = *static_cast<RangeTransfer*>(user);
     const size_t length = size * count;
@@ -722,10 +751,7 @@ class RangeTransfer final : public http::Transfer {
   uint64_t body_length_ = 0;  // bytes the body will hold
   uint64_t body_seen_ = 0;
   uint64_t received_ = 0;  // bytes of the asked range passed on
-  std::chrono::milliseconds stall_timeout_{0};
-  bool progress_seen_ = false;
-  curl_off_t downloaded_ = 0;  // as of the last progress call that saw bytes arrive
-  std::chrono::steady_clock::time_point last_progress_;
+  StallWatch stall_;
   Status verdict_;  // first problem found; the transfer is aborted when it is set
 };
 
@@ -760,10 +786,7 @@ class MultiRangeTransfer final : public http::Transfer {
     curl_easy_setopt(handle(), CURLOPT_WRITEFUNCTION, &MultiRangeTransfer::OnBody);
     curl_easy_setopt(handle(), CURLOPT_WRITEDATA, this);
     curl_easy_setopt(handle(), CURLOPT_PIPEWAIT, 1L);
-    stall_timeout_ = stall_timeout;
-    curl_easy_setopt(handle(), CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(handle(), CURLOPT_XFERINFOFUNCTION, &MultiRangeTransfer::OnProgress);
-    curl_easy_setopt(handle(), CURLOPT_XFERINFODATA, this);
+    stall_.Arm(handle(), stall_timeout);
     return true;
   }
 
@@ -774,7 +797,9 @@ class MultiRangeTransfer final : public http::Transfer {
   void OnComplete(CURLcode result) override {
     Status status = verdict_;
     if (status.ok() && !all_delivered_) {
-      if (result == CURLE_ABORTED_BY_CALLBACK) {
+      if (stall_.stalled()) {
+        status = *stall_.stalled();
+      } else if (result == CURLE_ABORTED_BY_CALLBACK) {
         status = Status(ErrorCode::kInternal, "cancelled: rangefs is stopping");
       } else if (result != CURLE_OK) {
         status = TransportError(result, exchange_);
@@ -844,22 +869,8 @@ class MultiRangeTransfer final : public http::Transfer {
       BeginSegment(ByteRange{0, file_.size - 1});
       return Status::Ok();
     }
-    if (code >= 300 && code <= 399) {
-      return Status(ErrorCode::kUrlExpired,
-                    DescribeStatus(exchange_, code) + " to a range request");
-    }
-    if ((code == 403 || code == 404 || code == 410) && file_.final_url != file_.url) {
-      return Status(ErrorCode::kUrlExpired, DescribeStatus(exchange_, code));
-    }
-    if (code == 408 || code == 429 || (code >= 500 && code <= 599)) {
-      Status busy(ErrorCode::kServerBusy, DescribeStatus(exchange_, code));
-      if (const std::optional<std::string> value = ResponseHeader(easy, "Retry-After")) {
-        if (const std::optional<std::chrono::seconds> delay =
-                http::ParseRetryAfter(*value, std::time(nullptr))) {
-          return std::move(busy).WithRetryAfter(*delay);
-        }
-      }
-      return busy;
+    if (std::optional<Status> failed = FailureStatus(easy, code, exchange_, file_)) {
+      return *std::move(failed);
     }
     if (code != 206) return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange_, code));
     if (!http::IsIdentityEncoding(ResponseHeader(easy, "Content-Encoding").value_or(""))) {
@@ -943,20 +954,6 @@ class MultiRangeTransfer final : public http::Transfer {
     return true;
   }
 
-  static int OnProgress(void* user, curl_off_t, curl_off_t downloaded, curl_off_t, curl_off_t) {
-    MultiRangeTransfer& self = *static_cast<MultiRangeTransfer*>(user);
-    const auto now = std::chrono::steady_clock::now();
-    if (!self.progress_seen_ || downloaded != self.downloaded_) {
-      self.progress_seen_ = true;
-      self.downloaded_ = downloaded;
-      self.last_progress_ = now;
-      return 0;
-    }
-    if (now - self.last_progress_ < self.stall_timeout_) return 0;
-    self.verdict_ = Status(ErrorCode::kTransport, "stalled: nothing received");
-    return 1;
-  }
-
   static size_t OnBody(char* data, size_t size, size_t count, void* user) {
     MultiRangeTransfer& self = *static_cast<MultiRangeTransfer*>(user);
     const size_t length = size * count;
@@ -992,10 +989,7 @@ class MultiRangeTransfer final : public http::Transfer {
   uint64_t segment_first_ = 0;
   uint64_t segment_received_ = 0;
   Status verdict_;
-  std::chrono::milliseconds stall_timeout_{0};
-  bool progress_seen_ = false;
-  curl_off_t downloaded_ = 0;
-  std::chrono::steady_clock::time_point last_progress_;
+  StallWatch stall_;
 };
 
 void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& range,
