@@ -42,7 +42,8 @@ __all__ = [
     "binary_path", "require_environment", "is_mounted", "mounted_points", "mount_info",
     "run_expect_failure", "run_daemon", "DaemonRun", "free_port", "sha256_file",
     "write_random_file", "make_sparse_file", "make_zip", "wait_until", "pid_alive",
-    "find_pids_for_mountpoint", "TempDir", "SilentListener", "parse_range", "gets_by_uri",
+    "find_pids_for_mountpoint", "TempDir", "SilentListener", "parse_range", "parse_ranges",
+    "range_bytes", "gets_by_uri",
     "check_block_gets", "assert_each_byte_fetched_once", "proc_status_bytes",
     "pread_no_readahead", "max_fuse_read_bytes", "longest_demand_request",
 ]
@@ -664,6 +665,24 @@ def parse_range(entry: dict) -> Optional[tuple[int, int]]:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+_RANGES_RE = re.compile(r"^bytes=\d+-\d+(,\d+-\d+)*$")
+
+
+def parse_ranges(entry: dict) -> Optional[list[tuple[int, int]]]:
+    """The inclusive ranges of an access-log entry whose Range header lists one or more
+    `N-M` (a multi-range request, as rangefs sends when a read needs several pieces); None for
+    anything else."""
+    value = entry.get("range", "")
+    if not _RANGES_RE.match(value):
+        return None
+    return [tuple(int(n) for n in part.split("-")) for part in value[len("bytes="):].split(",")]
+
+
+def range_bytes(entry: dict) -> int:
+    """Bytes of the file a GET asked for (the sum of its ranges); 0 without a usable Range."""
+    return sum(last - first + 1 for first, last in (parse_ranges(entry) or []))
+
+
 def gets_by_uri(entries: Sequence[dict]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for e in entries:
@@ -677,9 +696,11 @@ def check_block_gets(tc: unittest.TestCase, entries: Sequence[dict],
                      max_request: int = 16 * MiB,
                      unmount_started: Optional[float] = None) -> int:
     """What every request of the block cache must look like: only HEAD and GET; each GET
-    for a known URL with exactly one range bytes=N-M, N block-aligned, M+1 block-aligned or
-    M the last byte of the file, answered 206 with exactly M-N+1 body bytes, and no longer
-    than the larger of one block and `max_request` (the documented longest request).
+    for a known URL with one or more ranges N-M (several when a read needs several pieces at
+    once), each N block-aligned, M+1 block-aligned or M the last byte of the file, answered
+    206 with exactly the asked bytes (a multi-range answer also carries multipart headers, so
+    at least them), and no range longer than the larger of one block and `max_request` (the
+    documented longest request).
 
     unmount_started (time.time() just before the unmount): readahead still in flight when
     the file system goes away is abandoned, and nginx logs it with a short body. A short body
@@ -691,23 +712,26 @@ def check_block_gets(tc: unittest.TestCase, entries: Sequence[dict],
             continue
         tc.assertIn(e["uri"], size_by_uri, f"GET for an unexpected URL: {e}")
         size = size_by_uri[e["uri"]]
-        r = parse_range(e)
-        tc.assertIsNotNone(r, f"GET without exactly one bytes=N-M Range: {e}")
-        first, last = r
-        tc.assertLessEqual(first, last, e)
-        tc.assertEqual(first % block, 0, f"range start not aligned to the {block}-byte block: {e}")
-        tc.assertTrue((last + 1) % block == 0 or last == size - 1,
-                      f"range end neither at a block boundary nor at EOF ({size}): {e}")
-        tc.assertLess(last, size, f"range not clamped to EOF ({size}): {e}")
+        ranges = parse_ranges(e)
+        tc.assertIsNotNone(ranges, f"GET without a bytes=N-M[,N-M...] Range: {e}")
+        for first, last in ranges:
+            tc.assertLessEqual(first, last, e)
+            tc.assertEqual(first % block, 0,
+                           f"range start not aligned to the {block}-byte block: {e}")
+            tc.assertTrue((last + 1) % block == 0 or last == size - 1,
+                          f"range end neither at a block boundary nor at EOF ({size}): {e}")
+            tc.assertLess(last, size, f"range not clamped to EOF ({size}): {e}")
+            tc.assertLessEqual(last - first + 1, max(block, max_request),
+                               f"one range longer than the largest request rangefs makes: {e}")
         tc.assertEqual(e["status"], 206, e)
-        if (unmount_started is not None and e["body_bytes_sent"] < last - first + 1
+        asked = range_bytes(e)
+        if (unmount_started is not None and e["body_bytes_sent"] < asked
                 and e["msec"] >= unmount_started - 0.005):  # nginx's clock has 1 ms steps
             cut_by_unmount += 1
+        elif len(ranges) == 1:
+            tc.assertEqual(e["body_bytes_sent"], asked, f"short or long body (not at unmount): {e}")
         else:
-            tc.assertEqual(e["body_bytes_sent"], last - first + 1,
-                           f"short or long body (not at unmount): {e}")
-        tc.assertLessEqual(last - first + 1, max(block, max_request),
-                           f"one GET longer than the largest request rangefs makes: {e}")
+            tc.assertGreater(e["body_bytes_sent"], asked, f"short multipart body: {e}")
     return cut_by_unmount
 
 
@@ -715,7 +739,7 @@ def assert_each_byte_fetched_once(tc: unittest.TestCase, gets: Sequence[dict], s
                                   what: str = "") -> None:
     """The GETs of one file, sorted, tile [0, size) exactly: no gap, no overlap (no byte
     fetched twice), and their bodies add up to the file size."""
-    ranges = sorted(parse_range(e) for e in gets)
+    ranges = sorted(r for e in gets for r in parse_ranges(e))
     pos = 0
     for first, last in ranges:
         tc.assertGreaterEqual(first, pos, f"{what}: bytes {first}-{min(last, pos - 1)} fetched "
@@ -723,7 +747,8 @@ def assert_each_byte_fetched_once(tc: unittest.TestCase, gets: Sequence[dict], s
         tc.assertEqual(first, pos, f"{what}: bytes {pos}-{first - 1} never fetched")
         pos = last + 1
     tc.assertEqual(pos, size, f"{what}: fetched ranges end at {pos}, file size {size}")
-    tc.assertEqual(sum(e["body_bytes_sent"] for e in gets), size, what)
+    tc.assertEqual(sum(e["body_bytes_sent"] for e in gets if len(parse_ranges(e)) == 1)
+                   + sum(range_bytes(e) for e in gets if len(parse_ranges(e)) > 1), size, what)
 
 
 def proc_status_bytes(pid: int, field: str) -> int:

@@ -379,8 +379,8 @@ class CacheTest(unittest.TestCase):
     def assert_fetched_blocks(self, gets, offsets, touched, slack):
         fetched = []
         for e in gets:
-            first, last = harness.parse_range(e)
-            fetched.extend(range(first // BLOCK, last // BLOCK + 1))
+            for first, last in harness.parse_ranges(e):
+                fetched.extend(range(first // BLOCK, last // BLOCK + 1))
         total = sum(e["body_bytes_sent"] for e in gets)
         extra = sorted(set(fetched) - touched)
         _note(f"{len(offsets)} random 4 KiB reads touching {len(touched)} blocks: {len(gets)} "
