@@ -224,6 +224,31 @@ class StallWatch {
   std::optional<Status> stalled_;
 };
 
+// What every ranged GET sets on top of the shared configuration: the Range header, the
+// version precondition, Last-Modified for comparing versions, the body callback and the stall
+// watch. `headers` already holds the shared headers. False when out of memory.
+bool ConfigureRangeGet(CURL* easy, CurlSlist& headers, std::span<const ByteRange> ranges,
+                       const RemoteFileInfo& file, curl_write_callback on_body, void* body_data,
+                       StallWatch& stall, std::chrono::milliseconds stall_timeout) {
+  if (!http::AppendHeader(headers, "Range: " + http::FormatRangeHeaderValue(ranges))) {
+    return false;
+  }
+  if (const std::optional<std::string> precondition = http::RangePreconditionHeader(file);
+      precondition && !http::AppendHeader(headers, *precondition)) {
+    return false;
+  }
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(easy, CURLOPT_FILETIME, 1L);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, body_data);
+  // With HTTP/2, wait for a stream on the existing connection rather than open another.
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  // A response that delivers nothing for this long is cut off (and retried from where it
+  // stopped): a stalled server must not hold a reader for the whole request timeout.
+  stall.Arm(easy, stall_timeout);
+  return true;
+}
+
 // Remembers which files' servers lied, so that a lie is logged once per file, not per request.
 class LieLog {
  public:
@@ -555,25 +580,8 @@ class RangeTransfer final : public http::Transfer {
 
   // Sets what differs from the shared configuration; false when out of memory.
   bool Configure(std::chrono::milliseconds stall_timeout) {
-    if (!http::AppendHeader(headers_, "Range: " + http::FormatRangeHeaderValue({&range_, 1}))) {
-      return false;
-    }
-    if (const std::optional<std::string> precondition = http::RangePreconditionHeader(file_);
-        precondition && !http::AppendHeader(headers_, *precondition)) {
-      return false;
-    }
-    curl_easy_setopt(handle(), CURLOPT_HTTPHEADER, headers_.get());
-    curl_easy_setopt(handle(), CURLOPT_FILETIME, 1L);  // Last-Modified, to compare versions
-    curl_easy_setopt(handle(), CURLOPT_WRITEFUNCTION, &RangeTransfer::OnBody);
-    curl_easy_setopt(handle(), CURLOPT_WRITEDATA, this);
-    // With HTTP/2, wait for a stream on the existing connection rather than open another.
-    curl_easy_setopt(handle(), CURLOPT_PIPEWAIT, 1L);
-    // A response that delivers nothing for this long is cut off (and retried from where it
-    // stopped): a stalled server must not hold a reader for the whole request timeout.
-    // libcurl's own low-speed limit averages over several seconds; this callback, which
-    // libcurl calls at least once a second, measures the silence itself.
-    stall_.Arm(handle(), stall_timeout);
-    return true;
+    return ConfigureRangeGet(handle(), headers_, {&range_, 1}, file_, &RangeTransfer::OnBody, this,
+                             stall_, stall_timeout);
   }
 
   Exchange& exchange() { return exchange_; }
@@ -774,20 +782,8 @@ class MultiRangeTransfer final : public http::Transfer {
   bool Configure(std::chrono::milliseconds stall_timeout) {
     std::vector<ByteRange> ranges;
     for (const Wanted& wanted : wanted_) ranges.push_back(wanted.range);
-    if (!http::AppendHeader(headers_, "Range: " + http::FormatRangeHeaderValue(ranges))) {
-      return false;
-    }
-    if (const std::optional<std::string> precondition = http::RangePreconditionHeader(file_);
-        precondition && !http::AppendHeader(headers_, *precondition)) {
-      return false;
-    }
-    curl_easy_setopt(handle(), CURLOPT_HTTPHEADER, headers_.get());
-    curl_easy_setopt(handle(), CURLOPT_FILETIME, 1L);
-    curl_easy_setopt(handle(), CURLOPT_WRITEFUNCTION, &MultiRangeTransfer::OnBody);
-    curl_easy_setopt(handle(), CURLOPT_WRITEDATA, this);
-    curl_easy_setopt(handle(), CURLOPT_PIPEWAIT, 1L);
-    stall_.Arm(handle(), stall_timeout);
-    return true;
+    return ConfigureRangeGet(handle(), headers_, ranges, file_, &MultiRangeTransfer::OnBody, this,
+                             stall_, stall_timeout);
   }
 
   Exchange& exchange() { return exchange_; }
