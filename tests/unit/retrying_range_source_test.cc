@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "fakes/collecting_sink.h"
 #include "fakes/manual_scheduler.h"
 #include "fakes/memory_range_source.h"
 #include "fakes/printers.h"
@@ -16,44 +17,11 @@
 namespace rangefs {
 namespace {
 
+using fakes::CollectingSink;
 using fakes::FetchCall;
 using fakes::ManualScheduler;
 using fakes::MemoryRangeSource;
 using std::chrono::milliseconds;
-
-// Collects a body and how it ended.
-class CollectingSink final : public RangeSink {
- public:
-  bool OnData(std::span<const std::byte> data) override {
-    std::lock_guard lock(mu_);
-    EXPECT_EQ(done_calls_, 0) << "OnData after OnDone";
-    bytes_.insert(bytes_.end(), data.begin(), data.end());
-    return true;
-  }
-  void OnDone(const Status& status) override {
-    std::lock_guard lock(mu_);
-    ++done_calls_;
-    status_ = status;
-  }
-  std::vector<std::byte> bytes() const {
-    std::lock_guard lock(mu_);
-    return bytes_;
-  }
-  std::optional<Status> status() const {
-    std::lock_guard lock(mu_);
-    return status_;
-  }
-  int done_calls() const {
-    std::lock_guard lock(mu_);
-    return done_calls_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::byte> bytes_;
-  std::optional<Status> status_;
-  int done_calls_ = 0;
-};
 
 constexpr RetryConfig kConfig{.max_retries = 3,
                               .deadline = milliseconds(10'000),

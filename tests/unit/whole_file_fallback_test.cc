@@ -8,45 +8,15 @@
 #include <optional>
 #include <vector>
 
+#include "fakes/collecting_sink.h"
 #include "fakes/memory_range_source.h"
 #include "fakes/printers.h"
 
 namespace rangefs {
 namespace {
 
+using fakes::CollectingSink;
 using fakes::MemoryRangeSource;
-
-class CollectingSink final : public RangeSink {
- public:
-  bool OnData(std::span<const std::byte> data) override {
-    std::lock_guard lock(mu_);
-    bytes_.insert(bytes_.end(), data.begin(), data.end());
-    return true;
-  }
-  void OnDone(const Status& status) override {
-    std::lock_guard lock(mu_);
-    ++done_calls_;
-    status_ = status;
-  }
-  std::vector<std::byte> bytes() const {
-    std::lock_guard lock(mu_);
-    return bytes_;
-  }
-  std::optional<Status> status() const {
-    std::lock_guard lock(mu_);
-    return status_;
-  }
-  int done_calls() const {
-    std::lock_guard lock(mu_);
-    return done_calls_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::byte> bytes_;
-  std::optional<Status> status_;
-  int done_calls_ = 0;
-};
 
 const Status kIgnoresRange(ErrorCode::kRangeNotSupported, "200 OK with the whole file");
 
