@@ -17,6 +17,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "fuse/fuse_owners.h"
 #include "fuse/kernel_notifier.h"
 #include "fuse/kernel_readahead.h"
 
@@ -239,16 +240,6 @@ constexpr fuse_lowlevel_ops MakeOperations() {
   return ops;
 }
 constexpr fuse_lowlevel_ops kOperations = MakeOperations();
-
-struct FuseArgsDeleter {
-  void operator()(fuse_args* args) const { fuse_opt_free_args(args); }
-};
-struct SessionDeleter {
-  void operator()(fuse_session* session) const { fuse_session_destroy(session); }
-};
-struct LoopConfigDeleter {
-  void operator()(fuse_loop_config* config) const { fuse_loop_cfg_destroy(config); }
-};
 
 }  // namespace
 

@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuse/fuse_owners.h"
 #include "fuse/kernel_readahead.h"
 
 namespace {
@@ -164,24 +165,14 @@ constexpr fuse_lowlevel_ops MakeOperations() {
 }
 constexpr fuse_lowlevel_ops kOperations = MakeOperations();
 
-struct FuseArgsDeleter {
-  void operator()(fuse_args* args) const { fuse_opt_free_args(args); }
-};
-struct SessionDeleter {
-  void operator()(fuse_session* session) const { fuse_session_destroy(session); }
-};
-struct LoopConfigDeleter {
-  void operator()(fuse_loop_config* config) const { fuse_loop_cfg_destroy(config); }
-};
-
 int Serve(MemFs& fs, const std::string& mountpoint, bool foreground, unsigned readahead_kib) {
   fuse_args raw_args = FUSE_ARGS_INIT(0, nullptr);
-  const std::unique_ptr<fuse_args, FuseArgsDeleter> args(&raw_args);
+  const std::unique_ptr<fuse_args, rangefs::FuseArgsDeleter> args(&raw_args);
   for (const char* arg :
        {"rangefs_memfs", "-o", "ro,default_permissions,fsname=memfs,subtype=memfs"}) {
     if (fuse_opt_add_arg(args.get(), arg) != 0) return 1;
   }
-  const std::unique_ptr<fuse_session, SessionDeleter> session(
+  const std::unique_ptr<fuse_session, rangefs::SessionDeleter> session(
       fuse_session_new(args.get(), &kOperations, sizeof(kOperations), &fs));
   if (!session) return 1;
   if (fuse_set_signal_handlers(session.get()) != 0) return 1;
@@ -203,7 +194,8 @@ int Serve(MemFs& fs, const std::string& mountpoint, bool foreground, unsigned re
     fuse_remove_signal_handlers(session.get());
     return 1;
   }
-  const std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop_config(fuse_loop_cfg_create());
+  const std::unique_ptr<fuse_loop_config, rangefs::LoopConfigDeleter> loop_config(
+      fuse_loop_cfg_create());
   const int result = fuse_session_loop_mt(session.get(), loop_config.get());
   fuse_session_unmount(session.get());
   fuse_remove_signal_handlers(session.get());
