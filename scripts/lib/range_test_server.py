@@ -135,7 +135,7 @@ from socketserver import TCPServer
 from typing import Callable, Optional, Union
 
 __all__ = ["RangeTestServer", "RangeTestServerError", "OptionError", "parse_options",
-           "parse_range_header", "free_port", "make_certificate", "main",
+           "parse_range_header", "make_certificate", "main",
            "FAULT_OPTIONS", "LONG_FILLER", "OVERFLOW", "STALL_LIMIT", "WIDE"]
 
 CHUNK = 256 * 1024
@@ -1192,13 +1192,6 @@ def serve(root: str, port: int, log_path: Optional[str],
 # ------------------------------------------------------------------------------ library
 class RangeTestServerError(RuntimeError):
     """The server could not be started (the message carries its output)."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read it, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RangeTestServer:
