@@ -757,6 +757,9 @@ class FaultsTest(unittest.TestCase):
         self.assertLessEqual(len(full), 2, f"the whole file was sent {len(full)} times"
                                            f"{_log_text(entries)}")
         self.assertLessEqual(len(gets), 4, f"{len(gets)} GETs{_log_text(entries)}")
+        # The probe's HEAD says "Accept-Ranges: none", so no range request is even tried: the
+        # first GET already asks for the whole file.
+        self.assertEqual(gets[0]["range"], f"bytes=0-{SIZE - 1}", _log_text(entries))
         self.unmount_cleanly(mount)
 
     def test_server_without_ranges_beyond_max_full_fetch_fails(self):
