@@ -92,6 +92,18 @@ void BlockFetcher::FetchClaimedRuns(const FileVersionPtr& version, const std::ve
   source_.StartMultiFetch(version->info, ranges, priority, std::move(sinks));
 }
 
+void BlockFetcher::ClaimMissing(const FileVersionPtr& version, uint64_t first_index,
+                                uint64_t last_index, std::vector<Run>& runs) {
+  for (uint64_t index = first_index; index <= last_index; ++index) {
+    if (!cache_.TryClaim(version->KeyFor(index))) continue;
+    if (!runs.empty() && runs.back().last_index + 1 == index) {
+      runs.back().last_index = index;
+    } else {
+      runs.push_back({index, index});
+    }
+  }
+}
+
 void BlockFetcher::FetchClaimed(const FileVersionPtr& version, uint64_t first_index,
                                 uint64_t last_index, FetchPriority priority) {
   const uint64_t first = first_index * block_size_;

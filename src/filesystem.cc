@@ -14,7 +14,8 @@ Filesystem::Filesystem(RangeSource& source, std::vector<NamedFile> files, std::t
     : source_(source),
       cache_(read_options.cache_size),
       fetcher_(cache_, source, read_options.block_size),
-      prefetcher_(fetcher_, read_options.connections, read_options.max_request_bytes),
+      prefetcher_(fetcher_, read_options.connections, read_options.max_request_bytes,
+                  read_options.max_ranges),
       mount_time_(mount_time),
       revalidate_after_(revalidate_after),
       read_options_(read_options) {
@@ -99,19 +100,7 @@ void Filesystem::PrefetchForFirstOpen(const FileVersionPtr& version) {
   // multi-range request, at demand priority: the opener is about to read it.
   std::vector<BlockFetcher::Run> runs;
   for (const BlockRunIndexes& planned : OpenPrefetchRuns(version->info.size, read_options_)) {
-    bool in_run = false;
-    for (uint64_t index = planned.first_index; index <= planned.last_index; ++index) {
-      if (!cache_.TryClaim(version->KeyFor(index))) {
-        in_run = false;
-        continue;
-      }
-      if (in_run) {
-        runs.back().last_index = index;
-      } else {
-        runs.push_back({index, index});
-        in_run = true;
-      }
-    }
+    fetcher_.ClaimMissing(version, planned.first_index, planned.last_index, runs);
   }
   if (!runs.empty()) fetcher_.FetchClaimedRuns(version, runs, FetchPriority::kDemand);
 }

@@ -180,7 +180,7 @@ int Run(int argc, char** argv) {
   if (!options.proxy.empty())
     spdlog::info("requests go through the proxy {}", RedactUrl(options.proxy));
   http_options.stall_timeout = Milliseconds(options.stall_timeout_seconds);
-  http_options.max_ranges = options.max_ranges;
+  http_options.max_ranges = options.read.max_ranges;
   const RetryConfig retry{.max_retries = options.retries,
                           .deadline = Milliseconds(options.timeout_seconds)};
   ReadSources sources(http_options, retry, options.max_full_fetch);

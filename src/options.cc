@@ -166,7 +166,7 @@ CommandLine ParseCommandLine(int argc, char** argv) {
                "Fetch a file's first 64 KiB and last 256 KiB when it is first opened (where "
                "archive indexes, media headers and database headers live)")
       ->capture_default_str();
-  app.add_option("--max-ranges", options.max_ranges,
+  app.add_option("--max-ranges", options.read.max_ranges,
                  "Most ranges asked for in one request (Range: bytes=a-b,c-d,...) when a read or "
                  "readahead needs several pieces at once; 1 asks for each on its own")
       ->check(CLI::Range(1, 200))

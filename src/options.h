@@ -21,7 +21,6 @@ struct Options {
   double stall_timeout_seconds = 15;      // a response that sends nothing this long is retried
   int retries = 5;                        // tries after the first, for failures that may pass
   uint64_t max_full_fetch = uint64_t{1} << 30;  // largest file downloaded whole (no Range)
-  size_t max_ranges = 16;  // ranges in one multi-range request; 1 turns multi-range off
   // How old a confirmation of a file's version may be when it is looked up or opened; also how
   // long the kernel caches names and attributes.
   double revalidate_seconds = 60;

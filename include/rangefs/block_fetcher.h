@@ -37,6 +37,12 @@ class BlockFetcher {
   void FetchClaimedRuns(const FileVersionPtr& version, const std::vector<Run>& runs,
                         FetchPriority priority);
 
+  // Claims every block of [first_index, last_index] of `version` that is neither cached nor
+  // loading, and appends the claimed blocks to `runs` as runs of adjacent blocks (extending the
+  // last run of `runs` when it ends right before). The caller must fetch (or fail) every claim.
+  void ClaimMissing(const FileVersionPtr& version, uint64_t first_index, uint64_t last_index,
+                    std::vector<Run>& runs);
+
   BlockCache& cache() const { return cache_; }
   uint64_t block_size() const { return block_size_; }
   // Number of blocks of a file of `file_size` bytes.

@@ -25,8 +25,7 @@ struct HttpOptions {
   std::string user_agent = "rangefs";
   // Prefetch requests running at once (demand requests are never held back).
   size_t max_parallel_prefetch = 8;
-  // Most ranges asked for in one multi-range request. Apache refuses more than 200 by
-  // default; 16 keeps the bytes a failed multi-range answer costs small.
+  // Most ranges asked for in one multi-range request (ReadOptions::max_ranges).
   size_t max_ranges = 16;
 
   // Security. Redirects are followed by rangefs itself (at most 10, http and https only), so

@@ -1,6 +1,8 @@
 // Prefetcher: turns readahead decisions into background block loads. It skips blocks already
 // cached or loading, coalesces adjacent missing blocks into one request, splits long runs so
-// several connections share the work, and never waits: the reader that triggered it goes on.
+// several connections share the work, puts the runs that cached blocks cut apart into one
+// multi-range request (up to the same length), and never waits: the reader that triggered it
+// goes on.
 //
 // Thread-safety: thread-safe.
 #pragma once
@@ -17,9 +19,14 @@ namespace rangefs {
 class Prefetcher {
  public:
   // `connections`: how many requests a window is spread over at most; `max_request_bytes`:
-  // the longest one request may be.
-  Prefetcher(BlockFetcher& fetcher, size_t connections, uint64_t max_request_bytes)
-      : fetcher_(fetcher), connections_(connections), max_request_bytes_(max_request_bytes) {}
+  // the longest one request may be; `max_ranges`: most runs of blocks in one request.
+  // REQUIRES: connections > 0, max_ranges > 0.
+  Prefetcher(BlockFetcher& fetcher, size_t connections, uint64_t max_request_bytes,
+             size_t max_ranges)
+      : fetcher_(fetcher),
+        connections_(connections),
+        max_request_bytes_(max_request_bytes),
+        max_ranges_(max_ranges) {}
 
   // Starts loading whatever of `range` of `version` is neither cached nor loading.
   // REQUIRES: range.last < version->info.size.
@@ -29,6 +36,7 @@ class Prefetcher {
   BlockFetcher& fetcher_;
   const size_t connections_;
   const uint64_t max_request_bytes_;
+  const size_t max_ranges_;
 };
 
 }  // namespace rangefs

@@ -26,6 +26,9 @@ struct ReadOptions {
   // Largest single prefetch request. Long requests amortize the round trip each one costs;
   // bounded so a reader that seeks away strands little.
   uint64_t max_request_bytes = 16 << 20;
+  // Most ranges asked for in one multi-range request (1: never several). Apache refuses more
+  // than 200 by default; 16 keeps what a failed multi-range answer costs small.
+  size_t max_ranges = 16;
   // The first open of each version fetches its first and last bytes in one multi-range request,
   // because that is where zip's end of central directory, an MP4 moov written last, a Parquet
   // footer and a SQLite header live. Measured at 20 ms one-way: `unzip -l` of a 3000-member zip

@@ -180,11 +180,19 @@ class MemoryRangeSource : public RangeSource {
     }
     return ranges;
   }
+  // The requests a real source would send, in call order: the one range of each StartFetch,
+  // the ranges of each StartMultiFetch. (fetch_calls lists every range on its own: this source
+  // answers a multi-fetch one fetch per range, as RangeSource does by default.)
+  std::vector<std::vector<ByteRange>> requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
   // Forgets the calls made so far (pending fetches stay pending).
   void ResetCounters() {
     std::lock_guard lock(mu_);
     probe_count_ = 0;
     fetch_calls_.clear();
+    requests_.clear();
   }
 
   // Deferred fetches. While `priority` is deferred, StartFetch of that priority only queues the
@@ -294,6 +302,28 @@ class MemoryRangeSource : public RangeSource {
 
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override {
+    {
+      std::lock_guard lock(mu_);
+      requests_.push_back({range});
+    }
+    StartOne(file, range, priority, std::move(sink));
+  }
+
+  void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
+                       FetchPriority priority,
+                       std::vector<std::shared_ptr<RangeSink>> sinks) override {
+    {
+      std::lock_guard lock(mu_);
+      requests_.push_back(ranges);
+    }
+    for (size_t i = 0; i < ranges.size() && i < sinks.size(); ++i) {
+      StartOne(file, ranges[i], priority, std::move(sinks[i]));
+    }
+  }
+
+ private:
+  void StartOne(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
+                std::shared_ptr<RangeSink> sink) {
     auto transfer = std::make_shared<Transfer>();
     transfer->call = FetchCall{file.url, range, priority};
     transfer->sink = std::move(sink);
@@ -312,7 +342,6 @@ class MemoryRangeSource : public RangeSource {
     Settle(*transfer);
   }
 
- private:
   struct File {
     RemoteFileInfo info;
     uint64_t size = 0;
@@ -472,6 +501,7 @@ class MemoryRangeSource : public RangeSource {
   std::map<std::string, File> files_;                    // Guarded by mu_
   size_t probe_count_ = 0;                               // Guarded by mu_
   std::vector<FetchCall> fetch_calls_;                   // Guarded by mu_
+  std::vector<std::vector<ByteRange>> requests_;         // Guarded by mu_
   size_t script_left_ = 0;                               // Guarded by mu_
   Script script_;                                        // Guarded by mu_
   size_t probe_failures_left_ = 0;                       // Guarded by mu_

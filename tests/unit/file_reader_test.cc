@@ -75,7 +75,7 @@ class FileReaderTest : public ::testing::Test {
           uint64_t max_request_bytes)
         : cache(cache_bytes),
           fetcher(cache, source, kBlock),
-          prefetcher(fetcher, connections, max_request_bytes) {}
+          prefetcher(fetcher, connections, max_request_bytes, /*max_ranges=*/16) {}
     BlockCache cache;
     BlockFetcher fetcher;
     Prefetcher prefetcher;
@@ -314,6 +314,8 @@ TEST_F(FileReaderTest, CachedBlockInTheMiddleSplitsTheRequest) {
   FileReader& reader = Open(source_.AddSyntheticFile("https://h/f", 20000, 11));
   ExpectRead(reader, kBlock, 1, {Blocks(1, 1)});
   ExpectRead(reader, 0, 3 * kBlock, {Blocks(0, 0), Blocks(2, 2)});
+  EXPECT_EQ(source_.requests(), (std::vector<std::vector<ByteRange>>{{Blocks(0, 0), Blocks(2, 2)}}))
+      << "the two runs of one read go out as one multi-range request";
   ExpectRead(reader, 0, 20000, {Blocks(3, 4, 20000)});
 }
 

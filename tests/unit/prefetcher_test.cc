@@ -39,15 +39,30 @@ class PrefetcherTest : public ::testing::Test {
         .inode = 2, .generation = 0, .info = source_.AddSyntheticFile(kUrl, size, seed)});
   }
 
-  // Prefetches with the given spread and returns the requests made, checking that every one is a
-  // prefetch.
+  // Prefetches with the given spread and returns the ranges fetched, checking that every one is a
+  // prefetch and that each went out as a request of its own.
   std::vector<ByteRange> Prefetch(size_t connections, uint64_t max_request_bytes,
                                   const FileVersionPtr& version, const ByteRange& range) {
+    const std::vector<Request> requests =
+        PrefetchRequests(connections, max_request_bytes, version, range);
+    std::vector<ByteRange> ranges;
+    for (const Request& request : requests) {
+      EXPECT_EQ(request.size(), 1u) << "one range a request";
+      ranges.insert(ranges.end(), request.begin(), request.end());
+    }
+    return ranges;
+  }
+
+  // The requests (each one or several ranges) a prefetch makes.
+  using Request = std::vector<ByteRange>;
+  std::vector<Request> PrefetchRequests(size_t connections, uint64_t max_request_bytes,
+                                        const FileVersionPtr& version, const ByteRange& range,
+                                        size_t max_ranges = 16) {
     source_.ResetCounters();
-    Prefetcher prefetcher(fetcher_, connections, max_request_bytes);
+    Prefetcher prefetcher(fetcher_, connections, max_request_bytes, max_ranges);
     prefetcher.Prefetch(version, range);
     EXPECT_EQ(source_.fetch_count(FetchPriority::kDemand), 0u) << "prefetches are not demand";
-    return source_.fetched_ranges();
+    return source_.requests();
   }
 
   // Loads block `index` into the cache, as a reader would have.
@@ -89,7 +104,7 @@ TEST_F(PrefetcherTest, AdjacentMissingBlocksAreOneRequest) {
 
 TEST_F(PrefetcherTest, UsesPrefetchPriority) {
   const FileVersionPtr file = AddFile(100 * kBlock);
-  Prefetcher prefetcher(fetcher_, 2, 1 << 20);
+  Prefetcher prefetcher(fetcher_, 2, 1 << 20, 16);
   prefetcher.Prefetch(file, Blocks(0, 3));
   for (const FetchCall& call : source_.fetch_calls()) {
     EXPECT_EQ(call.priority, FetchPriority::kPrefetch);
@@ -115,10 +130,14 @@ TEST_F(PrefetcherTest, SkipsCachedAndLoadingBlocks) {
   const FileVersionPtr file = AddFile(100 * kBlock);
   Cache(file, 2);
   ASSERT_TRUE(cache_.TryClaim(file->KeyFor(5)));  // someone else is loading block 5
-  EXPECT_EQ(Prefetch(1, 1 << 20, file, Blocks(0, 7)),
-            (std::vector<ByteRange>{Blocks(0, 1), Blocks(3, 4), Blocks(6, 7)}));
+  // The three runs the gaps leave go out together: one request's worth of blocks.
+  EXPECT_EQ(PrefetchRequests(1, 1 << 20, file, Blocks(0, 7)),
+            (std::vector<Request>{{Blocks(0, 1), Blocks(3, 4), Blocks(6, 7)}}));
   EXPECT_EQ(cache_.stats().loading_blocks, 1u) << "only block 5, still with its loader";
   cache_.Fail(file->KeyFor(5), Status(ErrorCode::kInternal, "test done"));
+  ExpectAllCached(file, 0, 1);
+  ExpectAllCached(file, 3, 4);
+  ExpectAllCached(file, 6, 7);
 }
 
 TEST_F(PrefetcherTest, EverythingCachedMakesNoRequest) {
@@ -173,12 +192,42 @@ TEST_F(PrefetcherTest, SpreadAndCapTogether) {
   EXPECT_EQ(Prefetch(2, 8 * kBlock, file, Blocks(0, 39)), want);
 }
 
-TEST_F(PrefetcherTest, RunsSplitAtCachedBlocksAndAtTheRequestSize) {
+TEST_F(PrefetcherTest, RunsCutByCachedBlocksShareRequestsUpToTheRequestSize) {
   const FileVersionPtr file = AddFile(100 * kBlock);
   Cache(file, 1);
-  // 8 blocks over 2 connections: at most 4 a request, and block 1 splits the first run.
-  EXPECT_EQ(Prefetch(2, 1 << 20, file, Blocks(0, 7)),
-            (std::vector<ByteRange>{Blocks(0, 0), Blocks(2, 5), Blocks(6, 7)}));
+  // 8 blocks over 2 connections: 4 blocks a request. Block 1 cuts the first run; the request
+  // that takes block 0 takes the next three missing ones too.
+  EXPECT_EQ(PrefetchRequests(2, 1 << 20, file, Blocks(0, 7)),
+            (std::vector<Request>{{Blocks(0, 0), Blocks(2, 4)}, {Blocks(5, 7)}}));
+  ExpectAllCached(file, 0, 7);
+}
+
+TEST_F(PrefetcherTest, EveryFourthBlockCachedStillMakesOneRequestPerConnection) {
+  // The gap-filling pattern: every fourth block was read before. 32 blocks over 2 connections
+  // are 16 a request; the 24 missing ones lie in 8 runs of 3. The first request is filled to
+  // 16 blocks (five runs and one block of the sixth), the second takes the rest: two requests
+  // instead of eight.
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  for (uint64_t index = 0; index < 32; index += 4) Cache(file, index);
+  const std::vector<Request> requests = PrefetchRequests(2, 1 << 20, file, Blocks(0, 31));
+  const std::vector<Request> want = {
+      {Blocks(1, 3), Blocks(5, 7), Blocks(9, 11), Blocks(13, 15), Blocks(17, 19), Blocks(21, 21)},
+      {Blocks(22, 23), Blocks(25, 27), Blocks(29, 31)}};
+  EXPECT_EQ(requests, want);
+  ExpectAllCached(file, 0, 31);
+}
+
+TEST_F(PrefetcherTest, RangesPerRequestAreCappedByMaxRanges) {
+  const FileVersionPtr file = AddFile(100 * kBlock);
+  for (uint64_t index = 0; index < 12; index += 2) Cache(file, index);
+  // Six one-block runs fit one request by size; max_ranges 4 cuts it after four.
+  EXPECT_EQ(PrefetchRequests(1, 1 << 20, file, Blocks(0, 11), /*max_ranges=*/4),
+            (std::vector<Request>{{Blocks(1, 1), Blocks(3, 3), Blocks(5, 5), Blocks(7, 7)},
+                                  {Blocks(9, 9), Blocks(11, 11)}}));
+  // max_ranges 1: one request a run, as a source that cannot ask for several would need.
+  for (uint64_t index = 20; index < 26; index += 2) Cache(file, index);
+  EXPECT_EQ(PrefetchRequests(1, 1 << 20, file, Blocks(20, 25), /*max_ranges=*/1),
+            (std::vector<Request>{{Blocks(21, 21)}, {Blocks(23, 23)}, {Blocks(25, 25)}}));
 }
 
 TEST_F(PrefetcherTest, OffsetsAbove4GiB) {
@@ -195,7 +244,7 @@ TEST_F(PrefetcherTest, OffsetsAbove4GiB) {
 TEST_F(PrefetcherTest, DoesNotWaitForItsRequests) {
   source_.DeferFetches(FetchPriority::kPrefetch);
   const FileVersionPtr file = AddFile(100 * kBlock);
-  Prefetcher prefetcher(fetcher_, 2, 1 << 20);
+  Prefetcher prefetcher(fetcher_, 2, 1 << 20, 16);
   std::atomic<bool> returned{false};
   std::thread prefetching([&] {
     prefetcher.Prefetch(file, Blocks(0, 3));
