@@ -69,6 +69,48 @@ whatever is answered, a status or a redirect too. The log's "fault" field names 
                             bytes that are not UTF-8
     huge_header=BYTES       one X-Huge header whose value is BYTES long
 
+Multi-range answers. A request whose Range lists 2 or more ranges is answered (without these
+options) with multipart/byteranges, one part per satisfiable range in the order asked. multi=
+and mpgarbage= change that answer, and they narrow every fault of the URL to such requests
+(mpgarbage=single: to single-range requests): other requests are neither faulted nor counted by
+times, so the single-range requests a client retries with are served normally. A mode that
+works on the multipart answer leaves anything else (a 200 for overlapping ranges, a single-part
+206 when one range is satisfiable) alone. The transfer faults (drop, short, stall, long, status,
+junk, cl, huge_header) damage a multipart answer like any other; multi=plain applies them to
+multi-range requests only. At most one of multi and mpgarbage.
+
+    multi=MODE              answers RFC 9110 section 14 allows, if unusual:
+        plain               the usual multipart answer (only the narrowing)
+        coalesce            one single-part 206 for first..last of all the ranges
+        merge               multipart, each two neighbouring ranges (in file order) merged into
+                            one part covering both and the gap between them
+        reverse             multipart, the parts in the reverse of the order asked
+        first               a single-part 206 for the first range asked only
+        omit                multipart without the last range asked
+        whole               200 with the whole file
+        quoted              multipart whose boundary needs the quoted-string form
+                            (boundary="rangefs quoted:<hex>")
+        notype              multipart without a Content-Type in the parts
+        preamble            multipart with a preamble before the first delimiter and an
+                            epilogue after the close delimiter
+    mpgarbage=MODE          answers no client can use as they are:
+        shift               every part's Content-Range says first+1-last+1 (the asked bytes
+                            are sent, as with cr=shift)
+        shift_back          every part not starting at byte 0 says first-1-last-1
+        outside             the last range asked is answered with a part for bytes nobody asked
+                            for: the first stretch of the file outside every range asked, as
+                            long as that range or shorter (correct bytes and Content-Range)
+        total               the last part's Content-Range total is the size + 1
+        long                the first part carries MP_EXTRA bytes of LONG_FILLER more than its
+                            Content-Range says
+        delimiter           the delimiters after the first part carry another boundary
+        nodelimiter         no delimiter line between the first part and the second
+        noboundary          Content-Type: multipart/byteranges without a boundary parameter
+        single              a single-range request answered with a one-part multipart body
+        cut                 the whole Content-Length promised, the body cut off (shutdown +
+                            close) in the middle of the last part's bytes; with none of drop,
+                            short, stall, stall_headers, long
+
 Conditions (not limited by times):
 
     require_header=Name:value   401 unless the request has exactly one Name field whose value
@@ -136,7 +178,8 @@ from typing import Callable, Optional, Union
 
 __all__ = ["RangeTestServer", "RangeTestServerError", "OptionError", "parse_options",
            "parse_range_header", "make_certificate", "main",
-           "FAULT_OPTIONS", "LONG_FILLER", "OVERFLOW", "STALL_LIMIT", "WIDE"]
+           "FAULT_OPTIONS", "LONG_FILLER", "MP_EXTRA", "MULTI_MODES", "MPGARBAGE_MODES",
+           "OVERFLOW", "STALL_LIMIT", "WIDE"]
 
 CHUNK = 256 * 1024
 MAX_PARTS = 16  # more ranges than this in one request: answer the whole file instead
@@ -147,6 +190,14 @@ TLS_HANDSHAKE_TIMEOUT = 10.0
 WIDE = 64 * 1024             # cr=wider rounds the range out to multiples of this
 OVERFLOW = "99999999999999999999999"  # does not fit 64 bits, signed or not
 LONG_FILLER = b"LONG-BODY-EXTRA-BYTES|"  # long=N sends N bytes of this, repeated
+MP_EXTRA = 100               # mpgarbage=long: bytes of LONG_FILLER after the first part's data
+MULTI_MODES = ("plain", "coalesce", "merge", "reverse", "first", "omit", "whole", "quoted",
+               "notype", "preamble")
+MPGARBAGE_MODES = ("shift", "shift_back", "outside", "total", "long", "delimiter",
+                   "nodelimiter", "noboundary", "single", "cut")
+# multi=preamble: text a client must skip before the first delimiter and after the last.
+PREAMBLE = b"This is the preamble of a multipart/byteranges body; it is to be ignored.\r\n"
+EPILOGUE = b"This is the epilogue; it is to be ignored too.\r\n"
 MAX_HUGE_HEADER = 64 * 1024 * 1024
 # junk=1: lines no HTTP parser should accept as they are.
 JUNK_LINES = (b"ThisLineHasNoColon", b"   ", b"X-Junk-Nul: before\x00after",
@@ -250,6 +301,8 @@ _OPTION_SPECS: dict[str, tuple[Callable[[str], object], object]] = {
     "cl": (_integer_literal, None),
     "junk": (_flag, None),
     "huge_header": (_count(1, MAX_HUGE_HEADER), None),
+    "multi": (_choice(*MULTI_MODES), None),
+    "mpgarbage": (_choice(*MPGARBAGE_MODES), None),
     # conditions
     "require_header": (_header_requirement, None),
     "gone_after": (_count(), None),
@@ -257,11 +310,12 @@ _OPTION_SPECS: dict[str, tuple[Callable[[str], object], object]] = {
 
 # The options `times` and `head` select requests for. A flag set to 0 is no fault.
 FAULT_OPTIONS = ("status", "redirect", "location", "drop", "short", "stall", "stall_headers",
-                 "long", "cr", "total", "crnum", "gzip", "cl", "junk", "huge_header")
+                 "long", "cr", "total", "crnum", "gzip", "cl", "junk", "huge_header",
+                 "multi", "mpgarbage")
 # At most one option of each group.
 _EXCLUSIVE = (("status", "redirect", "location"),
               ("drop", "short", "stall", "stall_headers", "long"),
-              ("cr", "crnum"), ("total", "crnum"))
+              ("cr", "crnum"), ("total", "crnum"), ("multi", "mpgarbage"))
 
 
 def active_faults(options: dict) -> list[str]:
@@ -297,6 +351,10 @@ def parse_options(segment: str) -> dict:
         given = [key for key in group if key in seen]
         if len(given) > 1:
             raise OptionError(f"options {' and '.join(given)} cannot be combined")
+    if options["mpgarbage"] == "cut":
+        given = [key for key in _EXCLUSIVE[1] if key in seen]
+        if given:
+            raise OptionError(f"option mpgarbage=cut cannot be combined with {given[0]}")
     if "retry_after" in seen and "status" not in seen:
         raise OptionError("option 'retry_after' needs 'status'")
     if "redirect_status" in seen and not seen & {"redirect", "location"}:
@@ -405,6 +463,10 @@ class Plan:
     damage: Damage = field(default_factory=Damage)
     range: Optional[tuple[int, int]] = None
     size: Optional[int] = None
+    # A multipart answer: the satisfiable ranges asked, in the order asked (for the multi-range
+    # modes), and the Content-Range of each part as sent, in body order (for the log).
+    parts: Optional[list[tuple[int, int]]] = None
+    labels: list[str] = field(default_factory=list)
 
     @property
     def length(self) -> int:
@@ -516,20 +578,65 @@ def _resolve(specs: list[RangeSpec], size: int) -> list[tuple[int, int]]:
     return out
 
 
-def _multipart(parts: list[tuple[int, int]], size: int) -> tuple[str, list[Segment]]:
-    """multipart/byteranges (RFC 9110 section 14.6): the boundary and the body segments."""
-    boundary = "rangefs-" + secrets.token_hex(12)
-    body: list[Segment] = []
-    for i, (offset, length) in enumerate(parts):
+@dataclass
+class _Part:
+    """One part of a multipart body as sent: its bytes (file segments or literal bytes), the
+    Content-Range value, and the boundary its delimiter line carries (None: the body's own;
+    "": no delimiter line at all)."""
+    data: list[Segment]
+    label: str
+    delimiter: Optional[str] = None
+
+
+def _file_part(offset: int, length: int, size: int) -> _Part:
+    return _Part([(offset, length)], f"bytes {offset}-{offset + length - 1}/{size}")
+
+
+def _multipart_body(boundary: str, parts: list[_Part], part_type: bool = True,
+                    preamble: bytes = b"", epilogue: bytes = b"") -> list[Segment]:
+    """multipart/byteranges (RFC 9110 section 14.6, syntax of RFC 2046 section 5.1.1)."""
+    body: list[Segment] = [preamble] if preamble else []
+    for i, part in enumerate(parts):
         # The CRLF before a delimiter belongs to the delimiter (RFC 2046), so none before
         # the first one and one after every part's data.
-        head = (f"--{boundary}\r\n"
-                f"Content-Type: application/octet-stream\r\n"
-                f"Content-Range: bytes {offset}-{offset + length - 1}/{size}\r\n\r\n")
+        delimiter = boundary if part.delimiter is None else part.delimiter
+        head = f"--{delimiter}\r\n" if delimiter else ""
+        if part_type:
+            head += "Content-Type: application/octet-stream\r\n"
+        head += f"Content-Range: {part.label}\r\n\r\n"
         body.append((b"\r\n" if i else b"") + head.encode("ascii"))
-        body.append((offset, length))
+        body.extend(part.data)
     body.append(f"\r\n--{boundary}--\r\n".encode("ascii"))
-    return boundary, body
+    if epilogue:
+        body.append(epilogue)
+    return body
+
+
+def _boundary() -> str:
+    return "rangefs-" + secrets.token_hex(12)
+
+
+def _set_multipart(plan: Plan, parts: list[_Part], boundary: Optional[str] = None,
+                   quoted: bool = False, **layout) -> None:
+    """Makes plan a multipart 206 of these parts (layout: _multipart_body's keywords)."""
+    boundary = boundary or _boundary()
+    parameter = f'"{boundary}"' if quoted else boundary
+    plan.status = 206
+    plan.set_header("Content-Type", f"multipart/byteranges; boundary={parameter}")
+    plan.set_header("Content-Range", None)
+    plan.body = _multipart_body(boundary, parts, **layout)
+    plan.labels = [part.label for part in parts]
+    plan.range = None
+
+
+def _set_single_part(plan: Plan, offset: int, length: int, size: int) -> None:
+    """Makes plan a single-part 206 for length bytes at offset."""
+    plan.status = 206
+    plan.set_header("Content-Type", "application/octet-stream")
+    plan.set_header("Content-Range", f"bytes {offset}-{offset + length - 1}/{size}")
+    plan.body = [(offset, length)]
+    plan.range = (offset, length)
+    plan.labels = []
 
 
 def plan_file_response(method: str, fields: dict[str, str], v: _Validators,
@@ -578,9 +685,10 @@ def plan_file_response(method: str, fields: dict[str, str], v: _Validators,
     ordered = sorted(parts)
     if any(b[0] < a[0] + a[1] for a, b in zip(ordered, ordered[1:])):
         return whole  # overlapping ranges: a client asking for that gets the plain file
-    boundary, body = _multipart(parts, v.size)
-    return Plan(206, [("Content-Type", f"multipart/byteranges; boundary={boundary}"),
-                      ("Accept-Ranges", "bytes"), *common], body)
+    plan = Plan(206, [("Content-Type", ""), ("Accept-Ranges", "bytes"), *common],
+                size=v.size, parts=parts)
+    _set_multipart(plan, [_file_part(offset, length, v.size) for offset, length in parts])
+    return plan
 
 
 
@@ -621,6 +729,96 @@ def _content_range_fault(plan: Plan, options: dict) -> None:
     plan.set_header("Content-Range", value)
 
 
+def _first_gap(parts: list[tuple[int, int]], size: int) -> Optional[tuple[int, int]]:
+    """The first stretch of the file outside every (offset, length): (offset, length)."""
+    pos = 0
+    for offset, length in sorted(parts):
+        if offset > pos:
+            return pos, offset - pos
+        pos = max(pos, offset + length)
+    return (pos, size - pos) if pos < size else None
+
+
+def _multi_range_mode(plan: Plan, options: dict) -> None:
+    """multi= and mpgarbage= (but cut, a transfer fault) on a multipart answer, and
+    mpgarbage=single on a single-part 206; anything else is left alone."""
+    multi, garbage = options["multi"], options["mpgarbage"]
+    size = plan.size
+    if garbage == "single":
+        if plan.status == 206 and plan.range is not None and size is not None:
+            _set_multipart(plan, [_file_part(*plan.range, size)])
+        return
+    if plan.parts is None or size is None or multi in (None, "plain") and garbage in (None, "cut"):
+        return
+    asked = plan.parts
+    parts = [_file_part(offset, length, size) for offset, length in asked]
+    ends = [(offset, offset + length) for offset, length in asked]  # end exclusive
+    if multi == "coalesce":
+        first = min(a for a, _ in ends)
+        _set_single_part(plan, first, max(b for _, b in ends) - first, size)
+    elif multi == "first":
+        _set_single_part(plan, *asked[0], size)
+    elif multi == "whole":
+        plan.status = 200
+        plan.set_header("Content-Type", "application/octet-stream")
+        plan.set_header("Content-Range", None)
+        plan.body = [(0, size)] if size else []
+        plan.range = None
+        plan.labels = []
+    elif multi == "merge":
+        ordered = sorted(ends)
+        merged = [(pair[0][0], pair[-1][1]) for pair in
+                  (ordered[i:i + 2] for i in range(0, len(ordered), 2))]
+        _set_multipart(plan, [_file_part(a, b - a, size) for a, b in merged])
+    elif multi == "reverse":
+        _set_multipart(plan, parts[::-1])
+    elif multi == "omit":
+        _set_multipart(plan, parts[:-1])
+    elif multi == "quoted":
+        _set_multipart(plan, parts, boundary="rangefs quoted:" + secrets.token_hex(8),
+                       quoted=True)
+    elif multi == "notype":
+        _set_multipart(plan, parts, part_type=False)
+    elif multi == "preamble":
+        _set_multipart(plan, parts, preamble=PREAMBLE, epilogue=EPILOGUE)
+    elif garbage in ("shift", "shift_back"):
+        step = 1 if garbage == "shift" else -1
+        for part, (a, b) in zip(parts, ends):
+            if step > 0 or a > 0:
+                part.label = f"bytes {a + step}-{b - 1 + step}/{size}"
+        _set_multipart(plan, parts)
+    elif garbage == "outside":
+        gap = _first_gap(asked, size)
+        if gap is not None:
+            parts[-1] = _file_part(gap[0], min(gap[1], asked[-1][1]), size)
+        _set_multipart(plan, parts)
+    elif garbage == "total":
+        a, b = ends[-1]
+        parts[-1].label = f"bytes {a}-{b - 1}/{size + 1}"
+        _set_multipart(plan, parts)
+    elif garbage == "long":
+        parts[0].data.append(long_filler(MP_EXTRA))
+        _set_multipart(plan, parts)
+    elif garbage == "delimiter":
+        other = "other-" + secrets.token_hex(12)
+        for part in parts[1:]:
+            part.delimiter = other
+        _set_multipart(plan, parts)
+    elif garbage == "nodelimiter":
+        parts[1].delimiter = ""
+        _set_multipart(plan, parts)
+    elif garbage == "noboundary":
+        _set_multipart(plan, parts)
+        plan.set_header("Content-Type", "multipart/byteranges")
+
+
+def _cut_in_last_part(plan: Plan) -> int:
+    """mpgarbage=cut: body bytes before the middle of the last file segment's bytes."""
+    sizes = [len(s) if isinstance(s, bytes) else s[1] for s in plan.body]
+    last = max(i for i, s in enumerate(plan.body) if not isinstance(s, bytes))
+    return sum(sizes[:last]) + sizes[last] // 2
+
+
 def _read_segments(body: list[Segment], fd: Optional[int]) -> bytes:
     out = []
     for segment in body:
@@ -640,7 +838,9 @@ def _read_segments(body: list[Segment], fd: Optional[int]) -> bytes:
 
 
 def apply_body_faults(plan: Plan, options: dict, fd: Optional[int]) -> None:
-    """The faults that change what a file answer says: Content-Range and the encoding."""
+    """The faults that change what a file answer says: the multi-range modes, Content-Range
+    and the encoding."""
+    _multi_range_mode(plan, options)
     _content_range_fault(plan, options)
     if options["gzip"] and plan.status in (200, 206) and plan.size is not None:
         if plan.status == 200 or plan.range is not None:  # not multipart
@@ -670,6 +870,17 @@ def apply_transfer_faults(plan: Plan, options: dict) -> None:
         damage.stall_headers = True
     elif options["long"]:
         damage.extra = options["long"]
+    elif options["mpgarbage"] == "cut" and plan.parts is not None and plan.labels:
+        damage.cut_after, damage.action = _cut_in_last_part(plan), "drop"
+
+
+def _has_matching_shape(options: dict, range_field: str) -> bool:
+    """Whether a request's Range has the shape multi= and mpgarbage= narrow the faults to:
+    2 or more ranges (1 for mpgarbage=single); always true without those options."""
+    if options["multi"] is None and options["mpgarbage"] is None:
+        return True
+    count = len(parse_range_header(range_field) or []) if range_field else 0
+    return count == 1 if options["mpgarbage"] == "single" else count >= 2
 
 
 def _next_redirect_segment(raw_segment: str, redirect: int) -> str:
@@ -845,8 +1056,10 @@ class _Handler(BaseHTTPRequestHandler):
         ", "; "" when absent), headers (every request field, names lower-cased), status,
         body_bytes (bytes sent after the head, long=N's extra included), aborted (the body
         was cut: by the client, by a fault, or by a file that shrank), fault (the fault
-        options applied, comma-separated; "" for none), connection (a number per TCP
-        connection), start and time (when the request was read and when the response
+        options applied, comma-separated; "" for none), content_type and content_range (of
+        the answer as sent; "" when absent), parts (the Content-Range of each part of a
+        multipart answer, in body order; [] for any other answer), connection (a number per
+        TCP connection), start and time (when the request was read and when the response
         ended, seconds since the epoch)."""
         headers = getattr(self, "headers", None)  # unset when the request line was bad
         fields = {}
@@ -861,7 +1074,8 @@ class _Handler(BaseHTTPRequestHandler):
             every[name] = f"{every[name]}, {value}" if name in every else value
         return {"method": getattr(self, "command", None) or "", "path": "", "options": "",
                 **fields, "headers": every, "status": 0, "body_bytes": 0, "aborted": False,
-                "fault": "", "connection": self.connection_id, "start": time.time(),
+                "fault": "", "content_type": "", "content_range": "", "parts": [],
+                "connection": self.connection_id, "start": time.time(),
                 "time": 0.0}
 
     def _serve(self) -> None:
@@ -980,6 +1194,8 @@ class _Handler(BaseHTTPRequestHandler):
                      raw_segment: str, raw_rest: str) -> tuple[Plan, Optional[int]]:
         faults = active_faults(options)
         active = False
+        if faults and matching and not _has_matching_shape(options, record["range"]):
+            matching = False
         if faults and matching:
             number = self.server.count_request(key)
             active = options["times"] is None or number <= options["times"]
@@ -1133,6 +1349,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Sends the plan, doing its damage: silence before the head, a body cut short by a
         close or a stall, extra bytes after it."""
         record["status"] = plan.status
+        for line in plan.headers:
+            if isinstance(line, tuple) and line[0].lower() in ("content-type", "content-range"):
+                record[line[0].lower().replace("-", "_")] = line[1]
+        record["parts"] = list(plan.labels)
         damage = plan.damage
         try:
             if damage.stall_headers:

@@ -40,22 +40,34 @@ TIMEOUT = 10.0
 
 LOG_FIELDS = {"method", "path", "options", "range", "if_range", "if_match",
               "if_unmodified_since", "if_none_match", "if_modified_since", "headers", "status",
-              "body_bytes", "aborted", "fault", "connection", "start", "time"}
+              "body_bytes", "aborted", "fault", "content_type", "content_range", "parts",
+              "connection", "start", "time"}
 
 
 def http_date(path: str) -> str:
     return email.utils.formatdate(os.stat(path).st_mtime_ns // 1_000_000_000, usegmt=True)
 
 
-def parse_multipart(body: bytes, content_type: str) -> list[tuple[dict[str, str], bytes]]:
-    """multipart/byteranges by hand, strictly: no preamble, CRLF before every delimiter but
-    the first, a closing delimiter and nothing after it. Returns (headers, data) per part."""
+def multipart_boundary(content_type: str) -> str:
+    """The boundary of a multipart/byteranges Content-Type, as a token or quoted-string (the
+    server never puts a backslash or a quote in one)."""
     kind, _, params = content_type.partition(";")
     assert kind.strip() == "multipart/byteranges", content_type
     key, _, boundary = params.strip().partition("=")
     assert key == "boundary" and boundary, content_type
-    delim = b"--" + boundary.encode()
-    opening, closing = delim + b"\r\n", b"\r\n" + delim + b"--\r\n"
+    if boundary.startswith('"'):
+        assert boundary.endswith('"') and len(boundary) > 2, content_type
+        boundary = boundary[1:-1]
+    return boundary
+
+
+def parse_multipart(body: bytes, content_type: str, preamble: bytes = b"",
+                    epilogue: bytes = b"") -> list[tuple[dict[str, str], bytes]]:
+    """multipart/byteranges by hand, strictly: exactly `preamble` before the first delimiter,
+    CRLF before every delimiter but the first, a closing delimiter and exactly `epilogue`
+    after it. Returns (headers, data) per part."""
+    delim = b"--" + multipart_boundary(content_type).encode()
+    opening, closing = preamble + delim + b"\r\n", b"\r\n" + delim + b"--\r\n" + epilogue
     assert body.startswith(opening), body[:100]
     assert body.endswith(closing), body[-100:]
     parts = []
@@ -993,7 +1005,12 @@ class FaultOptionsTest(_ServerTestCase):
                                ("require_header=nocolon", ("require_header",)),
                                ("require_header=a%20b%3Ac", ("require_header",)),
                                ("location=a%0Db", ("location",)),
-                               ("gzip=2", ("gzip",))):
+                               ("gzip=2", ("gzip",)),
+                               ("multi=sideways", ("multi", "sideways", "coalesce")),
+                               ("mpgarbage=nonsense", ("mpgarbage", "nonsense", "shift")),
+                               ("multi=plain,mpgarbage=cut", ("multi", "mpgarbage")),
+                               ("mpgarbage=cut,drop=5", ("cut", "drop")),
+                               ("times=1,multi=", ("multi",))):
             with self.subTest(segment):
                 self.conn.request("GET", f"/{segment}/{self.name}")
                 response = self.conn.getresponse()
@@ -1001,6 +1018,210 @@ class FaultOptionsTest(_ServerTestCase):
                 self.assertEqual(response.status, 400, body)
                 for word in words:
                     self.assertIn(word, body)
+
+    # ---------------------------------------------------------------- multi-range answers
+    # Four ranges, not in file order, none at the end of the file: each mode shows.
+    MULTI = "bytes=100-199,0-9,5000-5099,300000-300049"
+    ASKED = [(100, 199), (0, 9), (5000, 5099), (300000, 300049)]
+
+    def multi_fetch(self, **options) -> tuple[http.client.HTTPResponse, bytes]:
+        return self.fetch(self.name, {"Range": self.MULTI}, **options)
+
+    def assert_parts(self, parts: list[tuple[dict[str, str], bytes]],
+                     ranges: list[tuple[int, int]], total: int = DATA_SIZE,
+                     typed: bool = True) -> None:
+        """The parts are these ranges of data.bin, in this order, correctly labelled."""
+        self.assertEqual([h["content-range"] for h, _ in parts],
+                         [f"bytes {a}-{b}/{total}" for a, b in ranges])
+        for (headers, data), (first, last) in zip(parts, ranges):
+            self.assertEqual(data, self.data[first:last + 1])
+            if typed:
+                self.assertEqual(headers["content-type"], "application/octet-stream")
+            else:
+                self.assertNotIn("content-type", headers)
+
+    def test_multi_modes_narrow_every_fault_to_multi_range_requests(self):
+        # A single-range request is served normally and not counted by times.
+        options = {"multi": "plain", "status": 503, "times": 1}
+        self.assert_partial(*self.fetch(self.name, {"Range": "bytes=0-9"}, **options), 0, 9,
+                            name=self.name)
+        self.assert_whole(*self.fetch(self.name, **options), name=self.name)
+        self.assertEqual(self.multi_fetch(**options)[0].status, 503)
+        response, body = self.multi_fetch(**options)  # times=1 is used up
+        self.assert_parts(parse_multipart(body, response.getheader("Content-Type")), self.ASKED)
+        entries = self.wait_log(4)
+        self.assertEqual([e["fault"] for e in entries], ["", "", "status,multi", ""])
+        # mpgarbage=single narrows to single-range requests instead.
+        response, body = self.multi_fetch(mpgarbage="single")
+        self.assert_parts(parse_multipart(body, response.getheader("Content-Type")), self.ASKED)
+        self.assertEqual(self.entry(5)["fault"], "")
+        # Two ranges that make one satisfiable part count as multi-range, but a mode that
+        # works on the multipart answer leaves the single-part 206 alone.
+        self.assert_partial(*self.fetch(self.name, {"Range": f"bytes=3-4,{DATA_SIZE}-"},
+                                        multi="reverse"), 3, 4, name=self.name)
+        self.assertEqual(self.entry(6)["fault"], "multi")
+
+    def test_multi_legitimate_answers(self):
+        size = DATA_SIZE
+        preamble = range_test_server.PREAMBLE
+        epilogue = range_test_server.EPILOGUE
+        multipart = {  # mode -> (parts in body order, typed, preamble, epilogue)
+            "plain": (self.ASKED, True, b"", b""),
+            "merge": ([(0, 199), (5000, 300049)], True, b"", b""),
+            "reverse": (self.ASKED[::-1], True, b"", b""),
+            "omit": (self.ASKED[:-1], True, b"", b""),
+            "quoted": (self.ASKED, True, b"", b""),
+            "notype": (self.ASKED, False, b"", b""),
+            "preamble": (self.ASKED, True, preamble, epilogue),
+        }
+        for mode, (ranges, typed, before, after) in multipart.items():
+            with self.subTest(mode):
+                response, body = self.multi_fetch(multi=mode)
+                self.assertEqual(response.status, 206)
+                self.assertIsNone(response.getheader("Content-Range"))
+                self.assertEqual(int(response.getheader("Content-Length")), len(body))
+                content_type = response.getheader("Content-Type")
+                parts = parse_multipart(body, content_type, before, after)
+                self.assert_parts(parts, ranges, typed=typed)
+                boundary = content_type.partition("boundary=")[2]
+                if mode == "quoted":
+                    self.assertRegex(boundary, r'^"rangefs quoted:[0-9a-f]+"$')
+                else:
+                    self.assertRegex(boundary, r"^rangefs-[0-9a-f]+$")
+                e = self.entry()
+                self.assertEqual((e["fault"], e["content_type"], e["content_range"]),
+                                 ("multi", content_type, ""))
+                self.assertEqual(e["parts"], [f"bytes {a}-{b}/{size}" for a, b in ranges])
+                self.server.clear_requests()
+        for mode, (first, last) in (("coalesce", (0, 300049)), ("first", (100, 199))):
+            with self.subTest(mode):
+                self.assert_partial(*self.multi_fetch(multi=mode), first, last, name=self.name)
+                self.assertEqual(self.entry()["content_range"], f"bytes {first}-{last}/{size}")
+                self.server.clear_requests()
+        with self.subTest("whole"):
+            self.assert_whole(*self.multi_fetch(multi="whole"), name=self.name)
+            self.assertEqual((self.entry()["status"], self.entry()["parts"]), (200, []))
+        # Every answer was framed right: one connection for all of them.
+        self.assertEqual(len({e["connection"] for e in self.server.requests()}), 1)
+
+    def test_mpgarbage_content_range_lies(self):
+        size = DATA_SIZE
+        content_type = lambda response: response.getheader("Content-Type")  # noqa: E731
+        response, body = self.multi_fetch(mpgarbage="shift")
+        parts = parse_multipart(body, content_type(response))
+        self.assertEqual([h["content-range"] for h, _ in parts],
+                         [f"bytes {a + 1}-{b + 1}/{size}" for a, b in self.ASKED])
+        self.assertEqual([d for _, d in parts], [self.data[a:b + 1] for a, b in self.ASKED])
+
+        response, body = self.multi_fetch(mpgarbage="shift_back")
+        parts = parse_multipart(body, content_type(response))
+        self.assertEqual([h["content-range"] for h, _ in parts],
+                         [f"bytes {a - 1 if a else a}-{b - 1 if a else b}/{size}"
+                          for a, b in self.ASKED])
+        self.assertEqual([d for _, d in parts], [self.data[a:b + 1] for a, b in self.ASKED])
+
+        # The first stretch nobody asked for is 10-99; the last range asked has 50 bytes.
+        response, body = self.multi_fetch(mpgarbage="outside")
+        self.assert_parts(parse_multipart(body, content_type(response)),
+                          [*self.ASKED[:-1], (10, 59)])
+
+        response, body = self.multi_fetch(mpgarbage="total")
+        parts = parse_multipart(body, content_type(response))
+        self.assertEqual([h["content-range"] for h, _ in parts],
+                         [f"bytes {a}-{b}/{size}" for a, b in self.ASKED[:-1]]
+                         + [f"bytes 300000-300049/{size + 1}"])
+        self.assertEqual(parts[-1][1], self.data[300000:300050])
+
+        entries = self.wait_log(4)
+        self.assertEqual([e["fault"] for e in entries], ["mpgarbage"] * 4)
+        self.assertEqual(entries[0]["parts"],
+                         [f"bytes {a + 1}-{b + 1}/{size}" for a, b in self.ASKED])
+
+    def test_mpgarbage_framing_lies(self):
+        response, body = self.multi_fetch(mpgarbage="long")
+        self.assertEqual(int(response.getheader("Content-Length")), len(body))
+        boundary = multipart_boundary(response.getheader("Content-Type")).encode()
+        extra = range_test_server.long_filler(range_test_server.MP_EXTRA)
+        # Part 1 (bytes 100-199) has its 100 bytes, then the extra ones, then the delimiter.
+        head, _, rest = body.partition(b"\r\n\r\n")
+        self.assertIn(b"Content-Range: bytes 100-199/", head)
+        self.assertTrue(rest.startswith(self.data[100:200] + extra + b"\r\n--" + boundary),
+                        rest[:300])
+        # Without the extra bytes the body is a correct one.
+        fixed = body.replace(self.data[100:200] + extra, self.data[100:200], 1)
+        self.assert_parts(parse_multipart(fixed, response.getheader("Content-Type")),
+                          self.ASKED)
+
+        response, body = self.multi_fetch(mpgarbage="delimiter")
+        boundary = multipart_boundary(response.getheader("Content-Type")).encode()
+        self.assertTrue(body.startswith(b"--" + boundary + b"\r\n"))
+        self.assertEqual(body.count(b"\r\n--" + boundary), 1, "only the close delimiter")
+        others = body.split(b"\r\n--other-")
+        self.assertEqual(len(others), 4, "three delimiters with another boundary")
+        self.assertTrue(all(piece[:24].isalnum() for piece in others[1:]))
+
+        response, body = self.multi_fetch(mpgarbage="nodelimiter")
+        boundary = multipart_boundary(response.getheader("Content-Type")).encode()
+        self.assertIn(self.data[100:200] + b"\r\nContent-Type: application/octet-stream\r\n"
+                      b"Content-Range: bytes 0-9/", body)
+        self.assertEqual(body.count(b"--" + boundary + b"\r\n"), 3, "4 parts, 3 delimiters")
+
+        response, body = self.multi_fetch(mpgarbage="noboundary")
+        self.assertEqual(response.getheader("Content-Type"), "multipart/byteranges")
+        boundary = body.partition(b"\r\n")[0][2:].decode()
+        self.assert_parts(parse_multipart(body, f"multipart/byteranges; boundary={boundary}"),
+                          self.ASKED)
+        self.assertEqual([e["fault"] for e in self.wait_log(4)], ["mpgarbage"] * 4)
+
+    def test_mpgarbage_single_answers_one_range_with_multipart(self):
+        response, body = self.fetch(self.name, {"Range": "bytes=70-79"}, mpgarbage="single")
+        self.assertEqual(response.status, 206)
+        self.assertIsNone(response.getheader("Content-Range"))
+        self.assert_parts(parse_multipart(body, response.getheader("Content-Type")),
+                          [(70, 79)])
+        e = self.entry()
+        self.assertEqual((e["fault"], e["parts"]), ("mpgarbage", [f"bytes 70-79/{DATA_SIZE}"]))
+
+    def test_mpgarbage_cut_closes_in_the_last_part(self):
+        sock = self.raw(self.target(mpgarbage="cut"), {"Range": self.MULTI})
+        head, rest = self.read_head(sock)
+        self.assertEqual(head_fields(head)[0], 206)
+        body, eof = self.read_rest(sock, rest)
+        self.assertTrue(eof, "the connection stayed open after the cut")
+        promised = int(head_value(head, "Content-Length"))
+        # The last part's head and 25 of its 50 bytes came, nothing after them.
+        self.assertTrue(body.endswith(b"Content-Range: bytes 300000-300049/%d\r\n\r\n"
+                                      % DATA_SIZE + self.data[300000:300025]), body[-200:])
+        self.assertEqual(promised - len(body), 25 + len(b"\r\n--") + 24 + len("rangefs-")
+                         + len(b"--\r\n"))
+        e = self.entry()
+        self.assertEqual((e["body_bytes"], e["aborted"], e["fault"]),
+                         (len(body), True, "mpgarbage"))
+
+    def test_transfer_faults_damage_multipart_answers(self):
+        plain = self.multi_fetch()
+        length = int(plain[0].getheader("Content-Length"))
+        for options, kept, eof in (({"drop": 300}, 300, True),
+                                   ({"short": 40}, length - 40, True),
+                                   ({"long": 30}, length + 30, False),
+                                   ({"stall": 200}, 200, False)):
+            with self.subTest(options):
+                sock = self.raw(self.target(multi="plain", **options), {"Range": self.MULTI})
+                head, rest = self.read_head(sock)
+                self.assertEqual(head_value(head, "Content-Length"), str(length))
+                self.assertTrue(head_value(head, "Content-Type").startswith(
+                    "multipart/byteranges"))
+                body, closed = self.read_rest(sock, rest, wait=0.5)
+                self.assertEqual((len(body), closed), (kept, eof))
+                self.assertTrue(body[:100].startswith(b"--rangefs-"), body[:100])
+                sock.close()
+        response, body = self.multi_fetch(multi="plain", status=503)
+        self.assertEqual((response.status, response.getheader("Content-Type")),
+                         (503, "text/plain; charset=utf-8"))
+        entries = self.wait_log(6)
+        self.assertEqual([e["fault"] for e in entries[1:]],
+                         ["drop,multi", "short,multi", "long,multi", "stall,multi",
+                          "status,multi"])
 
     # ----------------------------------------------------------------------------- stop
     def test_stop_is_prompt_with_a_stall_in_progress(self):
