@@ -29,14 +29,13 @@ struct ReadOptions {
   // Most ranges asked for in one multi-range request (1: never several). Apache refuses more
   // than 200 by default; 16 keeps what a failed multi-range answer costs small.
   size_t max_ranges = 16;
-  // The first open of each version fetches its first and last bytes in one multi-range request,
-  // because that is where zip's end of central directory, an MP4 moov written last, a Parquet
-  // footer and a SQLite header live. Measured at 20 ms one-way: `unzip -l` of a 3000-member zip
-  // went from 2 requests and 137 ms to 1 request and 93 ms; a sqlite point query stayed at 3
-  // requests (168 vs 176 ms); the price is up to 256 KiB more transfer per opened version.
-  // Still off by default: the fault tests assume one range a request, and the test server
-  // cannot yet inject faults into multipart answers (issue 6 continues).
-  bool open_prefetch = false;
+  // The first open of each version fetches the blocks holding its first open_prefetch_head and
+  // last open_prefetch_tail bytes in one multi-range request, because that is where zip's end
+  // of central directory, an MP4 moov written last, a Parquet footer and a SQLite header live.
+  // The head costs nothing (the opener reads it next); the tail saves the round trip of a tool
+  // that jumps to the end, and costs up to one block more transfer for one that does not.
+  // Measured with scripts/bench (--suite multirange; see README).
+  bool open_prefetch = true;
   uint64_t open_prefetch_head = 64 << 10;
   uint64_t open_prefetch_tail = 256 << 10;
 };

@@ -923,6 +923,13 @@ class _Server(ThreadingHTTPServer):
         self.stopping = threading.Event()  # ends stalls when the server stops
         self._log_file = open(log_path, "ab") if log_path else None
         self._log_lock = threading.Lock()
+        # Responses begun but not yet logged, published in LOG.busy for settled_requests():
+        # a client can hold every byte it needs before the server logs (a multipart answer's
+        # closing delimiter, a response the client abandoned).
+        self._busy_fd = (os.open(log_path + ".busy", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+                         if log_path else None)
+        self._in_flight = 0  # Guarded by _log_lock
+        self._publish_in_flight()
         self._ids_lock = threading.Lock()
         self._next_id = 0
         # (path, options segment) -> [matching requests, successful GETs for gone_after]
@@ -993,15 +1000,26 @@ class _Server(ThreadingHTTPServer):
         with self._counters_lock:
             self._counters[key][1] -= 1
 
+    def begin_response(self) -> None:
+        """A response starts; log() of its record ends it."""
+        with self._log_lock:
+            self._in_flight += 1
+            self._publish_in_flight()
+
     def log(self, record: dict) -> None:
-        if self._log_file is None:
-            return
         line = (json.dumps(record, ensure_ascii=True) + "\n").encode()
         with self._log_lock:
-            if self._log_file is None:  # closed meanwhile
-                return
-            self._log_file.write(line)
-            self._log_file.flush()
+            if self._log_file is not None:  # else closed meanwhile, or no log at all
+                self._log_file.write(line)
+                self._log_file.flush()
+            self._in_flight -= 1
+            self._publish_in_flight()
+
+    def _publish_in_flight(self) -> None:
+        """REQUIRES: _log_lock held (or no thread serving yet). Fixed width, one pwrite, so a
+        reader never sees a mix of two counts."""
+        if self._busy_fd is not None:
+            os.pwrite(self._busy_fd, f"{self._in_flight:12d}\n".encode(), 0)
 
     def shutdown(self) -> None:
         self.stopping.set()
@@ -1014,6 +1032,9 @@ class _Server(ThreadingHTTPServer):
             if self._log_file is not None:
                 self._log_file.close()
                 self._log_file = None
+            if self._busy_fd is not None:
+                os.close(self._busy_fd)
+                self._busy_fd = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1072,11 +1093,13 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers.items() if headers is not None else []):
             name = name.lower()
             every[name] = f"{every[name]}, {value}" if name in every else value
-        return {"method": getattr(self, "command", None) or "", "path": "", "options": "",
-                **fields, "headers": every, "status": 0, "body_bytes": 0, "aborted": False,
-                "fault": "", "content_type": "", "content_range": "", "parts": [],
-                "connection": self.connection_id, "start": time.time(),
-                "time": 0.0}
+        record = {"method": getattr(self, "command", None) or "", "path": "", "options": "",
+                  **fields, "headers": every, "status": 0, "body_bytes": 0, "aborted": False,
+                  "fault": "", "content_type": "", "content_range": "", "parts": [],
+                  "connection": self.connection_id, "start": time.time(),
+                  "time": 0.0}
+        self.server.begin_response()  # every record made is logged once, which ends it
+        return record
 
     def _serve(self) -> None:
         record = self._new_record()
@@ -1581,6 +1604,26 @@ class RangeTestServer:
         with open(self.log_path, "rb") as f:
             data = f.read()
         return [json.loads(line) for line in data.split(b"\n")[:-1] if line.strip()]
+
+    def in_flight(self) -> int:
+        """Responses the server has begun and not yet logged."""
+        with open(self.log_path + ".busy", "rb") as f:
+            return int(f.read().strip() or b"0")
+
+    def settled_requests(self, timeout: float = 10.0) -> list[dict]:
+        """requests() once no response is in progress: what a client has read is logged,
+        though the client may have had every byte it wanted before the server finished (a
+        multipart answer's closing delimiter). Raises TimeoutError after `timeout` (a stall
+        holds its response open until the client goes away)."""
+        deadline = time.monotonic() + timeout
+        # The count first: a response's line is written before its count drops, so once it
+        # reads 0 the log holds every response begun before.
+        while self.in_flight() != 0:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{self.in_flight()} responses still in progress after "
+                                   f"{timeout}s")
+            time.sleep(0.01)
+        return self.requests()
 
     def clear_requests(self) -> None:
         """Truncates the log (the server appends, so later lines start at 0)."""

@@ -261,9 +261,12 @@ class ConsistencyTest(unittest.TestCase):
         self.addCleanup(server.cleanup)
         return server, _Log(server, "test")
 
-    def start_mount(self, url, revalidate, extra=()):
+    def start_mount(self, url, revalidate, extra=(), open_prefetch=False):
+        # Most tests pin which GET carries which precondition, block by block: the first
+        # open's head-and-tail request is left out unless a test is about it.
+        prefetch = "--open-prefetch" if open_prefetch else "--no-open-prefetch"
         mount = harness.Mount([url], ["--block-size", "256K", "--revalidate", str(revalidate),
-                                      *extra])
+                                      prefetch, *extra])
         self.addCleanup(mount.cleanup)
         mount.start()
         return mount
@@ -422,6 +425,41 @@ class ConsistencyTest(unittest.TestCase):
             self.assertIn(e["if_range"], (old["etag"], new["etag"]),
                           f"a GET without If-Range <strong ETag>: {e}")
             self.assertEqual(e["if_match"], "", e)
+
+    def test_open_prefetch_of_a_changed_file_gives_no_new_bytes(self):
+        """The first open's head-and-tail request carries the version too: when the file
+        changed between the probe and that open, nginx answers the multi-range If-Range with
+        a 200 of the new version; the handle (pinned to the old one) gets EIO, never new
+        bytes, the change is logged once, and a new open reads the new version."""
+        name = "data.bin"
+        self.publish(name, 1, SIZE)
+        server, log = self.start_nginx()
+        old = head_validators(server.url(name))
+        mount = self.start_mount(server.url(name), 3600, open_prefetch=True)
+        log.clear()
+        self.publish(name, 2, SIZE)
+        new = head_validators(server.url(name))
+        self.assertNotEqual(old["etag"], new["etag"], "the replacement kept nginx's ETag")
+
+        def first_read():
+            fd = os.open(mount.path(name), os.O_RDONLY)
+            try:
+                return _try_pread(fd, CHUNK, 0)
+            finally:
+                os.close(fd)
+
+        got = mount.call(first_read)
+        if not isinstance(got, OSError):
+            self.fail(f"the old version's handle read {len(got)} bytes: "
+                      f"{describe_read(got, 0, self.versions[name])}{self.tail(mount)}")
+        self.assertEqual(got.errno, errno.EIO, got)
+        entries, ok = log.wait_for(lambda es: any("," in e["range"] for e in _gets(es)))
+        multi = [e for e in _gets(entries) if "," in e["range"]]
+        self.assertTrue(ok and multi, f"no multi-range GET at the first open: {entries}")
+        self.assertEqual((multi[0]["if_range"], multi[0]["status"]), (old["etag"], 200),
+                         f"the first open's GET: {multi[0]}")
+        self.assert_new_open_sees(mount, name, 2)
+        self.assert_one_change_line(mount, name)
 
     def test_nginx_size_change_shows_in_stat_within_revalidate_interval(self):
         """Spec 4: --revalidate 1, kernel attribute/entry timeouts follow it; a stat alone

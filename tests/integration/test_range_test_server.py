@@ -738,8 +738,14 @@ class FaultOptionsTest(_ServerTestCase):
         self.assertEqual((more, eof), (b"", False), "bytes or a close during the stall")
         self.assertEqual(body[:500], self.data[:500])
         self.assertEqual(self.server.requests(), [], "logged before the stall ended")
+        self.assertEqual(self.server.in_flight(), 1, "the stalled response is in progress")
+        with self.assertRaises(TimeoutError):
+            self.server.settled_requests(timeout=0.2)
         sock.close()
-        e = self.entry()
+        entries = self.server.settled_requests()
+        self.assertEqual(self.server.in_flight(), 0)
+        self.assertEqual(len(entries), 1, entries)
+        e = entries[0]
         self.assertEqual((e["status"], e["body_bytes"], e["aborted"], e["fault"]),
                          (206, 500, True, "stall"))
         self.assertGreaterEqual(e["time"] - e["start"], 0.6)

@@ -193,7 +193,7 @@ class SecurityTest(unittest.TestCase):
     def test_https_with_cacert_reads_the_right_bytes(self):
         mount = self.mount(self.https.url(self.name), "--cacert", self.https.cert_path)
         self.read_all(mount)
-        self.assertIn("GET", self.methods(self.https.requests()))
+        self.assertIn("GET", self.methods(self.https.settled_requests()))
 
     def test_https_self_signed_without_cacert_fails(self):
         run = self.fail_run([self.https.url(self.name)], 1)
@@ -221,11 +221,11 @@ class SecurityTest(unittest.TestCase):
         self.assertIn(target, refusal[0])  # names both URLs
         self.assertIn("https://", refusal[0])
         self.assertIn("--allow-insecure-redirect", refusal[0])
-        self.assertEqual(self.http.requests(), [], "a request went to the http URL")
+        self.assertEqual(self.http.settled_requests(), [], "a request went to the http URL")
 
         mount = self.mount(url, "--cacert", self.https.cert_path, "--allow-insecure-redirect")
         self.read_all(mount)
-        self.assertIn("GET", self.methods(self.http.requests()))
+        self.assertIn("GET", self.methods(self.http.settled_requests()))
 
     def test_redirect_to_file_url_is_refused(self):
         url = self.http.url(self.name, location="file:///etc/passwd", head=1)
@@ -235,9 +235,9 @@ class SecurityTest(unittest.TestCase):
     def test_ten_redirects_are_followed_eleven_are_not(self):
         mount = self.mount(self.http.url(self.name, redirect=10, head=1))
         self.read_all(mount)
-        heads = [e for e in self.http.requests() if e["method"] == "HEAD"]
+        heads = [e for e in self.http.settled_requests() if e["method"] == "HEAD"]
         self.assertEqual(len(heads), 11, heads)
-        gets = [e for e in self.http.requests() if e["method"] == "GET"]
+        gets = [e for e in self.http.settled_requests() if e["method"] == "GET"]
         self.assertTrue(gets)
         for e in gets:  # straight to the final URL
             self.assertEqual(e["options"], "-", e)
@@ -254,7 +254,7 @@ class SecurityTest(unittest.TestCase):
         self.assertIsInstance(result, OSError, "a 302 to a range GET returned data")
         self.assertEqual(result.errno, errno.EIO)
         self.assertIn("302", mount.stderr())
-        gets = [e for e in self.http.requests() if e["method"] == "GET"]
+        gets = [e for e in self.http.settled_requests() if e["method"] == "GET"]
         self.assertTrue(gets)
         self.assertTrue(all(e["status"] == 302 for e in gets), gets)  # nothing followed
 
@@ -264,7 +264,7 @@ class SecurityTest(unittest.TestCase):
         mount = self.mount(url, "-d", "--header", f"Authorization: Bearer {SECRET}",
                            "--header", "X-Api-Key: key-" + SECRET)
         self.read_all(mount)
-        entries = self.http.requests()
+        entries = self.http.settled_requests()
         self.assertEqual(self.methods(entries), ["GET", "HEAD"])
         for e in entries:
             self.assertEqual(e["headers"].get("authorization"), f"Bearer {SECRET}", e)
@@ -285,7 +285,7 @@ class SecurityTest(unittest.TestCase):
                              "alice", PASSWORD)
         mount = self.mount(url, "-d")
         self.read_all(mount)
-        entries = self.http.requests()
+        entries = self.http.settled_requests()
         self.assertEqual(self.methods(entries), ["GET", "HEAD"])
         for e in entries:
             self.assertEqual(e["headers"].get("authorization"), _basic("alice", PASSWORD), e)
@@ -316,7 +316,7 @@ class SecurityTest(unittest.TestCase):
                            require_header=f"Authorization:{_basic('nina', NETRC_PASSWORD)}")
         mount = self.mount(url, "-d", "--netrc-file", netrc)
         self.read_all(mount)
-        for e in self.http.requests():
+        for e in self.http.settled_requests():
             self.assertEqual(e["headers"].get("authorization"), _basic("nina", NETRC_PASSWORD))
         self.assert_not_in_output(NETRC_PASSWORD, mount.stderr(), "debug log")
         self.fail_run(["--netrc-file", os.path.join(self.data, "no-netrc"), url], 2)
@@ -340,12 +340,12 @@ class SecurityTest(unittest.TestCase):
                 mount = self.mount(_with_userinfo(url, "alice", PASSWORD), *args)
                 self.read_all(mount)
                 mount.cleanup()
-                origin = self.http.requests()
+                origin = self.http.settled_requests()
                 self.assertEqual(len(origin), 2, origin)  # the two HEADs
                 for e in origin:  # the user's origin gets the header (it wins over userinfo)
                     self.assertEqual(e["headers"].get("x-api-key"), SECRET, e)
                     self.assertEqual(e["headers"].get("authorization"), f"Bearer {SECRET}", e)
-                elsewhere = self.other.requests()
+                elsewhere = self.other.settled_requests()
                 self.assertEqual(self.methods(elsewhere), ["GET", "HEAD"])
                 for e in elsewhere:
                     if trusted:
@@ -370,19 +370,19 @@ class SecurityTest(unittest.TestCase):
                 mount = self.mount(url, "--netrc-file", netrc)
                 self.read_all(mount)
                 mount.cleanup()
-                heads = self.http.requests()
+                heads = self.http.settled_requests()
                 self.assertTrue(heads)
                 for e in heads:
                     self.assertTrue(e["headers"].get("authorization", "").startswith("Basic "),
                                     e)
-                for e in self.other.requests():
+                for e in self.other.settled_requests():
                     self.assertNotIn("authorization", e["headers"], e)
 
     def test_same_origin_redirects_keep_the_header(self):
         url = self.http.url(self.name, redirect=3, head=1)
         mount = self.mount(url, "--header", f"X-Api-Key: {SECRET}")
         self.read_all(mount)
-        entries = self.http.requests()
+        entries = self.http.settled_requests()
         self.assertEqual(len([e for e in entries if e["method"] == "HEAD"]), 4)
         for e in entries:
             self.assertEqual(e["headers"].get("x-api-key"), SECRET, e)
@@ -397,7 +397,7 @@ class SecurityTest(unittest.TestCase):
         url = _options_url(self.http, self.name, require_header=f"Authorization:Bearer {SECRET}")
         mount = self.mount(url, "-d", "--header-file", headers)
         self.read_all(mount)
-        for e in self.http.requests():
+        for e in self.http.settled_requests():
             self.assertEqual(e["headers"].get("authorization"), f"Bearer {SECRET}", e)
             self.assertEqual(e["headers"].get("x-second"), "two", e)
         self.assert_not_in_output(SECRET, mount.stderr(), "debug log")
@@ -413,7 +413,7 @@ class SecurityTest(unittest.TestCase):
         run = self.fail_run(["--header", f"Bearer {SECRET}", url], 2)
         self.assert_not_in_output(SECRET, run.stderr, "usage error")
         run = self.fail_run(["--header", "Range: bytes=0-", url], 2, "Range")
-        self.assertEqual(self.http.requests(), [], "a usage error sent requests")
+        self.assertEqual(self.http.settled_requests(), [], "a usage error sent requests")
 
     # ---------------------------------------------------------------------------- proxies
     def test_proxy_option(self):
@@ -429,7 +429,7 @@ class SecurityTest(unittest.TestCase):
             self.assertEqual(e["target"], url, e)
             self.assertEqual(e["headers"].get("proxy-authorization"),
                              _basic("pat", PROXY_PASSWORD), e)
-        self.assertEqual(len(seen), len(self.http.requests()))
+        self.assertEqual(len(seen), len(self.http.settled_requests()))
         self.assertIn("pat:***@", stderr)
         self.assert_not_in_output(PROXY_PASSWORD, stderr, "debug log")
 
