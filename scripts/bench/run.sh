@@ -43,9 +43,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" -ne 0 ] && sudo=(sudo)
   echo "bench: installing ${missing[*]}" >&2
-  "${sudo[@]}" apt-get update -q
+  # To stderr: stdout is the report.
+  "${sudo[@]}" apt-get update -q >&2
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    "${missing[@]}"
+    "${missing[@]}" >&2
 fi
 
 "$root/scripts/build.sh" release >&2
