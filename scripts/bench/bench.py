@@ -201,15 +201,21 @@ class Bench:
 
     # ----------------------------------------------------------------------------- data
     def make_data(self) -> None:
-        size = self.args.size
-        log(f"generating {size / MiB:.0f} MiB random file and a {ZIP_MEMBERS}-member zip")
+        log(f"generating {self.args.size / MiB:.0f} MiB random file and a {ZIP_MEMBERS}-member "
+            "zip")
+        self.write_big_file()
+        self.write_zip()
+
+    def write_big_file(self) -> None:
         chunk = 4 * MiB
         with open(self.big_path, "wb") as f:
-            left = size
+            left = self.args.size
             while left > 0:
                 n = min(chunk, left)
                 f.write(os.urandom(n))
                 left -= n
+
+    def write_zip(self) -> None:
         with zipfile.ZipFile(self.zip_path, "w", zipfile.ZIP_DEFLATED) as z:
             for i in range(ZIP_MEMBERS):
                 z.writestr(f"tree/d{i // 100:02d}/member-{i:05d}.txt",
@@ -356,14 +362,15 @@ class Bench:
             remove()
 
     # --------------------------------------------------------------------------- mounts
-    def mount_argv(self, tool: str, url: str, name: str) -> ArgvFor:
+    def mount_argv(self, tool: str, url: str, name: str,
+                   rangefs_options: tuple[str, ...] = ()) -> ArgvFor:
         """How each filesystem is invoked: argv from (mount point, scratch directory), made
         once per Mount. Every daemon runs in the foreground, so its PID is the process we
-        started."""
+        started. rangefs gets --rangefs-args, then `rangefs_options`."""
         args = self.args
         if tool == "rangefs":
             extra = shlex.split(args.rangefs_args or "")
-            return lambda m, _: [args.rangefs, "-f", *extra, url, m]
+            return lambda m, _: [args.rangefs, "-f", *extra, *rangefs_options, url, m]
         if tool == "memfs":
             return lambda m, _: [args.memfs, "--size", str(args.size), "--name", name, "-f", m]
         if tool in ("httpdirfs", "httpdirfs-cache"):
@@ -407,9 +414,13 @@ class Bench:
             return "httpfs2 needs Accept-Ranges on 206 and the nginx config could not be patched"
         return None
 
+    def phase_entries(self, start: int, end: Optional[int] = None) -> list[dict]:
+        """What nginx logged from offset `start` to `end` (default: once the log is quiet)."""
+        return self.access.entries(start, self.access.settle() if end is None else end)
+
     def phase_stats(self, start: int) -> dict:
         """Requests and bytes nginx logged since offset `start`, once the log is quiet."""
-        return AccessLog.summarize(self.access.entries(start, self.access.settle()))
+        return AccessLog.summarize(self.phase_entries(start))
 
     def measure_mount_tool(self, tool: str, profile: str, base: str, out: dict) -> None:
         """Fills `out` as it goes, so a failure late keeps the earlier numbers."""
@@ -513,20 +524,28 @@ class Bench:
             if m.record_rss():
                 rss.append(m.peak_rss_kib)
 
+    def run_on_mount(self, mount: Mount, argv: list[str],
+                     limit: float) -> tuple[subprocess.CompletedProcess, float]:
+        """Runs a program that reads from the mount (output captured as text) and times it;
+        past `limit` the mount is aborted, which ends the program's stuck read."""
+        t0 = time.monotonic()
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=limit,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            mount.abort()
+            raise BenchError(f"{shlex.join(argv[:2])} took longer than {limit:.0f} s") from None
+        except OSError as e:
+            raise BenchError(f"cannot run {argv[0]}: {e}") from None
+        return done, time.monotonic() - t0
+
     def measure_unzip(self, tool: str, profile: str, argv_for: ArgvFor,
                       out: dict, rss: list[int]) -> None:
         """`unzip -l` of the many-member zip on a fresh mount: time, requests, bytes."""
-        limit = self.args.unzip_timeout
         with Mount(self, tool, argv_for, ZIP_NAME, f"{profile}-unzip") as m:
             start = self.access.settle()
-            t0 = time.monotonic()
-            try:
-                done = subprocess.run(["unzip", "-l", m.file_path], capture_output=True,
-                                      text=True, timeout=limit)
-            except subprocess.TimeoutExpired:
-                m.abort()
-                raise BenchError(f"unzip -l took longer than {limit:.0f} s") from None
-            seconds = time.monotonic() - t0
+            done, seconds = self.run_on_mount(m, ["unzip", "-l", m.file_path],
+                                              self.args.unzip_timeout)
             last = done.stdout.strip().splitlines()[-1:] or [""]
             if done.returncode != 0 or f"{ZIP_MEMBERS} files" not in last[0]:
                 raise BenchError(f"unzip -l failed: exit {done.returncode}: {last[0]} "
@@ -557,6 +576,12 @@ class Bench:
         self.snapshot_binaries()
         self.make_data()
         self.start_server()
+        self.each_profile(self.measure_profile)
+
+    def each_profile(self, measure: Callable[[str, str], None]) -> None:
+        """For each profile of --profiles: starts its link, measures the round trip, calls
+        measure(profile, base URL) and stops the link. A profile whose link cannot start is
+        recorded as skipped."""
         for profile in self.args.profiles:
             self.results[profile] = {}
             self.errors[profile] = {}
@@ -573,31 +598,34 @@ class Bench:
                 info["rtt_ms"] = self.measure_rtt(base)
                 if info["rtt_ms"] is not None:
                     log(f"  measured round trip {info['rtt_ms']:.1f} ms")
-                for tool in self.args.tools:
-                    if tool == "memfs" and profile != "loopback":
-                        continue  # no network: one number is enough
-                    why = self.tool_available(tool)
-                    if why:
-                        self.errors[profile].setdefault(tool, []).append(f"skipped: {why}")
-                        log(f"  {tool} skipped: {why}")
-                        continue
-                    out: dict[str, Any] = {}
-                    self.results[profile][tool] = out
-                    log(f"  {tool} ...")
-                    try:
-                        if tool == "curl":
-                            out.update(self.run_curl(base))
-                        elif tool == "aria2c":
-                            out.update(self.run_aria2c(base))
-                        else:
-                            self.measure_mount_tool(tool, profile, base, out)
-                        if tool in DOWNLOAD_TOOLS:
-                            log(f"  {tool}: {out['dl_mbps']:.1f} MB/s")
-                    except BenchError as e:
-                        self.errors[profile].setdefault(tool, []).append(str(e))
-                        log(f"  {tool} FAILED: {e}")
+                measure(profile, base)
             finally:
                 stop_link()
+
+    def measure_profile(self, profile: str, base: str) -> None:
+        for tool in self.args.tools:
+            if tool == "memfs" and profile != "loopback":
+                continue  # no network: one number is enough
+            why = self.tool_available(tool)
+            if why:
+                self.errors[profile].setdefault(tool, []).append(f"skipped: {why}")
+                log(f"  {tool} skipped: {why}")
+                continue
+            out: dict[str, Any] = {}
+            self.results[profile][tool] = out
+            log(f"  {tool} ...")
+            try:
+                if tool == "curl":
+                    out.update(self.run_curl(base))
+                elif tool == "aria2c":
+                    out.update(self.run_aria2c(base))
+                else:
+                    self.measure_mount_tool(tool, profile, base, out)
+                if tool in DOWNLOAD_TOOLS:
+                    log(f"  {tool}: {out['dl_mbps']:.1f} MB/s")
+            except BenchError as e:
+                self.errors[profile].setdefault(tool, []).append(str(e))
+                log(f"  {tool} FAILED: {e}")
 
 
 def first_touch(offsets: list[int], latencies: list[float]) -> list[float]:
@@ -612,14 +640,17 @@ def first_touch(offsets: list[int], latencies: list[float]) -> list[float]:
     return out
 
 
+def version(argv: list[str]) -> Optional[str]:
+    """First line a program prints for its version option, or None."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (done.stdout or done.stderr).strip().splitlines()
+    return text[0] if text else None
+
+
 def environment(args: argparse.Namespace) -> dict:
-    def version(argv: list[str]) -> Optional[str]:
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        text = (done.stdout or done.stderr).strip().splitlines()
-        return text[0] if text else None
     return {
         "kernel": platform.release(), "cpus": os.cpu_count(), "python": platform.python_version(),
         "rangefs": version([args.rangefs, "--version"]),
@@ -665,18 +696,54 @@ def find_binary(build_dir: str, *relative: str) -> Optional[str]:
     return None
 
 
+def common_parser(description: str, epilog: str, size_default: str, quick: str,
+                  profiles: Optional[list[str]] = None) -> argparse.ArgumentParser:
+    """The options every suite of the benchmark has: profiles, file size, binaries, output.
+    A suite adds its own and then calls resolve_common()."""
+    p = argparse.ArgumentParser(description=description, epilog=epilog,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    profiles = profiles or list(PROFILES)
+    p.add_argument("--profiles", type=parse_list(list(PROFILES)), default=profiles,
+                   help=f"comma-separated subset of {','.join(PROFILES)} (default: "
+                        f"{'all' if len(profiles) == len(PROFILES) else ','.join(profiles)})")
+    p.add_argument("--size", type=parse_size, default=None,
+                   help=f"big file size, e.g. 1G, 256M (default {size_default})")
+    p.add_argument("--quick", action="store_true", help=f"smoke run: {quick}")
+    p.add_argument("--mount-timeout", type=float, default=30)
+    p.add_argument("--rangefs-args", default="",
+                   help='extra rangefs options, one string, e.g. "--block-size 1M"')
+    p.add_argument("--build-dir", default=os.path.join(ROOT, "build", "release"))
+    p.add_argument("--rangefs", help="rangefs binary (default BUILD_DIR/rangefs)")
+    p.add_argument("--memfs", help="rangefs_memfs (default BUILD_DIR/scripts/bench/...)")
+    p.add_argument("--linkem", help="rangefs_linkem (default BUILD_DIR/scripts/bench/linkem/...)")
+    p.add_argument("--out", help="write the table and raw numbers as JSON here")
+    p.add_argument("--keep-logs", action="store_true",
+                   help="copy the daemons' logs to a temporary directory before cleanup")
+    return p
+
+
+def resolve_common(args: argparse.Namespace, defaults: dict[str, Any]) -> argparse.Namespace:
+    """Fills the options left unset from `defaults` and finds the binaries."""
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.slack = 60.0  # worker limit beyond its own budget: one slow read, start-up
+    args.rangefs = args.rangefs or os.path.join(args.build_dir, "rangefs")
+    args.memfs = args.memfs or find_binary(args.build_dir, "scripts/bench/rangefs_memfs",
+                                           "rangefs_memfs")
+    args.linkem = args.linkem or find_binary(args.build_dir,
+                                             "scripts/bench/linkem/rangefs_linkem",
+                                             "linkem/rangefs_linkem")
+    return args
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Example: scripts/bench/run.sh --quick --profiles loopback")
-    p.add_argument("--profiles", type=parse_list(list(PROFILES)), default=list(PROFILES),
-                   help="comma-separated subset of loopback,delay20,wan (default: all)")
+    p = common_parser(__doc__.split("\n\n")[0],
+                      "Example: scripts/bench/run.sh --quick --profiles loopback",
+                      "1G; 64M with --quick",
+                      "64 MiB file, 200 random reads, short time budgets")
     p.add_argument("--tools", type=parse_list(ALL_TOOLS), default=ALL_TOOLS,
                    help=f"comma-separated subset of {','.join(ALL_TOOLS)} (default: all)")
-    p.add_argument("--size", type=parse_size, default=None,
-                   help="big file size, e.g. 1G, 256M (default 1G; 64M with --quick)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 64 MiB file, 200 random reads, short time budgets")
     p.add_argument("--random-reads", type=int, default=None, help="default 2000 (quick: 200)")
     p.add_argument("--reread-count", type=int, default=None,
                    help="blocks re-read for the cache-hit latency (default 500; quick: 100)")
@@ -691,51 +758,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--unzip-timeout", type=float, default=120)
     p.add_argument("--download-timeout", type=float, default=300,
                    help="limit for one curl or aria2c download")
-    p.add_argument("--mount-timeout", type=float, default=30)
     p.add_argument("--skip-random", action="store_true")
     p.add_argument("--skip-unzip", action="store_true")
     p.add_argument("--seed", type=int, default=20240601, help="seed for the random offsets")
-    p.add_argument("--rangefs-args", default="",
-                   help='extra rangefs options, one string, e.g. "--block-size 1M"')
-    p.add_argument("--build-dir", default=os.path.join(ROOT, "build", "release"))
-    p.add_argument("--rangefs", help="rangefs binary (default BUILD_DIR/rangefs)")
-    p.add_argument("--memfs", help="rangefs_memfs (default BUILD_DIR/scripts/bench/...)")
-    p.add_argument("--linkem", help="rangefs_linkem (default BUILD_DIR/scripts/bench/linkem/...)")
-    p.add_argument("--out", help="write the table and raw numbers as JSON here")
-    p.add_argument("--keep-logs", action="store_true",
-                   help="copy the daemons' logs to a temporary directory before cleanup")
     args = p.parse_args(argv)
     quick = args.quick
-    defaults = {"size": 64 * MiB if quick else GiB, "random_reads": 200 if quick else 2000,
-                "reread_count": 100 if quick else 500, "seq_seconds": 15 if quick else 60,
-                "random_seconds": 20 if quick else 120}
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    args.slack = 60.0  # worker limit beyond its own budget: one slow read, start-up
-    args.rangefs = args.rangefs or os.path.join(args.build_dir, "rangefs")
-    args.memfs = args.memfs or find_binary(args.build_dir, "scripts/bench/rangefs_memfs",
-                                           "rangefs_memfs")
-    args.linkem = args.linkem or find_binary(args.build_dir,
-                                             "scripts/bench/linkem/rangefs_linkem",
-                                             "linkem/rangefs_linkem")
-    return args
+    return resolve_common(args, {
+        "size": 64 * MiB if quick else GiB, "random_reads": 200 if quick else 2000,
+        "reread_count": 100 if quick else 500, "seq_seconds": 15 if quick else 60,
+        "random_seconds": 20 if quick else 120})
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    if not os.path.exists("/dev/fuse"):
-        print("bench: /dev/fuse is missing; FUSE measurements are impossible", file=sys.stderr)
-        return 1
-
+def run_guarded(bench: "Bench") -> int:
+    """bench.run() with SIGTERM/SIGHUP/Ctrl-C turned into a clean stop; every cleanup runs
+    whatever happens. Returns the exit status (0, 1 on failure, 130 if interrupted)."""
     def on_term(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
-
-    bench = Bench(args)
     status = 0
-    started = time.monotonic()
     try:
         bench.run()
     except KeyboardInterrupt:
@@ -750,6 +791,40 @@ def main(argv: list[str]) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         bench.cleanups.run_all()
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    return status
+
+
+def write_json(bench: "Bench", status: int, started: float, summary: dict) -> None:
+    """--out: the configuration, environment, raw results and the rendered report."""
+    document = {
+        "config": dict(vars(bench.args)),
+        "profiles": bench.profile_info,
+        "environment": bench.environment,
+        "results": bench.results,
+        "errors": bench.errors,
+        "elapsed_seconds": time.monotonic() - started,
+        "interrupted": status == 130,
+        **summary,
+    }
+    with open(bench.args.out, "w") as f:
+        json.dump(document, f, indent=2, default=str)
+    log(f"wrote {bench.args.out}")
+
+
+def fuse_missing() -> bool:
+    if os.path.exists("/dev/fuse"):
+        return False
+    print("bench: /dev/fuse is missing; FUSE measurements are impossible", file=sys.stderr)
+    return True
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if fuse_missing():
+        return 1
+    bench = Bench(args)
+    started = time.monotonic()
+    status = run_guarded(bench)
     if bench.results:
         summary = bench_report.render(bench_report.RunSummary(
             profiles=args.profiles, tools=args.tools, results=bench.results,
@@ -759,19 +834,7 @@ def main(argv: list[str]) -> int:
             wan_link_mbps=WAN_LINK_MBPS))
         print(summary["report_markdown"], flush=True)
         if args.out:
-            document = {
-                "config": dict(vars(args)),
-                "profiles": bench.profile_info,
-                "environment": bench.environment,
-                "results": bench.results,
-                "errors": bench.errors,
-                "elapsed_seconds": time.monotonic() - started,
-                "interrupted": status == 130,
-                **summary,
-            }
-            with open(args.out, "w") as f:
-                json.dump(document, f, indent=2, default=str)
-            log(f"wrote {args.out}")
+            write_json(bench, status, started, summary)
     return status
 
 

@@ -238,6 +238,28 @@ class AccessLog:
         }
 
 
+def range_summary(entries: list[dict], examples: int = 3) -> dict:
+    """What the GETs of a phase asked for: how many carried several ranges (`bytes=a-b,c-d`),
+    the most ranges in one request, the median length of one range, and a few Range headers
+    as logged (the first ones, and the first multi-range ones)."""
+    gets = [e for e in entries if e.get("method") == "GET"]
+    headers = [str(e.get("range") or "") for e in gets]
+    counts = [len(h.split(",")) for h in headers if h]
+    lengths = []
+    for h in headers:
+        for spec in h.removeprefix("bytes=").split(","):
+            first, _, last = spec.partition("-")
+            if first.isdigit() and last.isdigit():
+                lengths.append(int(last) - int(first) + 1)
+    multi = [h for h in headers if "," in h]
+    return {"gets": len(gets), "without_range": len(gets) - len(counts),
+            "multi_range_requests": len(multi), "ranges": sum(counts),
+            "max_ranges_per_request": max(counts, default=0),
+            "median_range_kib": (sorted(lengths)[len(lengths) // 2] / KiB if lengths
+                                 else None),
+            "first_ranges": headers[:examples], "first_multi_ranges": multi[:examples]}
+
+
 def kill_and_reap(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         try:

@@ -59,20 +59,43 @@ def cell(key: str, fmt: str, result: dict) -> str:
     return text
 
 
+def grid(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def rtt_cells(profiles: list[str], profile_info: dict[str, dict[str, Any]]) -> list[str]:
+    """The measured round trip of each profile, ms."""
+    rtts = [profile_info.get(p, {}).get("rtt_ms") for p in profiles]
+    return ["–" if r is None else f"{r:.1f}" for r in rtts]
+
+
 def markdown_table(run: RunSummary) -> str:
     profiles = [p for p in run.profiles if p in run.results]
-    lines = ["| tool | measurement | " + " | ".join(profiles) + " |",
-             "|" + "---|" * (len(profiles) + 2)]
+    rows = []
     for tool in run.tools:
         for key, label, fmt in ROWS:
             values = [run.results[p].get(tool, {}) for p in profiles]
             if any(v.get(key) is not None for v in values):
-                lines.append(f"| {tool} | {label} | " +
-                             " | ".join(cell(key, fmt, v) for v in values) + " |")
-    rtts = [run.profile_info.get(p, {}).get("rtt_ms") for p in profiles]
-    lines.append("| (link) | measured RTT ms | " +
-                 " | ".join("–" if r is None else f"{r:.1f}" for r in rtts) + " |")
-    return "\n".join(lines)
+                rows.append([tool, label, *(cell(key, fmt, v) for v in values)])
+    rows.append(["(link)", "measured RTT ms", *rtt_cells(profiles, run.profile_info)])
+    return grid(["tool", "measurement", *profiles], rows)
+
+
+def problem_lines(errors: dict[str, dict[str, list[str]]]) -> list[str]:
+    """The "Problems" section (empty if none): first line of each error, per profile and
+    row."""
+    problems = [(p, t, e) for p, tools in errors.items() for t, errs in tools.items()
+                for e in errs]
+    if not problems:
+        return []
+    lines = ["", "### Problems", ""]
+    for profile, tool, error in problems:
+        first = error.strip().splitlines()[0] if error.strip() else error
+        lines.append(f"- {profile} / {tool}: {first}")
+    return lines
 
 
 def ratios(run: RunSummary) -> list[tuple[str, Optional[float], str]]:
@@ -132,12 +155,6 @@ def render(run: RunSummary) -> dict:
         shown = "–" if value is None else (f"{value:.0f}" if "requests" in label
                                            else f"{value:.2f}")
         lines.append(f"- {label}: **{shown}** ({meaning})")
-    problems = [(p, t, e) for p, tools in run.errors.items() for t, errs in tools.items()
-                for e in errs]
-    if problems:
-        lines += ["", "### Problems", ""]
-        for profile, tool, error in problems:
-            first = error.strip().splitlines()[0] if error.strip() else error
-            lines.append(f"- {profile} / {tool}: {first}")
+    lines += problem_lines(run.errors)
     return {"table_markdown": table, "report_markdown": "\n".join(lines),
             "ratios": [{"label": l, "value": v, "meaning": m} for l, v, m in ratio_rows]}

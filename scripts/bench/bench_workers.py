@@ -11,6 +11,7 @@ in the driver, so a read stuck in a FUSE request can be ended by killing the fil
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import random
 import sys
@@ -27,17 +28,32 @@ def _worker_stat(p: dict) -> dict:
     return {"size": st.st_size}
 
 
+def _open(p: dict, direct: bool = False) -> int:
+    """Opens p["path"] read-only; with p["drop_page_cache"] the kernel's cached pages of the
+    file are dropped first (a filesystem that keeps the page cache across opens would answer
+    from it)."""
+    fd = os.open(p["path"], os.O_RDONLY | (os.O_DIRECT if direct else 0))
+    if p.get("drop_page_cache"):
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    return fd
+
+
 def _worker_seq(p: dict) -> dict:
-    """Reads the file front to back in 1 MiB reads until EOF or the time budget."""
+    """Reads the file front to back in 1 MiB reads until EOF or the time budget. With
+    "direct", through O_DIRECT into a page-aligned buffer (mmap): each read reaches the
+    filesystem as one request instead of the kernel's page-cache readahead."""
     chunk = p.get("chunk", MiB)
-    buf = bytearray(chunk)
+    direct = bool(p.get("direct"))
+    buf = mmap.mmap(-1, chunk) if direct else bytearray(chunk)
     view = memoryview(buf)
     ref = open(p["reference"], "rb") if p.get("reference") else None
+    # A sample (1 MiB in 64 by default) is checked against the source: cheap next to the read.
+    verify_every = p.get("verify_every", 64)
     mismatches = 0
     total = 0
     complete = False
     index = 0
-    fd = os.open(p["path"], os.O_RDONLY)
+    fd = _open(p, direct)
     try:
         start = time.monotonic()
         deadline = start + p["max_seconds"]
@@ -46,10 +62,9 @@ def _worker_seq(p: dict) -> dict:
             if n == 0:
                 complete = True
                 break
-            # Checks a sample (1 MiB in 64) against the source: cheap next to the read.
-            if ref is not None and index % 64 == 0:
+            if ref is not None and index % verify_every == 0:
                 ref.seek(total)
-                if ref.read(n) != bytes(view[:n]):
+                if ref.read(n) != view[:n]:
                     mismatches += 1
             total += n
             index += 1
@@ -58,6 +73,7 @@ def _worker_seq(p: dict) -> dict:
         elapsed = time.monotonic() - start
     finally:
         os.close(fd)
+        view.release()
         if ref is not None:
             ref.close()
     return {"bytes": total, "seconds": elapsed, "complete": complete, "mismatches": mismatches,
@@ -71,27 +87,20 @@ def random_offsets(size: int, count: int, seed: int) -> list[int]:
     return [b * BLOCK for b in random.Random(seed).sample(range(blocks), count)]
 
 
-def _worker_random(p: dict) -> dict:
-    """pread of 4 KiB at each offset, timed one by one, until done or the time budget."""
-    offsets = random_offsets(p["size"], p["count"], p["seed"])
-    # skip/limit pick a slice: the re-read phase takes the last blocks the cold phase read.
-    skip = p.get("skip", 0)
-    offsets = offsets[skip: skip + p["limit"] if p.get("limit") else None]
+def _timed_preads(p: dict, offsets: list[int], length: int) -> dict:
+    """pread of `length` bytes at each offset, timed one by one, until done or the time
+    budget; every piece is then compared with p["reference"] if given."""
     latencies_ns: list[int] = []
     data: list[bytes] = []
-    fd = os.open(p["path"], os.O_RDONLY)
+    fd = _open(p)
     try:
-        if p.get("drop_page_cache"):
-            # A filesystem that keeps the kernel page cache across opens would otherwise
-            # answer from it; the re-read is meant to reach the filesystem's own cache.
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         start = time.monotonic()
         deadline = start + p["max_seconds"]
         for offset in offsets:
             t0 = time.perf_counter_ns()
-            block = os.pread(fd, BLOCK, offset)
+            piece = os.pread(fd, length, offset)
             latencies_ns.append(time.perf_counter_ns() - t0)
-            data.append(block)
+            data.append(piece)
             if time.monotonic() >= deadline:
                 break
         elapsed = time.monotonic() - start
@@ -100,16 +109,32 @@ def _worker_random(p: dict) -> dict:
     mismatches = 0
     if p.get("reference"):
         with open(p["reference"], "rb") as ref:
-            for offset, block in zip(offsets, data):
+            for offset, piece in zip(offsets, data):
                 ref.seek(offset)
-                if ref.read(BLOCK) != block:
+                if ref.read(length) != piece:
                     mismatches += 1
     return {"offsets": offsets[: len(latencies_ns)], "latencies_ns": latencies_ns,
-            "seconds": elapsed, "planned": len(offsets), "mismatches": mismatches}
+            "seconds": elapsed, "planned": len(offsets), "mismatches": mismatches,
+            "bytes": sum(len(piece) for piece in data)}
+
+
+def _worker_random(p: dict) -> dict:
+    """4 KiB preads at the seeded random offsets."""
+    offsets = random_offsets(p["size"], p["count"], p["seed"])
+    # skip/limit pick a slice: the re-read phase takes the last blocks the cold phase read.
+    skip = p.get("skip", 0)
+    offsets = offsets[skip: skip + p["limit"] if p.get("limit") else None]
+    return _timed_preads(p, offsets, BLOCK)
+
+
+def _worker_strided(p: dict) -> dict:
+    """preads of p["length"] bytes at 0, stride, 2 * stride, ... up to p["size"], in order."""
+    return _timed_preads(p, list(range(0, p["size"], p["stride"])), p["length"])
 
 
 WORKERS: dict[str, Callable[[dict], dict]] = {
-    "stat": _worker_stat, "seq": _worker_seq, "random": _worker_random}
+    "stat": _worker_stat, "seq": _worker_seq, "random": _worker_random,
+    "strided": _worker_strided}
 
 
 def main(spec: str) -> int:

@@ -1,19 +1,38 @@
 #!/usr/bin/env bash
-# Installs what the benchmark needs, builds the release preset, and runs bench.py with the
-# given options (see bench.py --help). Examples:
+# Installs what the benchmark needs, builds the release preset, and runs one suite with the
+# given options: bench.py (the default; see bench.py --help) or, with `--suite multirange`,
+# bench_multirange.py (multi-range requests and open prefetch). Examples:
 #
 #   scripts/bench/run.sh --quick --profiles loopback          # smoke run, about a minute
 #   scripts/bench/run.sh --out bench.json                     # everything (tens of minutes)
 #   scripts/bench/run.sh --tools rangefs,memfs --rangefs-args "--block-size 1M"
+#   scripts/bench/run.sh --suite multirange --quick           # a few minutes
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+
+# --suite NAME (anywhere in the arguments) picks the driver; the rest goes to it.
+suite=main
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --suite) suite=${2:?--suite needs a name: main or multirange}; shift 2 ;;
+    --suite=*) suite=${1#--suite=}; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+case "$suite" in
+  main) driver=bench.py ;;
+  multirange) driver=bench_multirange.py ;;
+  *) echo "run.sh: unknown suite $suite (main, multirange)" >&2; exit 2 ;;
+esac
 
 # The project's own dependencies (compiler, libfuse, nginx, unzip, ...).
 "$root/scripts/setup.sh"
 
-# The peers and download tools measured next to rangefs; apt lists are refreshed only when
+# The peers and download tools measured next to rangefs, and the programs the multirange
+# suite runs on the mount (ffprobe from ffmpeg, sqlite3); apt lists are refreshed only when
 # something is missing.
-packages=(aria2 httpdirfs httpfs2 rclone curl unzip)
+packages=(aria2 httpdirfs httpfs2 rclone curl unzip ffmpeg sqlite3)
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}\n' "$package" 2>/dev/null | grep -q '^install ok installed$'; then
@@ -24,9 +43,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" -ne 0 ] && sudo=(sudo)
   echo "bench: installing ${missing[*]}" >&2
-  "${sudo[@]}" apt-get update -q
+  # To stderr: stdout is the report.
+  "${sudo[@]}" apt-get update -q >&2
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    "${missing[@]}"
+    "${missing[@]}" >&2
 fi
 
 "$root/scripts/build.sh" release >&2
@@ -38,4 +58,4 @@ if [ ! -x "$root/build/release/scripts/bench/rangefs_memfs" ]; then
   cmake --build "$root/build/bench" -j 2 >&2
 fi
 
-exec python3 "$root/scripts/bench/bench.py" "$@"
+exec python3 "$root/scripts/bench/$driver" ${args[@]+"${args[@]}"}
