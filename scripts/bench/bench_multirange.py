@@ -9,7 +9,8 @@ link profiles, mounts owned by PID, the access log read per phase), other worklo
 only, each run on a fresh mount:
 
   gaps      --block-size 64K --no-open-prefetch, --max-ranges 16 against --max-ranges 1.
-            Phase A: pread of 64 KiB at 0, 256K, 512K, ... (every fourth block). Phase B,
+            Phase A: pread of 64 KiB at 0, 256K, 512K, ... (every fourth block), in file
+            order, or shuffled (random access; 8 threads). Phase B,
             on the same mount: the whole file front to back in 1 MiB reads, (a) ordinary
             reads, (b) on a second mount after its own phase A, O_DIRECT reads, so that each
             read reaches rangefs whole and needs several non-adjacent missing blocks.
@@ -50,17 +51,16 @@ SQLITE_TABLE_ROWS_PER_MB = 730  # 1000-byte random bodies: ~1.37 KB of file per 
 GAP_PIECE = 64 * KiB
 GAP_STRIDE = 4 * GAP_PIECE
 GAP_OPTIONS = ("--no-open-prefetch", "--block-size", "64K")
-# rangefs's readahead takes phase A's reads (64 KiB, then 192 KiB skipped) for a sequential
-# stream and fetches the whole file ahead, leaving phase B no gaps to fill. With the window
-# at its smallest (one block) it fetches only the block after each piece: two blocks of four
-# stay missing, and phase B's reads need several pieces each.
-GAP_SMALL_READAHEAD = ("--readahead-max", "64K")
-GAP_VARIANTS: dict[str, tuple[str, ...]] = {
-    "max-ranges 16": (*GAP_OPTIONS, "--max-ranges", "16"),
-    "max-ranges 1": (*GAP_OPTIONS, "--max-ranges", "1"),
-    "max-ranges 16, readahead-max 64K": (*GAP_OPTIONS, *GAP_SMALL_READAHEAD, "--max-ranges", "16"),
-    "max-ranges 1, readahead-max 64K": (*GAP_OPTIONS, *GAP_SMALL_READAHEAD, "--max-ranges", "1"),
-}
+# Phase A in file order looks like a sequential stream to rangefs's readahead (each skip is
+# within its reorder slack), which then fetches the whole file ahead and leaves phase B no
+# gaps. In shuffled order (read by GAP_SHUFFLED_THREADS threads, as it only sets the stage) it
+# is random access: exactly every fourth block is cached, and phase B's readahead windows and
+# O_DIRECT reads meet three missing blocks between cached ones, all along the file.
+GAP_SHUFFLED_THREADS = 8
+GAP_ORDERS = {"in order": None, "shuffled": 20240601}
+GAP_VARIANTS: dict[str, tuple[tuple[str, ...], Optional[int]]] = {
+    f"A {order}, max-ranges {n}": ((*GAP_OPTIONS, "--max-ranges", n), seed)
+    for order, seed in GAP_ORDERS.items() for n in ("16", "1")}
 PREFETCH_VARIANTS: dict[str, tuple[str, ...]] = {
     "prefetch on": ("--open-prefetch",),
     "prefetch off": ("--no-open-prefetch",),
@@ -232,8 +232,8 @@ class MultirangeBench(Bench):
     def gap_run(self, profile: str, base: str, variant: str,
                 runs: dict[str, list[dict]]) -> None:
         args = self.args
-        argv_for = self.mount_argv("rangefs", f"{base}/{BIG_NAME}", BIG_NAME,
-                                   GAP_VARIANTS[variant])
+        options, shuffle_seed = GAP_VARIANTS[variant]
+        argv_for = self.mount_argv("rangefs", f"{base}/{BIG_NAME}", BIG_NAME, options)
         limit = args.phase_seconds + args.slack
         for direct in (False, True):
             phase_b = "gaps-B-direct" if direct else "gaps-B"
@@ -242,6 +242,8 @@ class MultirangeBench(Bench):
                 a = self.worker("strided", {
                     "path": m.file_path, "size": args.size, "stride": GAP_STRIDE,
                     "length": GAP_PIECE, "max_seconds": args.phase_seconds,
+                    "shuffle_seed": shuffle_seed,
+                    "threads": 1 if shuffle_seed is None else GAP_SHUFFLED_THREADS,
                     "reference": self.big_path, "drop_page_cache": True}, limit, m)
                 middle = self.access.settle()
                 b = self.worker("seq", {

@@ -15,8 +15,9 @@ import mmap
 import os
 import random
 import sys
+import threading
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 MiB = 1024 * 1024
 MB = 1_000_000
@@ -89,33 +90,51 @@ def random_offsets(size: int, count: int, seed: int) -> list[int]:
 
 def _timed_preads(p: dict, offsets: list[int], length: int) -> dict:
     """pread of `length` bytes at each offset, timed one by one, until done or the time
-    budget; every piece is then compared with p["reference"] if given."""
-    latencies_ns: list[int] = []
-    data: list[bytes] = []
+    budget; every piece is then compared with p["reference"] if given. With p["threads"] > 1
+    the offsets are read by that many threads at once, each taking the next one left."""
+    threads = max(1, int(p.get("threads", 1)))
+    latencies_ns: list[Optional[int]] = [None] * len(offsets)
+    data: list[Optional[bytes]] = [None] * len(offsets)
+    next_index = iter(range(len(offsets)))
+    lock = threading.Lock()
     fd = _open(p)
-    try:
-        start = time.monotonic()
-        deadline = start + p["max_seconds"]
-        for offset in offsets:
+    start = time.monotonic()
+    deadline = start + p["max_seconds"]
+
+    def read_some() -> None:
+        while time.monotonic() < deadline:
+            with lock:
+                i = next(next_index, None)
+            if i is None:
+                return
             t0 = time.perf_counter_ns()
-            piece = os.pread(fd, length, offset)
-            latencies_ns.append(time.perf_counter_ns() - t0)
-            data.append(piece)
-            if time.monotonic() >= deadline:
-                break
+            data[i] = os.pread(fd, length, offsets[i])
+            latencies_ns[i] = time.perf_counter_ns() - t0
+
+    try:
+        if threads == 1:
+            read_some()
+        else:
+            pool = [threading.Thread(target=read_some) for _ in range(threads)]
+            for thread in pool:
+                thread.start()
+            for thread in pool:
+                thread.join()
         elapsed = time.monotonic() - start
     finally:
         os.close(fd)
+    done = [i for i in range(len(offsets)) if data[i] is not None]
     mismatches = 0
     if p.get("reference"):
         with open(p["reference"], "rb") as ref:
-            for offset, piece in zip(offsets, data):
-                ref.seek(offset)
-                if ref.read(length) != piece:
+            for i in done:
+                ref.seek(offsets[i])
+                if ref.read(length) != data[i]:
                     mismatches += 1
-    return {"offsets": offsets[: len(latencies_ns)], "latencies_ns": latencies_ns,
+    return {"offsets": [offsets[i] for i in done],
+            "latencies_ns": [latencies_ns[i] for i in done],
             "seconds": elapsed, "planned": len(offsets), "mismatches": mismatches,
-            "bytes": sum(len(piece) for piece in data)}
+            "bytes": sum(len(data[i]) for i in done)}
 
 
 def _worker_random(p: dict) -> dict:
@@ -128,8 +147,12 @@ def _worker_random(p: dict) -> dict:
 
 
 def _worker_strided(p: dict) -> dict:
-    """preads of p["length"] bytes at 0, stride, 2 * stride, ... up to p["size"], in order."""
-    return _timed_preads(p, list(range(0, p["size"], p["stride"])), p["length"])
+    """preads of p["length"] bytes at 0, stride, 2 * stride, ... up to p["size"]: in order,
+    or shuffled with p["shuffle_seed"]."""
+    offsets = list(range(0, p["size"], p["stride"]))
+    if p.get("shuffle_seed") is not None:
+        random.Random(p["shuffle_seed"]).shuffle(offsets)
+    return _timed_preads(p, offsets, p["length"])
 
 
 WORKERS: dict[str, Callable[[dict], dict]] = {
