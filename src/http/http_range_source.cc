@@ -16,6 +16,7 @@
 
 #include "http/curl_handle.h"
 #include "http/http_engine.h"
+#include "http/response.h"
 #include "http/url_target.h"
 #include "rangefs/http_protocol.h"
 #include "rangefs/http_validators.h"
@@ -23,60 +24,14 @@
 #include "rangefs/redact.h"
 #include "rangefs/retry_after.h"
 
-namespace rangefs {
+namespace rangefs::http {
 namespace {
-
-using http::CurlHandlePool;
-using http::CurlSlist;
 
 // Larger receive buffers mean fewer write callbacks and syscalls per megabyte; 256 KiB is where
 // loopback throughput stops improving in libcurl's own measurements of CURLOPT_BUFFERSIZE.
 constexpr long kReceiveBufferBytes = 256 * 1024;
 // RFC 9110 suggests clients follow at most a handful of redirects; 10 matches curl's CLI.
 constexpr long kMaxRedirects = 10;
-
-// What one request/response exchange collected besides its body.
-struct Exchange {
-  std::array<char, CURL_ERROR_SIZE> error{};
-  std::string status_line;  // of the last response, e.g. "HTTP/1.1 206 Partial Content"
-};
-
-size_t OnHeaderLine(char* data, size_t size, size_t count, void* user) {
-  const size_t length = size * count;
-  std::string_view line(data, length);
-  if (line.starts_with("HTTP/")) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
-    static_cast<Exchange*>(user)->status_line = line;
-  }
-  return length;
-}
-
-std::optional<std::string> ResponseHeader(CURL* handle, const char* name) {
-  curl_header* header = nullptr;
-  // request -1: the last response, after any redirects.
-  if (curl_easy_header(handle, name, 0, CURLH_HEADER, -1, &header) != CURLHE_OK) {
-    return std::nullopt;
-  }
-  return std::string(header->value);
-}
-
-long ResponseCode(CURL* handle) {
-  long code = 0;
-  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &code);
-  return code;
-}
-
-// "HTTP 404 Not Found" from "HTTP/1.1 404 Not Found"; HTTP/2 has no reason phrase.
-std::string DescribeStatus(const Exchange& exchange, long code) {
-  const size_t space = exchange.status_line.find(' ');
-  if (space == std::string::npos) return "HTTP " + std::to_string(code);
-  return "HTTP " + exchange.status_line.substr(space + 1);
-}
-
-Status TransportError(CURLcode code, const Exchange& exchange) {
-  const char* detail = exchange.error[0] != '\0' ? exchange.error.data() : curl_easy_strerror(code);
-  return Status(ErrorCode::kTransport, detail);
-}
 
 // Where a probe's answer came from and its validators; the caller adds the size. Needs
 // CURLOPT_FILETIME on the request for Last-Modified.
@@ -1075,9 +1030,12 @@ void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
 }
 
 }  // namespace
+}  // namespace rangefs::http
+
+namespace rangefs {
 
 std::unique_ptr<RangeSource> NewHttpRangeSource(const HttpOptions& options) {
-  return std::make_unique<HttpRangeSource>(options);
+  return std::make_unique<http::HttpRangeSource>(options);
 }
 
 }  // namespace rangefs
