@@ -19,6 +19,7 @@
 #include "http/multi_range_transfer.h"
 #include "http/range_get.h"
 #include "http/range_transfer.h"
+#include "http/request.h"
 #include "http/response.h"
 #include "http/url_target.h"
 #include "rangefs/http_protocol.h"
@@ -30,9 +31,6 @@
 namespace rangefs::http {
 namespace {
 
-// Larger receive buffers mean fewer write callbacks and syscalls per megabyte; 256 KiB is where
-// loopback throughput stops improving in libcurl's own measurements of CURLOPT_BUFFERSIZE.
-constexpr long kReceiveBufferBytes = 256 * 1024;
 // RFC 9110 suggests clients follow at most a handful of redirects; 10 matches curl's CLI.
 constexpr long kMaxRedirects = 10;
 
@@ -70,15 +68,6 @@ std::optional<Result<std::string>> RedirectLocation(CURL* handle, long code,
   return Result<std::string>(std::string(location));
 }
 
-// One request: where it goes, and whether it carries the user's credentials (headers, netrc,
-// the userinfo of the URL the user gave).
-struct Request {
-  std::string url;  // without userinfo: credentials travel in their own options
-  bool credentials = false;
-  std::optional<std::string> user;
-  std::optional<std::string> password;
-};
-
 // What one request of a probe learned: the answer (the file, or an error), or a redirect to
 // follow, or neither: HEAD could not tell, so ask again with a ranged GET.
 struct ProbeStep {
@@ -97,19 +86,10 @@ struct ProbeStep {
   std::string redirect_to;
 };
 
-std::vector<std::string> CurlHeaderLines(const std::vector<HttpHeader>& headers) {
-  std::vector<std::string> lines;
-  lines.reserve(headers.size());
-  for (const HttpHeader& header : headers) lines.push_back(CurlHeaderLine(header));
-  return lines;
-}
-
 class HttpRangeSource final : public RangeSource {
  public:
   explicit HttpRangeSource(HttpOptions options)
-      : options_(std::move(options)),
-        header_lines_(CurlHeaderLines(options_.headers)),
-        engine_(options_.max_parallel_prefetch) {}
+      : options_(std::move(options)), engine_(options_.max_parallel_prefetch) {}
 
   Result<RemoteFileInfo> Probe(const std::string& url) override;
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
@@ -119,22 +99,14 @@ class HttpRangeSource final : public RangeSource {
                        std::vector<std::shared_ptr<RangeSink>> sinks) override;
 
  private:
-  // How `url` (the user's, or one a redirect led to) is requested: with the user's credentials
-  // only when it has the origin of the user's URL, or with --location-trusted.
-  Result<Request> RequestFor(const http::UrlTarget& original, std::string_view url) const;
   // Whether the probe may follow a redirect from `from` to `to`, the redirect number
   // `redirects` + 1. The error names both URLs, redacted.
   Status CheckRedirect(std::string_view from, std::string_view to, long redirects) const;
-  // Options every request shares: URL, no redirects, TLS, proxy, timeouts, callbacks, and the
-  // credentials when the request may carry them. The user's headers are appended to `headers`;
-  // the caller appends its own and sets CURLOPT_HTTPHEADER. False when out of memory.
-  bool Configure(CURL* handle, const Request& request, Exchange& exchange,
-                 CurlSlist& headers) const;
   ProbeStep ProbeWithHead(CURL* handle, const Request& request);
   ProbeStep ProbeWithRangedGet(CURL* handle, const Request& request);
 
   const HttpOptions options_;
-  const std::vector<std::string> header_lines_;  // options_.headers as libcurl takes them
+  const RequestSetup requests_{options_};
   // Declared before the engine: the engine's transfers return their handles to the pool, so the
   // pool must outlive the engine's shutdown.
   LieLog lies_;
@@ -142,22 +114,6 @@ class HttpRangeSource final : public RangeSource {
   CurlHandlePool pool_;
   http::HttpEngine engine_;
 };
-
-Result<Request> HttpRangeSource::RequestFor(const http::UrlTarget& original,
-                                            std::string_view url) const {
-  Result<http::UrlTarget> target = http::ParseUrlTarget(url);
-  if (!target.ok()) {
-    return Status(target.status().code(), RedactUrl(url) + ": " + target.status().message());
-  }
-  Request request;
-  request.url = std::move(target->url_without_userinfo);
-  request.credentials = options_.location_trusted || target->origin == original.origin;
-  if (request.credentials) {
-    request.user = original.user;
-    request.password = original.password;
-  }
-  return request;
-}
 
 Status HttpRangeSource::CheckRedirect(std::string_view from, std::string_view to,
                                       long redirects) const {
@@ -181,50 +137,6 @@ Status HttpRangeSource::CheckRedirect(std::string_view from, std::string_view to
   return Status::Ok();
 }
 
-bool HttpRangeSource::Configure(CURL* handle, const Request& request, Exchange& exchange,
-                                CurlSlist& headers) const {
-  curl_easy_setopt(handle, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);  // signals and threads do not mix
-  curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  // Probe follows redirects itself, one checked hop at a time; a range GET goes to the
-  // probe's final URL, and a redirect there fails it.
-  curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
-  curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(handle, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
-  curl_easy_setopt(handle, CURLOPT_USERAGENT, options_.user_agent.c_str());
-  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, exchange.error.data());
-  curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &OnHeaderLine);
-  curl_easy_setopt(handle, CURLOPT_HEADERDATA, &exchange);
-  // No CURLOPT_ACCEPT_ENCODING: without Accept-Encoding the server sends identity bytes, and
-  // range offsets mean offsets into the file itself.
-
-  // Certificate chain and host name are verified (libcurl's default, made explicit).
-  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, options_.insecure ? 0L : 1L);
-  curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, options_.insecure ? 0L : 2L);
-  if (!options_.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
-  // Without CURLOPT_PROXY libcurl reads http_proxy, https_proxy, all_proxy and no_proxy.
-  if (!options_.proxy.empty()) curl_easy_setopt(handle, CURLOPT_PROXY, options_.proxy.c_str());
-
-  if (!request.credentials) {
-    curl_easy_setopt(handle, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_IGNORED));
-    return true;
-  }
-  curl_easy_setopt(handle, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
-  if (!options_.netrc_file.empty()) {
-    curl_easy_setopt(handle, CURLOPT_NETRC_FILE, options_.netrc_file.c_str());
-  }
-  if (request.user) curl_easy_setopt(handle, CURLOPT_USERNAME, request.user->c_str());
-  if (request.password) curl_easy_setopt(handle, CURLOPT_PASSWORD, request.password->c_str());
-  for (const std::string& line : header_lines_) {
-    if (!http::AppendHeader(headers, line)) return false;
-  }
-  return true;
-}
-
 Result<RemoteFileInfo> HttpRangeSource::Probe(const std::string& url) {
   Result<http::UrlTarget> original = http::ParseUrlTarget(url);
   if (!original.ok()) return original.status();
@@ -237,7 +149,7 @@ Result<RemoteFileInfo> HttpRangeSource::Probe(const std::string& url) {
   long redirects = 0;
   bool ranged_get = false;  // once HEAD could not tell, the following hops ask with GET too
   while (true) {
-    Result<Request> request = RequestFor(*original, current);
+    Result<Request> request = requests_.RequestFor(*original, current);
     if (!request.ok()) return request.status();
     curl_easy_reset(lease.get());
     ProbeStep step = ranged_get ? ProbeWithRangedGet(lease.get(), *request)
@@ -267,7 +179,7 @@ Result<RemoteFileInfo> HttpRangeSource::Probe(const std::string& url) {
 ProbeStep HttpRangeSource::ProbeWithHead(CURL* handle, const Request& request) {
   Exchange exchange;
   CurlSlist headers;
-  if (!Configure(handle, request, exchange, headers)) {
+  if (!requests_.Configure(handle, request, exchange, headers)) {
     return ProbeStep::Answer(Status(ErrorCode::kInternal, "out of memory"));
   }
   curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
@@ -323,7 +235,7 @@ ProbeStep HttpRangeSource::ProbeWithRangedGet(CURL* handle, const Request& reque
   Exchange exchange;
   CurlSlist headers;
   const ByteRange first_byte{0, 0};
-  if (!Configure(handle, request, exchange, headers) ||
+  if (!requests_.Configure(handle, request, exchange, headers) ||
       !http::AppendHeader(headers, "Range: " + http::FormatRangeHeaderValue({&first_byte, 1}))) {
     return ProbeStep::Answer(Status(ErrorCode::kInternal, "out of memory"));
   }
@@ -394,13 +306,14 @@ void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& ra
   // Straight to the probe's final URL, with credentials only if that is the user's origin.
   Result<http::UrlTarget> original = http::ParseUrlTarget(file.url);
   if (!original.ok()) return sink->OnDone(original.status());
-  Result<Request> request = RequestFor(*original, file.final_url);
+  Result<Request> request = requests_.RequestFor(*original, file.final_url);
   if (!request.ok()) return sink->OnDone(request.status());
   CurlHandlePool::Lease lease = pool_.Acquire();
   if (!lease.get()) return sink->OnDone(Status(ErrorCode::kInternal, "curl_easy_init failed"));
   auto transfer =
       std::make_unique<RangeTransfer>(std::move(lease), file, range, std::move(sink), lies_);
-  if (!Configure(transfer->handle(), *request, transfer->exchange(), transfer->headers()) ||
+  if (!requests_.Configure(transfer->handle(), *request, transfer->exchange(),
+                           transfer->headers()) ||
       !transfer->Configure(options_.stall_timeout)) {
     return transfer->OnComplete(CURLE_OUT_OF_MEMORY);
   }
@@ -445,7 +358,7 @@ void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
       fail_all(original.status());
       continue;
     }
-    Result<Request> request = RequestFor(*original, file.final_url);
+    Result<Request> request = requests_.RequestFor(*original, file.final_url);
     if (!request.ok()) {
       fail_all(request.status());
       continue;
@@ -458,7 +371,8 @@ void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
     auto transfer =
         std::make_unique<MultiRangeTransfer>(std::move(lease), file, std::move(group_ranges),
                                              std::move(group_sinks), multi_ranges_, target->origin);
-    if (!Configure(transfer->handle(), *request, transfer->exchange(), transfer->headers()) ||
+    if (!requests_.Configure(transfer->handle(), *request, transfer->exchange(),
+                             transfer->headers()) ||
         !transfer->Configure(options_.stall_timeout)) {
       transfer->OnComplete(CURLE_OUT_OF_MEMORY);
       continue;
