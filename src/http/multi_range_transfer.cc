@@ -1,0 +1,200 @@
+#include "http/multi_range_transfer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "rangefs/http_validators.h"
+#include "rangefs/redact.h"
+
+namespace rangefs::http {
+
+MultiRangeTransfer::MultiRangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file,
+                                       std::vector<ByteRange> ranges,
+                                       std::vector<std::shared_ptr<RangeSink>> sinks,
+                                       MultiRangeMemory& memory, std::string origin)
+    : lease_(std::move(lease)), file_(file), memory_(memory), origin_(std::move(origin)) {
+  for (size_t i = 0; i < ranges.size() && i < sinks.size(); ++i) {
+    wanted_.push_back({ranges[i], std::move(sinks[i])});
+  }
+}
+
+bool MultiRangeTransfer::Configure(std::chrono::milliseconds stall_timeout) {
+  std::vector<ByteRange> ranges;
+  for (const Wanted& wanted : wanted_) ranges.push_back(wanted.range);
+  return ConfigureRangeGet(handle(), headers_, ranges, file_, &MultiRangeTransfer::OnBody, this,
+                           stall_, stall_timeout);
+}
+
+void MultiRangeTransfer::OnComplete(CURLcode result) {
+  Status status = verdict_;
+  if (status.ok() && !all_delivered_) {
+    if (stall_.stalled()) {
+      status = *stall_.stalled();
+    } else if (result == CURLE_ABORTED_BY_CALLBACK) {
+      status = Status(ErrorCode::kInternal, "cancelled: rangefs is stopping");
+    } else if (result != CURLE_OK) {
+      status = TransportError(result, exchange_);
+    } else if (!headers_checked_) {
+      status = CheckHeaders();
+      if (status.ok()) status = Status(ErrorCode::kTruncated, "206 with an empty body");
+    } else if (parser_) {
+      status = parser_->Finish();
+    }
+  }
+  if (!status.ok() && status.code() == ErrorCode::kProtocolViolation) {
+    // The server cannot be trusted with several ranges at once; single ranges it may still
+    // answer well, so the ranges are retried alone (kTruncated) and the origin remembered.
+    if (memory_.MarkBad(origin_)) {
+      spdlog::warn(
+          "{}: unusable answer to a multi-range request ({}); asking for one range "
+          "at a time from now on",
+          RedactUrl(file_.final_url), status.message());
+    }
+    status = Status(ErrorCode::kTruncated, "multi-range answer unusable: " + status.message());
+  }
+  const std::string url = RedactUrl(file_.final_url);
+  for (Wanted& wanted : wanted_) {
+    if (wanted.delivered == wanted.range.length() && !wanted.refused) {
+      wanted.sink->OnDone(Status::Ok());
+      continue;
+    }
+    Status own = status;
+    if (own.ok() || wanted.refused) {
+      own = wanted.refused ? Status(ErrorCode::kInternal, "transfer abandoned by its reader")
+                           : Status(ErrorCode::kTruncated,
+                                    "the multi-range answer left out bytes " +
+                                        std::to_string(wanted.range.first + wanted.delivered) +
+                                        "-" + std::to_string(wanted.range.last));
+    }
+    spdlog::info("GET {} bytes={}-{} (one of {} ranges) ended after {} bytes: {}", url,
+                 wanted.range.first, wanted.range.last, wanted_.size(), wanted.delivered,
+                 own.ToString());
+    wanted.sink->OnDone(own);
+  }
+}
+
+Status MultiRangeTransfer::CheckHeaders() {
+  CURL* const easy = handle();
+  const long code = ResponseCode(easy);
+  if (code == 412) {
+    return Status(ErrorCode::kRemoteChanged, DescribeStatus(exchange_, code));
+  }
+  if (code == 200) {
+    http::ResponseIdentity identity = IdentityOf(easy);
+    curl_off_t length = -1;
+    curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    if (length >= 0) identity.size = static_cast<uint64_t>(length);
+    if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
+    if (!http::IsIdentityEncoding(ResponseHeader(easy, "Content-Encoding").value_or(""))) {
+      return Status(ErrorCode::kProtocolViolation, "200 with a Content-Encoding");
+    }
+    // The whole file: every range is in it. Cut off once they all are delivered.
+    BeginSegment(ByteRange{0, file_.size - 1});
+    return Status::Ok();
+  }
+  if (std::optional<Status> failed = FailureStatus(easy, code, exchange_, file_)) {
+    return *std::move(failed);
+  }
+  if (code != 206) return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange_, code));
+  if (!http::IsIdentityEncoding(ResponseHeader(easy, "Content-Encoding").value_or(""))) {
+    return Status(ErrorCode::kProtocolViolation, "206 with a Content-Encoding");
+  }
+  http::ResponseIdentity identity = IdentityOf(easy);
+  if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
+  const std::string content_type = ResponseHeader(easy, "Content-Type").value_or("");
+  if (const std::optional<std::string> boundary = http::ByterangesBoundary(content_type)) {
+    parser_.emplace(*boundary, http::MultipartByterangesParser::Callbacks{
+                                   .on_part =
+                                       [this](const http::ContentRange& part) {
+                                         return OnPart(part) ? Status::Ok() : verdict_;
+                                       },
+                                   .on_data =
+                                       [this](std::span<const std::byte> data) {
+                                         Deliver(data);
+                                         return Status::Ok();
+                                       }});
+    return Status::Ok();
+  }
+  // One part: the server coalesced the ranges, or answered some of them.
+  const std::optional<std::string> header = ResponseHeader(easy, "Content-Range");
+  if (!header) return Status(ErrorCode::kProtocolViolation, "206 without Content-Range");
+  Result<http::ContentRange> content_range = http::ParseContentRange(*header);
+  if (!content_range.ok()) return content_range.status();
+  if (!OnPart(*content_range)) return verdict_;
+  curl_off_t length = -1;
+  curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  if (length >= 0 && static_cast<uint64_t>(length) != content_range->range->length()) {
+    return Status(ErrorCode::kProtocolViolation, "Content-Length disagrees with Content-Range");
+  }
+  return Status::Ok();
+}
+
+bool MultiRangeTransfer::OnPart(const http::ContentRange& part) {
+  if (!part.range) {
+    verdict_ = Status(ErrorCode::kProtocolViolation, "a part without a byte range");
+    return false;
+  }
+  if (part.complete_length != file_.size) {
+    verdict_ = http::CheckSameVersion(
+        file_, {.etag = std::nullopt, .last_modified = std::nullopt, .size = part.complete_length});
+    if (verdict_.ok()) verdict_ = Status(ErrorCode::kProtocolViolation, "a part without a total");
+    return false;
+  }
+  BeginSegment(*part.range);
+  return true;
+}
+
+void MultiRangeTransfer::BeginSegment(const ByteRange& span) {
+  segment_first_ = span.first;
+  segment_received_ = 0;
+}
+
+bool MultiRangeTransfer::Deliver(std::span<const std::byte> data) {
+  const uint64_t begin = segment_first_ + segment_received_;
+  const uint64_t end = begin + data.size();  // one past
+  segment_received_ += data.size();
+  bool all = true;
+  for (Wanted& wanted : wanted_) {
+    if (wanted.refused) continue;
+    const uint64_t next = wanted.range.first + wanted.delivered;
+    if (wanted.delivered < wanted.range.length() && next >= begin && next < end) {
+      const uint64_t stop = std::min(end, wanted.range.last + 1);
+      const std::span<const std::byte> slice =
+          data.subspan(static_cast<size_t>(next - begin), static_cast<size_t>(stop - next));
+      if (wanted.sink->OnData(slice)) {
+        wanted.delivered += slice.size();
+      } else {
+        wanted.refused = true;
+      }
+    }
+    if (!wanted.refused && wanted.delivered < wanted.range.length()) all = false;
+  }
+  all_delivered_ = all;
+  return true;
+}
+
+size_t MultiRangeTransfer::OnBody(char* data, size_t size, size_t count, void* user) {
+  MultiRangeTransfer& self = *static_cast<MultiRangeTransfer*>(user);
+  const size_t length = size * count;
+  if (!self.headers_checked_) {
+    self.headers_checked_ = true;
+    self.verdict_ = self.CheckHeaders();
+    if (!self.verdict_.ok()) return 0;
+  }
+  const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), length);
+  if (self.parser_) {
+    if (Status fed = self.parser_->Feed(bytes); !fed.ok()) {
+      if (self.verdict_.ok()) self.verdict_ = fed;
+      return 0;
+    }
+  } else {
+    self.Deliver(bytes);
+  }
+  // Everything asked for is here: the rest of a whole-file answer is not needed (a
+  // multipart answer is read to its end, which keeps the connection).
+  return self.all_delivered_ && !self.parser_ ? 0 : length;
+}
+
+}  // namespace rangefs::http

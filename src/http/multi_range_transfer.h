@@ -1,0 +1,108 @@
+// MultiRangeTransfer: one GET for several ranges of a file ("Range: bytes=a-b,c-d"). The answer
+// may be a multipart/byteranges body, a single part that covers them (servers may coalesce), or
+// the whole file (200); each asked range is cut out of the part that contains it and streamed to
+// its sink as the bytes arrive. A range that no part delivered ends with kTruncated, so the retry
+// layer asks for what is missing of it on its own. Every sink ends with exactly one OnDone.
+// MultiRangeMemory: the origins whose multi-range answers were unusable.
+//
+// Thread-safety: MultiRangeMemory is thread-safe. A MultiRangeTransfer is configured by the
+// thread that creates it and, once submitted, runs only on the engine thread (libcurl's
+// callbacks and OnComplete).
+// Ownership: the transfer owns its leased easy handle, its header list and the exchange those
+// point into; the MultiRangeMemory it reports to must outlive it (HttpRangeSource owns it, and
+// declares it before the engine).
+#pragma once
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "http/curl_handle.h"
+#include "http/http_engine.h"
+#include "http/range_get.h"
+#include "http/response.h"
+#include "rangefs/byte_range.h"
+#include "rangefs/http_protocol.h"
+#include "rangefs/multipart.h"
+#include "rangefs/range_source.h"
+#include "rangefs/remote_file.h"
+#include "rangefs/status.h"
+
+namespace rangefs::http {
+
+// Origins whose multi-range answers were unusable: they are asked one range at a time from
+// then on.
+class MultiRangeMemory {
+ public:
+  bool IsBad(const std::string& origin) {
+    std::lock_guard lock(mu_);
+    return bad_.contains(origin);
+  }
+  // Whether this is the first time `origin` answered badly.
+  bool MarkBad(const std::string& origin) {
+    std::lock_guard lock(mu_);
+    return bad_.insert(origin).second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> bad_;  // Guarded by mu_
+};
+
+class MultiRangeTransfer final : public http::Transfer {
+ public:
+  MultiRangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file,
+                     std::vector<ByteRange> ranges, std::vector<std::shared_ptr<RangeSink>> sinks,
+                     MultiRangeMemory& memory, std::string origin);
+
+  bool Configure(std::chrono::milliseconds stall_timeout);
+
+  Exchange& exchange() { return exchange_; }
+  CurlSlist& headers() { return headers_; }
+  CURL* handle() const override { return lease_.get(); }
+
+  void OnComplete(CURLcode result) override;
+
+ private:
+  struct Wanted {
+    ByteRange range;
+    std::shared_ptr<RangeSink> sink;
+    uint64_t delivered = 0;
+    bool refused = false;
+  };
+
+  Status CheckHeaders();
+  // A part of the answer begins: it must describe this version.
+  bool OnPart(const http::ContentRange& part);
+  void BeginSegment(const ByteRange& span);
+  // Bytes of the current segment, in order: each asked range whose next byte is here takes its
+  // slice.
+  bool Deliver(std::span<const std::byte> data);
+  static size_t OnBody(char* data, size_t size, size_t count, void* user);
+
+  CurlHandlePool::Lease lease_;
+  const RemoteFileInfo file_;
+  MultiRangeMemory& memory_;
+  const std::string origin_;
+  std::vector<Wanted> wanted_;
+  Exchange exchange_;
+  CurlSlist headers_;
+  bool headers_checked_ = false;
+  bool all_delivered_ = false;
+  std::optional<http::MultipartByterangesParser> parser_;
+  uint64_t segment_first_ = 0;
+  uint64_t segment_received_ = 0;
+  Status verdict_;
+  StallWatch stall_;
+};
+
+}  // namespace rangefs::http

@@ -1,0 +1,259 @@
+#include "http/probe.h"
+
+#include <curl/curl.h>
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "http/response.h"
+#include "http/url_target.h"
+#include "rangefs/byte_range.h"
+#include "rangefs/http_protocol.h"
+#include "rangefs/redact.h"
+
+namespace rangefs::http {
+namespace {
+
+// RFC 9110 suggests clients follow at most a handful of redirects; 10 matches curl's CLI.
+constexpr long kMaxRedirects = 10;
+
+// Where a probe's answer came from and its validators; the caller adds the size. Needs
+// CURLOPT_FILETIME on the request for Last-Modified.
+RemoteFileInfo IdentityOfResponse(CURL* handle, const std::string& url) {
+  RemoteFileInfo info;
+  info.url = url;
+  char* effective_url = nullptr;
+  curl_easy_getinfo(handle, CURLINFO_EFFECTIVE_URL, &effective_url);
+  info.final_url = effective_url ? effective_url : url;
+  info.etag = ResponseHeader(handle, "ETag").value_or("");
+  curl_off_t filetime = -1;
+  curl_easy_getinfo(handle, CURLINFO_FILETIME_T, &filetime);
+  if (filetime >= 0) info.last_modified = static_cast<std::time_t>(filetime);
+  return info;
+}
+
+// The redirect statuses that name another location for the same request (RFC 9110 15.4).
+bool IsRedirect(long code) {
+  return code == 301 || code == 302 || code == 303 || code == 307 || code == 308;
+}
+
+// Where a redirect answer leads (absolute: libcurl resolves a relative Location), or an error
+// when it names no usable location. Empty when the answer is not a redirect.
+std::optional<Result<std::string>> RedirectLocation(CURL* handle, long code,
+                                                    const Exchange& exchange) {
+  if (!IsRedirect(code)) return std::nullopt;
+  char* location = nullptr;
+  curl_easy_getinfo(handle, CURLINFO_REDIRECT_URL, &location);
+  if (location == nullptr || *location == '\0') {
+    return Result<std::string>(Status(
+        ErrorCode::kHttpStatus, DescribeStatus(exchange, code) + " without a usable Location"));
+  }
+  return Result<std::string>(std::string(location));
+}
+
+// What one request of a probe learned: the answer (the file, or an error), or a redirect to
+// follow, or neither: HEAD could not tell, so ask again with a ranged GET.
+struct ProbeStep {
+  static ProbeStep Answer(Result<RemoteFileInfo> answer) {
+    ProbeStep step;
+    step.answer = std::move(answer);
+    return step;
+  }
+  static ProbeStep RedirectTo(std::string url) {
+    ProbeStep step;
+    step.redirect_to = std::move(url);
+    return step;
+  }
+
+  std::optional<Result<RemoteFileInfo>> answer;
+  std::string redirect_to;
+};
+
+// Whether the probe may follow a redirect from `from` to `to`, the redirect number
+// `redirects` + 1. The error names both URLs, redacted.
+Status CheckRedirect(const HttpOptions& options, std::string_view from, std::string_view to,
+                     long redirects) {
+  const std::string hop = "redirect from " + RedactUrl(from) + " to " + RedactUrl(to);
+  if (redirects >= kMaxRedirects) {
+    return Status(ErrorCode::kHttpStatus, "more than " + std::to_string(kMaxRedirects) +
+                                              " redirects (the next: " + hop + ")");
+  }
+  const std::string scheme = http::UrlScheme(to);
+  if (scheme != "http" && scheme != "https") {
+    return Status(ErrorCode::kHttpStatus, hop + " refused: only http and https are followed");
+  }
+  if (scheme == "http" && http::UrlScheme(from) == "https" && !options.allow_insecure_redirect) {
+    return Status(ErrorCode::kHttpStatus, hop +
+                                              " refused: it leaves https for unencrypted http "
+                                              "(--allow-insecure-redirect allows it)");
+  }
+  if (Result<http::UrlTarget> target = http::ParseUrlTarget(to); !target.ok()) {
+    return Status(ErrorCode::kHttpStatus, hop + " refused: " + target.status().message());
+  }
+  return Status::Ok();
+}
+
+ProbeStep ProbeWithHead(const RequestSetup& requests, CURL* handle, const Request& request) {
+  Exchange exchange;
+  CurlSlist headers;
+  if (!requests.Configure(handle, request, exchange, headers)) {
+    return ProbeStep::Answer(Status(ErrorCode::kInternal, "out of memory"));
+  }
+  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
+  curl_easy_setopt(handle, CURLOPT_FILETIME, 1L);
+  if (const CURLcode rc = curl_easy_perform(handle); rc != CURLE_OK) {
+    return ProbeStep::Answer(TransportError(rc, exchange));
+  }
+  const long code = ResponseCode(handle);
+  if (std::optional<Result<std::string>> location = RedirectLocation(handle, code, exchange)) {
+    if (!location->ok()) return ProbeStep::Answer(location->status());
+    return ProbeStep::RedirectTo(std::move(*location).value());
+  }
+  const std::string shown_url = RedactUrl(request.url);
+  // 405/501: HEAD not allowed or not implemented. 403: presigned URLs sign the method, so a
+  // URL signed for GET refuses HEAD. Any of these may still serve a ranged GET.
+  if (code == 403 || code == 405 || code == 501) {
+    spdlog::debug("{}: HEAD answered {}, probing with a ranged GET", shown_url, code);
+    return {};
+  }
+  if (code < 200 || code > 299) {
+    return ProbeStep::Answer(Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code)));
+  }
+
+  curl_off_t length = -1;
+  curl_easy_getinfo(handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  if (length < 0) {
+    spdlog::debug("{}: HEAD gave no Content-Length, probing with a ranged GET", shown_url);
+    return {};
+  }
+
+  RemoteFileInfo info = IdentityOfResponse(handle, request.url);
+  info.size = static_cast<uint64_t>(length);
+  const std::string accept_ranges = ResponseHeader(handle, "Accept-Ranges").value_or("");
+  // "none" is a promise to ignore Range (RFC 9110 section 14.3); "bytes", or nothing, promises
+  // nothing, and every answer is checked anyway.
+  if (accept_ranges == "none") info.ranges_supported = false;
+  spdlog::debug("{}: size {}, ETag {}, Accept-Ranges {}", shown_url, info.size,
+                info.etag.empty() ? "none" : info.etag,
+                accept_ranges.empty() ? "absent" : accept_ranges);
+  return ProbeStep::Answer(std::move(info));
+}
+
+// Body sink for the probe's "bytes=0-0" GET: keeps at most one byte, and stops a server that
+// ignores Range from sending the whole file.
+size_t DiscardAfterFirstByte(char*, size_t size, size_t count, void* user) {
+  size_t& received = *static_cast<size_t*>(user);
+  received += size * count;
+  return received <= 1 ? size * count : 0;
+}
+
+ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const Request& request) {
+  Exchange exchange;
+  CurlSlist headers;
+  const ByteRange first_byte{0, 0};
+  if (!requests.Configure(handle, request, exchange, headers) ||
+      !http::AppendHeader(headers, "Range: " + http::FormatRangeHeaderValue({&first_byte, 1}))) {
+    return ProbeStep::Answer(Status(ErrorCode::kInternal, "out of memory"));
+  }
+  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(handle, CURLOPT_FILETIME, 1L);
+  size_t received = 0;
+  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &DiscardAfterFirstByte);
+  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &received);
+  const CURLcode rc = curl_easy_perform(handle);
+  const bool stopped_whole_body = rc == CURLE_WRITE_ERROR && received > 1;
+  if (rc != CURLE_OK && !stopped_whole_body) {
+    return ProbeStep::Answer(TransportError(rc, exchange));
+  }
+
+  const long code = ResponseCode(handle);
+  if (std::optional<Result<std::string>> location = RedirectLocation(handle, code, exchange)) {
+    if (!location->ok()) return ProbeStep::Answer(location->status());
+    return ProbeStep::RedirectTo(std::move(*location).value());
+  }
+  RemoteFileInfo info = IdentityOfResponse(handle, request.url);
+
+  if (code == 206 || code == 416) {
+    // 416 is how a server answers "bytes=0-0" for an empty file: "Content-Range: bytes */0".
+    const std::optional<std::string> header = ResponseHeader(handle, "Content-Range");
+    if (!header) {
+      return ProbeStep::Answer(Status(ErrorCode::kProtocolViolation,
+                                      DescribeStatus(exchange, code) + " without Content-Range"));
+    }
+    Result<http::ContentRange> content_range = http::ParseContentRange(*header);
+    if (!content_range.ok()) return ProbeStep::Answer(content_range.status());
+    if (!content_range->complete_length) {
+      return ProbeStep::Answer(
+          Status(ErrorCode::kProtocolViolation, "Content-Range gives no total size"));
+    }
+    if (code == 416 ? *content_range->complete_length != 0 : content_range->range != first_byte) {
+      return ProbeStep::Answer(Status(ErrorCode::kProtocolViolation,
+                                      DescribeStatus(exchange, code) + " with Content-Range " +
+                                          *header + " does not answer bytes=0-0"));
+    }
+    info.size = *content_range->complete_length;
+    return ProbeStep::Answer(std::move(info));
+  }
+  if (code == 200) {
+    curl_off_t length = -1;
+    curl_easy_getinfo(handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    if (length < 0) {
+      return ProbeStep::Answer(Status(ErrorCode::kProtocolViolation,
+                                      "server gives neither Content-Length nor Content-Range"));
+    }
+    spdlog::warn("{}: server ignores Range requests (200 OK to bytes=0-0)", RedactUrl(request.url));
+    info.size = static_cast<uint64_t>(length);
+    info.ranges_supported = false;
+    return ProbeStep::Answer(std::move(info));
+  }
+  return ProbeStep::Answer(Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code)));
+}
+
+}  // namespace
+
+Result<RemoteFileInfo> ProbeUrl(CurlHandlePool& pool, const RequestSetup& requests,
+                                const std::string& url) {
+  Result<http::UrlTarget> original = http::ParseUrlTarget(url);
+  if (!original.ok()) return original.status();
+  const CurlHandlePool::Lease lease = pool.Acquire();
+  if (!lease.get()) return Status(ErrorCode::kInternal, "curl_easy_init failed");
+
+  // Each hop is one request with FOLLOWLOCATION off: its scheme and origin are checked before
+  // anything is sent there, and credentials go only where they may.
+  std::string current = url;
+  long redirects = 0;
+  bool ranged_get = false;  // once HEAD could not tell, the following hops ask with GET too
+  while (true) {
+    Result<Request> request = requests.RequestFor(*original, current);
+    if (!request.ok()) return request.status();
+    curl_easy_reset(lease.get());
+    ProbeStep step = ranged_get ? ProbeWithRangedGet(requests, lease.get(), *request)
+                                : ProbeWithHead(requests, lease.get(), *request);
+    if (step.answer) {
+      if (step.answer->ok()) {
+        (*step.answer)->url = url;
+        (*step.answer)->final_url = request->url;
+        spdlog::debug("{}: final URL {} after {} redirects", RedactUrl(url),
+                      RedactUrl(request->url), redirects);
+      }
+      return std::move(*step.answer);
+    }
+    if (step.redirect_to.empty()) {
+      ranged_get = true;  // the same URL again
+      continue;
+    }
+    if (Status allowed = CheckRedirect(requests.options(), current, step.redirect_to, redirects);
+        !allowed.ok()) {
+      return allowed;
+    }
+    ++redirects;
+    spdlog::debug("{}: redirected to {}", RedactUrl(current), RedactUrl(step.redirect_to));
+    current = std::move(step.redirect_to);
+  }
+}
+
+}  // namespace rangefs::http

@@ -1,0 +1,92 @@
+#include "http/range_get.h"
+
+#include <ctime>
+#include <string>
+
+#include "rangefs/http_protocol.h"
+#include "rangefs/retry_after.h"
+
+namespace rangefs::http {
+
+http::ResponseIdentity IdentityOf(CURL* easy) {
+  http::ResponseIdentity identity;
+  identity.etag = ResponseHeader(easy, "ETag");
+  curl_off_t filetime = -1;
+  curl_easy_getinfo(easy, CURLINFO_FILETIME_T, &filetime);
+  if (filetime >= 0) identity.last_modified = static_cast<std::time_t>(filetime);
+  return identity;
+}
+
+std::optional<Status> FailureStatus(CURL* easy, long code, const Exchange& exchange,
+                                    const RemoteFileInfo& file) {
+  if (code >= 300 && code <= 399) {
+    // Range requests go to the probe's final address and do not follow redirects: a redirect
+    // now means that address moved, and the original URL knows where to.
+    return Status(ErrorCode::kUrlExpired, DescribeStatus(exchange, code) + " to a range request");
+  }
+  if ((code == 403 || code == 404 || code == 410) && file.final_url != file.url) {
+    return Status(ErrorCode::kUrlExpired,
+                  DescribeStatus(exchange, code) + " from the address a redirect led to");
+  }
+  if (code == 408 || code == 429 || (code >= 500 && code <= 599)) {
+    Status busy(ErrorCode::kServerBusy, DescribeStatus(exchange, code));
+    if (const std::optional<std::string> value = ResponseHeader(easy, "Retry-After")) {
+      if (const std::optional<std::chrono::seconds> delay =
+              http::ParseRetryAfter(*value, std::time(nullptr))) {
+        return std::move(busy).WithRetryAfter(*delay);
+      }
+    }
+    return busy;
+  }
+  return std::nullopt;
+}
+
+void StallWatch::Arm(CURL* easy, std::chrono::milliseconds limit) {
+  limit_ = limit;
+  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &StallWatch::OnProgress);
+  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, this);
+}
+
+int StallWatch::OnProgress(void* user, curl_off_t, curl_off_t downloaded, curl_off_t, curl_off_t) {
+  StallWatch& self = *static_cast<StallWatch*>(user);
+  const auto now = std::chrono::steady_clock::now();
+  // The clock starts when the transfer does, not when it was queued.
+  if (!self.seen_ || downloaded != self.downloaded_) {
+    self.seen_ = true;
+    self.downloaded_ = downloaded;
+    self.last_progress_ = now;
+    return 0;
+  }
+  if (now - self.last_progress_ < self.limit_) return 0;
+  const auto silent =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now - self.last_progress_);
+  self.stalled_ = Status(ErrorCode::kTransport, "stalled: nothing received for " +
+                                                    std::to_string(silent.count()) + " ms after " +
+                                                    std::to_string(downloaded) + " bytes");
+  return 1;  // abort: CURLE_ABORTED_BY_CALLBACK
+}
+
+bool ConfigureRangeGet(CURL* easy, CurlSlist& headers, std::span<const ByteRange> ranges,
+                       const RemoteFileInfo& file, curl_write_callback on_body, void* body_data,
+                       StallWatch& stall, std::chrono::milliseconds stall_timeout) {
+  if (!http::AppendHeader(headers, "Range: " + http::FormatRangeHeaderValue(ranges))) {
+    return false;
+  }
+  if (const std::optional<std::string> precondition = http::RangePreconditionHeader(file);
+      precondition && !http::AppendHeader(headers, *precondition)) {
+    return false;
+  }
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(easy, CURLOPT_FILETIME, 1L);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, body_data);
+  // With HTTP/2, wait for a stream on the existing connection rather than open another.
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  // A response that delivers nothing for this long is cut off (and retried from where it
+  // stopped): a stalled server must not hold a reader for the whole request timeout.
+  stall.Arm(easy, stall_timeout);
+  return true;
+}
+
+}  // namespace rangefs::http

@@ -1,0 +1,61 @@
+// What the single- and multi-range GETs (RangeTransfer, MultiRangeTransfer) share: the options
+// a ranged GET sets on top of the shared request configuration, the stall watch, and the
+// reading of the answers both judge alike.
+//
+// Thread-safety: the functions keep no state. A StallWatch belongs to the transfer that owns
+// the easy handle it was armed on, and is touched only from that handle's callbacks.
+// Ownership: the caller owns the StallWatch and the header list, and must keep both alive while
+// the handle they were given to may run.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <optional>
+#include <span>
+
+#include "http/curl_handle.h"
+#include "http/response.h"
+#include "rangefs/byte_range.h"
+#include "rangefs/http_validators.h"
+#include "rangefs/remote_file.h"
+#include "rangefs/status.h"
+
+namespace rangefs::http {
+
+// The validators of a response, without its size (which depends on the status).
+http::ResponseIdentity IdentityOf(CURL* easy);
+
+// What a range request's status says when it is neither 200 nor 206 nor 412 nor 416, and is
+// not final: a redirect or an expired redirect target (resolve the URL again), or a server that
+// is busy or failing for now (retry, after Retry-After if it says). nullopt for the statuses the
+// caller judges itself.
+std::optional<Status> FailureStatus(CURL* easy, long code, const Exchange& exchange,
+                                    const RemoteFileInfo& file);
+
+// Measures how long a transfer has received nothing, from libcurl's progress callback (called
+// at least once a second); libcurl's own low-speed limit averages over several seconds.
+class StallWatch {
+ public:
+  void Arm(CURL* easy, std::chrono::milliseconds limit);
+  // Set when the watch aborted the transfer.
+  const std::optional<Status>& stalled() const { return stalled_; }
+
+ private:
+  static int OnProgress(void* user, curl_off_t, curl_off_t downloaded, curl_off_t, curl_off_t);
+
+  std::chrono::milliseconds limit_{0};
+  bool seen_ = false;
+  curl_off_t downloaded_ = 0;
+  std::chrono::steady_clock::time_point last_progress_;
+  std::optional<Status> stalled_;
+};
+
+// What every ranged GET sets on top of the shared configuration: the Range header, the
+// version precondition, Last-Modified for comparing versions, the body callback and the stall
+// watch. `headers` already holds the shared headers. False when out of memory.
+bool ConfigureRangeGet(CURL* easy, CurlSlist& headers, std::span<const ByteRange> ranges,
+                       const RemoteFileInfo& file, curl_write_callback on_body, void* body_data,
+                       StallWatch& stall, std::chrono::milliseconds stall_timeout);
+
+}  // namespace rangefs::http

@@ -1,0 +1,54 @@
+// RequestSetup: how HttpRangeSource makes its requests, the probe's and the range GETs' alike:
+// which credentials a URL may be sent (the user's only to the origin of the user's URL, unless
+// --location-trusted), and the options every request shares.
+//
+// Thread-safety: immutable after construction; its const members may be called from any
+// thread, each on an easy handle that thread holds.
+// Ownership: keeps a reference to the options, which must outlive it.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/curl_handle.h"
+#include "http/response.h"
+#include "http/url_target.h"
+#include "rangefs/http_range_source.h"
+#include "rangefs/status.h"
+
+namespace rangefs::http {
+
+// One request: where it goes, and whether it carries the user's credentials (headers, netrc,
+// the userinfo of the URL the user gave).
+struct Request {
+  std::string url;  // without userinfo: credentials travel in their own options
+  bool credentials = false;
+  std::optional<std::string> user;
+  std::optional<std::string> password;
+};
+
+class RequestSetup {
+ public:
+  explicit RequestSetup(const HttpOptions& options);
+
+  const HttpOptions& options() const { return options_; }
+
+  // How `url` (the user's, or one a redirect led to) is requested: with the user's credentials
+  // only when it has the origin of the user's URL, or with --location-trusted.
+  Result<Request> RequestFor(const http::UrlTarget& original, std::string_view url) const;
+  // Options every request shares: URL, no redirects, TLS, proxy, timeouts, callbacks, and the
+  // credentials when the request may carry them. The user's headers are appended to `headers`;
+  // the caller appends its own and sets CURLOPT_HTTPHEADER. False when out of memory.
+  bool Configure(CURL* handle, const Request& request, Exchange& exchange,
+                 CurlSlist& headers) const;
+
+ private:
+  const HttpOptions& options_;
+  const std::vector<std::string> header_lines_;  // options_.headers as libcurl takes them
+};
+
+}  // namespace rangefs::http

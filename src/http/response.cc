@@ -1,0 +1,43 @@
+#include "http/response.h"
+
+#include <string_view>
+
+namespace rangefs::http {
+
+size_t OnHeaderLine(char* data, size_t size, size_t count, void* user) {
+  const size_t length = size * count;
+  std::string_view line(data, length);
+  if (line.starts_with("HTTP/")) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
+    static_cast<Exchange*>(user)->status_line = line;
+  }
+  return length;
+}
+
+std::optional<std::string> ResponseHeader(CURL* handle, const char* name) {
+  curl_header* header = nullptr;
+  // request -1: the last response, after any redirects.
+  if (curl_easy_header(handle, name, 0, CURLH_HEADER, -1, &header) != CURLHE_OK) {
+    return std::nullopt;
+  }
+  return std::string(header->value);
+}
+
+long ResponseCode(CURL* handle) {
+  long code = 0;
+  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &code);
+  return code;
+}
+
+std::string DescribeStatus(const Exchange& exchange, long code) {
+  const size_t space = exchange.status_line.find(' ');
+  if (space == std::string::npos) return "HTTP " + std::to_string(code);
+  return "HTTP " + exchange.status_line.substr(space + 1);
+}
+
+Status TransportError(CURLcode code, const Exchange& exchange) {
+  const char* detail = exchange.error[0] != '\0' ? exchange.error.data() : curl_easy_strerror(code);
+  return Status(ErrorCode::kTransport, detail);
+}
+
+}  // namespace rangefs::http

@@ -1,0 +1,42 @@
+// Reading one HTTP exchange made with a libcurl easy handle: the status line and error text it
+// collected, the last response's headers and status, and how they read in an error message.
+// Shared by the probe and the range transfers.
+//
+// Thread-safety: an Exchange belongs to the transfer that owns its easy handle, and is written
+// only by libcurl's callbacks on that handle's thread. The functions keep no state.
+// Ownership: the caller owns the Exchange and must keep it alive while the handle it was given
+// to (CURLOPT_HEADERDATA, CURLOPT_ERRORBUFFER) may run.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "rangefs/status.h"
+
+namespace rangefs::http {
+
+// What one request/response exchange collected besides its body.
+struct Exchange {
+  std::array<char, CURL_ERROR_SIZE> error{};
+  std::string status_line;  // of the last response, e.g. "HTTP/1.1 206 Partial Content"
+};
+
+// CURLOPT_HEADERFUNCTION; `user` is the Exchange (CURLOPT_HEADERDATA).
+size_t OnHeaderLine(char* data, size_t size, size_t count, void* user);
+
+// The value of header `name` in the last response (after any redirects), if it has one.
+std::optional<std::string> ResponseHeader(CURL* handle, const char* name);
+
+long ResponseCode(CURL* handle);
+
+// "HTTP 404 Not Found" from "HTTP/1.1 404 Not Found"; HTTP/2 has no reason phrase.
+std::string DescribeStatus(const Exchange& exchange, long code);
+
+// kTransport with libcurl's own account of the failure (its error buffer, else the code's text).
+Status TransportError(CURLcode code, const Exchange& exchange);
+
+}  // namespace rangefs::http
