@@ -44,6 +44,13 @@ bool IsIdentityEncoding(std::string_view content_encoding);
 Status CheckContentRangeCovers(const ContentRange& got, const ByteRange& requested,
                                uint64_t file_size);
 
+// Checks one part of an answer to a multi-range request (a multipart part, or the one range of
+// a single-part 206) against the ranges asked for: it must overlap at least one, and contain
+// each one it overlaps. A server may coalesce asked ranges and the gaps between them into one
+// part (RFC 7233 section 4.1), but a part that cuts an asked range, or holds only bytes
+// nobody asked for, is a mislabelled or foreign part whose bytes cannot be trusted.
+Status CheckPartCoversAskedRanges(const ByteRange& part, std::span<const ByteRange> asked);
+
 // Checks that a 206 answer's Content-Range names exactly `requested` within a file of
 // `file_size` bytes. The message says what differed, for the log.
 Status CheckContentRangeMatches(const ContentRange& got, const ByteRange& requested,

@@ -142,6 +142,15 @@ bool MultiRangeTransfer::OnPart(const http::ContentRange& part) {
     if (verdict_.ok()) verdict_ = Status(ErrorCode::kProtocolViolation, "a part without a total");
     return false;
   }
+  // Bytes are placed by the part's label, so a label that is off by a byte would shift them:
+  // a part must hold whole asked ranges, as a single-range answer must hold the whole range.
+  std::vector<ByteRange> asked;
+  asked.reserve(wanted_.size());
+  for (const Wanted& wanted : wanted_) asked.push_back(wanted.range);
+  if (Status covers = http::CheckPartCoversAskedRanges(*part.range, asked); !covers.ok()) {
+    verdict_ = std::move(covers);
+    return false;
+  }
   BeginSegment(*part.range);
   return true;
 }

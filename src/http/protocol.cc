@@ -110,6 +110,26 @@ Status CheckContentRangeCovers(const ContentRange& got, const ByteRange& request
   return CheckContentRangeMatches(got, requested, file_size);
 }
 
+Status CheckPartCoversAskedRanges(const ByteRange& part, std::span<const ByteRange> asked) {
+  bool overlaps_any = false;
+  for (const ByteRange& range : asked) {
+    if (part.last < range.first || part.first > range.last) continue;
+    overlaps_any = true;
+    if (part.first > range.first || part.last < range.last) {
+      return Status(ErrorCode::kProtocolViolation,
+                    "a part for " + std::to_string(part.first) + "-" + std::to_string(part.last) +
+                        " cuts the asked range " + std::to_string(range.first) + "-" +
+                        std::to_string(range.last));
+    }
+  }
+  if (!overlaps_any) {
+    return Status(ErrorCode::kProtocolViolation, "a part for " + std::to_string(part.first) + "-" +
+                                                     std::to_string(part.last) +
+                                                     ", which was not asked for");
+  }
+  return Status::Ok();
+}
+
 Status CheckContentRangeMatches(const ContentRange& got, const ByteRange& requested,
                                 uint64_t file_size) {
   const std::string asked =

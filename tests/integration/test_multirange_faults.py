@@ -283,38 +283,27 @@ class MultiRangeFaultsTest(unittest.TestCase):
     # ------------------------------------------------------------------------- garbage
     # In every case the single ranges rangefs falls back to are answered correctly, so the
     # reads could succeed; EIO is allowed, other bytes are not.
-    @unittest.expectedFailure
     def test_content_range_shifted_forward(self):
-        # BUG (src/http/http_range_source.cc, MultiRangeTransfer::OnPart): a part whose
-        # Content-Range does not cover any asked range is accepted without complaint. Here
-        # every part says first+1-last+1: no piece gets a byte from it, each is asked for again
-        # alone (the bytes end up right), but the answer is not treated as the protocol
-        # violation it is, so the origin is not remembered and every later multi-range read
-        # costs a useless request first. Fails at "the origin was not remembered as bad".
+        # Every part says first+1-last+1: the first part already cuts an asked range, so the
+        # answer is refused there, every piece is asked for again alone, and the origin is
+        # remembered.
         self.check({"mpgarbage": "shift"},
                    self.multipart(lambda p: [label(a + 1, b + 1) for a, b in p], False),
                    [Refetch(0), Refetch(1), Refetch(2)], remembered=True, must_read=False)
 
-    @unittest.expectedFailure
     def test_content_range_shifted_back(self):
-        # BUG (src/http/http_range_source.cc, MultiRangeTransfer::OnPart/Deliver): a part
-        # labelled bytes P-1..Q-1 that carries bytes P..Q (every part not at byte 0) is cut up
-        # as if its label were true: the piece P..Q is given the part's bytes from its second
-        # one on, i.e. the file's bytes P+1..Q as P..Q-1, and only byte Q is asked for again.
-        # The read returns WRONG BYTES (shifted by one) where it must fail or be right. A
-        # single-range answer with the same lie is refused (CheckContentRangeCovers), so a
-        # part must likewise cover whole asked ranges or be refused as a protocol violation.
+        # A part labelled bytes P-1..Q-1 that carries bytes P..Q (every part not at byte 0):
+        # taken at its word it would shift the piece's bytes by one. It cuts the asked range
+        # P..Q, so it is refused (as a single-range answer with the same lie is): the first
+        # piece, correctly labelled, is used; the others are asked for again alone.
         self.check({"mpgarbage": "shift_back"},
                    self.multipart(lambda p: [label(a - 1 if a else a, b - 1 if a else b)
                                              for a, b in p], False),
                    [Refetch(1), Refetch(2)], remembered=True, must_read=False)
 
-    @unittest.expectedFailure
     def test_part_outside_what_was_asked(self):
-        # BUG (src/http/http_range_source.cc, MultiRangeTransfer::OnPart): like the forward
-        # shift, a part for bytes nobody asked for (here instead of the last piece) is
-        # accepted silently. The bytes end up right (the last piece is asked for again alone)
-        # but the origin is not remembered as bad.
+        # A part for bytes nobody asked for, instead of the last piece: refused, the last
+        # piece is asked for again alone, and the origin is remembered.
         def outside(p: list[tuple[int, int]]) -> list[str]:
             gap = (p[0][1] + 1, p[0][1] + BLOCK) if p[0][0] == 0 else (0, BLOCK - 1)
             return [*self.asked(p)[:-1], label(*gap)]

@@ -268,6 +268,30 @@ TEST(CheckContentRangeMatchesTest, MismatchesAreProtocolViolations) {
   }
 }
 
+TEST(CheckPartCoversAskedRangesTest, PartsHoldingWholeAskedRangesAreOk) {
+  const std::vector<ByteRange> asked = {{0, 99}, {200, 299}, {400, 499}};
+  for (const ByteRange part :
+       {ByteRange{0, 99}, ByteRange{400, 499}, ByteRange{0, 299}, ByteRange{0, 499},
+        ByteRange{150, 350}, ByteRange{100, 299}, ByteRange{200, 999}}) {
+    SCOPED_TRACE(testing::Message() << part.first << "-" << part.last);
+    const Status status = CheckPartCoversAskedRanges(part, asked);
+    EXPECT_TRUE(status.ok()) << status.ToString();
+  }
+}
+
+TEST(CheckPartCoversAskedRangesTest, PartsCuttingAnAskedRangeOrAskedForNothingAreLies) {
+  const std::vector<ByteRange> asked = {{0, 99}, {200, 299}, {400, 499}};
+  for (const ByteRange part : {ByteRange{1, 100},       // shifted forward by one
+                               ByteRange{199, 298},     // shifted back by one
+                               ByteRange{0, 98},        // one byte short
+                               ByteRange{0, 250},       // covers one, cuts the next
+                               ByteRange{100, 199},     // only the gap between two
+                               ByteRange{500, 999}}) {  // past every asked range
+    SCOPED_TRACE(testing::Message() << part.first << "-" << part.last);
+    EXPECT_EQ(CheckPartCoversAskedRanges(part, asked).code(), ErrorCode::kProtocolViolation);
+  }
+}
+
 TEST(CheckContentRangeCoversTest, ARangeThatContainsTheRequestIsOk) {
   const ByteRange requested{100, 199};
   for (const ByteRange got : {ByteRange{100, 199}, ByteRange{0, 199}, ByteRange{100, 999},
