@@ -49,8 +49,11 @@ mount_pid=""
 cleanup() {
   trap - INT TERM EXIT
   if grep -qs " $mnt fuse" /proc/mounts; then fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" || true; fi
-  [ -n "$mount_pid" ] && kill "$mount_pid" 2>/dev/null && wait "$mount_pid" 2>/dev/null
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  # A SIGTERM that reaches rangefs after the unmount, while it tears down with libfuse's
+  # handlers gone, ends it with status 143; under set -e that status must not cut the cleanup
+  # short and leave the server running.
+  [ -n "$mount_pid" ] && kill "$mount_pid" 2>/dev/null && wait "$mount_pid" 2>/dev/null || true
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   [ -n "${port_file:-}" ] && rm -f "$port_file"
   return 0
 }
