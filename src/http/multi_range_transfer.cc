@@ -30,12 +30,8 @@ bool MultiRangeTransfer::Configure(std::chrono::milliseconds stall_timeout) {
 void MultiRangeTransfer::OnComplete(CURLcode result) {
   Status status = verdict_;
   if (status.ok() && !all_delivered_) {
-    if (stall_.stalled()) {
-      status = *stall_.stalled();
-    } else if (result == CURLE_ABORTED_BY_CALLBACK) {
-      status = Status(ErrorCode::kInternal, "cancelled: rangefs is stopping");
-    } else if (result != CURLE_OK) {
-      status = TransportError(result, exchange_);
+    if (std::optional<Status> failed = TransferFailure(result, stall_, exchange_)) {
+      status = *std::move(failed);
     } else if (!headers_checked_) {
       status = CheckHeaders();
       if (status.ok()) status = Status(ErrorCode::kTruncated, "206 with an empty body");

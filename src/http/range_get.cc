@@ -89,4 +89,15 @@ bool ConfigureRangeGet(CURL* easy, CurlSlist& headers, std::span<const ByteRange
   return true;
 }
 
+std::optional<Status> TransferFailure(CURLcode result, const StallWatch& stall,
+                                      const Exchange& exchange) {
+  if (stall.stalled()) return *stall.stalled();
+  if (result == CURLE_ABORTED_BY_CALLBACK) {
+    // Neither ours nor the stall watch's: the engine is shutting down. Nothing to retry.
+    return Status(ErrorCode::kInternal, "cancelled: rangefs is stopping");
+  }
+  if (result != CURLE_OK) return TransportError(result, exchange);
+  return std::nullopt;
+}
+
 }  // namespace rangefs::http

@@ -51,6 +51,12 @@ class StallWatch {
   std::optional<Status> stalled_;
 };
 
+// Why a ranged GET's transfer ended before its body did, from libcurl's result: the stall
+// watch aborted it, the engine cancelled it at shutdown (not to be retried), or a transport
+// error. nullopt when libcurl saw the transfer through (CURLE_OK).
+std::optional<Status> TransferFailure(CURLcode result, const StallWatch& stall,
+                                      const Exchange& exchange);
+
 // What every ranged GET sets on top of the shared configuration: the Range header, the
 // version precondition, Last-Modified for comparing versions, the body callback and the stall
 // watch. `headers` already holds the shared headers. False when out of memory.

@@ -40,13 +40,8 @@ void RangeTransfer::OnComplete(CURLcode result) {
   Status status;
   if (!verdict_.ok()) {
     status = verdict_;
-  } else if (stall_.stalled()) {
-    status = *stall_.stalled();
-  } else if (result == CURLE_ABORTED_BY_CALLBACK) {
-    // Neither ours nor the stall watch's: the engine is shutting down. Nothing to retry.
-    status = Status(ErrorCode::kInternal, "cancelled: rangefs is stopping");
-  } else if (result != CURLE_OK) {
-    status = TransportError(result, exchange_);
+  } else if (std::optional<Status> failed = TransferFailure(result, stall_, exchange_)) {
+    status = *std::move(failed);
   } else if (!headers_checked_) {
     status = CheckHeaders();  // no body at all: judge the headers now
     if (status.ok()) status = Status(ErrorCode::kTruncated, "206 with an empty body");
