@@ -57,10 +57,16 @@ std::optional<std::string> ByterangesBoundary(std::string_view content_type);
 
 // A streaming parser of a multipart/byteranges body. Feed it the body in pieces of any size
 // (down to one byte at a time); it calls on_part when a part's headers are complete and then
-// on_data with that part's bytes, in order, straight out of the pieces it is fed: part bodies
-// are never copied or held back. The length of each part comes from its Content-Range, so a
-// boundary that happens to occur inside a part's bytes is just data; after exactly that many
-// bytes the parser requires CRLF "--" boundary, and anything else there is an error.
+// on_data with that part's bytes, in order, mostly straight out of the pieces it is fed. The
+// length of each part comes from its Content-Range; after exactly that many bytes the parser
+// requires CRLF "--" boundary, and anything else there is an error. A delimiter inside a
+// part's bytes is an error too (RFC 2046 section 5.1.1: a server picks a boundary that does
+// not occur in the parts): it is how a part shorter than its Content-Range shows, and without
+// the check the delimiter and the next part's headers would pass as its last bytes. So the
+// last (delimiter length - 1) bytes a part has received are held back (copied, at most 73
+// bytes) until the bytes after them show they do not begin a delimiter, or, at the part's
+// end, until its delimiter has matched. On an error, the bytes before it were delivered and
+// the held ones are dropped, the same however the body was cut into pieces.
 //
 // Memory is bounded whatever the input: at most one header line (kMaxHeaderLineBytes, its CR
 // counted, its LF not) is buffered; a part's headers may total kMaxPartHeaderBytes (line ends
@@ -142,6 +148,9 @@ class MultipartByterangesParser {
   Status StepHeaders(char c);
   Status StepDelimiter(char c);
   Status HeaderLine(std::string_view line);
+  // A part's body bytes: checked for a delimiter, delivered but for what is held back.
+  Status BodyBytes(std::span<const std::byte> bytes);
+  Status Deliver(std::span<const std::byte> bytes);
   Status EndOfHeaders();
   Status Fail(Status status);
   // "part 2 (bytes 0-99/8000)" or "part 2" before its Content-Range is known.
@@ -168,9 +177,10 @@ class MultipartByterangesParser {
   size_t header_bytes_ = 0;
   std::optional<ContentRange> part_range_;
 
-  // kBody.
+  // kBody, and kDelimiter for held_.
   uint64_t part_length_ = 0;
   uint64_t remaining_ = 0;
+  std::string held_;  // the part's last bytes, not yet delivered: at most delimiter_.size() - 1
 
   size_t part_count_ = 0;
   std::optional<uint64_t> complete_length_;  // of the first part; every part must agree

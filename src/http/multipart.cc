@@ -154,6 +154,7 @@ Status MultipartByterangesParser::Fail(Status status) {
   error_ = std::move(status);
   line_.clear();
   line_.shrink_to_fit();
+  held_.clear();
   return error_;
 }
 
@@ -186,10 +187,7 @@ Status MultipartByterangesParser::Feed(std::span<const std::byte> data) {
           state_ = State::kDelimiter;
           matched_ = 0;
         }
-        if (callbacks_.on_data) {
-          Status status = callbacks_.on_data(bytes);
-          if (!status.ok()) return Fail(std::move(status));
-        }
+        if (Status status = BodyBytes(bytes); !status.ok()) return Fail(std::move(status));
         break;
       }
       default: {
@@ -344,6 +342,51 @@ Status MultipartByterangesParser::EndOfHeaders() {
   return Status::Ok();
 }
 
+Status MultipartByterangesParser::BodyBytes(std::span<const std::byte> bytes) {
+  const auto chars = [](std::span<const std::byte> b) {
+    return std::string_view(reinterpret_cast<const char*>(b.data()), b.size());
+  };
+  // The delimiter may begin in the held bytes and end in these: look where they meet first.
+  const size_t keep = delimiter_.size() - 1;
+  size_t found = std::string_view::npos;  // where in held_ + bytes the delimiter begins
+  if (!held_.empty()) {
+    const std::string joint = held_ + std::string(chars(bytes.first(std::min(keep, bytes.size()))));
+    found = joint.find(delimiter_);
+  }
+  if (found == std::string_view::npos) {
+    const size_t in_bytes = chars(bytes).find(delimiter_);
+    if (in_bytes != std::string_view::npos) found = held_.size() + in_bytes;
+  }
+  // Everything but the last `keep` bytes can go out now; those wait for the delimiter after
+  // the part, or for more bytes that show they do not begin one. On a delimiter, what comes
+  // before it goes out, whatever the pieces were, then the part fails.
+  const size_t total = held_.size() + bytes.size();
+  const size_t out = found != std::string_view::npos ? found : (total > keep ? total - keep : 0);
+  const size_t from_held = std::min(out, held_.size());
+  const size_t from_bytes = out - from_held;
+  if (from_held > 0) {
+    if (Status status = Deliver(std::as_bytes(std::span(held_).first(from_held))); !status.ok())
+      return status;
+  }
+  if (from_bytes > 0) {
+    if (Status status = Deliver(bytes.first(from_bytes)); !status.ok()) return status;
+  }
+  if (found != std::string_view::npos) {
+    return Violation(PartName() + ": the delimiter \"\\r\\n--" + boundary_ + "\" after " +
+                     std::to_string(part_length_ - remaining_ - (total - found)) + " of its " +
+                     std::to_string(part_length_) +
+                     " bytes: the body is shorter than its Content-Range (RFC 2046: a delimiter "
+                     "never occurs inside a part)");
+  }
+  held_.erase(0, from_held);
+  held_.append(chars(bytes.subspan(from_bytes)));
+  return Status::Ok();
+}
+
+Status MultipartByterangesParser::Deliver(std::span<const std::byte> bytes) {
+  return callbacks_.on_data ? callbacks_.on_data(bytes) : Status::Ok();
+}
+
 Status MultipartByterangesParser::StepDelimiter(char c) {
   if (c != delimiter_[matched_]) {
     return Violation(PartName() + ": " + Describe(c) + " where the delimiter \"\\r\\n--" +
@@ -357,6 +400,10 @@ Status MultipartByterangesParser::StepDelimiter(char c) {
     padding_bytes_ = 0;
     saw_dash_ = false;
     saw_cr_ = false;
+    // The part had exactly its length: its last bytes are its own, not an early delimiter.
+    const std::string last = std::move(held_);
+    held_.clear();
+    if (!last.empty()) return Deliver(std::as_bytes(std::span(last)));
   }
   return Status::Ok();
 }

@@ -413,15 +413,15 @@ std::vector<ValidCase> ValidCases() {
        fakes::BuildByterangesBody("b", {{{0, 0}, 3, "x"}, {{1, 1}, 3, "-"}, {{2, 2}, 3, "\r"}}),
        {{0, 0, 3, "x"}, {1, 1, 3, "-"}, {2, 2, 3, "\r"}}});
 
-  // Lengths are known: delimiters inside a part's bytes are data.
-  const std::string fake_delimiters =
-      "\r\n--" + n + "\r\nContent-Range: bytes 0-0/1\r\n\r\n\r\n--" + n + "--\r\n--" + n + "\r\n";
+  // Lengths are known: what merely looks like a delimiter inside a part's bytes is data.
+  const std::string near_delimiters = "\r\n-" + n + "\r\n--" + n.substr(0, n.size() - 1) +
+                                      "\r\n--" + n.substr(1) + "--" + n + "\n--" + n;
   cases.push_back(
-      {"delimiters inside the part bodies",
+      {"near-delimiters inside the part bodies",
        n,
-       fakes::BuildByterangesBody(n, {{{0, fake_delimiters.size() - 1}, 1000, fake_delimiters},
+       fakes::BuildByterangesBody(n, {{{0, near_delimiters.size() - 1}, 1000, near_delimiters},
                                       {{500, 501}, 1000, "\r\n"}}),
-       {{0, fake_delimiters.size() - 1, 1000, fake_delimiters}, {500, 501, 1000, "\r\n"}}});
+       {{0, near_delimiters.size() - 1, 1000, near_delimiters}, {500, 501, 1000, "\r\n"}}});
 
   const std::string binary("\0\xff\r\n\x80--\n\0", 9);
   cases.push_back({"binary bytes",
@@ -559,7 +559,7 @@ TEST(MultipartByterangesParserTest, ParsesValidBodiesHoweverTheyAreSplit) {
   }
 }
 
-TEST(MultipartByterangesParserTest, PassesPartBytesThroughWithoutCopying) {
+TEST(MultipartByterangesParserTest, PassesPartBytesThroughHoldingBackOnlyTheirLastBytes) {
   const std::string body = fakes::BuildByterangesBody(
       "b", {{{0, 99}, 1000, std::string(100, 'x')}, {{500, 999}, 1000, std::string(500, 'y')}});
   std::vector<std::span<const std::byte>> spans;
@@ -572,13 +572,38 @@ TEST(MultipartByterangesParserTest, PassesPartBytesThroughWithoutCopying) {
   const auto input = std::as_bytes(std::span(body));
   ASSERT_TRUE(parser.Feed(input).ok());
   ASSERT_TRUE(parser.Finish().ok());
-  // One call per part, each pointing into the input at the part's bytes.
-  ASSERT_EQ(spans.size(), 2U);
+  // Per part: its bytes but the last 4 (the length of CRLF "--b", less one) straight from the
+  // input, then those 4 once the delimiter after them has matched.
+  ASSERT_EQ(spans.size(), 4U);
   EXPECT_EQ(spans[0].data(), input.data() + body.find(std::string(100, 'x')));
-  EXPECT_EQ(spans[0].size(), 100U);
-  EXPECT_EQ(spans[1].data(), input.data() + body.find(std::string(500, 'y')));
-  EXPECT_EQ(spans[1].size(), 500U);
+  EXPECT_EQ(spans[0].size(), 96U);
+  EXPECT_EQ(spans[1].size(), 4U);
+  EXPECT_EQ(spans[2].data(), input.data() + body.find(std::string(500, 'y')));
+  EXPECT_EQ(spans[2].size(), 496U);
+  EXPECT_EQ(spans[3].size(), 4U);
   EXPECT_EQ(parser.part_count(), 2U);
+}
+
+TEST(MultipartByterangesParserTest, APartShorterThanItsContentRangeDeliversNoDelimiterBytes) {
+  // Part 1 says 100 bytes but carries 90: the delimiter and part 2's headers follow at once.
+  // Whatever the pieces, part 1 gets exactly its 90 real bytes, and the parse fails.
+  const std::string short_part = "\r\n--b\r\nContent-Range: bytes 0-99/1000\r\n\r\n" +
+                                 std::string(90, 'x') +
+                                 "\r\n--b\r\nContent-Range: bytes 500-509/1000\r\n\r\n" +
+                                 std::string(10, 'y') + "\r\n--b--\r\n";
+  // And one 2 bytes short: the delimiter begins inside the labelled length and ends after it.
+  const std::string two_short =
+      "\r\n--b\r\nContent-Range: bytes 0-99/1000\r\n\r\n" + std::string(98, 'x') + "\r\n--b--\r\n";
+  for (const auto& [body, delivered] :
+       {std::pair{short_part, size_t{90}}, std::pair{two_short, size_t{96}}}) {
+    for (const Splitting& splitting : Splittings(body.size())) {
+      SCOPED_TRACE(splitting.name);
+      const Outcome outcome = Parse("b", body, splitting.piece_sizes);
+      EXPECT_EQ(outcome.status.code(), ErrorCode::kProtocolViolation);
+      ASSERT_EQ(outcome.parts.size(), 1U);
+      EXPECT_EQ(outcome.parts[0].data, std::string(delivered, 'x'));
+    }
+  }
 }
 
 TEST(MultipartByterangesParserTest, EmptyCallbacksAcceptEverything) {
@@ -623,6 +648,9 @@ std::vector<ErrorCase> ErrorCases() {
   constexpr ErrorCode kLie = ErrorCode::kProtocolViolation;
   constexpr ErrorCode kShort = ErrorCode::kTruncated;
   const Delivered ab{0, 1, 26, "ab"};
+  // Part 1 when what follows its bytes is not its delimiter: they were held back for it, and
+  // are dropped with the error.
+  const Delivered ab_held{0, 1, 26, ""};
   const std::string first = head + "Content-Range: bytes 0-1/26\r\n\r\nab";
 
   // Content-Range missing or not usable.
@@ -689,42 +717,44 @@ std::vector<ErrorCase> ErrorCases() {
                    kLie,
                    "part 1 (bytes 0-4/26): '-' where the delimiter",
                    false,
-                   {{0, 4, 26, "abc\r\n"}}});
+                   // The delimiter's CRLF, counted as the part's last two bytes, never goes
+                   // out: a part's last bytes wait for its delimiter.
+                   {{0, 4, 26, ""}}});
   cases.push_back({"body one byte short",
                    n,
                    head + "Content-Range: bytes 0-2/26\r\n\r\nab" + close,
                    kLie,
                    "part 1 (bytes 0-2/26): byte 0x0a where the delimiter",
                    false,
-                   {{0, 2, 26, "ab\r"}}});
+                   {{0, 2, 26, ""}}});  // the delimiter's CR is not the part's last byte
   cases.push_back({"body longer than declared",
                    n,
                    head + "Content-Range: bytes 0-1/26\r\n\r\nabcd" + close,
                    kLie,
                    "part 1 (bytes 0-1/26): 'c' where the delimiter",
                    false,
-                   {ab}});
+                   {ab_held}});
   cases.push_back({"body one byte long",
                    n,
                    first + "c" + close,
                    kLie,
                    "'c' where the delimiter \"\\r\\n--" + n + "\" should follow its 2 bytes",
                    false,
-                   {ab}});
+                   {ab_held}});
   cases.push_back({"blank line between parts",
                    n,
                    first + "\r\n" + close,
                    kLie,
                    "byte 0x0d where the delimiter",
                    false,
-                   {ab}});
+                   {ab_held}});
   cases.push_back({"bare LF before the delimiter",
                    n,
                    first + "\n--" + n + "--\r\n",
                    kLie,
                    "byte 0x0a where the delimiter",
                    false,
-                   {ab}});
+                   {ab_held}});
   cases.push_back({"a longer boundary",
                    n,
                    first + "\r\n--" + n + "0--\r\n",
@@ -738,7 +768,7 @@ std::vector<ErrorCase> ErrorCases() {
                    kLie,
                    "'2' where the delimiter",
                    false,
-                   {ab}});
+                   {ab_held}});
 
   // Delimiter lines.
   cases.push_back({"garbage after the first delimiter",
@@ -914,14 +944,14 @@ std::vector<ErrorCase> ErrorCases() {
                    kShort,
                    "body ended after 2 of the 5 bytes of part 1 (bytes 0-4/26)",
                    true,
-                   {{0, 4, 26, "ab"}}});
+                   {{0, 4, 26, ""}}});  // held back: they might have begun a delimiter
   cases.push_back({"ends after a part",
                    n,
                    first,
                    kShort,
                    "body ended without a close delimiter after part 1 (bytes 0-1/26)",
                    true,
-                   {ab}});
+                   {ab_held}});
   cases.push_back({"ends in the close delimiter",
                    n,
                    first + "\r\n--" + n + "-",
