@@ -103,6 +103,8 @@ multi-range requests only. At most one of multi and mpgarbage.
         total               the last part's Content-Range total is the size + 1
         long                the first part carries MP_EXTRA bytes of LONG_FILLER more than its
                             Content-Range says
+        short               the first part carries its first bytes but MP_SHORT fewer than its
+                            Content-Range says, then the next delimiter at once
         delimiter           the delimiters after the first part carry another boundary
         nodelimiter         no delimiter line between the first part and the second
         noboundary          Content-Type: multipart/byteranges without a boundary parameter
@@ -178,7 +180,7 @@ from typing import Callable, Optional, Union
 
 __all__ = ["RangeTestServer", "RangeTestServerError", "OptionError", "parse_options",
            "parse_range_header", "make_certificate", "main",
-           "FAULT_OPTIONS", "LONG_FILLER", "MP_EXTRA", "MULTI_MODES", "MPGARBAGE_MODES",
+           "FAULT_OPTIONS", "LONG_FILLER", "MP_EXTRA", "MP_SHORT", "MULTI_MODES", "MPGARBAGE_MODES",
            "OVERFLOW", "STALL_LIMIT", "WIDE"]
 
 CHUNK = 256 * 1024
@@ -191,9 +193,10 @@ WIDE = 64 * 1024             # cr=wider rounds the range out to multiples of thi
 OVERFLOW = "99999999999999999999999"  # does not fit 64 bits, signed or not
 LONG_FILLER = b"LONG-BODY-EXTRA-BYTES|"  # long=N sends N bytes of this, repeated
 MP_EXTRA = 100               # mpgarbage=long: bytes of LONG_FILLER after the first part's data
+MP_SHORT = 1000              # mpgarbage=short: bytes the first part lacks (fewer if it is shorter)
 MULTI_MODES = ("plain", "coalesce", "merge", "reverse", "first", "omit", "whole", "quoted",
                "notype", "preamble")
-MPGARBAGE_MODES = ("shift", "shift_back", "outside", "total", "long", "delimiter",
+MPGARBAGE_MODES = ("shift", "shift_back", "outside", "total", "long", "short", "delimiter",
                    "nodelimiter", "noboundary", "single", "cut")
 # multi=preamble: text a client must skip before the first delimiter and after the last.
 PREAMBLE = b"This is the preamble of a multipart/byteranges body; it is to be ignored.\r\n"
@@ -798,6 +801,10 @@ def _multi_range_mode(plan: Plan, options: dict) -> None:
         _set_multipart(plan, parts)
     elif garbage == "long":
         parts[0].data.append(long_filler(MP_EXTRA))
+        _set_multipart(plan, parts)
+    elif garbage == "short":
+        offset, length = asked[0]
+        parts[0].data = [(offset, max(1, length - MP_SHORT))]
         _set_multipart(plan, parts)
     elif garbage == "delimiter":
         other = "other-" + secrets.token_hex(12)

@@ -9,6 +9,20 @@
 #include "rangefs/redact.h"
 
 namespace rangefs::http {
+namespace {
+
+// Whether a Content-Type names a multipart media type, whatever its parameters.
+bool IsMultipart(std::string_view content_type) {
+  const size_t start = content_type.find_first_not_of(" \t");
+  if (start == std::string_view::npos) return false;
+  constexpr std::string_view kPrefix = "multipart/";
+  const std::string_view type = content_type.substr(start, kPrefix.size());
+  return std::ranges::equal(type, kPrefix, [](char a, char b) {
+    return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
+  });
+}
+
+}  // namespace
 
 MultiRangeTransfer::MultiRangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file,
                                        std::vector<ByteRange> ranges,
@@ -42,12 +56,7 @@ void MultiRangeTransfer::OnComplete(CURLcode result) {
   if (!status.ok() && status.code() == ErrorCode::kProtocolViolation) {
     // The server cannot be trusted with several ranges at once; single ranges it may still
     // answer well, so the ranges are retried alone (kTruncated) and the origin remembered.
-    if (memory_.MarkBad(origin_)) {
-      spdlog::warn(
-          "{}: unusable answer to a multi-range request ({}); asking for one range "
-          "at a time from now on",
-          RedactUrl(file_.final_url), status.message());
-    }
+    RememberUnusable(status.message());
     status = Status(ErrorCode::kTruncated, "multi-range answer unusable: " + status.message());
   }
   const std::string url = RedactUrl(file_.final_url);
@@ -71,6 +80,15 @@ void MultiRangeTransfer::OnComplete(CURLcode result) {
   }
 }
 
+void MultiRangeTransfer::RememberUnusable(const std::string& why) {
+  if (memory_.MarkBad(origin_)) {
+    spdlog::warn(
+        "{}: unusable answer to a multi-range request ({}); asking for one range at a "
+        "time from now on",
+        RedactUrl(file_.final_url), why);
+  }
+}
+
 Status MultiRangeTransfer::CheckHeaders() {
   CURL* const easy = handle();
   const long code = ResponseCode(easy);
@@ -86,12 +104,34 @@ Status MultiRangeTransfer::CheckHeaders() {
     if (!http::IsIdentityEncoding(ResponseHeader(easy, "Content-Encoding").value_or(""))) {
       return Status(ErrorCode::kProtocolViolation, "200 with a Content-Encoding");
     }
-    // The whole file: every range is in it. Cut off once they all are delivered.
+    // The whole file: every range is in it, and the server does not do several at once (S3,
+    // and nginx or Apache past their range limits, answer so). Worth reading only when what
+    // is asked for comes early; else each range is asked for alone.
+    RememberUnusable("200 with the whole file");
+    uint64_t last_wanted = 0;
+    for (const Wanted& wanted : wanted_) last_wanted = std::max(last_wanted, wanted.range.last);
+    if (last_wanted >= kWholeFileReadLimit) {
+      return Status(ErrorCode::kTruncated, "200 with the whole file to a multi-range request");
+    }
     BeginSegment(ByteRange{0, file_.size - 1});
     return Status::Ok();
   }
   if (std::optional<Status> failed = FailureStatus(easy, code, exchange_, file_)) {
     return *std::move(failed);
+  }
+  if (code == 416) {
+    // Every asked range lies inside the file we know: a 416 whose total differs means the file
+    // shrank; otherwise the server refuses several ranges, and may still answer one.
+    http::ResponseIdentity identity = IdentityOf(easy);
+    if (const std::optional<std::string> header = ResponseHeader(easy, "Content-Range")) {
+      if (Result<http::ContentRange> parsed = http::ParseContentRange(*header); parsed.ok()) {
+        identity.size = parsed->complete_length;
+      }
+    }
+    if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
+  }
+  if (code == 400 || code == 416 || code == 501) {
+    return Status(ErrorCode::kProtocolViolation, DescribeStatus(exchange_, code));
   }
   if (code != 206) return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange_, code));
   if (!http::IsIdentityEncoding(ResponseHeader(easy, "Content-Encoding").value_or(""))) {
@@ -100,7 +140,12 @@ Status MultiRangeTransfer::CheckHeaders() {
   http::ResponseIdentity identity = IdentityOf(easy);
   if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
   const std::string content_type = ResponseHeader(easy, "Content-Type").value_or("");
-  if (const std::optional<std::string> boundary = http::ByterangesBoundary(content_type)) {
+  const std::optional<std::string> boundary = http::ByterangesBoundary(content_type);
+  if (!boundary && IsMultipart(content_type)) {
+    // Its framing cannot be parsed; read as one part, it would pass for file bytes.
+    return Status(ErrorCode::kProtocolViolation, "a multipart answer without a usable boundary");
+  }
+  if (boundary) {
     parser_.emplace(*boundary, http::MultipartByterangesParser::Callbacks{
                                    .on_part =
                                        [this](const http::ContentRange& part) {
@@ -108,8 +153,7 @@ Status MultiRangeTransfer::CheckHeaders() {
                                        },
                                    .on_data =
                                        [this](std::span<const std::byte> data) {
-                                         Deliver(data);
-                                         return Status::Ok();
+                                         return Deliver(data) ? Status::Ok() : verdict_;
                                        }});
     return Status::Ok();
   }
@@ -153,10 +197,20 @@ bool MultiRangeTransfer::OnPart(const http::ContentRange& part) {
 
 void MultiRangeTransfer::BeginSegment(const ByteRange& span) {
   segment_first_ = span.first;
+  segment_length_ = span.length();
   segment_received_ = 0;
 }
 
 bool MultiRangeTransfer::Deliver(std::span<const std::byte> data) {
+  if (data.size() > segment_length_ - segment_received_) {
+    // Only a single-part or whole-file body can run over (the multipart parser holds each
+    // part to its length): bytes past what the label covers would be placed where nobody
+    // vouched for them.
+    verdict_ =
+        Status(ErrorCode::kProtocolViolation, "body longer than its Content-Range (" +
+                                                  std::to_string(segment_length_) + " bytes)");
+    return false;
+  }
   const uint64_t begin = segment_first_ + segment_received_;
   const uint64_t end = begin + data.size();  // one past
   segment_received_ += data.size();
@@ -194,8 +248,8 @@ size_t MultiRangeTransfer::OnBody(char* data, size_t size, size_t count, void* u
       if (self.verdict_.ok()) self.verdict_ = fed;
       return 0;
     }
-  } else {
-    self.Deliver(bytes);
+  } else if (!self.Deliver(bytes)) {
+    return 0;
   }
   // Everything asked for is here: the rest of a whole-file answer is not needed (a
   // multipart answer is read to its end, which keeps the connection).

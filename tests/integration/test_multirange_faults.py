@@ -259,12 +259,38 @@ class MultiRangeFaultsTest(unittest.TestCase):
                    [Refetch(2)], remembered=False, must_read=True)
 
     def test_whole_file_200(self):
-        # (rangefs stops reading once it has every piece, but socket buffers may hold the
-        # rest of the file by then: how much the server sent says nothing.)
+        # A server that answers several ranges with the whole file does not do several at
+        # once (S3 is one): the pieces near the start are cut out of it (rangefs stops reading
+        # once it has them; socket buffers may hold more of the file by then, so how much the
+        # server sent says nothing), and the origin is asked one range at a time from then on.
         def answer(entry: dict, region: int) -> None:
             self.assertEqual((entry["status"], entry["content_range"], entry["parts"]),
                              (200, "", []))
-        self.check({"multi": "whole"}, answer, [], remembered=False, must_read=True)
+        self.check({"multi": "whole"}, answer, [], remembered=True, must_read=True)
+
+    def test_whole_file_200_far_into_the_file_is_not_read_through(self):
+        # The second region lies 10 MiB in: past what rangefs reads of a 200 (4 MiB), so it
+        # asks for each piece alone instead of downloading everything before them.
+        server = RangeTestServer(self.data)
+        server.start()
+        self.addCleanup(server.cleanup)
+        url = server.url("f.bin", multi="whole")
+        mount = harness.Mount([url], MOUNT_ARGS)
+        self.addCleanup(mount.cleanup)
+        mount.start()
+        region = REGIONS[1]
+        for block in WARM:
+            self.assertIsNotNone(self.read_or_eio(mount, BLOCK, (region + block) * BLOCK))
+        got = self.read_or_eio(mount, REGION_BLOCKS * BLOCK, region * BLOCK)
+        self.assertIsNotNone(got, f"the read failed:\n{mount.stderr()[-3000:]}")
+        mount.cleanup()
+        gets = [e for e in server.settled_requests() if e["method"] == "GET"]
+        wholes = [e for e in gets if e["status"] == 200]
+        self.assertEqual(len(wholes), 1, gets)
+        alone = sorted(harness.parse_range(e) for e in gets if e["status"] == 206
+                       and "," not in e["range"] and harness.parse_range(e)[0] >= region * BLOCK)
+        for piece in pieces(region):
+            self.assertIn(piece, alone, f"piece {piece} was not asked for alone: {gets}")
 
     def test_quoted_boundary(self):
         def answer(entry: dict, region: int) -> None:
@@ -317,16 +343,34 @@ class MultiRangeFaultsTest(unittest.TestCase):
                    [Refetch(2)], remembered=True, must_read=False)
 
     def test_part_longer_than_its_content_range(self):
+        # What follows part 1's bytes is not its delimiter, so its last bytes (held back for
+        # that delimiter) are not trusted either: asked for again with the other pieces.
         self.check({"mpgarbage": "long"}, self.multipart(self.asked, False),
-                   [Refetch(1), Refetch(2)], remembered=True, must_read=False)
+                   [Refetch(0, whole=False), Refetch(1), Refetch(2)], remembered=True,
+                   must_read=False)
+
+    def test_part_shorter_than_its_content_range(self):
+        # Part 1 stops 1000 bytes early and the next delimiter follows: the delimiter inside
+        # its labelled length gives it away, so neither the delimiter nor the next part's
+        # headers pass for file bytes; piece 1 is asked for again from where its real bytes
+        # stopped.
+        self.check({"mpgarbage": "short"}, self.multipart(self.asked, False),
+                   [Refetch(0, whole=False), Refetch(1), Refetch(2)], remembered=True,
+                   must_read=False)
 
     def test_wrong_delimiter(self):
+        # What follows part 1's bytes is not its delimiter, so its last bytes (held back for
+        # that delimiter) are not trusted either: asked for again with the other pieces.
         self.check({"mpgarbage": "delimiter"}, self.multipart(self.asked, False),
-                   [Refetch(1), Refetch(2)], remembered=True, must_read=False)
+                   [Refetch(0, whole=False), Refetch(1), Refetch(2)], remembered=True,
+                   must_read=False)
 
     def test_missing_delimiter(self):
+        # What follows part 1's bytes is not its delimiter, so its last bytes (held back for
+        # that delimiter) are not trusted either: asked for again with the other pieces.
         self.check({"mpgarbage": "nodelimiter"}, self.multipart(self.asked, False),
-                   [Refetch(1), Refetch(2)], remembered=True, must_read=False)
+                   [Refetch(0, whole=False), Refetch(1), Refetch(2)], remembered=True,
+                   must_read=False)
 
     def test_multipart_content_type_without_boundary(self):
         def answer(entry: dict, region: int) -> None:

@@ -1158,6 +1158,16 @@ class FaultOptionsTest(_ServerTestCase):
         self.assert_parts(parse_multipart(fixed, response.getheader("Content-Type")),
                           self.ASKED)
 
+        response, body = self.multi_fetch(mpgarbage="short")
+        self.assertEqual(int(response.getheader("Content-Length")), len(body))
+        boundary = multipart_boundary(response.getheader("Content-Type")).encode()
+        # Part 1 (bytes 100-199, fewer than MP_SHORT) keeps one byte, then the delimiter.
+        kept = max(1, 100 - range_test_server.MP_SHORT)
+        head, _, rest = body.partition(b"\r\n\r\n")
+        self.assertIn(b"Content-Range: bytes 100-199/", head)
+        self.assertTrue(rest.startswith(self.data[100:100 + kept] + b"\r\n--" + boundary),
+                        rest[:300])
+
         response, body = self.multi_fetch(mpgarbage="delimiter")
         boundary = multipart_boundary(response.getheader("Content-Type")).encode()
         self.assertTrue(body.startswith(b"--" + boundary + b"\r\n"))
@@ -1177,7 +1187,7 @@ class FaultOptionsTest(_ServerTestCase):
         boundary = body.partition(b"\r\n")[0][2:].decode()
         self.assert_parts(parse_multipart(body, f"multipart/byteranges; boundary={boundary}"),
                           self.ASKED)
-        self.assertEqual([e["fault"] for e in self.wait_log(4)], ["mpgarbage"] * 4)
+        self.assertEqual([e["fault"] for e in self.wait_log(5)], ["mpgarbage"] * 5)
 
     def test_mpgarbage_single_answers_one_range_with_multipart(self):
         response, body = self.fetch(self.name, {"Range": "bytes=70-79"}, mpgarbage="single")
