@@ -1231,6 +1231,9 @@ class FaultOptionsTest(_ServerTestCase):
                 self.assertEqual((len(body), closed), (kept, eof))
                 self.assertTrue(body[:100].startswith(b"--rangefs-"), body[:100])
                 sock.close()
+        # The stalled answer is logged once the server sees the client gone: before the next
+        # request, so that the log's order is the requests' order.
+        self.server.settled_requests()
         response, body = self.multi_fetch(multi="plain", status=503)
         self.assertEqual((response.status, response.getheader("Content-Type")),
                          (503, "text/plain; charset=utf-8"))
