@@ -126,9 +126,12 @@ class MultiRangeFaultsTest(unittest.TestCase):
 
     @staticmethod
     def quiet_log(server, quiet: float = 0.3, bound: float = 10.0) -> list[dict]:
-        """The log once it has not grown for `quiet` seconds (at most `bound`)."""
-        read = (server.access_log_entries if isinstance(server, harness.LoopbackNginx)
-                else server.requests)
+        """The log once every response is in it: for the test server, once none is in
+        progress; nginx publishes no such count, so its log once it has not grown for
+        `quiet` seconds (at most `bound`)."""
+        if isinstance(server, RangeTestServer):
+            return server.settled_requests(timeout=bound)
+        read = server.access_log_entries
         deadline = time.monotonic() + bound
         entries = read()
         while time.monotonic() < deadline:
