@@ -55,6 +55,11 @@ bool IsValidMultipartBoundary(std::string_view boundary);
 //   Request-Range or claiming to be MSIE 3) is not accepted; rangefs sends neither.
 std::optional<std::string> ByterangesBoundary(std::string_view content_type);
 
+// Whether a Content-Type value names a multipart media type (multipart/anything, compared
+// case-insensitively), whatever its parameters: with ByterangesBoundary, tells an answer whose
+// multipart framing cannot be parsed from one that has none.
+bool IsMultipartMediaType(std::string_view content_type);
+
 // A streaming parser of a multipart/byteranges body. Feed it the body in pieces of any size
 // (down to one byte at a time); it calls on_part when a part's headers are complete and then
 // on_data with that part's bytes, in order, mostly straight out of the pieces it is fed. The

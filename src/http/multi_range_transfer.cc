@@ -9,20 +9,6 @@
 #include "rangefs/redact.h"
 
 namespace rangefs::http {
-namespace {
-
-// Whether a Content-Type names a multipart media type, whatever its parameters.
-bool IsMultipart(std::string_view content_type) {
-  const size_t start = content_type.find_first_not_of(" \t");
-  if (start == std::string_view::npos) return false;
-  constexpr std::string_view kPrefix = "multipart/";
-  const std::string_view type = content_type.substr(start, kPrefix.size());
-  return std::ranges::equal(type, kPrefix, [](char a, char b) {
-    return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
-  });
-}
-
-}  // namespace
 
 MultiRangeTransfer::MultiRangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file,
                                        std::vector<ByteRange> ranges,
@@ -34,11 +20,16 @@ MultiRangeTransfer::MultiRangeTransfer(CurlHandlePool::Lease lease, const Remote
   }
 }
 
-bool MultiRangeTransfer::Configure(std::chrono::milliseconds stall_timeout) {
+std::vector<ByteRange> MultiRangeTransfer::AskedRanges() const {
   std::vector<ByteRange> ranges;
+  ranges.reserve(wanted_.size());
   for (const Wanted& wanted : wanted_) ranges.push_back(wanted.range);
-  return ConfigureRangeGet(handle(), headers_, ranges, file_, &MultiRangeTransfer::OnBody, this,
-                           stall_, stall_timeout);
+  return ranges;
+}
+
+bool MultiRangeTransfer::Configure(std::chrono::milliseconds stall_timeout) {
+  return ConfigureRangeGet(handle(), headers_, AskedRanges(), file_, &MultiRangeTransfer::OnBody,
+                           this, stall_, stall_timeout);
 }
 
 void MultiRangeTransfer::OnComplete(CURLcode result) {
@@ -116,21 +107,24 @@ Status MultiRangeTransfer::CheckHeaders() {
     BeginSegment(ByteRange{0, file_.size - 1});
     return Status::Ok();
   }
+  // A server that cannot do several ranges at once may say so, and still answer one: before
+  // FailureStatus, which would take a 501 for a busy server and retry it.
+  if (code == 400 || code == 501) {
+    return Status(ErrorCode::kProtocolViolation, DescribeStatus(exchange_, code));
+  }
   if (std::optional<Status> failed = FailureStatus(easy, code, exchange_, file_)) {
     return *std::move(failed);
   }
   if (code == 416) {
-    // Every asked range lies inside the file we know: a 416 whose total differs means the file
-    // shrank; otherwise the server refuses several ranges, and may still answer one.
-    http::ResponseIdentity identity = IdentityOf(easy);
+    std::optional<http::ContentRange> content_range;
     if (const std::optional<std::string> header = ResponseHeader(easy, "Content-Range")) {
       if (Result<http::ContentRange> parsed = http::ParseContentRange(*header); parsed.ok()) {
-        identity.size = parsed->complete_length;
+        content_range = *parsed;
       }
     }
-    if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
-  }
-  if (code == 400 || code == 416 || code == 501) {
+    if (Status same = CheckVersionOfUnsatisfiable(easy, content_range, file_); !same.ok()) {
+      return same;
+    }
     return Status(ErrorCode::kProtocolViolation, DescribeStatus(exchange_, code));
   }
   if (code != 206) return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange_, code));
@@ -141,7 +135,7 @@ Status MultiRangeTransfer::CheckHeaders() {
   if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
   const std::string content_type = ResponseHeader(easy, "Content-Type").value_or("");
   const std::optional<std::string> boundary = http::ByterangesBoundary(content_type);
-  if (!boundary && IsMultipart(content_type)) {
+  if (!boundary && http::IsMultipartMediaType(content_type)) {
     // Its framing cannot be parsed; read as one part, it would pass for file bytes.
     return Status(ErrorCode::kProtocolViolation, "a multipart answer without a usable boundary");
   }
@@ -184,10 +178,7 @@ bool MultiRangeTransfer::OnPart(const http::ContentRange& part) {
   }
   // Bytes are placed by the part's label, so a label that is off by a byte would shift them:
   // a part must hold whole asked ranges, as a single-range answer must hold the whole range.
-  std::vector<ByteRange> asked;
-  asked.reserve(wanted_.size());
-  for (const Wanted& wanted : wanted_) asked.push_back(wanted.range);
-  if (Status covers = http::CheckPartCoversAskedRanges(*part.range, asked); !covers.ok()) {
+  if (Status covers = http::CheckPartCoversAskedRanges(*part.range, AskedRanges()); !covers.ok()) {
     verdict_ = std::move(covers);
     return false;
   }

@@ -88,6 +88,7 @@ class MultiRangeTransfer final : public http::Transfer {
   // Remembers the origin as one to ask for one range at a time, logging that once.
   void RememberUnusable(const std::string& why);
   Status CheckHeaders();
+  std::vector<ByteRange> AskedRanges() const;
   // A part of the answer begins: it must describe this version.
   bool OnPart(const http::ContentRange& part);
   void BeginSegment(const ByteRange& span);

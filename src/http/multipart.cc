@@ -137,6 +137,12 @@ std::optional<std::string> ByterangesBoundary(std::string_view content_type) {
   return boundary;
 }
 
+bool IsMultipartMediaType(std::string_view content_type) {
+  constexpr std::string_view kPrefix = "multipart/";
+  const std::string_view rest = TrimLeft(content_type);
+  return rest.size() > kPrefix.size() && EqualsIgnoreCase(rest.substr(0, kPrefix.size()), kPrefix);
+}
+
 MultipartByterangesParser::MultipartByterangesParser(std::string boundary, Callbacks callbacks)
     : boundary_(std::move(boundary)),
       delimiter_("\r\n--" + boundary_),

@@ -89,6 +89,13 @@ bool ConfigureRangeGet(CURL* easy, CurlSlist& headers, std::span<const ByteRange
   return true;
 }
 
+Status CheckVersionOfUnsatisfiable(CURL* easy, const std::optional<ContentRange>& content_range,
+                                   const RemoteFileInfo& file) {
+  http::ResponseIdentity identity = IdentityOf(easy);
+  if (content_range) identity.size = content_range->complete_length;
+  return http::CheckSameVersion(file, identity);
+}
+
 std::optional<Status> TransferFailure(CURLcode result, const StallWatch& stall,
                                       const Exchange& exchange) {
   if (stall.stalled()) return *stall.stalled();

@@ -17,6 +17,7 @@
 #include "http/curl_handle.h"
 #include "http/response.h"
 #include "rangefs/byte_range.h"
+#include "rangefs/http_protocol.h"
 #include "rangefs/http_validators.h"
 #include "rangefs/remote_file.h"
 #include "rangefs/status.h"
@@ -50,6 +51,11 @@ class StallWatch {
   std::chrono::steady_clock::time_point last_progress_;
   std::optional<Status> stalled_;
 };
+
+// A 416 to ranges that lie inside the file we know: when its Content-Range total ("bytes */N")
+// or its validators name another version, the file changed (kRemoteChanged); ok otherwise.
+Status CheckVersionOfUnsatisfiable(CURL* easy, const std::optional<ContentRange>& content_range,
+                                   const RemoteFileInfo& file);
 
 // Why a ranged GET's transfer ended before its body did, from libcurl's result: the stall
 // watch aborted it, the engine cancelled it at shutdown (not to be retried), or a transport

@@ -91,11 +91,9 @@ Status RangeTransfer::CheckHeaders() {
     content_range = *parsed;
   }
   if (code == 416) {
-    // The range lies inside the file we know, so a 416 whose total differs means the file
-    // shrank.
-    http::ResponseIdentity identity = IdentityOf(easy);
-    if (content_range) identity.size = content_range->complete_length;
-    if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
+    if (Status same = CheckVersionOfUnsatisfiable(easy, content_range, file_); !same.ok()) {
+      return same;
+    }
     return Status(ErrorCode::kRangeNotSatisfiable,
                   DescribeStatus(exchange_, code) + ", Content-Range " +
                       ResponseHeader(easy, "Content-Range").value_or("absent"));

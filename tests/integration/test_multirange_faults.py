@@ -458,6 +458,18 @@ class MultiRangeFaultsTest(unittest.TestCase):
         self.check({"multi": "plain", "status": 503}, answer,
                    [Refetch(0), Refetch(1), Refetch(2)], remembered=False, must_read=True)
 
+    def test_refusal_of_several_ranges(self):
+        # 400, 416 and 501 to a request for several ranges say "not like this", not "busy":
+        # each piece is asked for alone at once (a 501 is not retried as a failing server),
+        # and the origin is asked one range at a time from then on.
+        for code in (400, 416, 501):
+            with self.subTest(status=code):
+                def answer(entry: dict, region: int, code=code) -> None:
+                    self.assertEqual((entry["status"], entry["parts"]), (code, []))
+                self.check({"multi": "plain", "status": code}, answer,
+                           [Refetch(0), Refetch(1), Refetch(2)], remembered=True,
+                           must_read=True)
+
     # ---------------------------------------------------------------------- real server
     def test_nginx_multipart_answers_are_used_and_kept(self):
         server = harness.LoopbackNginx(self.data)

@@ -239,6 +239,17 @@ TEST(ByterangesBoundaryTest, AcceptsWhatServersSend) {
   }
 }
 
+TEST(IsMultipartMediaTypeTest, AnyMultipartTypeWhateverItsParameters) {
+  for (const char* yes : {"multipart/byteranges", "  Multipart/Byteranges; boundary=x",
+                          "MULTIPART/mixed", "multipart/byteranges; boundary="}) {
+    EXPECT_TRUE(http::IsMultipartMediaType(yes)) << yes;
+  }
+  for (const char* no : {"", "multipart/", "application/octet-stream", "text/multipart/x",
+                         "multipartx/byteranges"}) {
+    EXPECT_FALSE(http::IsMultipartMediaType(no)) << no;
+  }
+}
+
 TEST(ByterangesBoundaryTest, RejectsOtherTypesAndBadBoundaries) {
   const std::string seventy_one(71, '7');
   const std::vector<std::string> cases = {
