@@ -365,6 +365,20 @@ class LoopbackNginx:
         with open(self.access_log_path, "r+b") as f:
             f.truncate(0)
 
+    def quiet_access_log_entries(self, quiet: float = 0.3, bound: float = 10.0) -> list[dict]:
+        """The access log once it has not grown for `quiet` seconds (at most `bound`). nginx
+        writes a line when a response has been handed to the kernel, and publishes no count of
+        responses in progress: a quiet log is the best sign that every one is in it."""
+        deadline = time.monotonic() + bound
+        entries = self.access_log_entries()
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = self.access_log_entries()
+            if len(now) == len(entries):
+                break
+            entries = now
+        return entries
+
     def wait_for_access_log(self, predicate: Callable[[list[dict]], bool],
                             timeout: float = 10.0) -> list[dict]:
         """Polls the access log until predicate(entries) holds; returns the entries. Raises

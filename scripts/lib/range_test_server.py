@@ -178,6 +178,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from typing import Callable, Optional, Union
 
+from procfs import wait_until  # scripts/lib, beside this file
+
 __all__ = ["RangeTestServer", "RangeTestServerError", "OptionError", "parse_options",
            "parse_range_header", "make_certificate", "main",
            "FAULT_OPTIONS", "LONG_FILLER", "MP_EXTRA", "MP_SHORT", "MULTI_MODES", "MPGARBAGE_MODES",
@@ -1622,14 +1624,11 @@ class RangeTestServer:
         though the client may have had every byte it wanted before the server finished (a
         multipart answer's closing delimiter). Raises TimeoutError after `timeout` (a stall
         holds its response open until the client goes away)."""
-        deadline = time.monotonic() + timeout
         # The count first: a response's line is written before its count drops, so once it
         # reads 0 the log holds every response begun before.
-        while self.in_flight() != 0:
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"{self.in_flight()} responses still in progress after "
-                                   f"{timeout}s")
-            time.sleep(0.01)
+        if not wait_until(lambda: self.in_flight() == 0, timeout, interval=0.01):
+            raise TimeoutError(f"{self.in_flight()} responses still in progress after "
+                               f"{timeout}s")
         return self.requests()
 
     def clear_requests(self) -> None:

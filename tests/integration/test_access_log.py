@@ -13,7 +13,6 @@ on the block size pass it explicitly, so the default may change without breaking
 
 import os
 import sys
-import time
 import unittest
 
 import harness
@@ -73,17 +72,6 @@ class AccessLogTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout.decode().split()[0], self.shas[name],
                          f"{name} read through the mount differs from the served file")
-
-    def quiet_access_log(self, entries, quiet=0.5, bound=10.0):
-        """The access log once it has not grown for `quiet` seconds (at most `bound`)."""
-        deadline = time.monotonic() + bound
-        while time.monotonic() < deadline:
-            time.sleep(quiet)
-            now = self.server.access_log_entries()
-            if len(now) == len(entries):
-                return now
-            entries = now
-        return entries
 
     def finish(self):
         """Unmount, stop nginx (flushes the log), return (entries, GETs by uri)."""
@@ -155,7 +143,7 @@ class AccessLogTest(unittest.TestCase):
         # A block fetched twice (evicted from the 4 MiB cache before the kernel read it) would
         # reach that sum with a GET still unlogged: count once the log has been quiet a while,
         # and say so if the first read itself fetched a byte twice.
-        first = self.quiet_access_log(first)
+        first = self.server.quiet_access_log_entries(quiet=0.5)
         first_gets = len(harness.gets_by_uri(first)[uri])
         harness.assert_each_byte_fetched_once(self, harness.gets_by_uri(first)[uri], MID_SIZE,
                                               "mid.bin, first read")

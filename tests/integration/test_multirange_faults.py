@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import errno
 import os
-import time
 import unittest
 from dataclasses import dataclass, field
 from typing import Optional
@@ -125,22 +124,11 @@ class MultiRangeFaultsTest(unittest.TestCase):
         return results, self.region_logs(entries)
 
     @staticmethod
-    def quiet_log(server, quiet: float = 0.3, bound: float = 10.0) -> list[dict]:
-        """The log once every response is in it: for the test server, once none is in
-        progress; nginx publishes no such count, so its log once it has not grown for
-        `quiet` seconds (at most `bound`)."""
+    def quiet_log(server) -> list[dict]:
+        """The log once every response is in it (nginx: once it has gone quiet)."""
         if isinstance(server, RangeTestServer):
-            return server.settled_requests(timeout=bound)
-        read = server.access_log_entries
-        deadline = time.monotonic() + bound
-        entries = read()
-        while time.monotonic() < deadline:
-            time.sleep(quiet)
-            now = read()
-            if len(now) == len(entries):
-                break
-            entries = now
-        return entries
+            return server.settled_requests()
+        return server.quiet_access_log_entries()
 
     @staticmethod
     def region_logs(entries: list[dict]) -> list[RegionLog]:
