@@ -66,8 +66,8 @@ Result<ReadBuffer> FileReader::Read(uint64_t offset, uint64_t size) {
     }
     if (!runs.empty()) fetcher_.FetchClaimedRuns(version_, runs, FetchPriority::kDemand);
     // Readahead starts before this read waits, so it overlaps with the read's own requests.
-    if (const std::optional<ByteRange> ahead = readahead_.OnRead(offset, size, file_size)) {
-      prefetcher_.Prefetch(version_, *ahead);
+    if (const std::optional<Readahead> ahead = readahead_.OnRead(offset, size, file_size)) {
+      prefetcher_.Prefetch(version_, ahead->range, ahead->window);
     }
   }
 

@@ -11,6 +11,8 @@ ReadaheadConfig EffectiveReadahead(const ReadOptions& options) {
   config.max_window = std::max(block, std::min(config.max_window, fair_share) / block * block);
   config.initial_window =
       std::clamp((config.initial_window + block - 1) / block * block, block, config.max_window);
+  config.requests_per_window = std::max<size_t>(1, options.connections);
+  config.min_top_up = block;
   return config;
 }
 

@@ -37,7 +37,7 @@ ReadaheadPolicy::Stream* ReadaheadPolicy::FindStream(uint64_t offset, uint64_t e
   return best;
 }
 
-std::optional<ByteRange> ReadaheadPolicy::OnRead(uint64_t offset, uint64_t length,
+std::optional<Readahead> ReadaheadPolicy::OnRead(uint64_t offset, uint64_t length,
                                                  uint64_t file_size) {
   const std::optional<ByteRange> read = ClampToFile(offset, length, file_size);
   if (!read) return std::nullopt;
@@ -56,6 +56,7 @@ std::optional<ByteRange> ReadaheadPolicy::OnRead(uint64_t offset, uint64_t lengt
                         .next = end,
                         .ahead_end = end,
                         .window = 0,
+                        .grown_at = end,
                         .last_use = tick_});
     return std::nullopt;
   }
@@ -67,15 +68,21 @@ std::optional<ByteRange> ReadaheadPolicy::OnRead(uint64_t offset, uint64_t lengt
   stream->ahead_end = std::max(stream->ahead_end, stream->next);
   if (stream->window == 0) {
     stream->window = std::min(config_.initial_window, config_.max_window);
-  } else if (stream->ahead_end - stream->next > stream->window / 2) {
-    return std::nullopt;  // more than half a window is still ahead of the reader
-  } else {
-    // The reader consumed half of what was fetched ahead: it keeps up, so fetch further ahead.
+    stream->grown_at = stream->next;
+  } else if (stream->next - stream->grown_at >= stream->window / 2 &&
+             stream->window < config_.max_window) {
+    // The reader consumed half a window since it last grew: it keeps up, so look further ahead.
     stream->window = std::min(stream->window * 2, config_.max_window);
+    stream->grown_at = stream->next;
   }
   const uint64_t target = std::min(stream->next + stream->window, file_size);
   if (target <= stream->ahead_end) return std::nullopt;
-  const ByteRange ahead{stream->ahead_end, target - 1};
+  // Less than a step is missing: wait until a request's worth is, unless that is all the file
+  // has left.
+  const uint64_t step = std::max<uint64_t>(
+      stream->window / std::max<size_t>(1, config_.requests_per_window), config_.min_top_up);
+  if (target - stream->ahead_end < step && target < file_size) return std::nullopt;
+  const Readahead ahead{.range = {stream->ahead_end, target - 1}, .window = stream->window};
   stream->ahead_end = target;
   return ahead;
 }

@@ -29,7 +29,7 @@ namespace rangefs {
 class SharedReadahead {
  public:
   explicit SharedReadahead(const ReadaheadConfig& config) : policy_(config) {}
-  std::optional<ByteRange> OnRead(uint64_t offset, uint64_t length, uint64_t file_size) {
+  std::optional<Readahead> OnRead(uint64_t offset, uint64_t length, uint64_t file_size) {
     std::lock_guard lock(mu_);
     return policy_.OnRead(offset, length, file_size);
   }

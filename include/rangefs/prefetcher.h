@@ -4,6 +4,11 @@
 // multi-range request (up to the same length), and never waits: the reader that triggered it
 // goes on.
 //
+// Request length follows the window, not the range: a window of W over C connections is
+// fetched in requests of about W / C bytes, whether the range is the whole window (a new or
+// grown window) or one top-up step of it. Each request costs a round trip before its first
+// byte, so requests are never cut shorter than that to use more connections.
+//
 // Thread-safety: thread-safe.
 #pragma once
 
@@ -28,9 +33,10 @@ class Prefetcher {
         max_request_bytes_(max_request_bytes),
         max_ranges_(max_ranges) {}
 
-  // Starts loading whatever of `range` of `version` is neither cached nor loading.
+  // Starts loading whatever of `range` of `version` is neither cached nor loading, for a
+  // readahead window of `window` bytes (0: the range is the window).
   // REQUIRES: range.last < version->info.size.
-  void Prefetch(const FileVersionPtr& version, const ByteRange& range);
+  void Prefetch(const FileVersionPtr& version, const ByteRange& range, uint64_t window = 0);
 
  private:
   BlockFetcher& fetcher_;

@@ -52,7 +52,8 @@ std::vector<BlockRunIndexes> OpenPrefetchRuns(uint64_t size, const ReadOptions& 
 
 // The readahead configuration actually used: max_window at most a quarter of the cache (so a
 // few streams at full speed cannot evict each other's blocks before they are read) and at
-// least one block; windows counted in whole blocks.
+// least one block; windows counted in whole blocks; a window topped up one connection's share
+// at a time, and never less than a block.
 ReadaheadConfig EffectiveReadahead(const ReadOptions& options);
 
 }  // namespace rangefs

@@ -42,9 +42,10 @@ class PrefetcherTest : public ::testing::Test {
   // Prefetches with the given spread and returns the ranges fetched, checking that every one is a
   // prefetch and that each went out as a request of its own.
   std::vector<ByteRange> Prefetch(size_t connections, uint64_t max_request_bytes,
-                                  const FileVersionPtr& version, const ByteRange& range) {
+                                  const FileVersionPtr& version, const ByteRange& range,
+                                  uint64_t window = 0) {
     const std::vector<Request> requests =
-        PrefetchRequests(connections, max_request_bytes, version, range);
+        PrefetchRequests(connections, max_request_bytes, version, range, 16, window);
     std::vector<ByteRange> ranges;
     for (const Request& request : requests) {
       EXPECT_EQ(request.size(), 1u) << "one range a request";
@@ -57,10 +58,10 @@ class PrefetcherTest : public ::testing::Test {
   using Request = std::vector<ByteRange>;
   std::vector<Request> PrefetchRequests(size_t connections, uint64_t max_request_bytes,
                                         const FileVersionPtr& version, const ByteRange& range,
-                                        size_t max_ranges = 16) {
+                                        size_t max_ranges = 16, uint64_t window = 0) {
     source_.ResetCounters();
     Prefetcher prefetcher(fetcher_, connections, max_request_bytes, max_ranges);
-    prefetcher.Prefetch(version, range);
+    prefetcher.Prefetch(version, range, window);
     EXPECT_EQ(source_.fetch_count(FetchPriority::kDemand), 0u) << "prefetches are not demand";
     return source_.requests();
   }
@@ -153,11 +154,12 @@ TEST_F(PrefetcherTest, SpreadsTheRangeOverTheConnections) {
   ExpectAllCached(file, 0, 7);
 }
 
-TEST_F(PrefetcherTest, UnevenSpreadRoundsRequestsUp) {
+TEST_F(PrefetcherTest, UnevenSpreadMakesNoStubRequest) {
   const FileVersionPtr file = AddFile(100 * kBlock);
-  // ceil(10 / 4) = 3 blocks a request.
+  // A share is ceil(10 / 4) = 3 blocks; 10 / 3 rounds to 3 requests, of 4, 3 and 3 blocks,
+  // rather than a fourth of one block that would cost a round trip of its own.
   EXPECT_EQ(Prefetch(4, 1 << 20, file, Blocks(0, 9)),
-            (std::vector<ByteRange>{Blocks(0, 2), Blocks(3, 5), Blocks(6, 8), Blocks(9, 9)}));
+            (std::vector<ByteRange>{Blocks(0, 3), Blocks(4, 6), Blocks(7, 9)}));
 }
 
 TEST_F(PrefetcherTest, MoreConnectionsThanBlocksMeansOneBlockARequest) {
@@ -168,8 +170,9 @@ TEST_F(PrefetcherTest, MoreConnectionsThanBlocksMeansOneBlockARequest) {
 
 TEST_F(PrefetcherTest, RequestsAreCappedByMaxRequestBytes) {
   const FileVersionPtr file = AddFile(100 * kBlock);
+  // At most 4 blocks a request: ten blocks need three, as even as they come.
   EXPECT_EQ(Prefetch(1, 4 * kBlock, file, Blocks(0, 9)),
-            (std::vector<ByteRange>{Blocks(0, 3), Blocks(4, 7), Blocks(8, 9)}));
+            (std::vector<ByteRange>{Blocks(0, 3), Blocks(4, 6), Blocks(7, 9)}));
 }
 
 TEST_F(PrefetcherTest, CapIsRoundedDownToWholeBlocks) {
@@ -192,6 +195,30 @@ TEST_F(PrefetcherTest, SpreadAndCapTogether) {
   EXPECT_EQ(Prefetch(2, 8 * kBlock, file, Blocks(0, 39)), want);
 }
 
+// A top-up asks for a slice of a window: its requests are as long as the window's share of a
+// connection, not the slice's.
+TEST_F(PrefetcherTest, TopUpOfOneShareIsOneRequest) {
+  const FileVersionPtr file = AddFile(1000 * kBlock);
+  // A window of 64 blocks over 8 connections: shares of 8 blocks.
+  EXPECT_EQ(Prefetch(8, 1 << 20, file, Blocks(100, 107), 64 * kBlock),
+            (std::vector<ByteRange>{Blocks(100, 107)}));
+  // A share and a bit is still one request; a share and a half is two.
+  EXPECT_EQ(Prefetch(8, 1 << 20, file, Blocks(200, 210), 64 * kBlock),
+            (std::vector<ByteRange>{Blocks(200, 210)}));
+  EXPECT_EQ(Prefetch(8, 1 << 20, file, Blocks(300, 311), 64 * kBlock),
+            (std::vector<ByteRange>{Blocks(300, 305), Blocks(306, 311)}));
+  // A grown window asks for half a window at once: one request a share.
+  EXPECT_EQ(Prefetch(8, 1 << 20, file, Blocks(400, 431), 64 * kBlock),
+            (std::vector<ByteRange>{Blocks(400, 407), Blocks(408, 415), Blocks(416, 423),
+                                    Blocks(424, 431)}));
+  // The cap still holds: shares of 8 blocks, at most 4 a request.
+  EXPECT_EQ(Prefetch(8, 4 * kBlock, file, Blocks(500, 507), 64 * kBlock),
+            (std::vector<ByteRange>{Blocks(500, 503), Blocks(504, 507)}));
+  // A window smaller than the range counts as the range.
+  EXPECT_EQ(Prefetch(2, 1 << 20, file, Blocks(600, 607), kBlock),
+            (std::vector<ByteRange>{Blocks(600, 603), Blocks(604, 607)}));
+}
+
 TEST_F(PrefetcherTest, RunsCutByCachedBlocksShareRequestsUpToTheRequestSize) {
   const FileVersionPtr file = AddFile(100 * kBlock);
   Cache(file, 1);
@@ -204,15 +231,14 @@ TEST_F(PrefetcherTest, RunsCutByCachedBlocksShareRequestsUpToTheRequestSize) {
 
 TEST_F(PrefetcherTest, EveryFourthBlockCachedStillMakesOneRequestPerConnection) {
   // The gap-filling pattern: every fourth block was read before. 32 blocks over 2 connections
-  // are 16 a request; the 24 missing ones lie in 8 runs of 3. The first request is filled to
-  // 16 blocks (five runs and one block of the sixth), the second takes the rest: two requests
-  // instead of eight.
+  // are a share of 16; the 24 missing ones lie in 8 runs of 3 and make 24 / 16 ~ 2 requests of
+  // 12 blocks, four runs each: two requests instead of eight.
   const FileVersionPtr file = AddFile(100 * kBlock);
   for (uint64_t index = 0; index < 32; index += 4) Cache(file, index);
   const std::vector<Request> requests = PrefetchRequests(2, 1 << 20, file, Blocks(0, 31));
   const std::vector<Request> want = {
-      {Blocks(1, 3), Blocks(5, 7), Blocks(9, 11), Blocks(13, 15), Blocks(17, 19), Blocks(21, 21)},
-      {Blocks(22, 23), Blocks(25, 27), Blocks(29, 31)}};
+      {Blocks(1, 3), Blocks(5, 7), Blocks(9, 11), Blocks(13, 15)},
+      {Blocks(17, 19), Blocks(21, 23), Blocks(25, 27), Blocks(29, 31)}};
   EXPECT_EQ(requests, want);
   ExpectAllCached(file, 0, 31);
 }

@@ -24,7 +24,15 @@ ReadaheadConfig TableConfig() {
   return ReadaheadConfig{.initial_window = 1 * kMiB,
                          .max_window = 4 * kMiB,
                          .reorder_slack = 512 * kKiB,
-                         .max_streams = 4};
+                         .max_streams = 4,
+                         .requests_per_window = 4,
+                         .min_top_up = 256 * kKiB};
+}
+
+// The range of a readahead decision, for comparing with expected ranges.
+std::optional<ByteRange> RangeOf(const std::optional<Readahead>& ahead) {
+  if (!ahead) return std::nullopt;
+  return ahead->range;
 }
 
 // [first, end) in KiB: what OnRead should ask to fetch ahead.
@@ -63,8 +71,8 @@ TEST_P(ReadaheadPolicyTableTest, ReadsGiveTheExpectedReadahead) {
     const Step& step = c.steps[i];
     SCOPED_TRACE(::testing::Message() << "step " << i << ": read " << step.length_kib << " KiB at "
                                       << step.offset_kib << " KiB");
-    const std::optional<ByteRange> got =
-        policy.OnRead(step.offset_kib * kKiB, step.length_kib * kKiB, c.file_size_kib * kKiB);
+    const std::optional<ByteRange> got = RangeOf(
+        policy.OnRead(step.offset_kib * kKiB, step.length_kib * kKiB, c.file_size_kib * kKiB));
     std::optional<ByteRange> want;
     if (step.ahead) want = ByteRange{step.ahead->first * kKiB, step.ahead->end * kKiB - 1};
     EXPECT_EQ(got, want);
@@ -97,20 +105,31 @@ std::vector<PolicyCase> PolicyCases() {
   cases.push_back({.name = "SecondSequentialReadFetchesTheInitialWindow",
                    .steps = {{0, 256, kNothing}, {256, 256, Ahead(512, 1536)}},
                    .windows_kib = {1024}});
-  // Reads of one block: the window doubles at the read that leaves exactly half of it ahead
-  // of the reader ("doubles each time the reader consumes half of what was fetched ahead"), so
-  // each fetch after the first asks for half a window more.
-  cases.push_back(
-      {.name = "WindowDoublesWhenHalfIsConsumed",
-       .steps = Run(0, 256, 16,
-                    {{1, {512, 1536}}, {3, {1536, 3072}}, {7, {3072, 6144}}, {15, {6144, 8192}}}),
-       .windows_kib = {4096}});
-  // Reads of three blocks never land exactly on half a window.
-  cases.push_back(
-      {.name = "WindowStopsAtMaxWindow",
-       .steps = Run(0, 768, 10,
-                    {{1, {1536, 2560}}, {2, {2560, 4352}}, {4, {4352, 7936}}, {7, {7936, 10240}}}),
-       .windows_kib = {4096}});
+  // Reads of one block: the window doubles at the read that brings the reader half a window
+  // past where it last grew (reads 3 and 7), and asks for the whole new window at once; in
+  // between, every step of a quarter window (requests_per_window 4) the reader consumes is
+  // asked for again (reads 2, 5, 11 and 15), so what is ahead stays near a full window.
+  cases.push_back({.name = "WindowDoublesWhenHalfIsConsumed",
+                   .steps = Run(0, 256, 16,
+                                {{1, {512, 1536}},
+                                 {2, {1536, 1792}},
+                                 {3, {1792, 3072}},
+                                 {5, {3072, 3584}},
+                                 {7, {3584, 6144}},
+                                 {11, {6144, 7168}},
+                                 {15, {7168, 8192}}}),
+                   .windows_kib = {4096}});
+  // Reads of three blocks: a top-up waits until a step is missing (read 5 finds 768 KiB of a
+  // 1 MiB step; read 6 finds two reads' worth).
+  cases.push_back({.name = "WindowStopsAtMaxWindow",
+                   .steps = Run(0, 768, 10,
+                                {{1, {1536, 2560}},
+                                 {2, {2560, 4352}},
+                                 {3, {4352, 5120}},
+                                 {4, {5120, 7936}},
+                                 {6, {7936, 9472}},
+                                 {8, {9472, 11008}}}),
+                   .windows_kib = {4096}});
   cases.push_back({.name = "ReadaheadStopsAtEndOfFile",
                    .steps = {{0, 256, kNothing},
                              {256, 256, Ahead(512, 1200)},
@@ -127,9 +146,9 @@ std::vector<PolicyCase> PolicyCases() {
                    .steps = {{0, 384, kNothing},
                              {384, 384, Ahead(768, 1792)},
                              {50 * 1024, 4, kNothing},
-                             {768, 384, kNothing},
+                             {768, 384, Ahead(1792, 2176)},
                              {30 * 1024, 4, kNothing},
-                             {1152, 384, Ahead(1792, 3584)},
+                             {1152, 384, Ahead(2176, 3584)},
                              {1536, 384, kNothing}},
                    .windows_kib = {0, 0, 2048}});
   cases.push_back({.name = "TwoInterleavedStreamsRampIndependently",
@@ -137,10 +156,10 @@ std::vector<PolicyCase> PolicyCases() {
                              {k64MiB, 384, kNothing},
                              {384, 384, Ahead(768, 1792)},
                              {k64MiB + 384, 384, Ahead(k64MiB + 768, k64MiB + 1792)},
-                             {768, 384, kNothing},
-                             {k64MiB + 768, 384, kNothing},
-                             {1152, 384, Ahead(1792, 3584)},
-                             {k64MiB + 1152, 384, Ahead(k64MiB + 1792, k64MiB + 3584)},
+                             {768, 384, Ahead(1792, 2176)},
+                             {k64MiB + 768, 384, Ahead(k64MiB + 1792, k64MiB + 2176)},
+                             {1152, 384, Ahead(2176, 3584)},
+                             {k64MiB + 1152, 384, Ahead(k64MiB + 2176, k64MiB + 3584)},
                              {1536, 384, kNothing},
                              {k64MiB + 1536, 384, kNothing}},
                    .windows_kib = {2048, 2048}});
@@ -151,7 +170,8 @@ std::vector<PolicyCase> PolicyCases() {
         const uint64_t base = stream * k64MiB;
         std::optional<AheadKiB> ahead = kNothing;
         if (read == 1) ahead = Ahead(base + 768, base + 1792);
-        if (read == 3) ahead = Ahead(base + 1792, base + 3584);
+        if (read == 2) ahead = Ahead(base + 1792, base + 2176);
+        if (read == 3) ahead = Ahead(base + 2176, base + 3584);
         four.steps.push_back({base + read * 384, 384, ahead});
       }
     }
@@ -204,9 +224,12 @@ std::vector<PolicyCase> PolicyCases() {
       {.name = "SeekFarAwayStartsOverWithTheInitialWindow",
        .steps =
            [] {
-             std::vector<Step> steps =
-                 Run(0, 768, 8,
-                     {{1, {1536, 2560}}, {2, {2560, 4352}}, {4, {4352, 7936}}, {7, {7936, 10240}}});
+             std::vector<Step> steps = Run(0, 768, 8,
+                                           {{1, {1536, 2560}},
+                                            {2, {2560, 4352}},
+                                            {3, {4352, 5120}},
+                                            {4, {5120, 7936}},
+                                            {6, {7936, 9472}}});
              steps.push_back({100 * 1024, 768, kNothing});
              steps.push_back({100 * 1024 + 768, 768, Ahead(100 * 1024 + 1536, 100 * 1024 + 2560)});
              return steps;
@@ -223,18 +246,18 @@ std::vector<PolicyCase> PolicyCases() {
       four_streams.push_back({base, 384, kNothing});
       four_streams.push_back({base + 384, 384, Ahead(base + 768, base + 1792)});
     }
-    four_streams.push_back({768, 384, kNothing});  // stream 0 again
+    four_streams.push_back({768, 384, Ahead(1792, 2176)});  // stream 0 again: a top-up
 
     PolicyCase kept{.name = "FourStreamsAreAllKept", .steps = four_streams};
     kept.steps.push_back({k64MiB + 768, 768, Ahead(k64MiB + 1792, k64MiB + 3584)});
-    kept.steps.push_back({1152, 384, Ahead(1792, 3584)});
+    kept.steps.push_back({1152, 384, Ahead(2176, 3584)});
     kept.windows_kib = {1024, 1024, 2048, 2048};
     cases.push_back(kept);
 
     PolicyCase replaced{.name = "FifthStreamReplacesTheLeastRecentlyUsed", .steps = four_streams};
     replaced.steps.push_back({4 * k64MiB, 384, kNothing});
     replaced.steps.push_back({k64MiB + 768, 768, kNothing});
-    replaced.steps.push_back({1152, 384, Ahead(1792, 3584)});
+    replaced.steps.push_back({1152, 384, Ahead(2176, 3584)});
     replaced.steps.push_back({2 * k64MiB + 768, 768, kNothing});
     replaced.windows_kib = {0, 0, 2048, 0};
     cases.push_back(replaced);
@@ -249,36 +272,37 @@ INSTANTIATE_TEST_SUITE_P(Cases, ReadaheadPolicyTableTest, ::testing::ValuesIn(Po
 
 TEST(ReadaheadPolicyTest, EmptyAndPastEofReadsAreIgnored) {
   ReadaheadPolicy policy(TableConfig());
-  EXPECT_EQ(policy.OnRead(0, 0, 10 * kMiB), std::nullopt);
-  EXPECT_EQ(policy.OnRead(10 * kMiB, 4096, 10 * kMiB), std::nullopt);
-  EXPECT_EQ(policy.OnRead(kMax, 4096, 10 * kMiB), std::nullopt);
-  EXPECT_EQ(policy.OnRead(0, 4096, 0), std::nullopt);
+  EXPECT_EQ(RangeOf(policy.OnRead(0, 0, 10 * kMiB)), std::nullopt);
+  EXPECT_EQ(RangeOf(policy.OnRead(10 * kMiB, 4096, 10 * kMiB)), std::nullopt);
+  EXPECT_EQ(RangeOf(policy.OnRead(kMax, 4096, 10 * kMiB)), std::nullopt);
+  EXPECT_EQ(RangeOf(policy.OnRead(0, 4096, 0)), std::nullopt);
   EXPECT_TRUE(policy.WindowSizes().empty()) << "no stream starts from reading nothing";
   // So they do not count as a stream's first read either.
-  EXPECT_EQ(policy.OnRead(0, 256 * kKiB, 10 * kMiB), std::nullopt);
-  EXPECT_EQ(policy.OnRead(256 * kKiB, 256 * kKiB, 10 * kMiB),
+  EXPECT_EQ(RangeOf(policy.OnRead(0, 256 * kKiB, 10 * kMiB)), std::nullopt);
+  EXPECT_EQ(RangeOf(policy.OnRead(256 * kKiB, 256 * kKiB, 10 * kMiB)),
             (ByteRange{512 * kKiB, 1536 * kKiB - 1}));
 }
 
 TEST(ReadaheadPolicyTest, ResetForgetsEveryStream) {
   ReadaheadPolicy policy(TableConfig());
-  EXPECT_EQ(policy.OnRead(0, 768 * kKiB, kMax), std::nullopt);
-  EXPECT_NE(policy.OnRead(768 * kKiB, 768 * kKiB, kMax), std::nullopt);
-  EXPECT_NE(policy.OnRead(1536 * kKiB, 768 * kKiB, kMax), std::nullopt);
+  EXPECT_EQ(RangeOf(policy.OnRead(0, 768 * kKiB, kMax)), std::nullopt);
+  EXPECT_NE(RangeOf(policy.OnRead(768 * kKiB, 768 * kKiB, kMax)), std::nullopt);
+  EXPECT_NE(RangeOf(policy.OnRead(1536 * kKiB, 768 * kKiB, kMax)), std::nullopt);
   ASSERT_EQ(policy.WindowSizes(), (std::vector<uint64_t>{2 * kMiB}));
 
   policy.Reset();
   EXPECT_TRUE(policy.WindowSizes().empty());
-  EXPECT_EQ(policy.OnRead(2304 * kKiB, 768 * kKiB, kMax), std::nullopt);
-  EXPECT_EQ(policy.OnRead(3072 * kKiB, 768 * kKiB, kMax), (ByteRange{3840 * kKiB, 4864 * kKiB - 1}))
+  EXPECT_EQ(RangeOf(policy.OnRead(2304 * kKiB, 768 * kKiB, kMax)), std::nullopt);
+  EXPECT_EQ(RangeOf(policy.OnRead(3072 * kKiB, 768 * kKiB, kMax)),
+            (ByteRange{3840 * kKiB, 4864 * kKiB - 1}))
       << "after Reset a stream starts over with the initial window";
 }
 
 TEST(ReadaheadPolicyTest, OffsetsAbove4GiB) {
   constexpr uint64_t kBase = uint64_t{5} << 30;
   ReadaheadPolicy policy(TableConfig());
-  EXPECT_EQ(policy.OnRead(kBase, 256 * kKiB, 6 * kBase), std::nullopt);
-  EXPECT_EQ(policy.OnRead(kBase + 256 * kKiB, 256 * kKiB, 6 * kBase),
+  EXPECT_EQ(RangeOf(policy.OnRead(kBase, 256 * kKiB, 6 * kBase)), std::nullopt);
+  EXPECT_EQ(RangeOf(policy.OnRead(kBase + 256 * kKiB, 256 * kKiB, 6 * kBase)),
             (ByteRange{kBase + 512 * kKiB, kBase + 1536 * kKiB - 1}));
 }
 
@@ -286,8 +310,35 @@ TEST(ReadaheadPolicyTest, ReadToEndOfFileWithHugeLengthFetchesNothingAhead) {
   // A read whose length runs past the end of the file (here as far as a uint64_t goes) reads
   // to EOF: nothing is left to fetch ahead of it.
   ReadaheadPolicy policy(TableConfig());
-  EXPECT_EQ(policy.OnRead(0, 1000 * kKiB, 10 * kMiB), std::nullopt);
-  EXPECT_EQ(policy.OnRead(1000 * kKiB, kMax, 10 * kMiB), std::nullopt);
+  EXPECT_EQ(RangeOf(policy.OnRead(0, 1000 * kKiB, 10 * kMiB)), std::nullopt);
+  EXPECT_EQ(RangeOf(policy.OnRead(1000 * kKiB, kMax, 10 * kMiB)), std::nullopt);
+}
+
+TEST(ReadaheadPolicyTest, DecisionCarriesTheStreamsWindow) {
+  ReadaheadPolicy policy(TableConfig());
+  EXPECT_EQ(policy.OnRead(0, 256 * kKiB, kMax), std::nullopt);
+  EXPECT_EQ(policy.OnRead(256 * kKiB, 256 * kKiB, kMax),
+            (Readahead{.range = {512 * kKiB, 1536 * kKiB - 1}, .window = 1 * kMiB}));
+  EXPECT_EQ(policy.OnRead(512 * kKiB, 256 * kKiB, kMax),
+            (Readahead{.range = {1536 * kKiB, 1792 * kKiB - 1}, .window = 1 * kMiB}));
+  EXPECT_EQ(policy.OnRead(768 * kKiB, 256 * kKiB, kMax),
+            (Readahead{.range = {1792 * kKiB, 3072 * kKiB - 1}, .window = 2 * kMiB}));
+}
+
+TEST(ReadaheadPolicyTest, StepIsAtLeastMinTopUp) {
+  // Steps of a quarter of 1 MiB would be 256 KiB; min_top_up makes them 512 KiB, so a read of
+  // 256 KiB tops up every other time.
+  ReadaheadConfig config = TableConfig();
+  config.max_window = 1 * kMiB;
+  config.min_top_up = 512 * kKiB;
+  ReadaheadPolicy policy(config);
+  EXPECT_EQ(RangeOf(policy.OnRead(0, 256 * kKiB, kMax)), std::nullopt);
+  EXPECT_EQ(RangeOf(policy.OnRead(256 * kKiB, 256 * kKiB, kMax)),
+            (ByteRange{512 * kKiB, 1536 * kKiB - 1}));
+  EXPECT_EQ(RangeOf(policy.OnRead(512 * kKiB, 256 * kKiB, kMax)), std::nullopt);
+  EXPECT_EQ(RangeOf(policy.OnRead(768 * kKiB, 256 * kKiB, kMax)),
+            (ByteRange{1536 * kKiB, 2048 * kKiB - 1}));
+  EXPECT_EQ(RangeOf(policy.OnRead(1024 * kKiB, 256 * kKiB, kMax)), std::nullopt);
 }
 
 TEST(ReadaheadPolicyTest, MaxWindowZeroMeansNoReadahead) {
@@ -295,7 +346,7 @@ TEST(ReadaheadPolicyTest, MaxWindowZeroMeansNoReadahead) {
   config.max_window = 0;
   ReadaheadPolicy policy(config);
   for (uint64_t i = 0; i < 20; ++i) {
-    EXPECT_EQ(policy.OnRead(i * 256 * kKiB, 256 * kKiB, kMax), std::nullopt) << i;
+    EXPECT_EQ(RangeOf(policy.OnRead(i * 256 * kKiB, 256 * kKiB, kMax)), std::nullopt) << i;
   }
 }
 
@@ -344,6 +395,8 @@ TEST(EffectiveReadaheadTest, Examples) {
     EXPECT_EQ(got.max_window, c.want_max);
     EXPECT_EQ(got.reorder_slack, 12345u) << "passed through";
     EXPECT_EQ(got.max_streams, 3u) << "passed through";
+    EXPECT_EQ(got.requests_per_window, 8u) << "one step per connection";
+    EXPECT_EQ(got.min_top_up, c.block_size) << "a step is at least a block";
   }
 }
 
