@@ -19,6 +19,10 @@ optionally behind the link emulator rangefs_linkem, and measures per link profil
   aria2c    -x8 -s8, MB/s
   httpdirfs, httpdirfs-cache, httpfs2, rclone: the same measurements as rangefs
 
+The delayed profiles give each connection a TCP window (--link-window; by default the
+smaller of this machine's tcp_wmem and tcp_rmem maxima), so one stream is held to
+window / RTT as a real one would be.
+
 Requests and bytes come from nginx's access log, split per phase. Every filesystem access runs
 in a child process with a time limit; a stuck mount is aborted by killing its daemon. Mounts,
 processes and temporary files are removed on exit, on error and on SIGINT/SIGTERM.
@@ -33,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -68,6 +73,11 @@ PROFILES: dict[str, dict[str, Any]] = {
 # What the ratios compare against: the profiles' nominal round trip and total capacity.
 NOMINAL_RTT_MS = {"loopback": 0.0, "delay20": 40.0, "wan": 40.0}
 WAN_LINK_MBPS = 400.0
+# Linux's limits of a TCP socket's send and receive buffers, "min default max" in bytes. A
+# stream's window can grow to the sender's send buffer and the receiver's receive buffer at
+# most, so the smaller maximum is the most one default-configured stream keeps in flight.
+TCP_WMEM = "/proc/sys/net/ipv4/tcp_wmem"
+TCP_RMEM = "/proc/sys/net/ipv4/tcp_rmem"
 
 DOWNLOAD_TOOLS = ["curl", "aria2c"]
 ALL_TOOLS = ["rangefs", "memfs", "curl", "aria2c", "httpdirfs", "httpdirfs-cache", "httpfs2",
@@ -274,6 +284,7 @@ class Bench:
         spec = PROFILES[profile]
         if not spec["delay_ms"] and not spec["conn_rate"] and not spec["total_rate"]:
             return self.server.base_url, lambda: None
+        window = self.link_window(profile)
         linkem = self.args.linkem
         if not (linkem and os.access(linkem, os.X_OK)):
             raise BenchError(f"link emulator not found ({linkem}); build scripts/bench/linkem")
@@ -284,6 +295,8 @@ class Bench:
             argv += ["--conn-rate", spec["conn_rate"]]
         if spec["total_rate"]:
             argv += ["--total-rate", spec["total_rate"]]
+        if window:
+            argv += ["--window", str(window)]
         daemon = Daemon("linkem", argv, os.path.join(self.logs, f"linkem-{profile}.log"))
         stop = self.cleanups.push(f"linkem {profile}", daemon.stop)
         try:
@@ -297,6 +310,11 @@ class Bench:
             stop()
             raise
         return f"http://127.0.0.1:{port}", stop
+
+    def link_window(self, profile: str) -> Optional[int]:
+        """The TCP window rangefs_linkem gives each connection of a profile, bytes; None for
+        none. Only delayed profiles get one: without delay a window bounds nothing."""
+        return self.args.link_window_bytes if PROFILES[profile]["delay_ms"] else None
 
     def measure_rtt(self, base: str) -> Optional[float]:
         """Round trip seen by an HTTP client on a reused connection: two 1-byte range GETs in
@@ -585,9 +603,14 @@ class Bench:
         for profile in self.args.profiles:
             self.results[profile] = {}
             self.errors[profile] = {}
-            info: dict[str, Any] = {"spec": PROFILES[profile]}
+            info: dict[str, Any] = {"spec": PROFILES[profile],
+                                    "link_window": self.link_window(profile)}
             self.profile_info[profile] = info
-            log(f"profile {profile}")
+            if PROFILES[profile]["delay_ms"]:
+                info["link_window_source"] = self.args.link_window_source
+                log(f"profile {profile}; TCP window {self.args.link_window_source}")
+            else:
+                log(f"profile {profile}")
             try:
                 base, stop_link = self.start_link(profile)
             except (BenchError, ValueError) as e:
@@ -676,6 +699,43 @@ def parse_size(text: str) -> int:
     return value
 
 
+def parse_link_window(text: str) -> str | int:
+    """--link-window: "auto", "off" (also 0), or a byte count in rangefs_linkem's syntax
+    (decimal k/K/M/G/T, binary Ki/Mi/Gi/Ti: 4Mi = 4194304)."""
+    if text in ("auto", "off"):
+        return text
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(k|K|M|G|T|Ki|Mi|Gi|Ti)?", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not auto, off or a byte count: {text} (e.g. 4Mi)")
+    unit = m.group(2) or ""
+    base = 1024 if unit.endswith("i") else 1000
+    power = {"": 0, "k": 1, "K": 1, "M": 2, "G": 3, "T": 4}[unit[:1]]
+    value = round(float(m.group(1)) * base ** power)
+    return value if value > 0 else "off"
+
+
+def tcp_buffer_max(path: str) -> int:
+    """The third field (max) of tcp_wmem or tcp_rmem."""
+    with open(path) as f:
+        return int(f.read().split()[2])
+
+
+def resolve_link_window(choice: str | int) -> tuple[Optional[int], str]:
+    """The window of --link-window in bytes (None: off) and, for the report, what it is and
+    where it came from."""
+    if choice == "off":
+        return None, "none (--link-window off)"
+    if choice != "auto":
+        return choice, f"{choice} bytes (--link-window)"
+    try:
+        wmem, rmem = tcp_buffer_max(TCP_WMEM), tcp_buffer_max(TCP_RMEM)
+    except (OSError, ValueError, IndexError) as e:
+        raise SystemExit(f"bench: --link-window auto: cannot read {TCP_WMEM} and {TCP_RMEM} "
+                         f"({e}); pass --link-window BYTES or off") from None
+    window = min(wmem, rmem)
+    return window, f"{window} bytes (auto: min(tcp_wmem max {wmem}, tcp_rmem max {rmem}))"
+
+
 def parse_list(allowed: list[str]) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
         items = [x.strip() for x in text.split(",") if x.strip()]
@@ -716,6 +776,13 @@ def common_parser(description: str, epilog: str, size_default: str, quick: str,
     p.add_argument("--rangefs", help="rangefs binary (default BUILD_DIR/rangefs)")
     p.add_argument("--memfs", help="rangefs_memfs (default BUILD_DIR/scripts/bench/...)")
     p.add_argument("--linkem", help="rangefs_linkem (default BUILD_DIR/scripts/bench/linkem/...)")
+    p.add_argument("--link-window", type=parse_link_window, default="auto",
+                   metavar="auto|off|BYTES",
+                   help="TCP window per connection of the delayed profiles, so one stream gets "
+                        "at most window / RTT: auto (the smaller of the tcp_wmem and tcp_rmem "
+                        "maxima in /proc/sys/net/ipv4, what a default Linux stream can reach), "
+                        "off (none: one stream is held back only by the machine's speed), or "
+                        "bytes, e.g. 4Mi (default auto)")
     p.add_argument("--out", help="write the table and raw numbers as JSON here")
     p.add_argument("--keep-logs", action="store_true",
                    help="copy the daemons' logs to a temporary directory before cleanup")
@@ -734,6 +801,7 @@ def resolve_common(args: argparse.Namespace, defaults: dict[str, Any]) -> argpar
     args.linkem = args.linkem or find_binary(args.build_dir,
                                              "scripts/bench/linkem/rangefs_linkem",
                                              "linkem/rangefs_linkem")
+    args.link_window_bytes, args.link_window_source = resolve_link_window(args.link_window)
     return args
 
 
@@ -831,7 +899,7 @@ def main(argv: list[str]) -> int:
             errors=bench.errors, profile_info=bench.profile_info, size=args.size,
             random_reads=args.random_reads, zip_members=ZIP_MEMBERS,
             rangefs_args=args.rangefs_args, nominal_rtt_ms=NOMINAL_RTT_MS,
-            wan_link_mbps=WAN_LINK_MBPS))
+            wan_link_mbps=WAN_LINK_MBPS, link_window_source=args.link_window_source))
         print(summary["report_markdown"], flush=True)
         if args.out:
             write_json(bench, status, started, summary)

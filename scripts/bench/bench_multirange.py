@@ -353,7 +353,8 @@ def render(args, results: dict, errors: dict, profile_info: dict) -> dict:
     lines = ["", "## rangefs benchmark: multi-range requests and open prefetch", "",
              f"big file {args.size / MiB:.0f} MiB; median of {args.runs} run(s), each on a "
              f"fresh mount (gaps A: of both mounts of a run); rangefs args: "
-             f"{args.rangefs_args or '(none)'}; measured RTT ms: {rtts}", "", table, "",
+             f"{args.rangefs_args or '(none)'}; measured RTT ms: {rtts}; TCP window of the "
+             f"delayed profiles: {args.link_window_source}", "", table, "",
              "`*` stopped at the time budget. `–` not measured. Requests and bytes: nginx's "
              "access log (bytes = body bytes sent). s: wall time of the phase.", "",
              "### Range headers rangefs sent (median run)", ""]

@@ -22,6 +22,8 @@ class RunSummary:
     rangefs_args: str
     nominal_rtt_ms: dict[str, float]
     wan_link_mbps: float
+    # How the delayed profiles' TCP window was chosen (bench.py --link-window).
+    link_window_source: str
 
 
 # (key, label, format); a row appears for a tool when any profile has the value.
@@ -72,6 +74,12 @@ def rtt_cells(profiles: list[str], profile_info: dict[str, dict[str, Any]]) -> l
     return ["–" if r is None else f"{r:.1f}" for r in rtts]
 
 
+def window_cells(profiles: list[str], profile_info: dict[str, dict[str, Any]]) -> list[str]:
+    """The TCP window rangefs_linkem gave each connection of each profile, MiB."""
+    windows = [profile_info.get(p, {}).get("link_window") for p in profiles]
+    return ["–" if w is None else f"{w / MiB:g}" for w in windows]
+
+
 def markdown_table(run: RunSummary) -> str:
     profiles = [p for p in run.profiles if p in run.results]
     rows = []
@@ -81,6 +89,7 @@ def markdown_table(run: RunSummary) -> str:
             if any(v.get(key) is not None for v in values):
                 rows.append([tool, label, *(cell(key, fmt, v) for v in values)])
     rows.append(["(link)", "measured RTT ms", *rtt_cells(profiles, run.profile_info)])
+    rows.append(["(link)", "TCP window MiB", *window_cells(profiles, run.profile_info)])
     return grid(["tool", "measurement", *profiles], rows)
 
 
@@ -145,11 +154,13 @@ def render(run: RunSummary) -> dict:
     ratio_rows = ratios(run)
     lines = ["", "## rangefs benchmark", "",
              f"file {run.size / MiB:.0f} MiB, {run.random_reads} random reads, "
-             f"{run.zip_members}-member zip; rangefs args: {run.rangefs_args or '(none)'}",
+             f"{run.zip_members}-member zip; rangefs args: {run.rangefs_args or '(none)'}; "
+             f"TCP window of the delayed profiles: {run.link_window_source}",
              "", table, "",
              "`*` stopped at the time budget (seq: rate over the bytes read; random: "
              "percentiles over the reads done). `–` not measured. First-touch: reads whose "
-             "1 MiB region no earlier read touched.", "",
+             "1 MiB region no earlier read touched. TCP window: what rangefs_linkem lets one "
+             "connection have in flight per round trip (one stream: at most window / RTT).", "",
              "### Ratios", ""]
     for label, value, meaning in ratio_rows:
         shown = "–" if value is None else (f"{value:.0f}" if "requests" in label

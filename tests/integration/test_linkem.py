@@ -2,8 +2,11 @@
 
 The real binary (from RANGEFS_LINKEM) in front of a real nginx on 127.0.0.1, plus a tiny echo
 server for half-close. Only behaviour is checked: bytes through the proxy are the file's bytes
-(with delay, per-connection and total caps on), EOF travels both ways, connections do not leak
-descriptors, and the proxy exits on SIGTERM/SIGINT. Speed is the benchmarks' business.
+(with delay, window, per-connection and total caps on), EOF travels both ways, connections do
+not leak descriptors, and the proxy exits on SIGTERM/SIGINT. Speed is the benchmarks' business,
+except for --window: a window the proxy ignored would still carry every byte, so its tests
+check a single stream's throughput against the model's bound, in a band loose enough for a
+busy machine and tight enough that an ignored window cannot pass.
 """
 
 from __future__ import annotations
@@ -34,9 +37,18 @@ MiB = 1024 * 1024
 FILE_SIZE = 4 * MiB + 12345  # not a multiple of any buffer size
 # Every wait below is bounded by this; none is expected to come close.
 TIMEOUT = 15.0
-# The options the data tests run with: a little delay and both caps, so that every code path
-# of the relay (timed queue, connection bucket, shared bucket) carries the bytes.
-LINK_ARGS = ["--delay-ms", "5", "--conn-rate", "20M", "--total-rate", "40M"]
+# The options the data tests run with: a little delay, a window and both caps, so that every
+# code path of the relay (timed queue, window, connection bucket, shared bucket) carries the
+# bytes. The window (256 KiB per 10 ms round trip, ~26 MB/s) is about the connection cap.
+LINK_ARGS = ["--delay-ms", "5", "--window", "256Ki", "--conn-rate", "20M", "--total-rate", "40M"]
+# The window tests: 1 MiB per 40 ms round trip is 26.2 MB/s, so 32 MiB take about 1.3 s.
+WINDOW = 1 * MiB
+WINDOW_DELAY_MS = 20
+WINDOW_FILE_SIZE = 32 * MiB
+# A measured rate must be within these factors of the model's. Above: the window cannot be
+# exceeded, and the first window arriving with the headers adds only 1/32. Below: timers that
+# fire late on a loaded machine stretch every round trip a little, never by half.
+RATE_BAND = (0.5, 1.2)
 
 
 def linkem_binary() -> str:
@@ -144,6 +156,20 @@ class EchoServer:
         self._accept_thread.join(timeout=TIMEOUT)
 
 
+def timed_get(port: int, path: str, headers: Optional[dict] = None) -> tuple[bytes, float]:
+    """The body of a GET and its rate in bytes/s, timed from the response headers to the last
+    byte: the transfer alone, without the handshake and request round trips before it."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        started = time.monotonic()
+        body = response.read()
+        return body, len(body) / (time.monotonic() - started)
+    finally:
+        conn.close()
+
+
 def http_get(port: int, path: str, headers: Optional[dict] = None,
              conn: Optional[http.client.HTTPConnection] = None) -> tuple[int, bytes]:
     own = conn is None
@@ -168,6 +194,9 @@ class LinkemTest(unittest.TestCase):
             f.write(cls.data)
         with open(os.path.join(cls._root.name, "small.txt"), "wb") as f:
             f.write(b"hello through the link\n")
+        cls.big_data = os.urandom(WINDOW_FILE_SIZE)
+        with open(os.path.join(cls._root.name, "big.bin"), "wb") as f:
+            f.write(cls.big_data)
         cls.nginx = LoopbackNginx(cls._root.name).start()
 
     @classmethod
@@ -248,6 +277,41 @@ class LinkemTest(unittest.TestCase):
         finally:
             echo.close()
 
+    # ------------------------------------------------------------------------------ window
+    def assertRateNear(self, rate: float, model: float, what: str) -> None:
+        low, high = RATE_BAND
+        self.assertTrue(low * model <= rate <= high * model,
+                        f"{what}: {rate / 1e6:.1f} MB/s, model {model / 1e6:.1f} MB/s "
+                        f"(band {low}x-{high}x)")
+
+    def test_window_bounds_a_single_stream(self):
+        model = WINDOW / (2 * WINDOW_DELAY_MS / 1000)
+        args = ["--delay-ms", str(WINDOW_DELAY_MS), "--window", str(WINDOW)]
+        with Linkem(self.nginx.port, args) as link:
+            body, windowed = timed_get(link.port, "/big.bin")
+            self.assertSameBytes(body, self.big_data)
+            self.assertRateNear(windowed, model, "--window 1Mi, 20 ms")
+        # The same link without a window: only the queue limit (50 MB at 20 ms uncapped)
+        # bounds the stream, so the machine's speed does.
+        with Linkem(self.nginx.port, args[:2]) as link:
+            body, unwindowed = timed_get(link.port, "/big.bin")
+            self.assertSameBytes(body, self.big_data)
+        self.assertGreater(unwindowed, 3 * model,
+                           f"no window: {unwindowed / 1e6:.1f} MB/s, windowed "
+                           f"{windowed / 1e6:.1f} MB/s")
+
+    def test_window_and_connection_cap_the_smaller_wins(self):
+        window_rate = WINDOW / (2 * WINDOW_DELAY_MS / 1000)
+        base = ["--delay-ms", str(WINDOW_DELAY_MS), "--window", str(WINDOW)]
+        # A cap well above the window's rate changes nothing; one well below it is the limit.
+        for caps, model, length in (
+                (["--conn-rate", "100M", "--total-rate", "200M"], window_rate, WINDOW_FILE_SIZE),
+                (["--conn-rate", "10M"], 10e6, 12 * MiB)):
+            with self.subTest(caps=caps), Linkem(self.nginx.port, base + caps) as link:
+                body, rate = timed_get(link.port, "/big.bin", {"Range": f"bytes=0-{length - 1}"})
+                self.assertSameBytes(body, self.big_data[:length])
+                self.assertRateNear(rate, model, " ".join(base + caps))
+
     # ------------------------------------------------------------------------- connections
     def test_many_sequential_connections_do_not_leak(self):
         with Linkem(self.nginx.port, ["--conn-rate", "20M", "--total-rate", "40M"]) as link:
@@ -296,6 +360,7 @@ class LinkemTest(unittest.TestCase):
                      ["--listen", "0.0.0.0:0", "--target", "127.0.0.1:1"],  # not loopback
                      ["--listen", "127.0.0.1:0", "--target", "10.1.2.3:80"],
                      ["--listen", "127.0.0.1:0", "--target", "127.0.0.1:1", "--conn-rate", "5X"],
+                     ["--listen", "127.0.0.1:0", "--target", "127.0.0.1:1", "--window", "-1"],
                      ["--listen", "127.0.0.1:0", "--target", "127.0.0.1:1", "--delay-ms", "-1"]):
             with self.subTest(args=args):
                 result = subprocess.run([binary, *args], capture_output=True, timeout=TIMEOUT)

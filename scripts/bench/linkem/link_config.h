@@ -25,6 +25,10 @@ struct LinkConfig {
   // Bytes queued per direction before the proxy stops reading from the sender; 0 = derived
   // (DerivedQueueLimit).
   uint64_t queue_limit = 0;
+  // TCP window per connection and direction: bytes in flight (read from the sender, ACK not
+  // yet back) before the proxy stops reading, so one connection carries at most
+  // window / (2 * delay). 0 = none: only the queue limit bounds a stream.
+  uint64_t window = 0;
   // Log every connection to stderr.
   bool verbose = false;
 };
@@ -56,8 +60,9 @@ uint64_t DerivedSharedGrant(uint64_t rate);
 uint64_t EffectiveRate(const LinkConfig& config);
 
 // config.queue_limit if set, else max(kMinQueueLimit, 2 * EffectiveRate * delay): twice the
-// bandwidth-delay product, a TCP-like window that lets a link run at full rate while bounding
-// what a stalled receiver can pile up.
+// bandwidth-delay product, a memory bound that lets a link run at full rate while bounding
+// what a stalled receiver can pile up. It is not a TCP window (see LinkConfig::window): a
+// stream is limited to queue_limit / delay, far above what a real window allows when uncapped.
 uint64_t DerivedQueueLimit(const LinkConfig& config);
 
 }  // namespace rangefs::linkem

@@ -1,12 +1,16 @@
-// Unit tests of rangefs_linkem's pure parts: argument parsing, token bucket, derived sizes.
+// Unit tests of rangefs_linkem's pure parts: argument parsing, token bucket, TCP window, derived
+// sizes.
 // The proxy itself is tested end to end by tests/integration/test_linkem.py.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
 
 #include "link_config.h"
 #include "parse.h"
+#include "send_window.h"
 #include "token_bucket.h"
 
 namespace rangefs::linkem {
@@ -119,6 +123,88 @@ TEST(TokenBucketTest, LongRunRateIsExactWithFrequentRefills) {
     bucket.Take(bucket.Available());
   }
   EXPECT_NEAR(static_cast<double>(taken), 50e6 * 0.37, 1.0);
+}
+
+TEST(SendWindowTest, ReadsFillTheWindowAndAcksFreeIt) {
+  const Clock::time_point t0{};
+  SendWindow window(1000);
+  EXPECT_EQ(window.Room(), 1000u);
+  EXPECT_EQ(window.NextAck(), std::nullopt);
+  window.OnRead(600);
+  window.OnRead(400);
+  EXPECT_EQ(window.Room(), 0u);
+  // Written is not acknowledged: the bytes stay in flight until their ACK is due.
+  window.OnWritten(600, t0 + milliseconds(40));
+  EXPECT_EQ(window.Room(), 0u);
+  EXPECT_EQ(window.NextAck(), t0 + milliseconds(40));
+  window.OnWritten(400, t0 + milliseconds(45));
+  window.Acknowledge(t0 + milliseconds(39));
+  EXPECT_EQ(window.Room(), 0u);
+  window.Acknowledge(t0 + milliseconds(40));
+  EXPECT_EQ(window.Room(), 600u);
+  EXPECT_EQ(window.NextAck(), t0 + milliseconds(45));
+  window.Acknowledge(t0 + milliseconds(100));
+  EXPECT_EQ(window.Room(), 1000u);
+  EXPECT_EQ(window.in_flight(), 0u);
+  EXPECT_EQ(window.NextAck(), std::nullopt);
+}
+
+TEST(SendWindowTest, QueuedBytesCountUntilWrittenAndAcked) {
+  const Clock::time_point t0{};
+  SendWindow window(1000);
+  window.OnRead(700);
+  window.OnWritten(300, t0 + milliseconds(10));  // a partial write
+  window.Acknowledge(t0 + milliseconds(10));
+  EXPECT_EQ(window.in_flight(), 400u);  // 400 still queued, never written
+  EXPECT_EQ(window.Room(), 600u);
+  EXPECT_EQ(window.NextAck(), std::nullopt);
+}
+
+TEST(SendWindowTest, WritesAckedAtTheSameInstantShareOneEntry) {
+  const Clock::time_point t0{};
+  SendWindow window(1000);
+  window.OnRead(300);
+  window.OnWritten(100, t0 + milliseconds(5));
+  window.OnWritten(200, t0 + milliseconds(5));
+  window.Acknowledge(t0 + milliseconds(5));
+  EXPECT_EQ(window.Room(), 1000u);
+  EXPECT_EQ(window.NextAck(), std::nullopt);
+}
+
+// The model in one loop: a sender that always has data and reads whatever room there is, each
+// read written one delay later and acknowledged one more delay after that. Over 100 round
+// trips it carries 100 windows: size / (2 * delay), whatever the read size.
+TEST(SendWindowTest, BulkRateIsOneWindowPerRoundTrip) {
+  const auto delay = milliseconds(20);
+  constexpr uint64_t kSize = 1 << 20;
+  for (const uint64_t read_size : {uint64_t{256 * 1024}, uint64_t{100'000}, kSize}) {
+    SendWindow window(kSize);
+    struct Event {
+      Clock::time_point write_at;
+      uint64_t bytes;
+    };
+    std::deque<Event> unwritten;
+    Clock::time_point now{};
+    const Clock::time_point end = now + 100 * 2 * delay;
+    uint64_t carried = 0;
+    // Each pass: read while there is room, then advance to the next write or ACK.
+    for (int step = 0; step < 100'000 && now < end; ++step) {
+      while (window.Room() > 0) {
+        const uint64_t n = std::min(read_size, window.Room());
+        window.OnRead(n);
+        unwritten.push_back({now + delay, n});
+      }
+      const Clock::time_point next_write = unwritten.empty() ? end : unwritten.front().write_at;
+      now = std::min(next_write, window.NextAck().value_or(end));
+      while (!unwritten.empty() && unwritten.front().write_at <= now) {
+        window.OnWritten(unwritten.front().bytes, now + delay);
+        if (now < end) carried += unwritten.front().bytes;
+        unwritten.pop_front();
+      }
+      window.Acknowledge(now);
+    }
+    EXPECT_EQ(carried, 100 * kSize) << read_size;
+  }
 }
 
 TEST(LinkConfigTest, Burst) {

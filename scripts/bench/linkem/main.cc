@@ -36,6 +36,7 @@ struct CommandLine {
   std::string conn_rate = "0";
   std::string total_rate = "0";
   std::string queue_limit = "0";
+  std::string window = "0";
   std::string port_file;
   bool no_handshake = false;
   bool verbose = false;
@@ -91,7 +92,7 @@ int Run(int argc, char** argv) {
   CommandLine cli;
   CLI::App app(
       "A TCP proxy on loopback that emulates a WAN link: every byte is delivered --delay-ms "
-      "after it arrived, in each direction, with optional bandwidth caps.",
+      "after it arrived, in each direction, with optional bandwidth caps and a TCP window.",
       "rangefs_linkem");
   app.add_option("--listen", cli.listen, "Address to listen on; port 0 picks a free port")
       ->required()
@@ -115,6 +116,12 @@ int Run(int argc, char** argv) {
                  "max(4 MiB, 2 * rate * delay)")
       ->check(ByteCountValidator())
       ->capture_default_str();
+  app.add_option("--window", cli.window,
+                 "TCP window per connection and direction: at most this many bytes in flight "
+                 "per round trip, so one connection carries at most BYTES / (2 * delay); 0 = "
+                 "none")
+      ->check(ByteCountValidator())
+      ->capture_default_str();
   app.add_option("--port-file", cli.port_file,
                  "Write the listening port here (atomically) once listening; removed on exit");
   app.add_flag("--no-handshake", cli.no_handshake,
@@ -135,6 +142,7 @@ int Run(int argc, char** argv) {
   config.conn_rate = *ParseByteCount(cli.conn_rate);
   config.total_rate = *ParseByteCount(cli.total_rate);
   config.queue_limit = *ParseByteCount(cli.queue_limit);
+  config.window = *ParseByteCount(cli.window);
   config.handshake = !cli.no_handshake;
   config.verbose = cli.verbose;
 
@@ -160,7 +168,8 @@ int Run(int argc, char** argv) {
     std::clog << "linkem: 127.0.0.1:" << port << " -> " << config.target << ", delay "
               << cli.delay_ms << " ms, conn-rate " << config.conn_rate << " B/s, total-rate "
               << config.total_rate << " B/s, queue limit " << DerivedQueueLimit(config)
-              << " B, handshake " << (config.handshake ? "on" : "off") << "\n";
+              << " B, window " << config.window << " B, handshake "
+              << (config.handshake ? "on" : "off") << "\n";
   }
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);

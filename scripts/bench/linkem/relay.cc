@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "send_window.h"
+
 namespace rangefs::linkem {
 namespace {
 
@@ -75,6 +77,8 @@ class Direction {
   void MaybeWrite();
   void OnWrite(const error_code& ec, size_t n);
   void Recycle(Chunk& chunk);
+  // --window: waits for the earliest pending ACK, frees what is due, and reads again.
+  void MaybeWaitForAck();
 
   Relay& relay_;
   const char* const name_;
@@ -83,7 +87,8 @@ class Direction {
   const Clock::duration delay_;
   const uint64_t queue_limit_;
   std::optional<TokenBucket> conn_bucket_;
-  SharedLimiter* const shared_;  // owned by LinkState; null when uncapped
+  SharedLimiter* const shared_;       // owned by LinkState; null when uncapped
+  std::optional<SendWindow> window_;  // empty without --window
   // Least connection tokens worth a read: half a burst, so a timer firing late still finds
   // tokens accruing instead of a full bucket that discarded them.
   size_t read_quantum_ = kReadSize;
@@ -91,6 +96,7 @@ class Direction {
 
   asio::steady_timer read_timer_;   // waits for connection tokens
   asio::steady_timer write_timer_;  // waits for the queue's front to be released
+  asio::steady_timer ack_timer_;    // waits for the window's earliest ACK
   std::unique_ptr<char[]> read_buffer_;
   std::vector<std::unique_ptr<char[]>> spare_buffers_;
   std::deque<Chunk> queue_;
@@ -99,6 +105,7 @@ class Direction {
   bool reading_ = false;  // a read or a wait for tokens is pending
   bool read_eof_ = false;
   bool writing_ = false;  // a write or a release wait is pending
+  bool waiting_for_ack_ = false;
   bool shut_down_ = false;
 };
 
@@ -141,12 +148,14 @@ Direction::Direction(Relay& relay, const char* name, tcp::socket& from, tcp::soc
       queue_limit_(DerivedQueueLimit(relay.link().config)),
       shared_(shared),
       read_timer_(from.get_executor()),
-      write_timer_(from.get_executor()) {
+      write_timer_(from.get_executor()),
+      ack_timer_(from.get_executor()) {
   const uint64_t conn_rate = relay.link().config.conn_rate;
   if (conn_rate > 0) {
     conn_bucket_.emplace(conn_rate, DerivedBurst(conn_rate), Clock::now());
     read_quantum_ = std::min<size_t>(read_quantum_, conn_bucket_->burst() / 2);
   }
+  if (relay.link().config.window > 0) window_.emplace(relay.link().config.window);
 }
 
 void Direction::Start(Clock::time_point not_before) {
@@ -157,6 +166,7 @@ void Direction::Start(Clock::time_point not_before) {
 void Direction::Cancel() {
   read_timer_.cancel();
   write_timer_.cancel();
+  ack_timer_.cancel();
 }
 
 void Direction::MaybeRead() {
@@ -164,6 +174,10 @@ void Direction::MaybeRead() {
   // Backpressure: leave the data in the sender's socket, so TCP flow control holds it back.
   // OnWrite calls back here as the queue drains.
   if (queued_bytes_ >= queue_limit_) return;
+  // The window is full until ACKs come back: MaybeWaitForAck calls back here. Checked before
+  // waiting for tokens, so a connection waits for its window without holding a turn of the
+  // shared bucket.
+  if (window_ && window_->Room() == 0) return;
   reading_ = true;
   WaitForConnTokens();
 }
@@ -199,6 +213,9 @@ void Direction::Read() {
   // Tokens are reserved now, for the whole read: connections waiting on the shared bucket
   // cannot all spend the same tokens. OnRead gives back what a short read did not use.
   size_t allowance = kReadSize;
+  // Never past the window, so in flight stays within it. Only this read takes room, and ACKs
+  // only add some, so the room MaybeRead saw is still there.
+  if (window_) allowance = std::min<size_t>(allowance, window_->Room());
   if (conn_bucket_ || shared_ != nullptr) {
     const Clock::time_point now = Clock::now();
     for (TokenBucket* bucket :
@@ -250,6 +267,7 @@ void Direction::OnRead(const error_code& ec, size_t n, size_t reserved) {
     chunk.end = n;
     chunk.release = release;
     queued_bytes_ += n;
+    if (window_) window_->OnRead(n);
     Enqueue(std::move(chunk));
   }
   if (ec == asio::error::eof) {
@@ -260,6 +278,10 @@ void Direction::OnRead(const error_code& ec, size_t n, size_t reserved) {
     Enqueue(std::move(marker));
     read_buffer_.reset();
     spare_buffers_.clear();
+    // Nothing more is read, so the window no longer matters: no ACK timer keeps the relay
+    // alive past the last write.
+    window_.reset();
+    ack_timer_.cancel();
   } else if (ec) {
     relay_.Abort(name_, ec);
     return;
@@ -319,6 +341,11 @@ void Direction::OnWrite(const error_code& ec, size_t n) {
   }
   queued_bytes_ -= n;
   bytes_written_ += n;
+  // The receiver has the bytes now; their ACK takes one delay to come back to the sender.
+  if (window_) {
+    window_->OnWritten(n, Clock::now() + delay_);
+    MaybeWaitForAck();
+  }
   while (n > 0) {
     Chunk& front = queue_.front();
     const size_t taken = std::min(n, front.end - front.begin);
@@ -331,6 +358,22 @@ void Direction::OnWrite(const error_code& ec, size_t n) {
   }
   MaybeWrite();
   MaybeRead();
+}
+
+void Direction::MaybeWaitForAck() {
+  if (waiting_for_ack_ || !window_ || relay_.aborted()) return;
+  const std::optional<Clock::time_point> next = window_->NextAck();
+  if (!next) return;
+  // One timer for the earliest ACK only: ACK times never decrease.
+  waiting_for_ack_ = true;
+  ack_timer_.expires_at(*next);
+  ack_timer_.async_wait([self = relay_.shared_from_this(), this](const error_code& ec) {
+    waiting_for_ack_ = false;
+    if (ec || relay_.aborted() || !window_) return;
+    window_->Acknowledge(Clock::now());
+    MaybeWaitForAck();
+    MaybeRead();
+  });
 }
 
 void Direction::Recycle(Chunk& chunk) {
