@@ -92,6 +92,13 @@ void BlockFetcher::FetchClaimedRuns(const FileVersionPtr& version, const std::ve
   source_.StartMultiFetch(version->info, ranges, priority, std::move(sinks));
 }
 
+void BlockFetcher::Expedite(const FileVersionPtr& version, uint64_t first_index,
+                            uint64_t last_index) {
+  source_.Expedite(version->info,
+                   ByteRange{first_index * block_size_,
+                             std::min((last_index + 1) * block_size_, version->info.size) - 1});
+}
+
 void BlockFetcher::ClaimMissing(const FileVersionPtr& version, uint64_t first_index,
                                 uint64_t last_index, std::vector<Run>& runs) {
   for (uint64_t index = first_index; index <= last_index; ++index) {

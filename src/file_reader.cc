@@ -27,6 +27,23 @@ void ReadBuffer::CopyTo(std::span<std::byte> out) const {
   }
 }
 
+void FileReader::ExpediteOthersLoads(const std::vector<BlockCache::Acquired>& blocks,
+                                     uint64_t first_index) {
+  // Blocks this read claimed went out as demand; the others may be waiting behind readahead
+  // for a connection (a prefetch queued, or one of another stream or file).
+  std::optional<size_t> first_waiting;
+  size_t last_waiting = 0;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (blocks[i].block || blocks[i].claimed) continue;
+    if (blocks[i].pending.wait_for(std::chrono::seconds(0)) == std::future_status::ready) continue;
+    if (!first_waiting) first_waiting = i;
+    last_waiting = i;
+  }
+  if (first_waiting) {
+    fetcher_.Expedite(version_, first_index + *first_waiting, first_index + last_waiting);
+  }
+}
+
 Result<ReadBuffer> FileReader::Read(uint64_t offset, uint64_t size) {
   const uint64_t file_size = version_->info.size;
   const std::optional<ByteRange> range = ClampToFile(offset, size, file_size);
@@ -69,6 +86,7 @@ Result<ReadBuffer> FileReader::Read(uint64_t offset, uint64_t size) {
     if (const std::optional<Readahead> ahead = readahead_.OnRead(offset, size, file_size)) {
       prefetcher_.Prefetch(version_, ahead->range, ahead->window);
     }
+    ExpediteOthersLoads(blocks, first_index);
   }
 
   ReadBuffer buffer;

@@ -43,6 +43,10 @@ class BlockFetcher {
   void ClaimMissing(const FileVersionPtr& version, uint64_t first_index, uint64_t last_index,
                     std::vector<Run>& runs);
 
+  // A reader waits for blocks [first_index, last_index] of `version`, which other requests are
+  // loading: those still queued behind readahead start now.
+  void Expedite(const FileVersionPtr& version, uint64_t first_index, uint64_t last_index);
+
   BlockCache& cache() const { return cache_; }
   uint64_t block_size() const { return block_size_; }
   // Number of blocks of a file of `file_size` bytes.

@@ -16,6 +16,11 @@ struct ByteRange {
   friend bool operator==(const ByteRange&, const ByteRange&) = default;
 };
 
+// Whether the two ranges share at least one byte.
+inline bool Overlaps(const ByteRange& a, const ByteRange& b) {
+  return a.first <= b.last && b.first <= a.last;
+}
+
 // The bytes a read of `size` bytes at `offset` covers in a file of `file_size` bytes, clamped
 // to the end of the file. Empty when nothing is to be read (size 0, or offset at or past EOF).
 inline std::optional<ByteRange> ClampToFile(uint64_t offset, uint64_t size, uint64_t file_size) {

@@ -1,6 +1,7 @@
 // FileReader: the read path of one open file handle. It holds the version of the file pinned
 // at open, serves reads from the block cache, loads missing blocks (adjacent ones with one
-// request, blocks others are loading by waiting for them), and feeds the file's readahead.
+// request, blocks others are loading by waiting for them, after asking that such a load start
+// now if it is still queued behind readahead), and feeds the file's readahead.
 // Once the remote has replaced its version, it serves what is still cached and fails the rest
 // with kRemoteChanged: a handle never sees bytes of two versions.
 //
@@ -73,6 +74,10 @@ class FileReader {
   const FileVersion& version() const { return *version_; }
 
  private:
+  // Asks that the loads of `blocks` (from block `first_index` on) this read waits for but did
+  // not start itself begin now, if they still wait for a connection.
+  void ExpediteOthersLoads(const std::vector<BlockCache::Acquired>& blocks, uint64_t first_index);
+
   BlockFetcher& fetcher_;
   Prefetcher& prefetcher_;
   SharedReadahead& readahead_;

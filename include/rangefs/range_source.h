@@ -55,6 +55,14 @@ class RangeSource {
                                FetchPriority priority,
                                std::vector<std::shared_ptr<RangeSink>> sinks);
 
+  // A reader waits for bytes of `range` of `file` that an earlier fetch is bringing: a fetch
+  // that still waits behind others for a connection (a queued prefetch) should start now.
+  // Sources that never queue have nothing to do.
+  virtual void Expedite(const RemoteFileInfo& file, const ByteRange& range) {
+    (void)file;
+    (void)range;
+  }
+
   // Fetches `range` into `out` and waits: exactly those bytes, verified, or an error (then `out`
   // may hold garbage and must not be used).
   // REQUIRES: out.size() == range.length(), range.last < file.size.

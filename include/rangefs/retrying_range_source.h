@@ -34,6 +34,9 @@ class RetryingRangeSource final : public RangeSource {
   // Not retried: a probe answers the user (mount) or revalidates a version that stays usable
   // when the probe fails.
   Result<RemoteFileInfo> Probe(const std::string& url) override { return inner_.Probe(url); }
+  void Expedite(const RemoteFileInfo& file, const ByteRange& range) override {
+    inner_.Expedite(file, range);
+  }
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override;
   void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,

@@ -28,6 +28,9 @@ class WholeFileFallback final : public RangeSource {
   ~WholeFileFallback() override;
 
   Result<RemoteFileInfo> Probe(const std::string& url) override { return inner_.Probe(url); }
+  void Expedite(const RemoteFileInfo& file, const ByteRange& range) override {
+    inner_.Expedite(file, range);
+  }
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override;
   void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,

@@ -31,6 +31,8 @@ Which requests a fault hits:
     times=K                 only the first K matching requests are faulted, later ones are
                             served normally (default: every one). Requests are counted per
                             (path, options segment as logged), in the server process.
+    after=K                 the first K matching requests are served normally, the faults
+                            (with times: the next K' of them) hit the ones after
     head=1                  HEAD requests match too (default: only GET; a HEAD is never
                             faulted without this)
 
@@ -287,6 +289,7 @@ _OPTION_SPECS: dict[str, tuple[Callable[[str], object], object]] = {
     "ranges": (_flag, True),
     # which requests
     "times": (_count(), None),
+    "after": (_count(), None),
     "head": (_flag, False),
     # faults
     "status": (_status_code(400, 599), None),
@@ -313,7 +316,7 @@ _OPTION_SPECS: dict[str, tuple[Callable[[str], object], object]] = {
     "gone_after": (_count(), None),
 }
 
-# The options `times` and `head` select requests for. A flag set to 0 is no fault.
+# The options `times`, `after` and `head` select requests for. A flag set to 0 is no fault.
 FAULT_OPTIONS = ("status", "redirect", "location", "drop", "short", "stall", "stall_headers",
                  "long", "cr", "total", "crnum", "gzip", "cl", "junk", "huge_header",
                  "multi", "mpgarbage")
@@ -364,8 +367,9 @@ def parse_options(segment: str) -> dict:
         raise OptionError("option 'retry_after' needs 'status'")
     if "redirect_status" in seen and not seen & {"redirect", "location"}:
         raise OptionError("option 'redirect_status' needs 'redirect' or 'location'")
-    if "times" in seen and not active_faults(options):
-        raise OptionError("option 'times' given without a fault to limit")
+    for selector in ("times", "after"):
+        if selector in seen and not active_faults(options):
+            raise OptionError(f"option '{selector}' given without a fault to limit")
     if "head" in seen and not active_faults(options) and "gone_after" not in seen:
         raise OptionError("option 'head' given without a fault or gone_after")
     return options
@@ -894,7 +898,8 @@ def _has_matching_shape(options: dict, range_field: str) -> bool:
 
 def _next_redirect_segment(raw_segment: str, redirect: int) -> str:
     """The options segment with redirect=N-1; at 0 without redirect, and then also without
-    what only made sense with it (redirect_status; times and head when no fault is left)."""
+    what only made sense with it (redirect_status; times, after and head when no fault is
+    left)."""
     items = [(urllib.parse.unquote(item.partition("=")[0]), item)
              for item in raw_segment.split(",")]
     if redirect > 1:
@@ -904,7 +909,7 @@ def _next_redirect_segment(raw_segment: str, redirect: int) -> str:
     keys = {key for key, _ in items}
     if not keys & set(FAULT_OPTIONS):
         items = [(key, item) for key, item in items
-                 if key != "times" and (key != "head" or "gone_after" in keys)]
+                 if key not in ("times", "after") and (key != "head" or "gone_after" in keys)]
     return ",".join(item for _, item in items) or "-"
 
 
@@ -1230,7 +1235,9 @@ class _Handler(BaseHTTPRequestHandler):
             matching = False
         if faults and matching:
             number = self.server.count_request(key)
-            active = options["times"] is None or number <= options["times"]
+            skipped = options["after"] or 0
+            active = number > skipped and (options["times"] is None
+                                           or number <= skipped + options["times"])
         if active:
             record["fault"] = ",".join(faults)
             replaced = None

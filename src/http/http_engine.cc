@@ -48,6 +48,23 @@ void HttpEngine::Submit(std::unique_ptr<Transfer> transfer, bool prefetch) {
   curl_multi_wakeup(multi_);
 }
 
+void HttpEngine::Expedite(const std::string& url, const ByteRange& range) {
+  bool moved = false;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = prefetch_queue_.begin(); it != prefetch_queue_.end();) {
+      if (!(*it)->Fetches(url, range)) {
+        ++it;
+        continue;
+      }
+      demand_queue_.push_back(std::move(*it));
+      it = prefetch_queue_.erase(it);
+      moved = true;
+    }
+  }
+  if (moved) curl_multi_wakeup(multi_);
+}
+
 void HttpEngine::StartQueued() {
   std::vector<Running> starting;
   {

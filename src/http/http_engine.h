@@ -4,7 +4,8 @@
 // server offers it), and reports each completion on its own thread.
 //
 // Demand transfers start at once. Prefetch transfers wait in a queue while `max_prefetch`
-// of them are running, so readahead can never crowd out a reader that is waiting.
+// of them are running, so readahead can never crowd out a reader that is waiting; and a queued
+// prefetch a reader turns out to wait for is started at once too (Expedite).
 //
 // Thread-safety: Submit is thread-safe. Transfer callbacks (curl's and OnComplete) run on the
 // engine thread and must not block.
@@ -16,8 +17,11 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
+
+#include "rangefs/byte_range.h"
 
 namespace rangefs::http {
 
@@ -29,6 +33,13 @@ class Transfer {
   // The transfer finished (CURLE_OK or the error), or the engine is shutting down
   // (CURLE_ABORTED_BY_CALLBACK). Called exactly once.
   virtual void OnComplete(CURLcode result) = 0;
+  // Whether it fetches any byte of `range` of the file the user named `url`
+  // (RemoteFileInfo::url), so that a reader waiting for those bytes can have it started.
+  virtual bool Fetches(const std::string& url, const ByteRange& range) const {
+    (void)url;
+    (void)range;
+    return false;
+  }
 };
 
 class HttpEngine {
@@ -43,6 +54,9 @@ class HttpEngine {
 
   bool ok() const { return multi_ != nullptr; }
   void Submit(std::unique_ptr<Transfer> transfer, bool prefetch);
+  // Starts every queued prefetch that fetches bytes of `range` of `url` now, as a demand
+  // transfer (outside the prefetch limit). Running ones are left as they are.
+  void Expedite(const std::string& url, const ByteRange& range);
 
  private:
   void Run();

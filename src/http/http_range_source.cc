@@ -36,6 +36,9 @@ class HttpRangeSource final : public RangeSource {
   void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
                        FetchPriority priority,
                        std::vector<std::shared_ptr<RangeSink>> sinks) override;
+  void Expedite(const RemoteFileInfo& file, const ByteRange& range) override {
+    engine_.Expedite(file.url, range);
+  }
 
  private:
   const HttpOptions options_;

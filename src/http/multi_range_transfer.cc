@@ -32,6 +32,12 @@ bool MultiRangeTransfer::Configure(std::chrono::milliseconds stall_timeout) {
                            this, stall_, stall_timeout);
 }
 
+bool MultiRangeTransfer::Fetches(const std::string& url, const ByteRange& range) const {
+  if (url != file_.url) return false;
+  return std::ranges::any_of(
+      wanted_, [&range](const Wanted& wanted) { return Overlaps(range, wanted.range); });
+}
+
 void MultiRangeTransfer::OnComplete(CURLcode result) {
   Status status = verdict_;
   if (status.ok() && !all_delivered_) {

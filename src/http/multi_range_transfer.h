@@ -69,6 +69,7 @@ class MultiRangeTransfer final : public http::Transfer {
   Exchange& exchange() { return exchange_; }
   CurlSlist& headers() { return headers_; }
   CURL* handle() const override { return lease_.get(); }
+  bool Fetches(const std::string& url, const ByteRange& range) const override;
 
   void OnComplete(CURLcode result) override;
 

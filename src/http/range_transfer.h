@@ -57,6 +57,9 @@ class RangeTransfer final : public http::Transfer {
   CurlSlist& headers() { return headers_; }  // the shared ones go first, then Configure's
   const std::string& url() const { return file_.final_url; }
   CURL* handle() const override { return lease_.get(); }
+  bool Fetches(const std::string& url, const ByteRange& range) const override {
+    return url == file_.url && Overlaps(range, range_);
+  }
 
   void OnComplete(CURLcode result) override;
 

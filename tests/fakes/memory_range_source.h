@@ -187,12 +187,18 @@ class MemoryRangeSource : public RangeSource {
     std::lock_guard lock(mu_);
     return requests_;
   }
+  // Every Expedite call, in order (this source never queues, so they change nothing).
+  std::vector<FetchCall> expedite_calls() const {
+    std::lock_guard lock(mu_);
+    return expedite_calls_;
+  }
   // Forgets the calls made so far (pending fetches stay pending).
   void ResetCounters() {
     std::lock_guard lock(mu_);
     probe_count_ = 0;
     fetch_calls_.clear();
     requests_.clear();
+    expedite_calls_.clear();
   }
 
   // Deferred fetches. While `priority` is deferred, StartFetch of that priority only queues the
@@ -319,6 +325,11 @@ class MemoryRangeSource : public RangeSource {
     for (size_t i = 0; i < ranges.size() && i < sinks.size(); ++i) {
       StartOne(file, ranges[i], priority, std::move(sinks[i]));
     }
+  }
+
+  void Expedite(const RemoteFileInfo& file, const ByteRange& range) override {
+    std::lock_guard lock(mu_);
+    expedite_calls_.push_back({file.url, range, FetchPriority::kDemand});
   }
 
  private:
@@ -501,6 +512,7 @@ class MemoryRangeSource : public RangeSource {
   std::map<std::string, File> files_;                    // Guarded by mu_
   size_t probe_count_ = 0;                               // Guarded by mu_
   std::vector<FetchCall> fetch_calls_;                   // Guarded by mu_
+  std::vector<FetchCall> expedite_calls_;                // Guarded by mu_
   std::vector<std::vector<ByteRange>> requests_;         // Guarded by mu_
   size_t script_left_ = 0;                               // Guarded by mu_
   Script script_;                                        // Guarded by mu_

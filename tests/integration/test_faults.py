@@ -327,6 +327,43 @@ class FaultsTest(unittest.TestCase):
                   f"{_log_text(entries)}")
 
     # ================================================================ damaged transfers
+    # ------------------------------------------------------ readahead never delays a read
+    def test_read_waiting_for_a_queued_prefetch_does_not_wait_for_a_connection(self):
+        """One connection for readahead: data.bin's prefetch stalls in it (the server answers
+        data.bin's first GET, then holds every later one silent), so other.bin's prefetch
+        queues behind it. A read of the blocks other.bin's prefetch is to bring must not wait
+        for that connection: the queued prefetch starts at once, as a demand request."""
+        stalled = self.server.url("data.bin", stall_headers=1, after=1)
+        plain = self.server.url("other.bin")
+        mount = self.start_mount([f"data.bin={stalled}", f"other.bin={plain}"],
+                                 {"--connections": "1", "--stall-timeout": "60",
+                                  "--timeout": "120"})
+        for name in ("data.bin", "other.bin"):
+            # A demand read of block 0, then a read next to it: a sequential stream, whose
+            # readahead asks for the blocks after block 0 in one prefetch.
+            for offset in (0, 128 * KiB):
+                got, _ = self.read(mount, name, 128 * KiB, offset)
+                self.assertEqual(got, self.expected(name, 128 * KiB, offset),
+                                 name + self.tail(mount))
+            if name == "data.bin":
+                self.assertTrue(harness.wait_until(lambda: self.server.in_flight() >= 1, 10),
+                                "data.bin's prefetch never reached the server")
+        self.assertEqual([e["range"] for e in _gets(self.server.requests(), "other.bin")],
+                         [f"bytes=0-{BLOCK - 1}"],
+                         "other.bin's prefetch should wait behind the stalled one"
+                         + self.tail(mount))
+
+        got, seconds = self.read(mount, "other.bin", 4 * KiB, BLOCK + 10)
+        self.assertEqual(got, self.expected("other.bin", 4 * KiB, BLOCK + 10), self.tail(mount))
+        self.assertGreaterEqual(self.server.in_flight(), 1,
+                                "the read returned only after data.bin's stall ended")
+        entries = self.wait_log(self.server, lambda es: len(_gets(es, "other.bin")) >= 2)
+        ranges = [e["range"] for e in _gets(entries, "other.bin")]
+        self.assertEqual(len(ranges), 2, ranges)
+        self.assertTrue(ranges[1].startswith(f"bytes={BLOCK}-"), ranges)
+        _note(f"read behind a queued prefetch: {seconds:.3f} s, while data.bin's prefetch "
+              f"stayed stalled; other.bin GETs {ranges}")
+
     def test_drop_resumes_at_the_first_missing_byte(self):
         """drop=N for the first K GETs: the file reads right, and each dropped GET is followed
         by one for exactly the bytes it did not deliver, with the same If-Range."""

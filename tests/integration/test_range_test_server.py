@@ -689,6 +689,19 @@ class FaultOptionsTest(_ServerTestCase):
         self.assert_partial(*self.fetch(self.name, range_, drop=0, times=0), 0, 9,
                             name=self.name)
 
+    def test_after_spares_the_first_matching_gets(self):
+        range_ = {"Range": "bytes=0-9"}
+        statuses = [self.fetch(self.name, range_, method=m, status=503, after=2)[0].status
+                    for m in ("GET", "HEAD", "GET", "GET", "GET")]
+        # HEAD is neither faulted nor counted: GETs 1 and 2 are served, 3 and 4 fail.
+        self.assertEqual(statuses, [206, 200, 206, 503, 503])
+        # With times: GETs after the first one, two of them.
+        statuses = [self.fetch(self.name, range_, status=500, after=1, times=2)[0].status
+                    for _ in range(5)]
+        self.assertEqual(statuses, [206, 500, 500, 206, 206])
+        # Like times, it needs a fault to select for.
+        self.assertEqual(self.fetch(self.name, range_, after=1)[0].status, 400)
+
     # ------------------------------------------------------------- damaged transfers
     def test_drop_closes_after_n_body_bytes(self):
         sock = self.raw(self.target(drop=1000), {"Range": "bytes=0-99999"})

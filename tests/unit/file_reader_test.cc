@@ -539,6 +539,31 @@ TEST_F(FileReaderTest, ReaderOfABlockBeingPrefetchedWaitsForThatRequest) {
   ReleaseAll();
 }
 
+TEST_F(FileReaderTest, ReaderWaitingForAPrefetchAsksToExpediteIt) {
+  source_.DeferFetches(FetchPriority::kPrefetch);
+  FileReader& reader =
+      Open(source_.AddSyntheticFile("https://h/f", 100 * kBlock, 26), SmallReadahead());
+  ExpectBytes(reader, 0, kBlock);
+  ASSERT_TRUE(ReturnsWithoutAnswers([&] { ExpectBytes(reader, kBlock, kBlock); }));
+  ASSERT_EQ(source_.pending_count(), 2u);  // blocks 2-3 and 4-5
+  EXPECT_TRUE(source_.expedite_calls().empty())
+      << "reads that fetched or found their own blocks expedite nothing";
+
+  // A read of blocks 3 and 4, both loading in someone else's requests: one call for both.
+  std::thread waiting([&] { ExpectBytes(reader, 3 * kBlock + 10, kBlock); });
+  EXPECT_TRUE(Eventually([&] { return !source_.expedite_calls().empty(); }));
+  source_.CompleteAllPending();
+  waiting.join();
+  EXPECT_EQ(source_.expedite_calls(),
+            (std::vector<FetchCall>{{"https://h/f", Blocks(3, 4), FetchPriority::kDemand}}));
+
+  // Everything cached now: nothing to expedite.
+  source_.ResetCounters();
+  ExpectBytes(reader, 2 * kBlock, 3 * kBlock);
+  EXPECT_TRUE(source_.expedite_calls().empty());
+  ReleaseAll();
+}
+
 TEST_F(FileReaderTest, FailedPrefetchLeavesTheBlocksToDemandReads) {
   source_.DeferFetches(FetchPriority::kPrefetch);
   FileReader& reader =
