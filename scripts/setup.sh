@@ -12,6 +12,8 @@ packages=(
   fuse3 ca-certificates
   # tests and the demo: a real web server and real tools
   nginx-light python3 unzip zip openssl
+  # the man page's tests (tests/package): groff renders it, man-db finds and indexes it
+  groff-base man-db
   # fuzzing (scripts/fuzz.sh): clang, and its libFuzzer runtime, which clang only recommends
   clang libclang-rt-14-dev
 )
