@@ -4,7 +4,10 @@ after those files were last edited).
 
 CLI11 prints one option a line: names, then the value's type with its default after "=",
 padded to column 30, then the description; a first column of 30 characters or more puts the
-description on the next line, indented by 30 spaces.
+description on the next line, indented by 30 spaces. Options are listed under "Options:", and
+under a heading of their own for each option group (app.add_option_group, or ->group()), so
+every section up to the footer is read, not only the first. (A footer whose first line looks
+like a heading, "Examples:", would have its indented lines read as options.)
 """
 
 from __future__ import annotations
@@ -44,17 +47,15 @@ def help_text(path: Optional[str] = None) -> str:
 
 def parse_help(text: str) -> list[HelpOption]:
     lines = text.splitlines()
-    try:
-        start = lines.index("Options:") + 1
-    except ValueError:
+    if "Options:" not in lines:
         raise AssertionError(f"no 'Options:' section in --help:\n{text}")
     options = []
-    for i in range(start, len(lines)):
-        line = lines[i]
-        if not line.strip():
-            break  # the footer follows a blank line
+    for i, line in enumerate(lines[lines.index("Options:"):], lines.index("Options:")):
+        heading = line.endswith(":") and not lines[i - 1].strip()
+        if line[:1].strip() and not heading:
+            break  # the footer (app.footer): text at the margin that is not a heading
         if not line.startswith("  -"):
-            continue  # a description continued on its own line
+            continue  # headings, blank lines, descriptions continued on their own line
         next_line = lines[i + 1] if i + 1 < len(lines) else ""
         if next_line.startswith(" " * _DESCRIPTION_COLUMN) and next_line.strip():
             first_column = line.strip()
