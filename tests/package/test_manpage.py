@@ -157,7 +157,7 @@ class ManPageTest(unittest.TestCase):
         commands = [line for line in lines if line.startswith("rangefs ")]
         self.assertTrue(any(len(re.findall(r"https?://", c)) >= 2 for c in commands),
                         "an example with several URLs")
-        self.assertTrue(any(re.search(r"(^| )[\w.-]+=https?://", c) for c in commands),
+        self.assertTrue(any(re.search(r"(^| )'?[\w.-]+=https?://", c) for c in commands),
                         "a NAME=URL example")
         self.assertIn("https://example.org/big.iso /mnt/x fuse.rangefs "
                       "ro,_netdev,allow_other,cache_size=1G 0 0", lines)
