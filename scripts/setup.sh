@@ -12,6 +12,9 @@ packages=(
   fuse3 ca-certificates
   # tests and the demo: a real web server and real tools
   nginx-light python3 unzip zip openssl
+  # packaging and its tests (tests/package): dpkg-shlibdeps for the .deb's dependencies,
+  # groff and man-db to render and find the man page, bash-completion's loader
+  dpkg-dev groff-base man-db bash-completion
   # fuzzing (scripts/fuzz.sh): clang, and its libFuzzer runtime, which clang only recommends
   clang libclang-rt-14-dev
 )
