@@ -59,6 +59,14 @@ Result<std::string> ResolveMountpoint(const std::string& path) {
   return resolved.string();
 }
 
+// The files to mount: the operands, or the one URL named by --name.
+Result<std::vector<MountSpec>> MountSpecsOf(const Options& options) {
+  if (options.name.empty()) return ParseMountSpecs(options.operands);
+  Result<MountSpec> spec = ParseNamedMountSpec(options.name, options.operands.front());
+  if (!spec.ok()) return spec.status();
+  return std::vector<MountSpec>{std::move(spec).value()};
+}
+
 // The operands and the URLs in them: what an error about an operand may quote.
 std::vector<std::string> OperandUrls(const std::vector<std::string>& operands) {
   std::vector<std::string> urls = operands;
@@ -148,7 +156,7 @@ int Run(int argc, char** argv) {
   const Options& options = *command_line.options;
   InitLogging(options.debug);
 
-  Result<std::vector<MountSpec>> specs = ParseMountSpecs(options.operands);
+  Result<std::vector<MountSpec>> specs = MountSpecsOf(options);
   if (!specs.ok()) {
     std::cerr << "rangefs: "
               << RedactUrlsIn(specs.status().message(), OperandUrls(options.operands)) << "\n";
