@@ -67,6 +67,13 @@ Result<std::vector<MountSpec>> MountSpecsOf(const Options& options) {
   return std::vector<MountSpec>{std::move(spec).value()};
 }
 
+// What /proc/mounts shows as the mount's source: the operand, as an fstab line or mount(8)
+// gives it, so that `mount -a` sees the line is mounted already. Credentials are redacted
+// (/proc/mounts is world-readable), and then `mount -a` cannot match the line.
+std::string MountSource(const std::vector<std::string>& operands) {
+  return operands.size() == 1 ? RedactUrl(operands.front()) : "rangefs";
+}
+
 // The operands and the URLs in them: what an error about an operand may quote.
 std::vector<std::string> OperandUrls(const std::vector<std::string>& operands) {
   std::vector<std::string> urls = operands;
@@ -200,6 +207,7 @@ int Run(int argc, char** argv) {
   Filesystem filesystem(sources.top(), std::move(*files), std::time(nullptr), options.read,
                         Milliseconds(options.revalidate_seconds));
   FuseConfig fuse_config{.mountpoint = *mountpoint,
+                         .source = MountSource(options.operands),
                          .mount_options = options.fuse_options,
                          .foreground = options.foreground,
                          .fuse_debug = options.debug,

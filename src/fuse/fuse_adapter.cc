@@ -20,6 +20,7 @@
 #include "fuse/fuse_owners.h"
 #include "fuse/kernel_notifier.h"
 #include "fuse/kernel_readahead.h"
+#include "rangefs/mount_options.h"
 
 namespace rangefs {
 namespace {
@@ -247,10 +248,11 @@ int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
               const std::function<void()>& after_daemonize) {
   fuse_args raw_args = FUSE_ARGS_INIT(0, nullptr);
   const std::unique_ptr<fuse_args, FuseArgsDeleter> args(&raw_args);
-  // fsname and subtype make the mount show up as "rangefs ... fuse.rangefs" in /proc/mounts;
+  // fsname and subtype make the mount show up as "SOURCE ... fuse.rangefs" in /proc/mounts;
   // default_permissions lets the kernel enforce the 0444/0555 modes.
-  std::vector<std::string> argv = {"rangefs", "-o",
-                                   "ro,default_permissions,fsname=rangefs,subtype=rangefs"};
+  std::vector<std::string> argv = {
+      "rangefs", "-o",
+      "ro,default_permissions,fsname=" + EscapeFuseOptionValue(config.source) + ",subtype=rangefs"};
   for (const std::string& option : config.mount_options) {
     argv.push_back("-o");
     argv.push_back(option);

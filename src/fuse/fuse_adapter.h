@@ -13,6 +13,8 @@ namespace rangefs {
 
 struct FuseConfig {
   std::string mountpoint;  // absolute: the daemon changes its working directory to "/"
+  // The mount's source in /proc/mounts (fsname): mount -a compares it with the fstab line's.
+  std::string source = "rangefs";
   std::vector<std::string> mount_options;  // user's -o options, passed through
   bool foreground = false;
   bool fuse_debug = false;  // libfuse prints every kernel request
