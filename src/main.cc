@@ -174,6 +174,11 @@ int Run(int argc, char** argv) {
     std::cerr << "rangefs: mountpoint " << mountpoint.status().message() << "\n";
     return kFailureExitCode;
   }
+  Result<MountLog> mount_log = MountLog::Prepare(options.log_file, options.foreground);
+  if (!mount_log.ok()) {
+    std::cerr << "rangefs: " << mount_log.status().message() << "\n";
+    return kUsageExitCode;
+  }
 
   const CurlGlobal curl_global;
   if (!curl_global.ok()) {
@@ -212,9 +217,12 @@ int Run(int argc, char** argv) {
                          .foreground = options.foreground,
                          .fuse_debug = options.debug,
                          .attribute_timeout_seconds = options.revalidate_seconds};
-  const int exit_code = ServeFuse(filesystem, fuse_config, [&options] {
-    LogToSyslog();
-    if (options.insecure) spdlog::warn("{}", kInsecureWarning);  // stderr had it; now the log too
+  const int exit_code = ServeFuse(filesystem, fuse_config, [&options, &mount_log] {
+    mount_log->Activate();
+    // stderr had it; now the log too.
+    if (options.insecure && mount_log->target() != LogTarget::kStderr) {
+      spdlog::warn("{}", kInsecureWarning);
+    }
   });
   // Unfinished transfers report to the cache: stop them while it still exists.
   sources.Shutdown();

@@ -119,7 +119,10 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
       "option above is also -o key=value with _ between words (--cache-size 1G is\n"
       "-o cache_size=1G; flags are -o key: -o debug, -o no_open_prefetch); -o name=NAME names\n"
       "the file. Other -o options go to FUSE (allow_other, exec, ...).\n" +
-      std::string(IgnoredMountOptionsHelp()));
+      std::string(IgnoredMountOptionsHelp()) +
+      "\n\nOnce mounted, rangefs logs to syslog (-f: stderr; --log-file: that file). Where\n"
+      "nothing listens on /dev/log, it keeps logging to stderr if stderr is a regular file,\n"
+      "else it warns at start that later messages are lost.");
   app.set_version_flag("--version", VersionText(), "Print versions of rangefs and its libraries");
 
   std::vector<std::string>& positionals = targets.positionals;
@@ -137,6 +140,10 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
                  "File name of the single URL, as -o name=NAME in an fstab line (with several "
                  "URLs, write NAME=URL). Default: the URL's last path segment")
       ->type_name("NAME");
+  app.add_option("--log-file", options.log_file,
+                 "Once mounted, append log lines to FILE instead of sending them to syslog (or, "
+                 "with -f, stderr). Default: syslog")
+      ->type_name("FILE");
   app.add_option("--timeout", options.timeout_seconds,
                  "Seconds a fetch may take, retries and their waits included, before the read "
                  "fails with EIO")

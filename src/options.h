@@ -18,6 +18,7 @@ struct Options {
   bool debug = false;                     // -d: foreground, debug logging, FUSE debug output
   std::vector<std::string> fuse_options;  // -o, passed to libfuse
   std::string name;                       // --name: the file name of the single URL
+  std::string log_file;                   // --log-file: where logs go once mounted
   double timeout_seconds = 60;            // per fetch, retries included: bounds a read's wait
   double connect_timeout_seconds = 15;    // per connection attempt
   double stall_timeout_seconds = 15;      // a response that sends nothing this long is retried

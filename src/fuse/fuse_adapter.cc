@@ -245,7 +245,7 @@ constexpr fuse_lowlevel_ops kOperations = MakeOperations();
 }  // namespace
 
 int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
-              const std::function<void()>& after_daemonize) {
+              const std::function<void()>& on_mounted) {
   fuse_args raw_args = FUSE_ARGS_INIT(0, nullptr);
   const std::unique_ptr<fuse_args, FuseArgsDeleter> args(&raw_args);
   // fsname and subtype make the mount show up as "SOURCE ... fuse.rangefs" in /proc/mounts;
@@ -281,7 +281,7 @@ int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
     fuse_remove_signal_handlers(session.get());
     return 1;
   }
-  if (!config.foreground) after_daemonize();
+  on_mounted();
   spdlog::info("mounted at {}", config.mountpoint);
 
   int loop_result = 0;

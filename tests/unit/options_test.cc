@@ -48,7 +48,7 @@ TEST(CommandLineTest, EveryLongOptionInHelpHasAnOForm) {
   const std::set<std::string> in_help = LongOptionsInHelp();
   // The help really lists the options (a broken regex would make this test vacuous).
   for (const char* expected : {"cache-size", "connections", "no-open-prefetch", "debug", "name",
-                               "header", "proxy", "version", "help"}) {
+                               "log-file", "header", "proxy", "version", "help"}) {
     EXPECT_TRUE(in_help.contains(expected)) << expected;
   }
   for (const std::string& name : in_help) {
@@ -78,10 +78,11 @@ TEST(CommandLineTest, MountHelperOptionsEqualLongOptions) {
   const CommandLine by_mount =
       Parse({"http://h/x.iso", "/mnt/x", "-o",
              "ro,cache_size=1G,connections=16,name=y.iso,timeout=5,no_open_prefetch,debug,"
-             "allow_other,_netdev,dev,suid"});
+             "allow_other,log_file=/tmp/log,_netdev,dev,suid"});
   const CommandLine by_hand =
       Parse({"--cache-size", "1G", "--connections", "16", "--name", "y.iso", "--timeout", "5",
-             "--no-open-prefetch", "-d", "-o", "allow_other", "http://h/x.iso", "/mnt/x"});
+             "--no-open-prefetch", "-d", "-o", "allow_other", "--log-file", "/tmp/log",
+             "http://h/x.iso", "/mnt/x"});
   for (const CommandLine* line : {&by_mount, &by_hand}) {
     ASSERT_TRUE(line->options.has_value()) << "exit code " << line->exit_code;
     const Options& options = *line->options;
@@ -92,6 +93,7 @@ TEST(CommandLineTest, MountHelperOptionsEqualLongOptions) {
     EXPECT_FALSE(options.read.open_prefetch);
     EXPECT_TRUE(options.debug);
     EXPECT_TRUE(options.foreground);  // -o debug is -d, which stays in the foreground
+    EXPECT_EQ(options.log_file, "/tmp/log");
     EXPECT_THAT(options.fuse_options, ElementsAre("allow_other"));
     EXPECT_THAT(options.operands, ElementsAre("http://h/x.iso"));
     EXPECT_EQ(options.mountpoint, "/mnt/x");
