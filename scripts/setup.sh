@@ -15,6 +15,8 @@ packages=(
   # packaging and its tests (tests/package): dpkg-shlibdeps for the .deb's dependencies,
   # groff and man-db to render and find the man page, bash-completion's loader
   dpkg-dev groff-base man-db bash-completion
+  # mount(8), fstab and systemd unit tests: mount, unshare and nsenter, systemd-analyze
+  mount util-linux systemd
   # fuzzing (scripts/fuzz.sh): clang, and its libFuzzer runtime, which clang only recommends
   clang libclang-rt-14-dev
 )

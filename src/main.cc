@@ -59,6 +59,21 @@ Result<std::string> ResolveMountpoint(const std::string& path) {
   return resolved.string();
 }
 
+// The files to mount: the operands, or the one URL named by --name.
+Result<std::vector<MountSpec>> MountSpecsOf(const Options& options) {
+  if (options.name.empty()) return ParseMountSpecs(options.operands);
+  Result<MountSpec> spec = ParseNamedMountSpec(options.name, options.operands.front());
+  if (!spec.ok()) return spec.status();
+  return std::vector<MountSpec>{std::move(spec).value()};
+}
+
+// What /proc/mounts shows as the mount's source: the operand, as an fstab line or mount(8)
+// gives it, so that `mount -a` sees the line is mounted already. Credentials are redacted
+// (/proc/mounts is world-readable), and then `mount -a` cannot match the line.
+std::string MountSource(const std::vector<std::string>& operands) {
+  return operands.size() == 1 ? RedactUrl(operands.front()) : "rangefs";
+}
+
 // The operands and the URLs in them: what an error about an operand may quote.
 std::vector<std::string> OperandUrls(const std::vector<std::string>& operands) {
   std::vector<std::string> urls = operands;
@@ -148,7 +163,7 @@ int Run(int argc, char** argv) {
   const Options& options = *command_line.options;
   InitLogging(options.debug);
 
-  Result<std::vector<MountSpec>> specs = ParseMountSpecs(options.operands);
+  Result<std::vector<MountSpec>> specs = MountSpecsOf(options);
   if (!specs.ok()) {
     std::cerr << "rangefs: "
               << RedactUrlsIn(specs.status().message(), OperandUrls(options.operands)) << "\n";
@@ -158,6 +173,11 @@ int Run(int argc, char** argv) {
   if (!mountpoint.ok()) {
     std::cerr << "rangefs: mountpoint " << mountpoint.status().message() << "\n";
     return kFailureExitCode;
+  }
+  Result<MountLog> mount_log = MountLog::Prepare(options.log_file, options.foreground);
+  if (!mount_log.ok()) {
+    std::cerr << "rangefs: " << mount_log.status().message() << "\n";
+    return kUsageExitCode;
   }
 
   const CurlGlobal curl_global;
@@ -192,13 +212,17 @@ int Run(int argc, char** argv) {
   Filesystem filesystem(sources.top(), std::move(*files), std::time(nullptr), options.read,
                         Milliseconds(options.revalidate_seconds));
   FuseConfig fuse_config{.mountpoint = *mountpoint,
+                         .source = MountSource(options.operands),
                          .mount_options = options.fuse_options,
                          .foreground = options.foreground,
                          .fuse_debug = options.debug,
                          .attribute_timeout_seconds = options.revalidate_seconds};
-  const int exit_code = ServeFuse(filesystem, fuse_config, [&options] {
-    LogToSyslog();
-    if (options.insecure) spdlog::warn("{}", kInsecureWarning);  // stderr had it; now the log too
+  const int exit_code = ServeFuse(filesystem, fuse_config, [&options, &mount_log] {
+    mount_log->Activate();
+    // stderr had it; now the log too.
+    if (options.insecure && mount_log->target() != LogTarget::kStderr) {
+      spdlog::warn("{}", kInsecureWarning);
+    }
   });
   // Unfinished transfers report to the cache: stop them while it still exists.
   sources.Shutdown();

@@ -87,6 +87,14 @@ Result<MountSpec> ParseMountSpec(std::string_view operand) {
   return MountSpec{std::move(name).value(), std::string(operand)};
 }
 
+Result<MountSpec> ParseNamedMountSpec(std::string_view name, std::string_view url) {
+  if (Status status = CheckFileName(name, "--name " + std::string(name)); !status.ok()) {
+    return status;
+  }
+  if (Result<std::string> path = EncodedPath(url); !path.ok()) return path.status();
+  return MountSpec{std::string(name), std::string(url)};
+}
+
 Result<std::vector<MountSpec>> ParseMountSpecs(std::span<const std::string> operands) {
   std::vector<MountSpec> specs;
   std::set<std::string, std::less<>> names;

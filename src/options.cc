@@ -10,6 +10,8 @@
 #include <iostream>
 #include <memory>
 
+#include "rangefs/mount_options.h"
+
 namespace rangefs {
 namespace {
 
@@ -96,29 +98,52 @@ bool CheckReadable(const char* option, const std::string& path) {
   return false;
 }
 
-}  // namespace
+// What the parser fills in besides Options, checked and moved into Options after parsing.
+struct ParseTargets {
+  std::vector<std::string> positionals;   // URL|NAME=URL... MOUNTPOINT
+  std::vector<std::string> header_lines;  // --header
+  std::vector<std::string> header_files;  // --header-file
+};
 
-CommandLine ParseCommandLine(int argc, char** argv) {
-  Options options;
-  CLI::App app("Mount remote HTTP(S) files as local read-only files, read with Range requests.",
-               "rangefs");
+constexpr const char* kAppDescription =
+    "Mount remote HTTP(S) files as local read-only files, read with Range requests.";
+
+// Every option of the command line and where its value goes.
+void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
   app.footer(
       "Each URL becomes one read-only file in MOUNTPOINT, named after the last segment of its\n"
       "path (percent-decoded) or NAME. rangefs probes every URL before mounting and exits\n"
       "non-zero, mounting nothing, if one cannot be read. Unmount with: fusermount3 -u "
-      "MOUNTPOINT");
+      "MOUNTPOINT\n\n"
+      "mount(8) and /etc/fstab: mount -t fuse.rangefs URL MOUNTPOINT -o OPTIONS. Every long\n"
+      "option above is also -o key=value with _ between words (--cache-size 1G is\n"
+      "-o cache_size=1G; flags are -o key: -o debug, -o no_open_prefetch); -o name=NAME names\n"
+      "the file. Other -o options go to FUSE (allow_other, exec, ...).\n" +
+      std::string(IgnoredMountOptionsHelp()) +
+      "\n\nOnce mounted, rangefs logs to syslog (-f: stderr; --log-file: that file). Where\n"
+      "nothing listens on /dev/log, it keeps logging to stderr if stderr is a regular file,\n"
+      "else it warns at start that later messages are lost.");
   app.set_version_flag("--version", VersionText(), "Print versions of rangefs and its libraries");
 
-  std::vector<std::string> positionals;
+  std::vector<std::string>& positionals = targets.positionals;
   app.add_option("operands", positionals, "URL|NAME=URL... MOUNTPOINT")->required()->expected(-2);
   app.add_flag("-f,--foreground", options.foreground,
                "Stay in the foreground instead of daemonizing once mounted");
   app.add_flag("-d,--debug", options.debug,
                "Foreground with debug logging (every request) and FUSE debug output");
   app.add_option("-o", options.fuse_options,
-                 "FUSE mount options, comma-separated (allow_other, ...); repeatable")
+                 "Mount options, comma-separated: any long option as key[=value] "
+                 "(cache_size=1G, debug), else a FUSE option (allow_other, ...); repeatable")
       ->type_name("OPT[,OPT...]")
       ->allow_extra_args(false);
+  app.add_option("--name", options.name,
+                 "File name of the single URL, as -o name=NAME in an fstab line (with several "
+                 "URLs, write NAME=URL). Default: the URL's last path segment")
+      ->type_name("NAME");
+  app.add_option("--log-file", options.log_file,
+                 "Once mounted, append log lines to FILE instead of sending them to syslog (or, "
+                 "with -f, stderr). Default: syslog")
+      ->type_name("FILE");
   app.add_option("--timeout", options.timeout_seconds,
                  "Seconds a fetch may take, retries and their waits included, before the read "
                  "fails with EIO")
@@ -183,8 +208,8 @@ CommandLine ParseCommandLine(int argc, char** argv) {
 
   // Security. Credentials (headers, netrc, the URL's user:password) go only to the origin
   // (scheme, host, port) of the URL given, not to where a redirect leads, and never into logs.
-  std::vector<std::string> header_lines;
-  std::vector<std::string> header_files;
+  std::vector<std::string>& header_lines = targets.header_lines;
+  std::vector<std::string>& header_files = targets.header_files;
   app.add_option("--header", header_lines,
                  "Add this header to every request to the URL's origin (scheme, host and port), "
                  "e.g. 'Authorization: Bearer TOKEN'; repeatable. Default: none. The command "
@@ -218,9 +243,63 @@ CommandLine ParseCommandLine(int argc, char** argv) {
                  "https://, socks5h://). Default: the http_proxy, https_proxy, all_proxy and "
                  "no_proxy environment variables")
       ->type_name("URL");
+}
 
+// The long options of `app`: what `-o key=value` may name.
+std::vector<LongOption> LongOptionsOf(const CLI::App& app) {
+  std::vector<LongOption> long_options;
+  for (const CLI::Option* option : app.get_options()) {
+    for (const std::string& name : option->get_lnames()) {
+      long_options.push_back({name, option->get_items_expected_max() > 0});
+    }
+  }
+  return long_options;
+}
+
+}  // namespace
+
+std::vector<LongOption> CommandLineLongOptions() {
+  Options options;
+  ParseTargets targets;
+  CLI::App app(kAppDescription, "rangefs");
+  DefineOptions(app, options, targets);
+  return LongOptionsOf(app);
+}
+
+std::string CommandLineHelp() {
+  Options options;
+  ParseTargets targets;
+  CLI::App app(kAppDescription, "rangefs");
+  DefineOptions(app, options, targets);
+  return app.help();
+}
+
+CommandLine ParseCommandLine(int argc, char** argv) {
+  Options options;
+  ParseTargets targets;
+  CLI::App app(kAppDescription, "rangefs");
+  DefineOptions(app, options, targets);
+  // mount(8) puts an fstab line's options first and the command line's after them, so that
+  // `mount /mnt/x -o cache_size=2G` overrides the line: the last value of an option wins.
+  for (CLI::Option* option : app.get_options()) {
+    if (!option->get_positional() && option->get_items_expected_max() == 1) {
+      option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    }
+  }
+
+  const std::vector<std::string> given(argv + std::min(argc, 1), argv + argc);
+  Result<std::vector<std::string>> translated = TranslateMountOptions(given, LongOptionsOf(app));
+  if (!translated.ok()) {
+    std::cerr << "rangefs: " << translated.status().message() << "\n";
+    return {std::nullopt, kUsageExitCode};
+  }
+  std::string program = argc > 0 ? argv[0] : "rangefs";
+  std::vector<char*> translated_argv = {program.data()};
+  for (std::string& arg : *translated) translated_argv.push_back(arg.data());
+
+  std::vector<std::string>& positionals = targets.positionals;
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(translated_argv.size()), translated_argv.data());
   } catch (const CLI::CallForHelp& e) {
     return {std::nullopt, app.exit(e)};
   } catch (const CLI::CallForVersion& e) {
@@ -233,11 +312,16 @@ CommandLine ParseCommandLine(int argc, char** argv) {
     std::cerr << "rangefs: need at least one URL and a MOUNTPOINT (see rangefs --help)\n";
     return {std::nullopt, kUsageExitCode};
   }
+  if (!options.name.empty() && positionals.size() != 2) {
+    std::cerr << "rangefs: --name (-o name=) names the file of a single URL; with several, "
+                 "write NAME=URL\n";
+    return {std::nullopt, kUsageExitCode};
+  }
   if (options.read.cache_size < 4 * options.read.block_size) {
     std::cerr << "rangefs: --cache-size must hold at least four blocks (--block-size)\n";
     return {std::nullopt, kUsageExitCode};
   }
-  if (!CollectHeaders(header_lines, header_files, options.headers) ||
+  if (!CollectHeaders(targets.header_lines, targets.header_files, options.headers) ||
       !CheckReadable("--cacert", options.ca_file) ||
       !CheckReadable("--netrc-file", options.netrc_file)) {
     return {std::nullopt, kUsageExitCode};

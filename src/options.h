@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "rangefs/header_file.h"
+#include "rangefs/mount_options.h"
 #include "rangefs/read_options.h"
 
 namespace rangefs {
@@ -16,6 +17,8 @@ struct Options {
   bool foreground = false;                // -f: stay attached to the terminal
   bool debug = false;                     // -d: foreground, debug logging, FUSE debug output
   std::vector<std::string> fuse_options;  // -o, passed to libfuse
+  std::string name;                       // --name: the file name of the single URL
+  std::string log_file;                   // --log-file: where logs go once mounted
   double timeout_seconds = 60;            // per fetch, retries included: bounds a read's wait
   double connect_timeout_seconds = 15;    // per connection attempt
   double stall_timeout_seconds = 15;      // a response that sends nothing this long is retried
@@ -42,6 +45,12 @@ struct CommandLine {
 };
 
 // Parses argv. Prints --help, --version and usage errors itself; usage errors exit with 2.
+// `-o` options naming a long option are that option (see rangefs/mount_options.h), and an
+// option given twice takes its last value, as mount(8) options do.
 CommandLine ParseCommandLine(int argc, char** argv);
+
+// The long options ParseCommandLine knows, and its --help text.
+std::vector<LongOption> CommandLineLongOptions();
+std::string CommandLineHelp();
 
 }  // namespace rangefs

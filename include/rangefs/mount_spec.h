@@ -30,6 +30,10 @@ Result<std::string> FileNameFromUrl(std::string_view url);
 // An explicit NAME obeys the same rules as a derived one.
 Result<MountSpec> ParseMountSpec(std::string_view operand);
 
+// The file `url` named `name` (--name, -o name=): `url` is taken whole, never read as
+// NAME=URL, and `name` obeys the same rules as an explicit NAME.
+Result<MountSpec> ParseNamedMountSpec(std::string_view name, std::string_view url);
+
 // Parses every operand and checks that no two files share a name. The first problem found is
 // returned, naming the operand responsible.
 Result<std::vector<MountSpec>> ParseMountSpecs(std::span<const std::string> operands);

@@ -20,6 +20,7 @@
 #include "fuse/fuse_owners.h"
 #include "fuse/kernel_notifier.h"
 #include "fuse/kernel_readahead.h"
+#include "rangefs/mount_options.h"
 
 namespace rangefs {
 namespace {
@@ -244,13 +245,14 @@ constexpr fuse_lowlevel_ops kOperations = MakeOperations();
 }  // namespace
 
 int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
-              const std::function<void()>& after_daemonize) {
+              const std::function<void()>& on_mounted) {
   fuse_args raw_args = FUSE_ARGS_INIT(0, nullptr);
   const std::unique_ptr<fuse_args, FuseArgsDeleter> args(&raw_args);
-  // fsname and subtype make the mount show up as "rangefs ... fuse.rangefs" in /proc/mounts;
+  // fsname and subtype make the mount show up as "SOURCE ... fuse.rangefs" in /proc/mounts;
   // default_permissions lets the kernel enforce the 0444/0555 modes.
-  std::vector<std::string> argv = {"rangefs", "-o",
-                                   "ro,default_permissions,fsname=rangefs,subtype=rangefs"};
+  std::vector<std::string> argv = {
+      "rangefs", "-o",
+      "ro,default_permissions,fsname=" + EscapeFuseOptionValue(config.source) + ",subtype=rangefs"};
   for (const std::string& option : config.mount_options) {
     argv.push_back("-o");
     argv.push_back(option);
@@ -279,7 +281,7 @@ int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
     fuse_remove_signal_handlers(session.get());
     return 1;
   }
-  if (!config.foreground) after_daemonize();
+  on_mounted();
   spdlog::info("mounted at {}", config.mountpoint);
 
   int loop_result = 0;

@@ -13,6 +13,8 @@ namespace rangefs {
 
 struct FuseConfig {
   std::string mountpoint;  // absolute: the daemon changes its working directory to "/"
+  // The mount's source in /proc/mounts (fsname): mount -a compares it with the fstab line's.
+  std::string source = "rangefs";
   std::vector<std::string> mount_options;  // user's -o options, passed through
   bool foreground = false;
   bool fuse_debug = false;  // libfuse prints every kernel request
@@ -20,10 +22,11 @@ struct FuseConfig {
   double attribute_timeout_seconds = 60;
 };
 
-// Mounts `filesystem`, daemonizes unless config.foreground (calling `after_daemonize` in the
-// daemon), and serves until unmounted (fusermount3 -u) or SIGINT/SIGTERM/SIGHUP, then
-// unmounts. Returns the process exit code. Errors before the mount is up go to stderr.
+// Mounts `filesystem`, daemonizes unless config.foreground, calls `on_mounted` (in the
+// daemon, after daemonizing), and serves until unmounted (fusermount3 -u) or
+// SIGINT/SIGTERM/SIGHUP, then unmounts. Returns the process exit code. Errors before the mount
+// is up go to stderr.
 int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
-              const std::function<void()>& after_daemonize);
+              const std::function<void()>& on_mounted);
 
 }  // namespace rangefs

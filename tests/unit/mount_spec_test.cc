@@ -169,6 +169,26 @@ TEST(ParseMountSpecTest, RejectsPlainUrlWithoutName) {
   }
 }
 
+TEST(ParseNamedMountSpecTest, TakesTheUrlWholeAndAnyValidName) {
+  // What NAME=URL could not say: a name with ':' and a URL that is not read as NAME=URL.
+  Result<MountSpec> got = ParseNamedMountSpec("disk:1.img", "https://h/a/b.iso?x=1");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, (MountSpec{"disk:1.img", "https://h/a/b.iso?x=1"}));
+  got = ParseNamedMountSpec("n", "https://h/");  // no file name in the URL: the name gives one
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->url, "https://h/");
+}
+
+TEST(ParseNamedMountSpecTest, RejectsBadNamesAndUrls) {
+  for (const std::string_view name : {"", ".", "..", "a/b"}) {
+    Result<MountSpec> got = ParseNamedMountSpec(name, "https://h/x");
+    ASSERT_FALSE(got.ok()) << name;
+    EXPECT_THAT(got.status().message(), HasSubstr("--name"));
+  }
+  EXPECT_FALSE(ParseNamedMountSpec("x", "ftp://h/x").ok());
+  EXPECT_FALSE(ParseNamedMountSpec("x", "x.iso=https://h/x").ok());
+}
+
 // ---------------------------------------------------------------------------------------------
 // ParseMountSpecs
 
