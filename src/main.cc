@@ -13,13 +13,16 @@
 #include <filesystem>
 #include <future>
 #include <iostream>
+#include <string>
 #include <system_error>
+#include <vector>
 
 #include "fuse/fuse_adapter.h"
 #include "logging.h"
 #include "options.h"
 #include "rangefs/filesystem.h"
 #include "rangefs/http_range_source.h"
+#include "rangefs/metrics.h"
 #include "rangefs/mount_spec.h"
 #include "rangefs/redact.h"
 #include "rangefs/retrying_range_source.h"
@@ -115,9 +118,10 @@ std::optional<std::vector<NamedFile>> ProbeAll(RangeSource& source,
 // The chain every read goes through: whole-file fallback, then retries, then HTTP.
 class ReadSources {
  public:
-  ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch)
-      : http_(NewHttpRangeSource(http)),
-        retrying_(*http_, timer_, retry),
+  ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch,
+              Metrics& metrics)
+      : http_(NewHttpRangeSource(http, &metrics)),
+        retrying_(*http_, timer_, retry, &metrics),
         fallback_(retrying_, max_full_fetch, TempDirectory()) {}
   ~ReadSources() { Shutdown(); }
 
@@ -183,14 +187,18 @@ int Run(int argc, char** argv) {
   http_options.max_ranges = options.read.max_ranges;
   const RetryConfig retry{.max_retries = options.retries,
                           .deadline = Milliseconds(options.timeout_seconds)};
-  ReadSources sources(http_options, retry, options.max_full_fetch);
+  std::vector<std::string> urls;
+  for (const MountSpec& spec : *specs) urls.push_back(spec.url);
+  // Before the sources: they count into it from their first request (the probes).
+  Metrics metrics(urls);
+  ReadSources sources(http_options, retry, options.max_full_fetch, metrics);
 
   std::optional<std::vector<NamedFile>> files =
       ProbeAll(sources.top(), *specs, options.max_full_fetch);
   if (!files) return kFailureExitCode;
 
   Filesystem filesystem(sources.top(), std::move(*files), std::time(nullptr), options.read,
-                        Milliseconds(options.revalidate_seconds));
+                        Milliseconds(options.revalidate_seconds), &metrics);
   FuseConfig fuse_config{.mountpoint = *mountpoint,
                          .mount_options = options.fuse_options,
                          .foreground = options.foreground,
