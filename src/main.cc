@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <future>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -23,7 +24,9 @@
 #include "rangefs/filesystem.h"
 #include "rangefs/http_range_source.h"
 #include "rangefs/metrics.h"
+#include "rangefs/metrics_server.h"
 #include "rangefs/mount_spec.h"
+#include "rangefs/prometheus_text.h"
 #include "rangefs/redact.h"
 #include "rangefs/retrying_range_source.h"
 #include "rangefs/scheduler.h"
@@ -193,21 +196,46 @@ int Run(int argc, char** argv) {
   Metrics metrics(urls);
   ReadSources sources(http_options, retry, options.max_full_fetch, metrics);
 
+  // Bound before anything else may fail, so that a taken port fails the mount at once; served
+  // only once the daemon runs (threads do not survive its fork).
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (options.metrics) {
+    Result<std::unique_ptr<MetricsServer>> listening = MetricsServer::Listen(*options.metrics);
+    if (!listening.ok()) {
+      std::cerr << "rangefs: --metrics " << listening.status().message() << "\n";
+      return kFailureExitCode;
+    }
+    metrics_server = std::move(listening).value();
+    spdlog::info("metrics at {}", metrics_server->where());
+  }
+
   std::optional<std::vector<NamedFile>> files =
       ProbeAll(sources.top(), *specs, options.max_full_fetch);
   if (!files) return kFailureExitCode;
 
   Filesystem filesystem(sources.top(), std::move(*files), std::time(nullptr), options.read,
                         Milliseconds(options.revalidate_seconds), &metrics);
+  const auto render_metrics = [&metrics, &filesystem, &options] {
+    const std::vector<MetricFamily> families =
+        metrics.Collect(filesystem.cache_stats(), options.read.cache_size);
+    return FormatPrometheusText(families);
+  };
+  if (metrics_server && options.foreground) metrics_server->Start(render_metrics);
   FuseConfig fuse_config{.mountpoint = *mountpoint,
                          .mount_options = options.fuse_options,
                          .foreground = options.foreground,
                          .fuse_debug = options.debug,
                          .attribute_timeout_seconds = options.revalidate_seconds};
-  const int exit_code = ServeFuse(filesystem, fuse_config, [&options] {
+  const int exit_code = ServeFuse(filesystem, fuse_config, [&] {
     LogToSyslog();
     if (options.insecure) spdlog::warn("{}", kInsecureWarning);  // stderr had it; now the log too
+    if (metrics_server) {
+      metrics_server->Start(render_metrics);
+      spdlog::info("metrics at {}", metrics_server->where());
+    }
   });
+  // It reads the filesystem's counters: stop it while the filesystem exists.
+  if (metrics_server) metrics_server->Stop();
   // Unfinished transfers report to the cache: stop them while it still exists.
   sources.Shutdown();
   return exit_code;

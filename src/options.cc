@@ -180,6 +180,12 @@ CommandLine ParseCommandLine(int argc, char** argv) {
                  "Parallel readahead requests, all files together")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  std::string metrics_address;
+  app.add_option("--metrics", metrics_address,
+                 "Serve metrics in the Prometheus text format at http://ADDR/metrics, ADDR a "
+                 "loopback address and port (127.0.0.1:9100; port 0 picks a free one and logs "
+                 "it), or on the unix socket unix:/PATH. Default: off")
+      ->type_name("ADDR");
 
   // Security. Credentials (headers, netrc, the URL's user:password) go only to the origin
   // (scheme, host, port) of the URL given, not to where a redirect leads, and never into logs.
@@ -241,6 +247,14 @@ CommandLine ParseCommandLine(int argc, char** argv) {
       !CheckReadable("--cacert", options.ca_file) ||
       !CheckReadable("--netrc-file", options.netrc_file)) {
     return {std::nullopt, kUsageExitCode};
+  }
+  if (!metrics_address.empty()) {
+    Result<MetricsAddress> address = ParseMetricsAddress(metrics_address);
+    if (!address.ok()) {
+      std::cerr << "rangefs: --metrics " << address.status().message() << "\n";
+      return {std::nullopt, kUsageExitCode};
+    }
+    options.metrics = std::move(address).value();
   }
   options.mountpoint = positionals.back();
   positionals.pop_back();
