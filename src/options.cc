@@ -1,8 +1,5 @@
 #include "options.h"
 
-#include <curl/curl.h>
-#include <fuse3/fuse_lowlevel.h>
-
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
@@ -10,17 +7,12 @@
 #include <iostream>
 #include <memory>
 
+#include "version.h"
+
 namespace rangefs {
 namespace {
 
 constexpr int kUsageExitCode = 2;
-
-std::string VersionText() {
-  std::string text = "rangefs " RANGEFS_VERSION "\n";
-  text += std::string("libfuse ") + fuse_pkgversion() + "\n";
-  text += curl_version();
-  return text;
-}
 
 // "256M" for 268435456: defaults shown the way they are typed.
 std::string HumanSize(uint64_t bytes) {
