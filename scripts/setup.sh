@@ -12,6 +12,8 @@ packages=(
   fuse3 ca-certificates
   # tests and the demo: a real web server and real tools
   nginx-light python3 unzip zip openssl
+  # scraping the metrics endpoint; getfattr and setfattr for the extended attributes
+  curl attr
   # fuzzing (scripts/fuzz.sh): clang, and its libFuzzer runtime, which clang only recommends
   clang libclang-rt-14-dev
 )
