@@ -7,7 +7,7 @@ namespace rangefs {
 namespace {
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
-constexpr double kSecondsPerMicrosecond = 1e-6;
+constexpr double kMicrosecondsPerSecond = 1e6;
 
 // Request latency: from a loopback hit (well under a millisecond) to a request that ran into
 // the default 60 s timeout.
@@ -41,12 +41,12 @@ MetricFamily Gauge(std::string name, std::string help, double value) {
 }
 
 MetricFamily HistogramFamily(std::string name, std::string help, const Histogram& histogram,
-                             double scale) {
+                             double divisor) {
   return MetricFamily{.name = std::move(name),
                       .help = std::move(help),
                       .type = MetricType::kHistogram,
                       .samples = {},
-                      .histograms = {histogram.Sample(scale)}};
+                      .histograms = {histogram.Sample(divisor)}};
 }
 
 }  // namespace
@@ -71,14 +71,14 @@ std::vector<uint64_t> Histogram::BucketCounts() const {
   return counts;
 }
 
-HistogramSample Histogram::Sample(double scale) const {
+HistogramSample Histogram::Sample(double divisor) const {
   HistogramSample sample;
   sample.upper_bounds.reserve(bounds_.size());
   for (const uint64_t bound : bounds_) {
-    sample.upper_bounds.push_back(static_cast<double>(bound) * scale);
+    sample.upper_bounds.push_back(static_cast<double>(bound) / divisor);
   }
   sample.bucket_counts = BucketCounts();
-  sample.sum = static_cast<double>(Sum()) * scale;
+  sample.sum = static_cast<double>(Sum()) / divisor;
   return sample;
 }
 
@@ -176,11 +176,11 @@ std::vector<MetricFamily> Metrics::Collect(const BlockCacheStats& cache,
                              http_.retries.load(kRelaxed)));
   families.push_back(HistogramFamily("rangefs_http_request_duration_seconds",
                                      "Time from the start of an HTTP request to its end.",
-                                     request_duration_, kSecondsPerMicrosecond));
+                                     request_duration_, kMicrosecondsPerSecond));
   families.push_back(HistogramFamily("rangefs_http_first_byte_seconds",
                                      "Time from the start of an HTTP request to the first byte "
                                      "of its response.",
-                                     first_byte_, kSecondsPerMicrosecond));
+                                     first_byte_, kMicrosecondsPerSecond));
 
   families.push_back(
       Counter("rangefs_cache_hits_total", "Blocks a read found in the block cache.", cache.hits));

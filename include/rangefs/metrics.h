@@ -41,9 +41,10 @@ class Histogram {
   std::vector<uint64_t> BucketCounts() const;
   uint64_t Sum() const { return sum_.load(std::memory_order_relaxed); }
 
-  // For the exposition: bounds and sum multiplied by `scale` (1e-6 turns microseconds into
-  // seconds).
-  HistogramSample Sample(double scale) const;
+  // For the exposition: bounds and sum divided by `divisor` (1e6 turns microseconds into
+  // seconds; dividing, unlike multiplying by 1e-6, gives 0.02773 for 27730, not
+  // 0.027729999999999998).
+  HistogramSample Sample(double divisor) const;
 
  private:
   const std::vector<uint64_t> bounds_;

@@ -45,10 +45,16 @@ TEST(HistogramTest, BucketsAreLessOrEqualAndTheLastTakesTheRest) {
   }
   EXPECT_EQ(histogram.BucketCounts(), (std::vector<uint64_t>{2, 2, 2}));
   EXPECT_EQ(histogram.Sum(), 0u + 10 + 11 + 100 + 101 + 5000);
-  const HistogramSample sample = histogram.Sample(0.5);
+  const HistogramSample sample = histogram.Sample(2);
   EXPECT_EQ(sample.upper_bounds, (std::vector<double>{5, 50}));
   EXPECT_EQ(sample.bucket_counts, (std::vector<uint64_t>{2, 2, 2}));
-  EXPECT_DOUBLE_EQ(sample.sum, 5222 * 0.5);
+  EXPECT_EQ(sample.sum, 2611);
+
+  // Microseconds shown as seconds come out as the decimal they are.
+  Histogram latency({500, 1'000'000});
+  latency.Observe(27'730);
+  EXPECT_EQ(FormatMetricValue(latency.Sample(1e6).sum), "0.02773");
+  EXPECT_EQ(FormatMetricValue(latency.Sample(1e6).upper_bounds[0]), "0.0005");
 }
 
 TEST(MetricsTest, FreshMetricsAreZero) {
@@ -127,7 +133,7 @@ TEST(MetricsTest, RequestsCountPerFileAndByStatus) {
   uint64_t count = 0;
   for (const uint64_t bucket : latency.bucket_counts) count += bucket;
   EXPECT_EQ(count, 5u);
-  EXPECT_NEAR(latency.sum, 0.0007 + 0.003 + 2 + 15 + 0.0001, 1e-9);
+  EXPECT_EQ(latency.sum, 17.0038);
   EXPECT_DOUBLE_EQ(latency.upper_bounds.front(), 0.0005);
   EXPECT_DOUBLE_EQ(latency.upper_bounds.back(), 60);
   // No response, no first byte: four observations, not five.
