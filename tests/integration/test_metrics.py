@@ -350,6 +350,24 @@ class MetricsTest(unittest.TestCase):
         self.assertIsNotNone(mount.wait_exit(15))
         self.assertFalse(os.path.exists(path), "the socket outlived the mount")
 
+    def test_a_daemonized_mount_serves_metrics(self):
+        # The server thread starts after the fork (threads do not survive it); the address was
+        # logged on the terminal before.
+        with harness.run_daemon(["--metrics", "127.0.0.1:0", self.server.url("small.bin")],
+                                timeout=30) as daemon:
+            self.assertEqual(daemon.result.returncode, 0, daemon.result.stderr)
+            found = WHERE_RE.search(daemon.result.stderr)
+            self.assertIsNotNone(found, daemon.result.stderr)
+            with open(os.path.join(self.data, "small.bin"), "rb") as f:
+                self.assertEqual(daemon.call(harness.read_whole,
+                                             os.path.join(daemon.mountpoint, "small.bin")),
+                                 f.read())
+            entries = self.server.quiet_access_log_entries(quiet=0.5)
+            self.where = found.group(1)
+            m = self.settled_scrape(entries)
+            self.assertEqual(total_requests(m), len(entries))
+            self.assertEqual(value(m, "rangefs_read_bytes_total"), SMALL_SIZE)
+
     def test_only_get_metrics_is_answered(self):
         self.start_mount()
         base = self.where[:-len("/metrics")]
