@@ -69,7 +69,8 @@ TEST(MetricsTest, FreshMetricsAreZero) {
   }
   EXPECT_EQ(samples.at("rangefs_cache_capacity_bytes"), 1 << 20);
   // No status seen, no sample: there is nothing to say about a code yet.
-  const MetricFamily* requests = FindFamily(metrics.Collect({}, 1), "rangefs_http_requests_total");
+  const std::vector<MetricFamily> families = metrics.Collect({}, 1);
+  const MetricFamily* requests = FindFamily(families, "rangefs_http_requests_total");
   ASSERT_NE(requests, nullptr);
   EXPECT_TRUE(requests->samples.empty());
   EXPECT_EQ(metrics.TrafficOf("https://h/a").requests, 0u);
