@@ -17,6 +17,8 @@ packages=(
   dpkg-dev groff-base man-db bash-completion
   # mount(8), fstab and systemd unit tests: mount, unshare and nsenter, systemd-analyze
   mount util-linux systemd
+  # scraping the metrics endpoint; getfattr and setfattr for the extended attributes
+  curl attr
   # fuzzing (scripts/fuzz.sh): clang, and its libFuzzer runtime, which clang only recommends
   clang libclang-rt-14-dev
 )

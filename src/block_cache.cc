@@ -39,7 +39,21 @@ struct BlockCache::State {
   // Files whose blocks are no longer cached. One entry per replaced version: a few per day.
   std::unordered_set<uint64_t> retired_files;
   size_t cached_bytes = 0;
+  // Cached bytes by file (inode); a file with none has no entry.
+  std::unordered_map<uint64_t, size_t> bytes_by_file;
   BlockCacheStats counters;
+
+  void Added(const CachedBlock& cached) {
+    cached_bytes += cached.block->size();
+    bytes_by_file[cached.key.file] += cached.block->size();
+  }
+  void Removed(const CachedBlock& cached) {
+    cached_bytes -= cached.block->size();
+    const auto file = bytes_by_file.find(cached.key.file);
+    assert(file != bytes_by_file.end() && file->second >= cached.block->size());
+    file->second -= cached.block->size();
+    if (file->second == 0) bytes_by_file.erase(file);
+  }
 };
 
 BlockCache::BlockCache(size_t capacity_bytes)
@@ -82,12 +96,11 @@ void BlockCache::Fulfill(const BlockKey& key, BlockPtr block) {
     if (block->size() <= capacity_bytes_ && !state_->retired_files.contains(key.file)) {
       auto& by_use = state_->lru.get<0>();
       while (state_->cached_bytes + block->size() > capacity_bytes_ && !by_use.empty()) {
-        state_->cached_bytes -= by_use.front().block->size();
+        state_->Removed(by_use.front());
         by_use.pop_front();
         ++state_->counters.evictions;
       }
-      by_use.push_back({key, block});
-      state_->cached_bytes += block->size();
+      state_->Added(*by_use.push_back({key, block}).first);
     }
   }
   // Outside the lock: waking waiters runs no code of ours, but there is no reason to hold it.
@@ -118,7 +131,7 @@ size_t BlockCache::Retire(uint64_t file) {
       ++it;
       continue;
     }
-    state_->cached_bytes -= it->block->size();
+    state_->Removed(*it);
     it = by_use.erase(it);
     ++dropped;
   }
@@ -131,6 +144,12 @@ BlockPtr BlockCache::Peek(const BlockKey& key) const {
   const auto& by_key = state_->lru.get<1>();
   const auto found = by_key.find(key);
   return found == by_key.end() ? nullptr : found->block;
+}
+
+size_t BlockCache::CachedBytesOf(uint64_t file) const {
+  std::lock_guard lock(mu_);
+  const auto found = state_->bytes_by_file.find(file);
+  return found == state_->bytes_by_file.end() ? 0 : found->second;
 }
 
 BlockCacheStats BlockCache::stats() const {

@@ -45,6 +45,12 @@ void FileReader::ExpediteOthersLoads(const std::vector<BlockCache::Acquired>& bl
 }
 
 Result<ReadBuffer> FileReader::Read(uint64_t offset, uint64_t size) {
+  Result<ReadBuffer> read = ReadBlocks(offset, size);
+  if (metrics_) metrics_->CountRead(read.ok() ? read->size() : 0, read.ok());
+  return read;
+}
+
+Result<ReadBuffer> FileReader::ReadBlocks(uint64_t offset, uint64_t size) {
   const uint64_t file_size = version_->info.size;
   const std::optional<ByteRange> range = ClampToFile(offset, size, file_size);
   if (!range) return ReadBuffer();
@@ -85,6 +91,7 @@ Result<ReadBuffer> FileReader::Read(uint64_t offset, uint64_t size) {
     // Readahead starts before this read waits, so it overlaps with the read's own requests.
     if (const std::optional<Readahead> ahead = readahead_.OnRead(offset, size, file_size)) {
       prefetcher_.Prefetch(version_, ahead->range, ahead->window);
+      if (metrics_) metrics_->ObserveReadahead(ahead->window);
     }
     ExpediteOthersLoads(blocks, first_index);
   }

@@ -2,15 +2,26 @@
 
 #include <spdlog/spdlog.h>
 
+#include "rangefs/http_validators.h"
+#include "rangefs/redact.h"
+
 namespace rangefs {
 namespace {
 
 constexpr uint64_t kFirstFileInode = Filesystem::kRootInode + 1;
+// The user namespace: the one unprivileged readers may list, and that getfattr -d shows
+// without a pattern.
+constexpr std::string_view kAttributePrefix = "user.rangefs.";
+
+ExtendedAttribute Attribute(std::string_view suffix, std::string value) {
+  return {std::string(kAttributePrefix) + std::string(suffix), std::move(value)};
+}
 
 }  // namespace
 
 Filesystem::Filesystem(RangeSource& source, std::vector<NamedFile> files, std::time_t mount_time,
-                       const ReadOptions& read_options, std::chrono::milliseconds revalidate_after)
+                       const ReadOptions& read_options, std::chrono::milliseconds revalidate_after,
+                       Metrics* metrics)
     : source_(source),
       cache_(read_options.cache_size),
       fetcher_(cache_, source, read_options.block_size),
@@ -18,7 +29,8 @@ Filesystem::Filesystem(RangeSource& source, std::vector<NamedFile> files, std::t
                   read_options.max_ranges),
       mount_time_(mount_time),
       revalidate_after_(revalidate_after),
-      read_options_(read_options) {
+      read_options_(read_options),
+      metrics_(metrics) {
   const ReadaheadConfig readahead = EffectiveReadahead(read_options);
   const auto probed_at = MountedFile::Clock::now();
   files_.reserve(files.size());
@@ -88,6 +100,7 @@ void Filesystem::Revalidate(MountedFile& file, MountedFile::Clock::time_point as
     }
     return;
   }
+  if (metrics_) metrics_->CountVersionChange();
   const size_t dropped = cache_.Retire(replaced->inode);
   spdlog::warn("{}: remote changed ({} -> {}); dropped {} cached blocks of the old version",
                file.name(), DescribeVersion(replaced->info), DescribeVersion(file.current()->info),
@@ -177,9 +190,45 @@ Result<OpenedFile> Filesystem::Open(uint64_t inode) {
   VersionRegistry& versions = *this;
   return OpenedFile{
       .reader = std::make_unique<FileReader>(fetcher_, prefetcher_, file.readahead(), versions,
-                                             std::move(version), stop_.get_token()),
+                                             std::move(version), stop_.get_token(), metrics_),
       // Each inode holds one version, so what the kernel cached stays valid.
       .keep_cache = true};
+}
+
+Result<std::vector<ExtendedAttribute>> Filesystem::ExtendedAttributes(uint64_t inode) const {
+  if (inode == kRootInode) return std::vector<ExtendedAttribute>();
+  const Located located = Locate(inode);
+  if (!located.file) return Status(ErrorCode::kNotFound, "no such inode");
+  const FileVersionPtr version = located.file->Find(located.generation);
+  if (!version) return Status(ErrorCode::kStaleHandle, "a replaced version of the file");
+  const RemoteFileInfo& info = version->info;
+  std::vector<ExtendedAttribute> attributes;
+  attributes.push_back(Attribute("url", RedactUrl(info.url)));
+  // Absent rather than empty when the server sent none: an empty value would read as a
+  // validator that is the empty string.
+  if (!info.etag.empty()) attributes.push_back(Attribute("etag", info.etag));
+  if (info.last_modified) {
+    attributes.push_back(Attribute("last_modified", http::FormatHttpDate(*info.last_modified)));
+  }
+  attributes.push_back(
+      Attribute("cached_bytes", std::to_string(cache_.CachedBytesOf(version->inode))));
+  if (metrics_) {
+    const FileTraffic traffic = metrics_->TrafficOf(info.url);
+    attributes.push_back(Attribute("requests", std::to_string(traffic.requests)));
+    attributes.push_back(Attribute("bytes_fetched", std::to_string(traffic.bytes_fetched)));
+    attributes.push_back(Attribute("retries", std::to_string(traffic.retries)));
+  }
+  return attributes;
+}
+
+Result<std::string> Filesystem::ExtendedAttributeValue(uint64_t inode,
+                                                       std::string_view name) const {
+  Result<std::vector<ExtendedAttribute>> attributes = ExtendedAttributes(inode);
+  if (!attributes.ok()) return attributes.status();
+  for (ExtendedAttribute& attribute : *attributes) {
+    if (attribute.name == name) return std::move(attribute.value);
+  }
+  return Status(ErrorCode::kNoSuchAttribute, "no attribute " + std::string(name));
 }
 
 }  // namespace rangefs

@@ -13,14 +13,20 @@
 #include <filesystem>
 #include <future>
 #include <iostream>
+#include <memory>
+#include <string>
 #include <system_error>
+#include <vector>
 
 #include "fuse/fuse_adapter.h"
 #include "logging.h"
 #include "options.h"
 #include "rangefs/filesystem.h"
 #include "rangefs/http_range_source.h"
+#include "rangefs/metrics.h"
+#include "rangefs/metrics_server.h"
 #include "rangefs/mount_spec.h"
+#include "rangefs/prometheus_text.h"
 #include "rangefs/redact.h"
 #include "rangefs/retrying_range_source.h"
 #include "rangefs/scheduler.h"
@@ -130,9 +136,10 @@ std::optional<std::vector<NamedFile>> ProbeAll(RangeSource& source,
 // The chain every read goes through: whole-file fallback, then retries, then HTTP.
 class ReadSources {
  public:
-  ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch)
-      : http_(NewHttpRangeSource(http)),
-        retrying_(*http_, timer_, retry),
+  ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch,
+              Metrics& metrics)
+      : http_(NewHttpRangeSource(http, &metrics)),
+        retrying_(*http_, timer_, retry, &metrics),
         fallback_(retrying_, max_full_fetch, TempDirectory()) {}
   ~ReadSources() { Shutdown(); }
 
@@ -203,27 +210,57 @@ int Run(int argc, char** argv) {
   http_options.max_ranges = options.read.max_ranges;
   const RetryConfig retry{.max_retries = options.retries,
                           .deadline = Milliseconds(options.timeout_seconds)};
-  ReadSources sources(http_options, retry, options.max_full_fetch);
+  std::vector<std::string> urls;
+  for (const MountSpec& spec : *specs) urls.push_back(spec.url);
+  // Before the sources: they count into it from their first request (the probes).
+  Metrics metrics(urls);
+  ReadSources sources(http_options, retry, options.max_full_fetch, metrics);
+
+  // Bound before anything else may fail, so that a taken port fails the mount at once; served
+  // only once the daemon runs (threads do not survive its fork).
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (options.metrics) {
+    Result<std::unique_ptr<MetricsServer>> listening = MetricsServer::Listen(*options.metrics);
+    if (!listening.ok()) {
+      std::cerr << "rangefs: --metrics " << listening.status().message() << "\n";
+      return kFailureExitCode;
+    }
+    metrics_server = std::move(listening).value();
+    spdlog::info("metrics at {}", metrics_server->where());
+  }
 
   std::optional<std::vector<NamedFile>> files =
       ProbeAll(sources.top(), *specs, options.max_full_fetch);
   if (!files) return kFailureExitCode;
 
   Filesystem filesystem(sources.top(), std::move(*files), std::time(nullptr), options.read,
-                        Milliseconds(options.revalidate_seconds));
+                        Milliseconds(options.revalidate_seconds), &metrics);
+  const auto render_metrics = [&metrics, &filesystem, &options] {
+    const std::vector<MetricFamily> families =
+        metrics.Collect(filesystem.cache_stats(), options.read.cache_size);
+    return FormatPrometheusText(families);
+  };
+  if (metrics_server && options.foreground) metrics_server->Start(render_metrics);
   FuseConfig fuse_config{.mountpoint = *mountpoint,
                          .source = MountSource(options.operands),
                          .mount_options = options.fuse_options,
                          .foreground = options.foreground,
                          .fuse_debug = options.debug,
                          .attribute_timeout_seconds = options.revalidate_seconds};
-  const int exit_code = ServeFuse(filesystem, fuse_config, [&options, &mount_log] {
-    mount_log->Activate();
-    // stderr had it; now the log too.
-    if (options.insecure && mount_log->target() != LogTarget::kStderr) {
-      spdlog::warn("{}", kInsecureWarning);
-    }
-  });
+  const int exit_code =
+      ServeFuse(filesystem, fuse_config, [&options, &mount_log, &metrics_server, &render_metrics] {
+        mount_log->Activate();
+        // stderr had it; now the log too.
+        if (options.insecure && mount_log->target() != LogTarget::kStderr) {
+          spdlog::warn("{}", kInsecureWarning);
+        }
+        if (metrics_server) {
+          metrics_server->Start(render_metrics);
+          spdlog::info("metrics at {}", metrics_server->where());
+        }
+      });
+  // It reads the filesystem's counters: stop it while the filesystem exists.
+  if (metrics_server) metrics_server->Stop();
   // Unfinished transfers report to the cache: stop them while it still exists.
   sources.Shutdown();
   return exit_code;

@@ -1,8 +1,5 @@
 #include "options.h"
 
-#include <curl/curl.h>
-#include <fuse3/fuse_lowlevel.h>
-
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
@@ -11,18 +8,12 @@
 #include <memory>
 
 #include "rangefs/mount_options.h"
+#include "version.h"
 
 namespace rangefs {
 namespace {
 
 constexpr int kUsageExitCode = 2;
-
-std::string VersionText() {
-  std::string text = "rangefs " RANGEFS_VERSION "\n";
-  text += std::string("libfuse ") + fuse_pkgversion() + "\n";
-  text += curl_version();
-  return text;
-}
 
 // "256M" for 268435456: defaults shown the way they are typed.
 std::string HumanSize(uint64_t bytes) {
@@ -103,6 +94,7 @@ struct ParseTargets {
   std::vector<std::string> positionals;   // URL|NAME=URL... MOUNTPOINT
   std::vector<std::string> header_lines;  // --header
   std::vector<std::string> header_files;  // --header-file
+  std::string metrics_address;            // --metrics, checked after parsing
 };
 
 constexpr const char* kAppDescription =
@@ -205,6 +197,11 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
                  "Parallel readahead requests, all files together")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  app.add_option("--metrics", targets.metrics_address,
+                 "Serve metrics in the Prometheus text format at http://ADDR/metrics, ADDR a "
+                 "loopback address and port (127.0.0.1:9100; port 0 picks a free one and logs "
+                 "it), or on the unix socket unix:/PATH. Default: off")
+      ->type_name("ADDR");
 
   // Security. Credentials (headers, netrc, the URL's user:password) go only to the origin
   // (scheme, host, port) of the URL given, not to where a redirect leads, and never into logs.
@@ -325,6 +322,14 @@ CommandLine ParseCommandLine(int argc, char** argv) {
       !CheckReadable("--cacert", options.ca_file) ||
       !CheckReadable("--netrc-file", options.netrc_file)) {
     return {std::nullopt, kUsageExitCode};
+  }
+  if (!targets.metrics_address.empty()) {
+    Result<MetricsAddress> address = ParseMetricsAddress(targets.metrics_address);
+    if (!address.ok()) {
+      std::cerr << "rangefs: --metrics " << address.status().message() << "\n";
+      return {std::nullopt, kUsageExitCode};
+    }
+    options.metrics = std::move(address).value();
   }
   options.mountpoint = positionals.back();
   positionals.pop_back();

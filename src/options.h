@@ -7,6 +7,7 @@
 
 #include "rangefs/header_file.h"
 #include "rangefs/mount_options.h"
+#include "rangefs/metrics_server.h"
 #include "rangefs/read_options.h"
 
 namespace rangefs {
@@ -28,6 +29,9 @@ struct Options {
   // long the kernel caches names and attributes.
   double revalidate_seconds = 60;
   ReadOptions read;  // cache, readahead and parallelism
+  // --metrics: where the Prometheus endpoint listens; empty: no endpoint (the default, since it
+  // is one more socket, and the counters behind the extended attributes run anyway).
+  std::optional<MetricsAddress> metrics;
 
   // Security; see HttpOptions for what each does.
   std::vector<HttpHeader> headers;       // --header in order, then each --header-file's

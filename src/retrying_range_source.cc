@@ -128,6 +128,7 @@ void RetryingRangeSource::Fetch::OnAttemptDone(uint64_t attempt, const Status& s
   }
   ++retries_;
   ++attempt_;
+  if (owner_.metrics_) owner_.metrics_->CountRetry(file_.url);
   const bool arm_deadline = !deadline_armed_;
   deadline_armed_ = true;
   spdlog::info("{} bytes={}-{}: retry {} in {} ms from byte {}: {}", RedactUrl(file_.url),
@@ -175,8 +176,12 @@ void RetryingRangeSource::Fetch::Reresolve() {
 }
 
 RetryingRangeSource::RetryingRangeSource(RangeSource& inner, Scheduler& scheduler,
-                                         const RetryConfig& config)
-    : inner_(inner), scheduler_(scheduler), policy_(config), random_(std::random_device{}()) {}
+                                         const RetryConfig& config, Metrics* metrics)
+    : inner_(inner),
+      scheduler_(scheduler),
+      policy_(config),
+      metrics_(metrics),
+      random_(std::random_device{}()) {}
 
 void RetryingRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& range,
                                      FetchPriority priority, std::shared_ptr<RangeSink> sink) {

@@ -34,6 +34,8 @@ const char* ErrorCodeName(ErrorCode code) {
       return "not-a-directory";
     case ErrorCode::kIsADirectory:
       return "is-a-directory";
+    case ErrorCode::kNoSuchAttribute:
+      return "no-such-attribute";
     case ErrorCode::kInternal:
       return "internal";
   }

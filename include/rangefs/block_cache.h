@@ -75,6 +75,9 @@ class BlockCache {
   // The cached block, without counting a hit or touching the LRU order; null if not cached.
   BlockPtr Peek(const BlockKey& key) const;
 
+  // Bytes of file `file` (an inode) in the cache, loading blocks not included.
+  size_t CachedBytesOf(uint64_t file) const;
+
   BlockCacheStats stats() const;
   size_t capacity_bytes() const { return capacity_bytes_; }
 

@@ -19,6 +19,7 @@
 
 #include "rangefs/block_fetcher.h"
 #include "rangefs/file_version.h"
+#include "rangefs/metrics.h"
 #include "rangefs/prefetcher.h"
 #include "rangefs/readahead_policy.h"
 #include "rangefs/status.h"
@@ -58,14 +59,24 @@ class ReadBuffer {
 class FileReader {
  public:
   // `stop`: when it is requested, reads that wait for the network give up (shutdown).
+  // `metrics`, when given, counts the handle while it exists, its reads and its readahead.
   FileReader(BlockFetcher& fetcher, Prefetcher& prefetcher, SharedReadahead& readahead,
-             VersionRegistry& versions, FileVersionPtr version, std::stop_token stop = {})
+             VersionRegistry& versions, FileVersionPtr version, std::stop_token stop = {},
+             Metrics* metrics = nullptr)
       : fetcher_(fetcher),
         prefetcher_(prefetcher),
         readahead_(readahead),
         versions_(versions),
         version_(std::move(version)),
-        stop_(std::move(stop)) {}
+        stop_(std::move(stop)),
+        metrics_(metrics) {
+    if (metrics_) metrics_->HandleOpened();
+  }
+  ~FileReader() {
+    if (metrics_) metrics_->HandleClosed();
+  }
+  FileReader(const FileReader&) = delete;
+  FileReader& operator=(const FileReader&) = delete;
 
   // Reads up to `size` bytes at `offset`: fewer only at end of file, none (and no request) at
   // or past it.
@@ -74,6 +85,8 @@ class FileReader {
   const FileVersion& version() const { return *version_; }
 
  private:
+  Result<ReadBuffer> ReadBlocks(uint64_t offset, uint64_t size);
+
   // Asks that the loads of `blocks` (from block `first_index` on) this read waits for but did
   // not start itself begin now, if they still wait for a connection.
   void ExpediteOthersLoads(const std::vector<BlockCache::Acquired>& blocks, uint64_t first_index);
@@ -84,6 +97,7 @@ class FileReader {
   VersionRegistry& versions_;
   const FileVersionPtr version_;
   const std::stop_token stop_;
+  Metrics* const metrics_;
 };
 
 }  // namespace rangefs

@@ -10,6 +10,9 @@
 // is logged once, and the version listener hears of it (so the kernel forgets the name). Handles
 // open on the old inode keep it, and fail reads that cached bytes cannot serve.
 //
+// Extended attributes (user.rangefs.*) tell where a file comes from, which version an inode
+// stands for and what the file has cost; they are answered from memory, without a request.
+//
 // Thread-safety: all methods may be called concurrently. The RangeSource must outlive the
 // Filesystem, and the Filesystem every FileReader it opened.
 #pragma once
@@ -28,6 +31,7 @@
 #include "rangefs/block_fetcher.h"
 #include "rangefs/file_reader.h"
 #include "rangefs/file_version.h"
+#include "rangefs/metrics.h"
 #include "rangefs/mounted_file.h"
 #include "rangefs/prefetcher.h"
 #include "rangefs/range_source.h"
@@ -55,6 +59,11 @@ struct DirectoryEntry {
   Attributes attributes;
 };
 
+struct ExtendedAttribute {
+  std::string name;
+  std::string value;
+};
+
 struct OpenedFile {
   std::unique_ptr<FileReader> reader;
   // Whether the kernel may keep pages it cached from earlier opens of this file.
@@ -69,9 +78,12 @@ class Filesystem final : private VersionRegistry {
 
   // `mount_time` stands in for the mtime of the directory and of files without Last-Modified.
   // The files were probed just before; `revalidate_after` is how old a confirmation of their
-  // version may be when they are looked up or opened (zero: always probe).
+  // version may be when they are looked up or opened (zero: always probe). `metrics`, when
+  // given, counts reads, handles and version changes, and gives the extended attributes their
+  // traffic counters; it must outlive the Filesystem.
   Filesystem(RangeSource& source, std::vector<NamedFile> files, std::time_t mount_time,
-             const ReadOptions& read_options, std::chrono::milliseconds revalidate_after);
+             const ReadOptions& read_options, std::chrono::milliseconds revalidate_after,
+             Metrics* metrics = nullptr);
   ~Filesystem() override;
 
   // Set before serving requests.
@@ -88,6 +100,16 @@ class Filesystem final : private VersionRegistry {
   // not, or after revalidation no longer is, the current version: the caller looks the name up
   // again.
   Result<OpenedFile> Open(uint64_t inode);
+
+  // The extended attributes of an inode, in a fixed order; none for the directory. For a file's
+  // inode: user.rangefs.url (the URL given, credentials redacted), .etag and .last_modified
+  // (of the version this inode stands for, each only when the server sent one), .cached_bytes
+  // (of this version in the block cache), and, with metrics, .requests, .bytes_fetched and
+  // .retries (of the file's URL, every version and probe included). kStaleHandle for a
+  // version nothing uses any more.
+  Result<std::vector<ExtendedAttribute>> ExtendedAttributes(uint64_t inode) const;
+  // One of them; kNoSuchAttribute for a name the inode does not have.
+  Result<std::string> ExtendedAttributeValue(uint64_t inode, std::string_view name) const;
 
   // Makes every read that waits for the network give up at once: the session is ending
   // (SIGTERM, unmount), and a reader must not hold it open until its retries run out.
@@ -126,6 +148,7 @@ class Filesystem final : private VersionRegistry {
   const std::time_t mount_time_;
   const std::chrono::milliseconds revalidate_after_;
   const ReadOptions read_options_;
+  Metrics* const metrics_;  // may be null
   VersionListener listener_;
   std::stop_source stop_;
 };

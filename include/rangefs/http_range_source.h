@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "rangefs/header_file.h"
+#include "rangefs/metrics.h"
 #include "rangefs/range_source.h"
 
 namespace rangefs {
@@ -49,6 +50,8 @@ struct HttpOptions {
   std::string proxy;
 };
 
-std::unique_ptr<RangeSource> NewHttpRangeSource(const HttpOptions& options);
+// `metrics` (may be null; must outlive the source) counts every request the source makes.
+std::unique_ptr<RangeSource> NewHttpRangeSource(const HttpOptions& options,
+                                                Metrics* metrics = nullptr);
 
 }  // namespace rangefs

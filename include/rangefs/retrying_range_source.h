@@ -21,6 +21,7 @@
 #include <random>
 #include <string>
 
+#include "rangefs/metrics.h"
 #include "rangefs/range_source.h"
 #include "rangefs/retry_policy.h"
 #include "rangefs/scheduler.h"
@@ -29,7 +30,9 @@ namespace rangefs {
 
 class RetryingRangeSource final : public RangeSource {
  public:
-  RetryingRangeSource(RangeSource& inner, Scheduler& scheduler, const RetryConfig& config);
+  // `metrics` (may be null; must outlive this) counts each retry under the file's URL.
+  RetryingRangeSource(RangeSource& inner, Scheduler& scheduler, const RetryConfig& config,
+                      Metrics* metrics = nullptr);
 
   // Not retried: a probe answers the user (mount) or revalidates a version that stays usable
   // when the probe fails.
@@ -55,6 +58,7 @@ class RetryingRangeSource final : public RangeSource {
   RangeSource& inner_;
   Scheduler& scheduler_;
   const RetryPolicy policy_;
+  Metrics* const metrics_;
 
   std::mutex mu_;
   std::mt19937_64 random_;                        // Guarded by mu_

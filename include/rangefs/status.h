@@ -29,6 +29,7 @@ enum class ErrorCode {
   kNotFound,             // no such file in the mount
   kNotADirectory,        // a directory operation on a file
   kIsADirectory,         // a file operation on the directory
+  kNoSuchAttribute,      // an extended attribute the file does not have
   kInternal,             // a bug or resource exhaustion on our side
 };
 

@@ -14,8 +14,11 @@
 #include <mutex>
 #include <new>
 #include <stop_token>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "fuse/fuse_owners.h"
 #include "fuse/kernel_notifier.h"
@@ -42,6 +45,9 @@ int ErrnoFor(ErrorCode code) {
       return ENOTDIR;
     case ErrorCode::kIsADirectory:
       return EISDIR;
+    // Linux's name for ENOATTR, what getxattr(2) answers for a name the file does not have.
+    case ErrorCode::kNoSuchAttribute:
+      return ENODATA;
     case ErrorCode::kInvalidArgument:
       return EINVAL;
     // The kernel answers ESTALE from open or getattr by looking the name up again, which
@@ -229,6 +235,48 @@ void OnRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   });
 }
 
+// The getxattr/listxattr size protocol (getxattr(2)): size 0 asks how long the value is; a
+// buffer too small for it is ERANGE.
+void ReplyAttributeData(fuse_req_t req, std::string_view data, size_t size) {
+  if (size == 0) {
+    fuse_reply_xattr(req, data.size());
+  } else if (size < data.size()) {
+    fuse_reply_err(req, ERANGE);
+  } else {
+    fuse_reply_buf(req, data.data(), data.size());
+  }
+}
+
+void OnGetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  Guarded(req, [&] {
+    Result<std::string> value = FilesystemOf(req).ExtendedAttributeValue(ino, name);
+    if (!value.ok()) return (void)fuse_reply_err(req, ErrnoFor(value.status().code()));
+    ReplyAttributeData(req, *value, size);
+  });
+}
+
+void OnListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  Guarded(req, [&] {
+    Result<std::vector<ExtendedAttribute>> attributes = FilesystemOf(req).ExtendedAttributes(ino);
+    if (!attributes.ok()) return (void)fuse_reply_err(req, ErrnoFor(attributes.status().code()));
+    // Each name ends with a NUL (listxattr(2)).
+    std::string names;
+    for (const ExtendedAttribute& attribute : *attributes) {
+      names += attribute.name;
+      names += '\0';
+    }
+    ReplyAttributeData(req, names, size);
+  });
+}
+
+// Nothing in a read-only filesystem can be changed, its attributes included. (The kernel
+// refuses these on the "ro" mount before asking; this answers the same if it ever asks.)
+void OnSetXattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) {
+  fuse_reply_err(req, EROFS);
+}
+
+void OnRemoveXattr(fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
+
 constexpr fuse_lowlevel_ops MakeOperations() {
   fuse_lowlevel_ops ops{};
   ops.init = OnInit;
@@ -238,6 +286,10 @@ constexpr fuse_lowlevel_ops MakeOperations() {
   ops.open = OnOpen;
   ops.read = OnRead;
   ops.release = OnRelease;
+  ops.getxattr = OnGetXattr;
+  ops.listxattr = OnListXattr;
+  ops.setxattr = OnSetXattr;
+  ops.removexattr = OnRemoveXattr;
   return ops;
 }
 constexpr fuse_lowlevel_ops kOperations = MakeOperations();

@@ -27,8 +27,8 @@ namespace {
 // several in one request where the server can be trusted with that) on the engine.
 class HttpRangeSource final : public RangeSource {
  public:
-  explicit HttpRangeSource(HttpOptions options)
-      : options_(std::move(options)), engine_(options_.max_parallel_prefetch) {}
+  HttpRangeSource(HttpOptions options, Metrics* metrics)
+      : options_(std::move(options)), metrics_(metrics), engine_(options_.max_parallel_prefetch) {}
 
   Result<RemoteFileInfo> Probe(const std::string& url) override;
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
@@ -42,6 +42,7 @@ class HttpRangeSource final : public RangeSource {
 
  private:
   const HttpOptions options_;
+  Metrics* const metrics_;
   const RequestSetup requests_{options_};
   // Declared before the engine: the engine's transfers return their handles to the pool, so the
   // pool must outlive the engine's shutdown.
@@ -52,7 +53,7 @@ class HttpRangeSource final : public RangeSource {
 };
 
 Result<RemoteFileInfo> HttpRangeSource::Probe(const std::string& url) {
-  return ProbeUrl(pool_, requests_, url);
+  return ProbeUrl(pool_, requests_, url, metrics_);
 }
 
 void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& range,
@@ -72,8 +73,8 @@ void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& ra
   if (!request.ok()) return sink->OnDone(request.status());
   CurlHandlePool::Lease lease = pool_.Acquire();
   if (!lease.get()) return sink->OnDone(Status(ErrorCode::kInternal, "curl_easy_init failed"));
-  auto transfer =
-      std::make_unique<RangeTransfer>(std::move(lease), file, range, std::move(sink), lies_);
+  auto transfer = std::make_unique<RangeTransfer>(std::move(lease), file, range, std::move(sink),
+                                                  lies_, metrics_);
   if (!requests_.Configure(transfer->handle(), *request, transfer->exchange(),
                            transfer->headers()) ||
       !transfer->Configure(options_.stall_timeout)) {
@@ -130,9 +131,9 @@ void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
       fail_all(Status(ErrorCode::kInternal, "curl_easy_init failed"));
       continue;
     }
-    auto transfer =
-        std::make_unique<MultiRangeTransfer>(std::move(lease), file, std::move(group_ranges),
-                                             std::move(group_sinks), multi_ranges_, target->origin);
+    auto transfer = std::make_unique<MultiRangeTransfer>(
+        std::move(lease), file, std::move(group_ranges), std::move(group_sinks), multi_ranges_,
+        target->origin, metrics_);
     if (!requests_.Configure(transfer->handle(), *request, transfer->exchange(),
                              transfer->headers()) ||
         !transfer->Configure(options_.stall_timeout)) {
@@ -148,8 +149,8 @@ void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
 
 namespace rangefs {
 
-std::unique_ptr<RangeSource> NewHttpRangeSource(const HttpOptions& options) {
-  return std::make_unique<http::HttpRangeSource>(options);
+std::unique_ptr<RangeSource> NewHttpRangeSource(const HttpOptions& options, Metrics* metrics) {
+  return std::make_unique<http::HttpRangeSource>(options, metrics);
 }
 
 }  // namespace rangefs

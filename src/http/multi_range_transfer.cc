@@ -13,8 +13,13 @@ namespace rangefs::http {
 MultiRangeTransfer::MultiRangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file,
                                        std::vector<ByteRange> ranges,
                                        std::vector<std::shared_ptr<RangeSink>> sinks,
-                                       MultiRangeMemory& memory, std::string origin)
-    : lease_(std::move(lease)), file_(file), memory_(memory), origin_(std::move(origin)) {
+                                       MultiRangeMemory& memory, std::string origin,
+                                       Metrics* metrics)
+    : lease_(std::move(lease)),
+      file_(file),
+      memory_(memory),
+      origin_(std::move(origin)),
+      metrics_(metrics) {
   for (size_t i = 0; i < ranges.size() && i < sinks.size(); ++i) {
     wanted_.push_back({ranges[i], std::move(sinks[i])});
   }
@@ -39,6 +44,7 @@ bool MultiRangeTransfer::Fetches(const std::string& url, const ByteRange& range)
 }
 
 void MultiRangeTransfer::OnComplete(CURLcode result) {
+  if (!StoppedByShutdown(result, stall_)) CountRequest(metrics_, file_.url, handle());
   Status status = verdict_;
   if (status.ok() && !all_delivered_) {
     if (std::optional<Status> failed = TransferFailure(result, stall_, exchange_)) {

@@ -32,6 +32,7 @@
 #include "http/response.h"
 #include "rangefs/byte_range.h"
 #include "rangefs/http_protocol.h"
+#include "rangefs/metrics.h"
 #include "rangefs/multipart.h"
 #include "rangefs/range_source.h"
 #include "rangefs/remote_file.h"
@@ -60,9 +61,10 @@ class MultiRangeMemory {
 
 class MultiRangeTransfer final : public http::Transfer {
  public:
+  // `metrics` (may be null) counts the request when it ends.
   MultiRangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file,
                      std::vector<ByteRange> ranges, std::vector<std::shared_ptr<RangeSink>> sinks,
-                     MultiRangeMemory& memory, std::string origin);
+                     MultiRangeMemory& memory, std::string origin, Metrics* metrics);
 
   bool Configure(std::chrono::milliseconds stall_timeout);
 
@@ -102,6 +104,7 @@ class MultiRangeTransfer final : public http::Transfer {
   const RemoteFileInfo file_;
   MultiRangeMemory& memory_;
   const std::string origin_;
+  Metrics* const metrics_;
   std::vector<Wanted> wanted_;
   Exchange exchange_;
   CurlSlist headers_;

@@ -96,7 +96,14 @@ Status CheckRedirect(const HttpOptions& options, std::string_view from, std::str
   return Status::Ok();
 }
 
-ProbeStep ProbeWithHead(const RequestSetup& requests, CURL* handle, const Request& request) {
+// Where a probe step counts its request: under the URL the user gave.
+struct Counted {
+  Metrics* metrics = nullptr;
+  const std::string& url;
+};
+
+ProbeStep ProbeWithHead(const RequestSetup& requests, CURL* handle, const Request& request,
+                        const Counted& counted) {
   Exchange exchange;
   CurlSlist headers;
   if (!requests.Configure(handle, request, exchange, headers)) {
@@ -105,7 +112,9 @@ ProbeStep ProbeWithHead(const RequestSetup& requests, CURL* handle, const Reques
   curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
   curl_easy_setopt(handle, CURLOPT_FILETIME, 1L);
-  if (const CURLcode rc = curl_easy_perform(handle); rc != CURLE_OK) {
+  const CURLcode rc = curl_easy_perform(handle);
+  CountRequest(counted.metrics, counted.url, handle);
+  if (rc != CURLE_OK) {
     return ProbeStep::Answer(TransportError(rc, exchange));
   }
   const long code = ResponseCode(handle);
@@ -151,7 +160,8 @@ size_t DiscardAfterFirstByte(char*, size_t size, size_t count, void* user) {
   return received <= 1 ? size * count : 0;
 }
 
-ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const Request& request) {
+ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const Request& request,
+                             const Counted& counted) {
   Exchange exchange;
   CurlSlist headers;
   const ByteRange first_byte{0, 0};
@@ -165,6 +175,7 @@ ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const R
   curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &DiscardAfterFirstByte);
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, &received);
   const CURLcode rc = curl_easy_perform(handle);
+  CountRequest(counted.metrics, counted.url, handle);
   const bool stopped_whole_body = rc == CURLE_WRITE_ERROR && received > 1;
   if (rc != CURLE_OK && !stopped_whole_body) {
     return ProbeStep::Answer(TransportError(rc, exchange));
@@ -216,7 +227,7 @@ ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const R
 }  // namespace
 
 Result<RemoteFileInfo> ProbeUrl(CurlHandlePool& pool, const RequestSetup& requests,
-                                const std::string& url) {
+                                const std::string& url, Metrics* metrics) {
   Result<http::UrlTarget> original = http::ParseUrlTarget(url);
   if (!original.ok()) return original.status();
   const CurlHandlePool::Lease lease = pool.Acquire();
@@ -231,8 +242,9 @@ Result<RemoteFileInfo> ProbeUrl(CurlHandlePool& pool, const RequestSetup& reques
     Result<Request> request = requests.RequestFor(*original, current);
     if (!request.ok()) return request.status();
     curl_easy_reset(lease.get());
-    ProbeStep step = ranged_get ? ProbeWithRangedGet(requests, lease.get(), *request)
-                                : ProbeWithHead(requests, lease.get(), *request);
+    const Counted counted{.metrics = metrics, .url = url};
+    ProbeStep step = ranged_get ? ProbeWithRangedGet(requests, lease.get(), *request, counted)
+                                : ProbeWithHead(requests, lease.get(), *request, counted);
     if (step.answer) {
       if (step.answer->ok()) {
         (*step.answer)->url = url;

@@ -11,14 +11,15 @@
 
 #include "http/curl_handle.h"
 #include "http/request.h"
+#include "rangefs/metrics.h"
 #include "rangefs/remote_file.h"
 #include "rangefs/status.h"
 
 namespace rangefs::http {
 
 // The file `url` names, with `url` as its url and the address the redirects led to as its
-// final_url.
+// final_url. Each request it makes is counted in `metrics` (when given) under `url`.
 Result<RemoteFileInfo> ProbeUrl(CurlHandlePool& pool, const RequestSetup& requests,
-                                const std::string& url);
+                                const std::string& url, Metrics* metrics = nullptr);
 
 }  // namespace rangefs::http

@@ -96,10 +96,14 @@ Status CheckVersionOfUnsatisfiable(CURL* easy, const std::optional<ContentRange>
   return http::CheckSameVersion(file, identity);
 }
 
+bool StoppedByShutdown(CURLcode result, const StallWatch& stall) {
+  return result == CURLE_ABORTED_BY_CALLBACK && !stall.stalled();
+}
+
 std::optional<Status> TransferFailure(CURLcode result, const StallWatch& stall,
                                       const Exchange& exchange) {
   if (stall.stalled()) return *stall.stalled();
-  if (result == CURLE_ABORTED_BY_CALLBACK) {
+  if (StoppedByShutdown(result, stall)) {
     // Neither ours nor the stall watch's: the engine is shutting down. Nothing to retry.
     return Status(ErrorCode::kInternal, "cancelled: rangefs is stopping");
   }

@@ -63,6 +63,10 @@ Status CheckVersionOfUnsatisfiable(CURL* easy, const std::optional<ContentRange>
 std::optional<Status> TransferFailure(CURLcode result, const StallWatch& stall,
                                       const Exchange& exchange);
 
+// Whether a ranged GET ended because rangefs is stopping (the engine cancelled it, running or
+// still queued): not a request to count.
+bool StoppedByShutdown(CURLcode result, const StallWatch& stall);
+
 // What every ranged GET sets on top of the shared configuration: the Range header, the
 // version precondition, Last-Modified for comparing versions, the body callback and the stall
 // watch. `headers` already holds the shared headers. False when out of memory.

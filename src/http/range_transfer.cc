@@ -23,12 +23,14 @@ bool IsLie(const Status& status) {
 }  // namespace
 
 RangeTransfer::RangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file,
-                             const ByteRange& range, std::shared_ptr<RangeSink> sink, LieLog& lies)
+                             const ByteRange& range, std::shared_ptr<RangeSink> sink, LieLog& lies,
+                             Metrics* metrics)
     : lease_(std::move(lease)),
       file_(file),
       range_(range),
       sink_(std::move(sink)),
       lies_(lies),
+      metrics_(metrics),
       start_(std::chrono::steady_clock::now()) {}
 
 bool RangeTransfer::Configure(std::chrono::milliseconds stall_timeout) {
@@ -37,6 +39,7 @@ bool RangeTransfer::Configure(std::chrono::milliseconds stall_timeout) {
 }
 
 void RangeTransfer::OnComplete(CURLcode result) {
+  if (!StoppedByShutdown(result, stall_)) CountRequest(metrics_, file_.url, handle());
   Status status;
   if (!verdict_.ok()) {
     status = verdict_;

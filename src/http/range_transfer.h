@@ -25,6 +25,7 @@
 #include "http/range_get.h"
 #include "http/response.h"
 #include "rangefs/byte_range.h"
+#include "rangefs/metrics.h"
 #include "rangefs/range_source.h"
 #include "rangefs/remote_file.h"
 #include "rangefs/status.h"
@@ -47,8 +48,9 @@ class LieLog {
 
 class RangeTransfer final : public http::Transfer {
  public:
+  // `metrics` (may be null) counts the request when it ends.
   RangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file, const ByteRange& range,
-                std::shared_ptr<RangeSink> sink, LieLog& lies);
+                std::shared_ptr<RangeSink> sink, LieLog& lies, Metrics* metrics);
 
   // Sets what differs from the shared configuration; false when out of memory.
   bool Configure(std::chrono::milliseconds stall_timeout);
@@ -80,6 +82,7 @@ class RangeTransfer final : public http::Transfer {
   const ByteRange range_;
   const std::shared_ptr<RangeSink> sink_;
   LieLog& lies_;
+  Metrics* const metrics_;
   const std::chrono::steady_clock::time_point start_;
   Exchange exchange_;
   CurlSlist headers_;

@@ -35,6 +35,26 @@ std::string DescribeStatus(const Exchange& exchange, long code) {
   return "HTTP " + exchange.status_line.substr(space + 1);
 }
 
+void CountRequest(Metrics* metrics, const std::string& url, CURL* handle) {
+  if (!metrics) return;
+  RequestOutcome outcome;
+  outcome.url = url;
+  outcome.status = ResponseCode(handle);
+  curl_off_t value = 0;
+  if (curl_easy_getinfo(handle, CURLINFO_SIZE_DOWNLOAD_T, &value) == CURLE_OK && value > 0) {
+    outcome.body_bytes = static_cast<uint64_t>(value);
+  }
+  value = 0;
+  if (curl_easy_getinfo(handle, CURLINFO_TOTAL_TIME_T, &value) == CURLE_OK) {
+    outcome.total = std::chrono::microseconds(value);
+  }
+  value = 0;
+  if (curl_easy_getinfo(handle, CURLINFO_STARTTRANSFER_TIME_T, &value) == CURLE_OK) {
+    outcome.first_byte = std::chrono::microseconds(value);
+  }
+  metrics->CountRequest(outcome);
+}
+
 Status TransportError(CURLcode code, const Exchange& exchange) {
   const char* detail = exchange.error[0] != '\0' ? exchange.error.data() : curl_easy_strerror(code);
   return Status(ErrorCode::kTransport, detail);

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "rangefs/metrics.h"
 #include "rangefs/status.h"
 
 namespace rangefs::http {
@@ -35,6 +36,11 @@ long ResponseCode(CURL* handle);
 
 // "HTTP 404 Not Found" from "HTTP/1.1 404 Not Found"; HTTP/2 has no reason phrase.
 std::string DescribeStatus(const Exchange& exchange, long code);
+
+// Counts the request just performed on `handle` in `metrics` (nothing when null), under the
+// file whose URL (as the user gave it) is `url`: its status, body bytes and times as libcurl
+// measured them.
+void CountRequest(Metrics* metrics, const std::string& url, CURL* handle);
 
 // kTransport with libcurl's own account of the failure (its error buffer, else the code's text).
 Status TransportError(CURLcode code, const Exchange& exchange);

@@ -478,5 +478,26 @@ TEST(BlockCacheTest, LoadOfARetiredFileReachesItsWaitersButIsNotCached) {
   cache.Fail(Key(0), Status(ErrorCode::kRemoteChanged, "test"));
 }
 
+TEST(BlockCacheTest, CachedBytesOfCountsEachFileThroughLoadsEvictionAndRetirement) {
+  BlockCache cache(300);
+  EXPECT_EQ(cache.CachedBytesOf(2), 0u);
+  Load(cache, Key(0, /*file=*/2), 100);
+  Load(cache, Key(1, /*file=*/2), 50);
+  Load(cache, Key(0, /*file=*/3), 100);
+  EXPECT_EQ(cache.CachedBytesOf(2), 150u);
+  EXPECT_EQ(cache.CachedBytesOf(3), 100u);
+  // A block still loading is not cached yet.
+  ASSERT_TRUE(cache.Acquire(Key(2, 2)).claimed);
+  EXPECT_EQ(cache.CachedBytesOf(2), 150u);
+  // 100 more bytes: the least recently used block, file 2's first, makes room.
+  cache.Fulfill(Key(2, 2), MakeBlock(100, 1));
+  EXPECT_EQ(cache.CachedBytesOf(2), 150u);
+  EXPECT_EQ(cache.CachedBytesOf(3), 100u);
+  EXPECT_EQ(cache.Retire(2), 2u);
+  EXPECT_EQ(cache.CachedBytesOf(2), 0u);
+  EXPECT_EQ(cache.CachedBytesOf(3), 100u);
+  EXPECT_EQ(cache.stats().cached_bytes, 100u);
+}
+
 }  // namespace
 }  // namespace rangefs

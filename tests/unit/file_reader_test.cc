@@ -698,5 +698,46 @@ TEST_F(FileReaderTest, ConcurrentReadsWithReadaheadAndEviction) {
   EXPECT_LE(cache().stats().cached_bytes, 24 * kBlock);
 }
 
+TEST_F(FileReaderTest, MetricsCountTheHandleItsReadsAndItsReadahead) {
+  const RemoteFileInfo file = source_.AddSyntheticFile("https://h/f", 64 * kBlock, 3);
+  Metrics metrics;
+  SharedReadahead& readahead = readaheads_.emplace_back(SmallReadahead());
+  const auto sample = [&metrics](const std::string& name) {
+    for (const MetricFamily& family : metrics.Collect({}, 1)) {
+      if (family.name == name) return family.samples.at(0).value;
+    }
+    return -1.0;
+  };
+  const auto windows = [&metrics] {
+    for (const MetricFamily& family : metrics.Collect({}, 1)) {
+      if (family.name == "rangefs_readahead_window_bytes") return family.histograms.at(0);
+    }
+    return HistogramSample{};
+  };
+  {
+    FileReader reader(stack_->fetcher, stack_->prefetcher, readahead, versions_, Version(file), {},
+                      &metrics);
+    EXPECT_EQ(sample("rangefs_open_handles"), 1);
+    // Two sequential reads: the second shows a stream, which gets its first window (4 blocks).
+    ASSERT_TRUE(reader.Read(0, kBlock).ok());
+    ASSERT_TRUE(reader.Read(kBlock, kBlock).ok());
+    ASSERT_TRUE(reader.Read(64 * kBlock, kBlock).ok());  // at the end: nothing
+    EXPECT_EQ(sample("rangefs_reads_total"), 3);
+    EXPECT_EQ(sample("rangefs_read_bytes_total"), 2 * kBlock);
+    EXPECT_EQ(sample("rangefs_read_errors_total"), 0);
+    const HistogramSample window = windows();
+    EXPECT_EQ(window.sum, 4 * kBlock);
+    uint64_t observations = 0;
+    for (const uint64_t count : window.bucket_counts) observations += count;
+    EXPECT_EQ(observations, 1u);
+
+    source_.FailNextFetches(1, Status(ErrorCode::kHttpStatus, "HTTP 404"));
+    EXPECT_FALSE(reader.Read(40 * kBlock, 10).ok());
+    EXPECT_EQ(sample("rangefs_read_errors_total"), 1);
+    EXPECT_EQ(sample("rangefs_reads_total"), 4);
+  }
+  EXPECT_EQ(sample("rangefs_open_handles"), 0) << "a destroyed reader is a closed handle";
+}
+
 }  // namespace
 }  // namespace rangefs

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -587,6 +588,166 @@ TEST_F(FilesystemTest, ConcurrentUse) {
   for (std::thread& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[static_cast<size_t>(t)], 0) << t;
   EXPECT_EQ(fs_->cache_stats().loading_blocks, 0u);
+}
+
+TEST_F(FilesystemTest, WithoutMetricsTheAttributesHaveNoCounters) {
+  Result<std::vector<ExtendedAttribute>> attributes =
+      fs_->ExtendedAttributes(InodeOf("zz-big.iso"));
+  ASSERT_TRUE(attributes.ok());
+  std::vector<std::string> names;
+  for (const ExtendedAttribute& attribute : *attributes) names.push_back(attribute.name);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"user.rangefs.url", "user.rangefs.etag",
+                                      "user.rangefs.last_modified", "user.rangefs.cached_bytes"}));
+}
+
+// Extended attributes: what a file is and what it cost, answered from memory.
+class FilesystemAttributesTest : public FilesystemTest {
+ protected:
+  void SetUp() override {
+    FilesystemTest::SetUp();
+    RemoteFileInfo secret = source_.AddFile("https://alice:s3cret@h/secret.txt", "secret text");
+    secret.etag.clear();  // as from a server that sends none
+    files_.push_back({"secret.txt", secret});
+    std::vector<std::string> urls;
+    for (const NamedFile& file : files_) urls.push_back(file.info.url);
+    metrics_ = std::make_unique<Metrics>(urls);
+    fs_ = std::make_unique<Filesystem>(source_, files_, kMountTime, Options(), kRevalidateNever,
+                                       metrics_.get());
+  }
+
+  std::vector<std::string> AttributeNames(uint64_t inode) {
+    Result<std::vector<ExtendedAttribute>> attributes = fs_->ExtendedAttributes(inode);
+    EXPECT_TRUE(attributes.ok()) << attributes.status().ToString();
+    std::vector<std::string> names;
+    if (attributes.ok()) {
+      for (const ExtendedAttribute& attribute : *attributes) names.push_back(attribute.name);
+    }
+    return names;
+  }
+
+  std::string Value(uint64_t inode, const std::string& name) {
+    Result<std::string> value = fs_->ExtendedAttributeValue(inode, name);
+    EXPECT_TRUE(value.ok()) << name << ": " << value.status().ToString();
+    return value.ok() ? *value : "";
+  }
+
+  std::unique_ptr<Metrics> metrics_;
+};
+
+TEST_F(FilesystemAttributesTest, EveryFileListsItsAttributesAndTheDirectoryNone) {
+  // The synthetic files have an ETag and (big) a Last-Modified; hello.txt has an ETag only.
+  EXPECT_EQ(AttributeNames(InodeOf("zz-big.iso")),
+            (std::vector<std::string>{"user.rangefs.url", "user.rangefs.etag",
+                                      "user.rangefs.last_modified", "user.rangefs.cached_bytes",
+                                      "user.rangefs.requests", "user.rangefs.bytes_fetched",
+                                      "user.rangefs.retries"}));
+  EXPECT_TRUE(AttributeNames(Filesystem::kRootInode).empty());
+  Result<std::string> none = fs_->ExtendedAttributeValue(Filesystem::kRootInode, "user.x");
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), ErrorCode::kNoSuchAttribute);
+}
+
+TEST_F(FilesystemAttributesTest, ValuesDescribeTheVersionAndRedactTheUrl) {
+  const uint64_t big = InodeOf("zz-big.iso");
+  EXPECT_EQ(Value(big, "user.rangefs.url"), "https://h/big.iso");
+  EXPECT_EQ(Value(big, "user.rangefs.etag"), files_[0].info.etag);
+  EXPECT_FALSE(files_[0].info.etag.empty());
+  EXPECT_EQ(Value(big, "user.rangefs.last_modified"), "Sun, 13 Sep 2020 12:26:40 GMT");
+  EXPECT_EQ(Value(InodeOf("secret.txt"), "user.rangefs.url"), "https://alice:***@h/secret.txt");
+}
+
+TEST_F(FilesystemAttributesTest, AbsentValidatorsAreAbsentAttributes) {
+  // No Last-Modified: no attribute (getxattr answers ENODATA), rather than an empty value.
+  const uint64_t hello = InodeOf("hello.txt");
+  Result<std::string> date = fs_->ExtendedAttributeValue(hello, "user.rangefs.last_modified");
+  ASSERT_FALSE(date.ok());
+  EXPECT_EQ(date.status().code(), ErrorCode::kNoSuchAttribute);
+  const uint64_t secret = InodeOf("secret.txt");
+  Result<std::string> etag = fs_->ExtendedAttributeValue(secret, "user.rangefs.etag");
+  ASSERT_FALSE(etag.ok());
+  EXPECT_EQ(etag.status().code(), ErrorCode::kNoSuchAttribute);
+  EXPECT_EQ(AttributeNames(secret),
+            (std::vector<std::string>{"user.rangefs.url", "user.rangefs.cached_bytes",
+                                      "user.rangefs.requests", "user.rangefs.bytes_fetched",
+                                      "user.rangefs.retries"}));
+  const std::vector<std::string> names = AttributeNames(hello);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "user.rangefs.last_modified"), 0);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "user.rangefs.etag"), 1);
+  Result<std::string> other = fs_->ExtendedAttributeValue(hello, "user.rangefs.nope");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), ErrorCode::kNoSuchAttribute);
+}
+
+TEST_F(FilesystemAttributesTest, CountersFollowTheFilesTraffic) {
+  const uint64_t big = InodeOf("zz-big.iso");
+  EXPECT_EQ(Value(big, "user.rangefs.cached_bytes"), "0");
+  EXPECT_EQ(Value(big, "user.rangefs.requests"), "0");
+  std::unique_ptr<FileReader> reader = OpenReader("zz-big.iso");
+  ASSERT_TRUE(reader->Read(0, 100).ok());
+  ASSERT_TRUE(reader->Read(3 * kBlock, 100).ok());
+  EXPECT_EQ(Value(big, "user.rangefs.cached_bytes"), std::to_string(2 * kBlock));
+  // The memory source makes no HTTP requests; what the HTTP source and the retry layer would
+  // count shows under the file's URL, and only there.
+  metrics_->CountRequest({.url = "https://h/big.iso",
+                          .status = 206,
+                          .body_bytes = 2 * kBlock,
+                          .total = std::chrono::microseconds(10),
+                          .first_byte = std::chrono::microseconds(5)});
+  metrics_->CountRetry("https://h/big.iso");
+  EXPECT_EQ(Value(big, "user.rangefs.requests"), "1");
+  EXPECT_EQ(Value(big, "user.rangefs.bytes_fetched"), std::to_string(2 * kBlock));
+  EXPECT_EQ(Value(big, "user.rangefs.retries"), "1");
+  const uint64_t hello = InodeOf("hello.txt");
+  EXPECT_EQ(Value(hello, "user.rangefs.requests"), "0");
+  EXPECT_EQ(Value(hello, "user.rangefs.cached_bytes"), "0");
+}
+
+TEST_F(FilesystemAttributesTest, ReadingAttributesMakesNoRequest) {
+  for (const NamedFile& file : files_) {
+    const uint64_t inode = InodeOf(file.name);
+    for (const std::string& name : AttributeNames(inode)) (void)Value(inode, name);
+  }
+  EXPECT_EQ(source_.probe_count(), 0u);
+  EXPECT_EQ(source_.fetch_count(), 0u);
+}
+
+TEST_F(FilesystemAttributesTest, HandlesReadsAndVersionChangesAreCounted) {
+  fs_ = std::make_unique<Filesystem>(source_, files_, kMountTime, Options(),
+                                     std::chrono::milliseconds(0), metrics_.get());
+  const auto sample = [this](const std::string& name) {
+    for (const MetricFamily& family : metrics_->Collect(fs_->cache_stats(), 1)) {
+      if (family.name == name) return family.samples.at(0).value;
+    }
+    ADD_FAILURE() << name << " not collected";
+    return -1.0;
+  };
+  const uint64_t before = InodeOf("hello.txt");
+  std::unique_ptr<FileReader> first = OpenReader("hello.txt");
+  std::unique_ptr<FileReader> second = OpenReader("hello.txt");
+  EXPECT_EQ(sample("rangefs_open_handles"), 2);
+  ASSERT_TRUE(first->Read(0, 5).ok());
+  ASSERT_TRUE(first->Read(100, 5).ok());  // past the end: a read of nothing
+  EXPECT_EQ(sample("rangefs_reads_total"), 2);
+  EXPECT_EQ(sample("rangefs_read_bytes_total"), 5);
+  second.reset();
+  EXPECT_EQ(sample("rangefs_open_handles"), 1);
+
+  source_.AddFile("https://h/hello.txt", "hello, changed world");
+  EXPECT_NE(InodeOf("hello.txt"), before);
+  EXPECT_EQ(sample("rangefs_version_changes_total"), 1);
+  // The old version's blocks were dropped, and its handle may not fetch: a read error.
+  EXPECT_FALSE(first->Read(0, 5).ok());
+  EXPECT_EQ(sample("rangefs_read_errors_total"), 1);
+  // The old inode still has its own version's attributes while a handle holds it.
+  Result<std::string> old_size = fs_->ExtendedAttributeValue(before, "user.rangefs.cached_bytes");
+  ASSERT_TRUE(old_size.ok()) << old_size.status().ToString();
+  EXPECT_EQ(*old_size, "0") << "the replaced version's blocks were dropped";
+  first.reset();
+  EXPECT_EQ(sample("rangefs_open_handles"), 0);
+  Result<std::vector<ExtendedAttribute>> gone = fs_->ExtendedAttributes(before);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.status().code(), ErrorCode::kStaleHandle);
 }
 
 }  // namespace

@@ -173,5 +173,28 @@ TEST_F(RetryingRangeSourceTest, ResolvingAgainToAnotherVersionIsAChangedRemote) 
   EXPECT_EQ(source_.fetch_count(), 1u);
 }
 
+TEST(RetryingRangeSourceMetricsTest, EachRetryIsCountedUnderTheFilesUrl) {
+  MemoryRangeSource source;
+  ManualScheduler scheduler;
+  const RemoteFileInfo file = source.AddSyntheticFile("https://h/f", 1000, 7);
+  Metrics metrics({file.url, "https://h/other"});
+  RetryingRangeSource retrying(source, scheduler, kConfig, &metrics);
+  source.FailNextFetches(2, Status(ErrorCode::kTransport, "reset"), /*after_bytes=*/100);
+  auto sink = std::make_shared<CollectingSink>();
+  retrying.StartFetch(file, {0, 999}, FetchPriority::kDemand, sink);
+  scheduler.AdvanceBy(milliseconds(5'000));
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_TRUE(sink->status()->ok());
+  EXPECT_EQ(metrics.TrafficOf(file.url).retries, 2u);
+  EXPECT_EQ(metrics.TrafficOf("https://h/other").retries, 0u);
+
+  // A failure that is not retried counts nothing.
+  source.FailNextFetches(1, Status(ErrorCode::kProtocolViolation, "lies"));
+  auto lied = std::make_shared<CollectingSink>();
+  retrying.StartFetch(file, {0, 99}, FetchPriority::kDemand, lied);
+  ASSERT_TRUE(lied->status().has_value());
+  EXPECT_EQ(metrics.TrafficOf(file.url).retries, 2u);
+}
+
 }  // namespace
 }  // namespace rangefs
