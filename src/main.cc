@@ -240,7 +240,6 @@ int Run(int argc, char** argv) {
         metrics.Collect(filesystem.cache_stats(), options.read.cache_size);
     return FormatPrometheusText(families);
   };
-  if (metrics_server && options.foreground) metrics_server->Start(render_metrics);
   FuseConfig fuse_config{.mountpoint = *mountpoint,
                          .source = MountSource(options.operands),
                          .mount_options = options.fuse_options,
@@ -256,7 +255,10 @@ int Run(int argc, char** argv) {
         }
         if (metrics_server) {
           metrics_server->Start(render_metrics);
-          spdlog::info("metrics at {}", metrics_server->where());
+          // stderr had it; now the log too.
+          if (mount_log->target() != LogTarget::kStderr) {
+            spdlog::info("metrics at {}", metrics_server->where());
+          }
         }
       });
   // It reads the filesystem's counters: stop it while the filesystem exists.
