@@ -173,6 +173,32 @@ class TempDir:
 
 
 # --------------------------------------------------------------------------------- Mount
+def call_within(timeout: float, on_timeout: Callable[[], BaseException], fn: Callable,
+                *args, **kwargs):
+    """fn(*args, **kwargs) in a helper thread; returns its result or re-raises its exception.
+    If it takes longer than `timeout`, calls on_timeout (which must release the thread, e.g.
+    by killing the daemon the call is stuck in), waits up to 15 s more for the thread, and
+    raises what on_timeout returned."""
+    box: dict = {}
+
+    def runner():
+        try:
+            box["result"] = fn(*args, **kwargs)
+        except BaseException as e:  # noqa: BLE001  (re-raised in the caller)
+            box["error"] = e
+
+    thread = threading.Thread(target=runner, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        error = on_timeout()
+        thread.join(15)
+        raise error
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
+
+
 class MountError(AssertionError):
     pass
 
@@ -269,26 +295,12 @@ class Mount:
         """fn(*args, **kwargs) in a helper thread; returns its result or re-raises its
         exception. If it takes longer than timeout, the daemon is killed (releasing the
         thread) and MountError is raised."""
-        box: dict = {}
-
-        def runner():
-            try:
-                box["result"] = fn(*args, **kwargs)
-            except BaseException as e:  # noqa: BLE001  (re-raised in the caller)
-                box["error"] = e
-
-        thread = threading.Thread(target=runner, daemon=True)
-        thread.start()
-        thread.join(timeout)
-        if thread.is_alive():
+        def give_up() -> BaseException:
             self.abort()
-            thread.join(15)
-            raise MountError(f"filesystem operation {getattr(fn, '__name__', fn)} did not "
-                             f"finish within {timeout}s (rangefs killed)\nstderr tail:\n"
-                             f"{self.stderr()[-3000:]}")
-        if "error" in box:
-            raise box["error"]
-        return box.get("result")
+            return MountError(f"filesystem operation {getattr(fn, '__name__', fn)} did not "
+                              f"finish within {timeout}s (rangefs killed)\nstderr tail:\n"
+                              f"{self.stderr()[-3000:]}")
+        return call_within(timeout, give_up, fn, *args, **kwargs)
 
     def run(self, cmd: Sequence[str], *, timeout: float = 60.0, cwd: Optional[str] = None,
             **kwargs) -> subprocess.CompletedProcess:
@@ -482,24 +494,10 @@ class DaemonMount:
 
     def call(self, fn: Callable, *args, timeout: float = 30.0, **kwargs):
         """Like Mount.call: on timeout kills the daemon (found by PID) and fails."""
-        box: dict = {}
-
-        def runner():
-            try:
-                box["result"] = fn(*args, **kwargs)
-            except BaseException as e:  # noqa: BLE001
-                box["error"] = e
-
-        thread = threading.Thread(target=runner, daemon=True)
-        thread.start()
-        thread.join(timeout)
-        if thread.is_alive():
+        def give_up() -> BaseException:
             self.abort()
-            thread.join(15)
-            raise MountError(f"filesystem operation did not finish within {timeout}s")
-        if "error" in box:
-            raise box["error"]
-        return box.get("result")
+            return MountError(f"filesystem operation did not finish within {timeout}s")
+        return call_within(timeout, give_up, fn, *args, **kwargs)
 
     def cleanup(self) -> None:
         pids = self.daemon_pids()

@@ -22,7 +22,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 from typing import Callable, Optional, Sequence
 
 import harness
@@ -127,26 +126,12 @@ class MountNamespace:
         """fn(*args, **kwargs) in a helper thread, for anything that touches a mount inside.
         On timeout the rangefs daemons inside are killed, which releases the thread from the
         kernel, and the test fails."""
-        box: dict = {}
-
-        def runner():
-            try:
-                box["result"] = fn(*args, **kwargs)
-            except BaseException as e:  # noqa: BLE001  (re-raised in the caller)
-                box["error"] = e
-
-        thread = threading.Thread(target=runner, daemon=True)
-        thread.start()
-        thread.join(timeout)
-        if thread.is_alive():
+        def give_up() -> BaseException:
             for pid in self.rangefs_pids():
                 _kill(pid)
-            thread.join(15)
-            raise AssertionError(f"{getattr(fn, '__name__', fn)} did not finish within "
-                                 f"{timeout}s (rangefs killed)")
-        if "error" in box:
-            raise box["error"]
-        return box.get("result")
+            return AssertionError(f"{getattr(fn, '__name__', fn)} did not finish within "
+                                  f"{timeout}s (rangefs killed)")
+        return harness.call_within(timeout, give_up, fn, *args, **kwargs)
 
     # ---------------------------------------------------------------------- set-up steps
     def bind_first_on_default_path(self, binary: str, name: str = "rangefs") -> str:
