@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "rangefs/header_file.h"
-#include "rangefs/mount_options.h"
 #include "rangefs/metrics_server.h"
+#include "rangefs/mount_options.h"
 #include "rangefs/read_options.h"
 
 namespace rangefs {
