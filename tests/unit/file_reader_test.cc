@@ -172,6 +172,18 @@ class FileReaderTest : public ::testing::Test {
     return returned;
   }
 
+  // Opens a file of 100 blocks (made from `seed`) and reads blocks 0 and 1: a stream, whose
+  // readahead asks for blocks 2-3 and 4-5 in two prefetches that stay pending.
+  FileReader& OpenWithPendingPrefetches(uint64_t seed) {
+    source_.DeferFetches(FetchPriority::kPrefetch);
+    FileReader& reader =
+        Open(source_.AddSyntheticFile("https://h/f", 100 * kBlock, seed), SmallReadahead());
+    ExpectBytes(reader, 0, kBlock);
+    EXPECT_TRUE(ReturnsWithoutAnswers([&] { ExpectBytes(reader, kBlock, kBlock); }))
+        << "the read waited for its own readahead";
+    return reader;
+  }
+
   BlockCache& cache() { return stack_->cache; }
 
   MemoryRangeSource source_;
@@ -510,24 +522,15 @@ TEST_F(FileReaderTest, RandomReadsDoNotPrefetch) {
 }
 
 TEST_F(FileReaderTest, ReadaheadDoesNotBlockTheReader) {
-  source_.DeferFetches(FetchPriority::kPrefetch);
-  FileReader& reader =
-      Open(source_.AddSyntheticFile("https://h/f", 100 * kBlock, 25), SmallReadahead());
-  ExpectBytes(reader, 0, kBlock);
-  ASSERT_TRUE(ReturnsWithoutAnswers([&] { ExpectBytes(reader, kBlock, kBlock); }))
-      << "the read waited for its own readahead";
-  EXPECT_EQ(source_.pending_count(), 2u);
+  OpenWithPendingPrefetches(25);  // fails the test if the second read waits for its readahead
+  ASSERT_EQ(source_.pending_count(), 2u);
   EXPECT_EQ(source_.fetch_count(FetchPriority::kDemand), 2u);
   EXPECT_EQ(source_.CompleteAllPending(), 2u);
   EXPECT_EQ(cache().stats().loading_blocks, 0u);
 }
 
 TEST_F(FileReaderTest, ReaderOfABlockBeingPrefetchedWaitsForThatRequest) {
-  source_.DeferFetches(FetchPriority::kPrefetch);
-  FileReader& reader =
-      Open(source_.AddSyntheticFile("https://h/f", 100 * kBlock, 26), SmallReadahead());
-  ExpectBytes(reader, 0, kBlock);
-  ASSERT_TRUE(ReturnsWithoutAnswers([&] { ExpectBytes(reader, kBlock, kBlock); }));
+  FileReader& reader = OpenWithPendingPrefetches(26);
   ASSERT_EQ(source_.pending_count(), 2u);  // blocks 2-3 and 4-5
   const uint64_t misses = cache().stats().misses;
 
@@ -540,11 +543,7 @@ TEST_F(FileReaderTest, ReaderOfABlockBeingPrefetchedWaitsForThatRequest) {
 }
 
 TEST_F(FileReaderTest, ReaderWaitingForAPrefetchAsksToExpediteIt) {
-  source_.DeferFetches(FetchPriority::kPrefetch);
-  FileReader& reader =
-      Open(source_.AddSyntheticFile("https://h/f", 100 * kBlock, 26), SmallReadahead());
-  ExpectBytes(reader, 0, kBlock);
-  ASSERT_TRUE(ReturnsWithoutAnswers([&] { ExpectBytes(reader, kBlock, kBlock); }));
+  FileReader& reader = OpenWithPendingPrefetches(26);
   ASSERT_EQ(source_.pending_count(), 2u);  // blocks 2-3 and 4-5
   EXPECT_TRUE(source_.expedite_calls().empty())
       << "reads that fetched or found their own blocks expedite nothing";
@@ -565,11 +564,7 @@ TEST_F(FileReaderTest, ReaderWaitingForAPrefetchAsksToExpediteIt) {
 }
 
 TEST_F(FileReaderTest, FailedPrefetchLeavesTheBlocksToDemandReads) {
-  source_.DeferFetches(FetchPriority::kPrefetch);
-  FileReader& reader =
-      Open(source_.AddSyntheticFile("https://h/f", 100 * kBlock, 27), SmallReadahead());
-  ExpectBytes(reader, 0, kBlock);
-  ASSERT_TRUE(ReturnsWithoutAnswers([&] { ExpectBytes(reader, kBlock, kBlock); }));
+  FileReader& reader = OpenWithPendingPrefetches(27);
   ASSERT_EQ(source_.pending_count(), 2u);
   ASSERT_TRUE(source_.FinishPending(0, Status(ErrorCode::kTransport, "reset")));
   ASSERT_TRUE(source_.FinishPending(0, Status(ErrorCode::kTransport, "reset")));
