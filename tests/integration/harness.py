@@ -593,6 +593,16 @@ def write_random_file(path: str, size: int, chunk: int = 4 * MiB) -> str:
     return h.hexdigest()
 
 
+def class_data_dir(cls: type, prefix: str, sizes: dict[str, int]) -> dict[str, str]:
+    """For a test class's setUpClass: a temporary directory (cls.data) holding a random file of
+    each size, removed after the class's tests. Returns each file's sha256 hex digest."""
+    data = TempDir(prefix)
+    cls.addClassCleanup(data.cleanup)
+    cls.data = data.path
+    return {name: write_random_file(os.path.join(data.path, name), size)
+            for name, size in sizes.items()}
+
+
 def make_sparse_file(path: str, size: int = 5 * GiB) -> dict[int, bytes]:
     """A sparse file of exactly `size` bytes (truncate) with distinct non-zero markers, most
     of them above 4 GiB and straddling the 2 GiB and 4 GiB boundaries. Returns

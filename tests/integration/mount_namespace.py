@@ -35,6 +35,16 @@ def tools_missing() -> list[str]:
     return [t for t in ("unshare", "nsenter", "mount", "umount") if shutil.which(t) is None]
 
 
+def require_tools() -> str:
+    """What a test running mount(8) in a namespace needs, for setUpClass: the binary under test
+    (harness.require_environment) and mount.fuse3, unshare, nsenter, mount and umount."""
+    binary = harness.require_environment("/sbin/mount.fuse3")
+    missing = tools_missing()
+    if missing:
+        raise RuntimeError(f"required tools missing: {', '.join(missing)}")
+    return binary
+
+
 class MountNamespace:
     def __init__(self, *, start_timeout: float = 10.0):
         self._tmp = tempfile.mkdtemp(prefix="rangefs-ns-")

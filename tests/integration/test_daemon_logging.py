@@ -94,14 +94,8 @@ class DaemonLoggingTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.binary = harness.require_environment("/sbin/mount.fuse3")
-        missing = mount_namespace.tools_missing()
-        if missing:
-            raise RuntimeError(f"required tools missing: {', '.join(missing)}")
-        data = harness.TempDir("rangefs-log-data-")
-        cls.addClassCleanup(data.cleanup)
-        cls.data = data.path
-        harness.write_random_file(os.path.join(cls.data, "data.bin"), FILE_SIZE)
+        cls.binary = mount_namespace.require_tools()
+        harness.class_data_dir(cls, "rangefs-log-data-", {"data.bin": FILE_SIZE})
         with open(os.path.join(cls.data, "data.bin"), "rb") as f:
             cls.head = f.read(4096)
 

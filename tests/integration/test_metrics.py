@@ -181,13 +181,8 @@ class MetricsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         harness.require_environment("curl", "sha256sum")
-        data = harness.TempDir("rangefs-metrics-data-")
-        cls.addClassCleanup(data.cleanup)
-        cls.data = data.path
-        cls.shas = {"big.bin": harness.write_random_file(os.path.join(cls.data, "big.bin"),
-                                                         BIG_SIZE),
-                    "small.bin": harness.write_random_file(os.path.join(cls.data, "small.bin"),
-                                                           SMALL_SIZE)}
+        cls.shas = harness.class_data_dir(cls, "rangefs-metrics-data-",
+                                          {"big.bin": BIG_SIZE, "small.bin": SMALL_SIZE})
 
     def setUp(self):
         self.server = harness.LoopbackNginx(self.data)

@@ -60,14 +60,9 @@ class MountHelperTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.binary = harness.require_environment("/sbin/mount.fuse3")
-        missing = mount_namespace.tools_missing()
-        if missing:
-            raise RuntimeError(f"required tools missing: {', '.join(missing)}")
-        data = harness.TempDir("rangefs-mnthelper-data-")
-        cls.addClassCleanup(data.cleanup)
-        cls.data = data.path
-        cls.sha = harness.write_random_file(os.path.join(cls.data, "disk.img"), FILE_SIZE)
+        cls.binary = mount_namespace.require_tools()
+        cls.sha = harness.class_data_dir(cls, "rangefs-mnthelper-data-",
+                                         {"disk.img": FILE_SIZE})["disk.img"]
         with open(os.path.join(cls.data, "disk.img"), "rb") as f:
             cls.bytes = f.read()
         cls.server = harness.LoopbackNginx(cls.data)

@@ -91,13 +91,8 @@ class XattrNginxTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         harness.require_environment("getfattr", "setfattr", "sha256sum")
-        data = harness.TempDir("rangefs-xattr-data-")
-        cls.addClassCleanup(data.cleanup)
-        cls.data = data.path
-        cls.shas = {"data.bin": harness.write_random_file(os.path.join(cls.data, "data.bin"),
-                                                          DATA_SIZE),
-                    "small.bin": harness.write_random_file(os.path.join(cls.data, "small.bin"),
-                                                           SMALL_SIZE)}
+        cls.shas = harness.class_data_dir(cls, "rangefs-xattr-data-",
+                                          {"data.bin": DATA_SIZE, "small.bin": SMALL_SIZE})
 
     def setUp(self):
         self.server = harness.LoopbackNginx(self.data)
