@@ -39,21 +39,7 @@ struct BlockCache::State {
   // Files whose blocks are no longer cached. One entry per replaced version: a few per day.
   std::unordered_set<uint64_t> retired_files;
   size_t cached_bytes = 0;
-  // Cached bytes by file (inode); a file with none has no entry.
-  std::unordered_map<uint64_t, size_t> bytes_by_file;
   BlockCacheStats counters;
-
-  void Added(const CachedBlock& cached) {
-    cached_bytes += cached.block->size();
-    bytes_by_file[cached.key.file] += cached.block->size();
-  }
-  void Removed(const CachedBlock& cached) {
-    cached_bytes -= cached.block->size();
-    const auto file = bytes_by_file.find(cached.key.file);
-    assert(file != bytes_by_file.end() && file->second >= cached.block->size());
-    file->second -= cached.block->size();
-    if (file->second == 0) bytes_by_file.erase(file);
-  }
 };
 
 BlockCache::BlockCache(size_t capacity_bytes)
@@ -96,11 +82,12 @@ void BlockCache::Fulfill(const BlockKey& key, BlockPtr block) {
     if (block->size() <= capacity_bytes_ && !state_->retired_files.contains(key.file)) {
       auto& by_use = state_->lru.get<0>();
       while (state_->cached_bytes + block->size() > capacity_bytes_ && !by_use.empty()) {
-        state_->Removed(by_use.front());
+        state_->cached_bytes -= by_use.front().block->size();
         by_use.pop_front();
         ++state_->counters.evictions;
       }
-      state_->Added(*by_use.push_back({key, block}).first);
+      by_use.push_back({key, block});
+      state_->cached_bytes += block->size();
     }
   }
   // Outside the lock: waking waiters runs no code of ours, but there is no reason to hold it.
@@ -131,7 +118,7 @@ size_t BlockCache::Retire(uint64_t file) {
       ++it;
       continue;
     }
-    state_->Removed(*it);
+    state_->cached_bytes -= it->block->size();
     it = by_use.erase(it);
     ++dropped;
   }
@@ -147,9 +134,14 @@ BlockPtr BlockCache::Peek(const BlockKey& key) const {
 }
 
 size_t BlockCache::CachedBytesOf(uint64_t file) const {
+  // A walk over every cached block, for a rare question (an extended attribute), rather than
+  // a per-file tally that every fill and eviction would pay for under the lock.
   std::lock_guard lock(mu_);
-  const auto found = state_->bytes_by_file.find(file);
-  return found == state_->bytes_by_file.end() ? 0 : found->second;
+  size_t bytes = 0;
+  for (const CachedBlock& cached : state_->lru) {
+    if (cached.key.file == file) bytes += cached.block->size();
+  }
+  return bytes;
 }
 
 BlockCacheStats BlockCache::stats() const {

@@ -87,12 +87,12 @@ Metrics::Metrics(const std::vector<std::string>& urls)
       first_byte_(LatencyBoundsMicroseconds()),
       readahead_(WindowBoundsBytes()) {
   for (const std::string& url : urls) {
-    if (!files_.contains(url)) files_.emplace(url, std::make_unique<FileCounters>());
+    files_.try_emplace(url, std::make_unique<FileCounters>());
   }
 }
 
 // The map is fixed after construction; only the counters in it change.
-Metrics::FileCounters* Metrics::Find(const std::string& url) const {
+Metrics::FileCounters* Metrics::Find(std::string_view url) const {
   const auto found = files_.find(url);
   return found == files_.end() ? nullptr : found->second.get();
 }

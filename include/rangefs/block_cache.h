@@ -75,7 +75,8 @@ class BlockCache {
   // The cached block, without counting a hit or touching the LRU order; null if not cached.
   BlockPtr Peek(const BlockKey& key) const;
 
-  // Bytes of file `file` (an inode) in the cache, loading blocks not included.
+  // Bytes of file `file` (an inode) in the cache, loading blocks not included. Walks the whole
+  // cache: for rare callers.
   size_t CachedBytesOf(uint64_t file) const;
 
   BlockCacheStats stats() const;

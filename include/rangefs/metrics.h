@@ -17,8 +17,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -35,9 +37,8 @@ class Histogram {
 
   void Observe(uint64_t value);
 
-  const std::vector<uint64_t>& upper_bounds() const { return bounds_; }
-  // Per bucket, not cumulative: upper_bounds().size() + 1 counts, the last for observations
-  // above every bound.
+  // Per bucket, not cumulative: one count per upper bound and one more, the last for
+  // observations above every bound.
   std::vector<uint64_t> BucketCounts() const;
   uint64_t Sum() const { return sum_.load(std::memory_order_relaxed); }
 
@@ -54,8 +55,9 @@ class Histogram {
 
 // One HTTP request as the range source saw it end.
 struct RequestOutcome {
-  // The URL the user gave for the file (RemoteFileInfo::url), which names its counters.
-  std::string url;
+  // The URL the user gave for the file (RemoteFileInfo::url), which names its counters. A view:
+  // counting a request copies nothing.
+  std::string_view url;
   long status = 0;                          // HTTP status of the (last) response; 0: none arrived
   uint64_t body_bytes = 0;                  // body bytes received, multipart framing included
   std::chrono::microseconds total{0};       // from the start of the request to its end
@@ -120,9 +122,15 @@ class Metrics {
     std::atomic<uint64_t> by_status[kMaxStatus + 1] = {};  // [0]: no response
   };
 
-  FileCounters* Find(const std::string& url) const;
+  FileCounters* Find(std::string_view url) const;
 
-  std::unordered_map<std::string, std::unique_ptr<FileCounters>> files_;  // fixed
+  // Lets files_ be searched with a string_view, without building a std::string.
+  struct UrlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view url) const { return std::hash<std::string_view>{}(url); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<FileCounters>, UrlHash, std::equal_to<>>
+      files_;  // fixed
   ReadCounters reads_;
   HttpCounters http_;
   Histogram request_duration_;  // microseconds
