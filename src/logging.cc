@@ -97,7 +97,12 @@ void MountLog::Activate() {
       return;
     case LogTarget::kFile:
       // The stderr logger goes on writing to descriptor 2, which is now the file.
-      if (dup2(fd_, STDERR_FILENO) < 0) LogToSyslog();
+      if (dup2(fd_, STDERR_FILENO) < 0) {
+        LogToSyslog();
+      } else {
+        close(fd_);  // descriptor 2 holds the file now
+        fd_ = -1;
+      }
       return;
     case LogTarget::kSyslog:
     case LogTarget::kNowhere:

@@ -115,7 +115,9 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
       "\n\nOnce mounted, rangefs logs to syslog (-f: stderr; --log-file: that file). Where\n"
       "nothing listens on /dev/log, it keeps logging to stderr if stderr is a regular file,\n"
       "else it warns at start that later messages are lost.");
-  app.set_version_flag("--version", VersionText(), "Print versions of rangefs and its libraries");
+  // Built only when asked for: the text queries libfuse and libcurl.
+  app.set_version_flag(
+      "--version", [] { return VersionText(); }, "Print versions of rangefs and its libraries");
 
   std::vector<std::string>& positionals = targets.positionals;
   app.add_option("operands", positionals, "URL|NAME=URL... MOUNTPOINT")->required()->expected(-2);

@@ -150,7 +150,8 @@ def force_unmount(mountpoint: str) -> None:
             pass
 
 
-def _kill_pid(pid: int, sig: int = signal.SIGKILL) -> None:
+def kill_pid(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Sends sig to pid unless it is already gone."""
     try:
         os.kill(pid, sig)
     except ProcessLookupError:
@@ -284,7 +285,7 @@ class Mount:
         request fails and blocked callers return."""
         self.aborted = True
         if self.process is not None and self.process.poll() is None:
-            _kill_pid(self.process.pid)
+            kill_pid(self.process.pid)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -349,11 +350,11 @@ class Mount:
                 try:
                     self.process.wait(timeout=5)  # exits by itself once unmounted
                 except subprocess.TimeoutExpired:
-                    _kill_pid(self.process.pid, signal.SIGTERM)
+                    kill_pid(self.process.pid, signal.SIGTERM)
                     try:
                         self.process.wait(timeout=5)
                     except subprocess.TimeoutExpired:
-                        _kill_pid(self.process.pid)
+                        kill_pid(self.process.pid)
                         self.process.wait(timeout=10)
             force_unmount(self.mountpoint)  # e.g. a killed daemon leaves a dead mount
         finally:
@@ -411,11 +412,11 @@ def run_expect_failure(args: Sequence[str], *, timeout: float = 30.0,
             if mounted:
                 force_unmount(mp)
             if process.poll() is None:
-                _kill_pid(process.pid)
+                kill_pid(process.pid)
             process.wait(timeout=15)
             stray = find_pids_for_mountpoint(binary, mp)  # e.g. a daemon that got away
             for pid in stray:
-                _kill_pid(pid)
+                kill_pid(pid)
             force_unmount(mp)
         with open(out_path, errors="replace") as f:
             stdout = f.read()
@@ -490,7 +491,7 @@ class DaemonMount:
 
     def abort(self) -> None:
         for pid in self.daemon_pids():
-            _kill_pid(pid)
+            kill_pid(pid)
 
     def call(self, fn: Callable, *args, timeout: float = 30.0, **kwargs):
         """Like Mount.call: on timeout kills the daemon (found by PID) and fails."""
@@ -508,7 +509,7 @@ class DaemonMount:
                 pass
         for pid in pids:
             if not wait_until(lambda: not pid_alive(pid), 5):
-                _kill_pid(pid)
+                kill_pid(pid)
         force_unmount(self.mountpoint)
         if not is_mounted(self.mountpoint):
             shutil.rmtree(self._tmp, ignore_errors=True)

@@ -31,18 +31,11 @@ SHELL_DEFAULT_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bi
                       "/bin")
 
 
-def tools_missing() -> list[str]:
-    return [t for t in ("unshare", "nsenter", "mount", "umount") if shutil.which(t) is None]
-
-
 def require_tools() -> str:
-    """What a test running mount(8) in a namespace needs, for setUpClass: the binary under test
-    (harness.require_environment) and mount.fuse3, unshare, nsenter, mount and umount."""
-    binary = harness.require_environment("/sbin/mount.fuse3")
-    missing = tools_missing()
-    if missing:
-        raise RuntimeError(f"required tools missing: {', '.join(missing)}")
-    return binary
+    """For setUpClass of a test running mount(8) in a namespace: harness.require_environment
+    with mount.fuse3, unshare, nsenter, mount and umount. Returns the binary under test."""
+    return harness.require_environment("/sbin/mount.fuse3", "unshare", "nsenter", "mount",
+                                       "umount")
 
 
 class MountNamespace:
@@ -138,7 +131,7 @@ class MountNamespace:
         kernel, and the test fails."""
         def give_up() -> BaseException:
             for pid in self.rangefs_pids():
-                _kill(pid)
+                harness.kill_pid(pid)
             return AssertionError(f"{getattr(fn, '__name__', fn)} did not finish within "
                                   f"{timeout}s (rangefs killed)")
         return harness.call_within(timeout, give_up, fn, *args, **kwargs)
@@ -199,27 +192,22 @@ class MountNamespace:
                             break
                 for pid in pids:
                     if not harness.wait_until(lambda: not harness.pid_alive(pid), 5):
-                        _kill(pid)
+                        harness.kill_pid(pid)
                 self.holder.stdin.close()
-                _kill(self.holder.pid, signal.SIGTERM)
+                harness.kill_pid(self.holder.pid, signal.SIGTERM)
                 try:
                     self.holder.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    _kill(self.holder.pid)
+                    harness.kill_pid(self.holder.pid)
                     self.holder.wait(timeout=10)
             # A daemon could outlive the holder and keep the namespace: none may be left.
             def none_left() -> bool:
                 pids = self.rangefs_pids()
                 for pid in pids:
-                    _kill(pid)
+                    harness.kill_pid(pid)
                 return not pids
             harness.wait_until(none_left, 10)
         finally:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
 
-def _kill(pid: int, sig: int = signal.SIGKILL) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
