@@ -71,15 +71,20 @@ Result<std::string> FileNameFromUrl(std::string_view url) {
   return name;
 }
 
+// NAME and URL given apart: NAME must be a valid file name (`context` says where it came from)
+// and URL must have a path.
+Result<MountSpec> NamedSpec(std::string_view name, std::string_view url, std::string_view context) {
+  if (Status status = CheckFileName(name, context); !status.ok()) return status;
+  if (Result<std::string> path = EncodedPath(url); !path.ok()) return path.status();
+  return MountSpec{std::string(name), std::string(url)};
+}
+
 Result<MountSpec> ParseMountSpec(std::string_view operand) {
   const size_t equals = operand.find('=');
   if (equals != std::string_view::npos) {
     const std::string_view name = operand.substr(0, equals);
     if (name.find_first_of(":/") == std::string_view::npos) {
-      const std::string_view url = operand.substr(equals + 1);
-      if (Status status = CheckFileName(name, operand); !status.ok()) return status;
-      if (Result<std::string> path = EncodedPath(url); !path.ok()) return path.status();
-      return MountSpec{std::string(name), std::string(url)};
+      return NamedSpec(name, operand.substr(equals + 1), operand);
     }
   }
   Result<std::string> name = FileNameFromUrl(operand);
@@ -88,11 +93,7 @@ Result<MountSpec> ParseMountSpec(std::string_view operand) {
 }
 
 Result<MountSpec> ParseNamedMountSpec(std::string_view name, std::string_view url) {
-  if (Status status = CheckFileName(name, "--name " + std::string(name)); !status.ok()) {
-    return status;
-  }
-  if (Result<std::string> path = EncodedPath(url); !path.ok()) return path.status();
-  return MountSpec{std::string(name), std::string(url)};
+  return NamedSpec(name, url, "--name " + std::string(name));
 }
 
 Result<std::vector<MountSpec>> ParseMountSpecs(std::span<const std::string> operands) {

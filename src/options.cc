@@ -255,29 +255,33 @@ std::vector<LongOption> LongOptionsOf(const CLI::App& app) {
   return long_options;
 }
 
+// The parser with every option defined, writing into `options` and `targets` (CLI::App cannot
+// be moved, hence the pointer).
+std::unique_ptr<CLI::App> MakeParser(Options& options, ParseTargets& targets) {
+  auto app = std::make_unique<CLI::App>(kAppDescription, "rangefs");
+  DefineOptions(*app, options, targets);
+  return app;
+}
+
 }  // namespace
 
 std::vector<LongOption> CommandLineLongOptions() {
   Options options;
   ParseTargets targets;
-  CLI::App app(kAppDescription, "rangefs");
-  DefineOptions(app, options, targets);
-  return LongOptionsOf(app);
+  return LongOptionsOf(*MakeParser(options, targets));
 }
 
 std::string CommandLineHelp() {
   Options options;
   ParseTargets targets;
-  CLI::App app(kAppDescription, "rangefs");
-  DefineOptions(app, options, targets);
-  return app.help();
+  return MakeParser(options, targets)->help();
 }
 
 CommandLine ParseCommandLine(int argc, char** argv) {
   Options options;
   ParseTargets targets;
-  CLI::App app(kAppDescription, "rangefs");
-  DefineOptions(app, options, targets);
+  const std::unique_ptr<CLI::App> parser = MakeParser(options, targets);
+  CLI::App& app = *parser;
   // mount(8) puts an fstab line's options first and the command line's after them, so that
   // `mount /mnt/x -o cache_size=2G` overrides the line: the last value of an option wins.
   for (CLI::Option* option : app.get_options()) {
