@@ -29,20 +29,29 @@ bool Contains(std::span<const std::string_view> list, std::string_view item) {
 
 bool IsOctalDigit(char c) { return c >= '0' && c <= '7'; }
 
+// The first `c` at or after `from` that no backslash escapes (an escaped character belongs to
+// the text, whatever it is), or text.size().
+size_t FindUnescaped(std::string_view text, char c, size_t from = 0) {
+  for (size_t i = from; i < text.size(); ++i) {
+    if (text[i] == '\\') {
+      ++i;
+    } else if (text[i] == c) {
+      return i;
+    }
+  }
+  return text.size();
+}
+
 // Splits a `-o` list at the commas that are not escaped. The items keep their escapes.
 std::vector<std::string_view> SplitOptionList(std::string_view list) {
   std::vector<std::string_view> items;
   size_t start = 0;
-  for (size_t i = 0; i < list.size(); ++i) {
-    if (list[i] == '\\' && i + 1 < list.size()) {
-      ++i;  // the escaped character is part of the item, whatever it is
-    } else if (list[i] == ',') {
-      items.push_back(list.substr(start, i - start));
-      start = i + 1;
-    }
+  while (true) {
+    const size_t comma = FindUnescaped(list, ',', start);
+    items.push_back(list.substr(start, comma - start));
+    if (comma == list.size()) return items;
+    start = comma + 1;
   }
-  items.push_back(list.substr(start));
-  return items;
 }
 
 // libfuse's reading of an escaped option (fuse_opt.c): "\ooo" is an octal byte, a backslash
@@ -69,16 +78,7 @@ std::string Unescape(std::string_view text) {
 }
 
 // Where the key of an escaped item ends: its first unescaped '=', or its end.
-size_t KeyEnd(std::string_view item) {
-  for (size_t i = 0; i < item.size(); ++i) {
-    if (item[i] == '\\') {
-      ++i;
-    } else if (item[i] == '=') {
-      return i;
-    }
-  }
-  return item.size();
-}
+size_t KeyEnd(std::string_view item) { return FindUnescaped(item, '='); }
 
 const LongOption* FindLongOption(std::span<const LongOption> long_options, std::string_view key) {
   std::string name(key);
@@ -157,17 +157,10 @@ Result<std::vector<std::string>> TranslateMountOptions(std::span<const std::stri
       out.insert(out.end(), args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
       break;
     }
-    if (arg == "-o" && i + 1 < args.size()) {
-      if (Status status = TranslateList(args[++i], long_options, out); !status.ok()) {
-        return status;
-      }
-      continue;
-    }
-    if (arg.size() > 2 && arg.starts_with("-o")) {
-      if (Status status = TranslateList(std::string_view(arg).substr(2), long_options, out);
-          !status.ok()) {
-        return status;
-      }
+    // "-o LIST" or "-oLIST".
+    if (arg.starts_with("-o") && (arg.size() > 2 || i + 1 < args.size())) {
+      const std::string_view list = arg.size() > 2 ? std::string_view(arg).substr(2) : args[++i];
+      if (Status status = TranslateList(list, long_options, out); !status.ok()) return status;
       continue;
     }
     out.push_back(arg);
