@@ -86,12 +86,13 @@ def require_environment(*tools: str) -> str:
     return binary_path()
 
 
-def mount_info(path: str) -> Optional[dict]:
-    """The /proc/self/mountinfo entry for a mount point: fstype, source, mount_options
-    (per-mount, e.g. ro) and super_options (e.g. allow_other); None if not mounted."""
+def mount_info(path: str, mountinfo: str = "/proc/self/mountinfo") -> Optional[dict]:
+    """The `mountinfo` entry (this process's, by default) for a mount point: fstype, source,
+    mount_options (per-mount, e.g. ro) and super_options (e.g. allow_other); None if not
+    mounted."""
     target = os.path.realpath(path)
     found = None
-    with open("/proc/self/mountinfo") as f:
+    with open(mountinfo) as f:
         for line in f:
             fields = line.split()
             if unescape_mountinfo(fields[4]) != target:

@@ -102,22 +102,8 @@ class MountNamespace:
         return f"/proc/{self.holder.pid}/root{os.path.abspath(path)}"
 
     def mount_info(self, path: str) -> Optional[dict]:
-        """Like harness.mount_info, inside: the top mount at `path`, or None."""
-        target = os.path.realpath(path)
-        found = None
-        with open(f"/proc/{self.holder.pid}/mountinfo") as f:
-            for line in f:
-                fields = line.split()
-                if harness.unescape_mountinfo(fields[4]) != target:
-                    continue
-                sep = fields.index("-")
-                found = {
-                    "mount_options": set(fields[5].split(",")),
-                    "fstype": fields[sep + 1],
-                    "source": harness.unescape_mountinfo(fields[sep + 2]),
-                    "super_options": set(fields[sep + 3].split(",")),
-                }
-        return found
+        """harness.mount_info, inside: the top mount at `path`, or None."""
+        return harness.mount_info(path, f"/proc/{self.holder.pid}/mountinfo")
 
     def mount_count(self, path: str) -> int:
         target = os.path.realpath(path)
