@@ -6,7 +6,6 @@
 #include <boost/multi_index_container.hpp>
 #include <cassert>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace rangefs {
 namespace {
@@ -29,6 +28,7 @@ using LruIndex = bmi::multi_index_container<
 struct Loading {
   std::promise<BlockResult> promise;
   BlockFuture future = promise.get_future().share();
+  bool retired = false;  // its file was retired while it loaded: hand it out, do not cache it
 };
 
 }  // namespace
@@ -36,8 +36,6 @@ struct Loading {
 struct BlockCache::State {
   LruIndex lru;
   std::unordered_map<BlockKey, Loading, BlockKeyHash> loading;
-  // Files whose blocks are no longer cached. One entry per replaced version: a few per day.
-  std::unordered_set<uint64_t> retired_files;
   size_t cached_bytes = 0;
   BlockCacheStats counters;
 };
@@ -77,9 +75,10 @@ void BlockCache::Fulfill(const BlockKey& key, BlockPtr block) {
     assert(loading != state_->loading.end() && "Fulfill without a claim");
     if (loading == state_->loading.end()) return;
     promise = std::move(loading->second.promise);
+    const bool retired = loading->second.retired;
     state_->loading.erase(loading);
 
-    if (block->size() <= capacity_bytes_ && !state_->retired_files.contains(key.file)) {
+    if (block->size() <= capacity_bytes_ && !retired) {
       auto& by_use = state_->lru.get<0>();
       while (state_->cached_bytes + block->size() > capacity_bytes_ && !by_use.empty()) {
         state_->cached_bytes -= by_use.front().block->size();
@@ -108,13 +107,15 @@ void BlockCache::Fail(const BlockKey& key, const Status& status) {
   promise.set_value(status);
 }
 
-size_t BlockCache::Retire(uint64_t file) {
+size_t BlockCache::Retire(const FileKey& file) {
   std::lock_guard lock(mu_);
-  state_->retired_files.insert(file);
+  for (auto& [key, loading] : state_->loading) {
+    if (*key.file == file) loading.retired = true;
+  }
   size_t dropped = 0;
   auto& by_use = state_->lru.get<0>();
   for (auto it = by_use.begin(); it != by_use.end();) {
-    if (it->key.file != file) {
+    if (*it->key.file != file) {
       ++it;
       continue;
     }
@@ -133,13 +134,13 @@ BlockPtr BlockCache::Peek(const BlockKey& key) const {
   return found == by_key.end() ? nullptr : found->block;
 }
 
-size_t BlockCache::CachedBytesOf(uint64_t file) const {
+size_t BlockCache::CachedBytesOf(const FileKey& file) const {
   // A walk over every cached block, for a rare question (an extended attribute), rather than
   // a per-file tally that every fill and eviction would pay for under the lock.
   std::lock_guard lock(mu_);
   size_t bytes = 0;
   for (const CachedBlock& cached : state_->lru) {
-    if (cached.key.file == file) bytes += cached.block->size();
+    if (*cached.key.file == file) bytes += cached.block->size();
   }
   return bytes;
 }

@@ -144,6 +144,8 @@ class ReadSources {
   ~ReadSources() { Shutdown(); }
 
   RangeSource& top() { return fallback_; }
+  // The clock and timer of retries, and the clock of revalidation.
+  const Scheduler& scheduler() const { return timer_; }
 
   // The timer stops first, so that no retry starts while the HTTP engine aborts its
   // transfers; their sinks still exist when it does.
@@ -233,8 +235,8 @@ int Run(int argc, char** argv) {
       ProbeAll(sources.top(), *specs, options.max_full_fetch);
   if (!files) return kFailureExitCode;
 
-  Filesystem filesystem(sources.top(), std::move(*files), std::time(nullptr), options.read,
-                        Milliseconds(options.revalidate_seconds), &metrics);
+  Filesystem filesystem(sources.top(), sources.scheduler(), std::move(*files), std::time(nullptr),
+                        options.read, Milliseconds(options.revalidate_seconds), &metrics);
   const auto render_metrics = [&metrics, &filesystem, &options] {
     const std::vector<MetricFamily> families =
         metrics.Collect(filesystem.cache_stats(), options.read.cache_size);

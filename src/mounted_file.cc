@@ -4,14 +4,16 @@
 
 namespace rangefs {
 
-MountedFile::MountedFile(std::string name, InodeOf inode_of, RemoteFileInfo info,
-                         Clock::time_point probed_at, const ReadaheadConfig& readahead)
+MountedFile::MountedFile(std::string name, RemoteFileInfo info, Clock::time_point probed_at,
+                         uint64_t block_size, const ReadaheadConfig& readahead,
+                         ChangeHandler on_change)
     : name_(std::move(name)),
-      inode_of_(std::move(inode_of)),
+      block_size_(block_size),
+      on_change_(std::move(on_change)),
       readahead_(readahead),
-      current_(std::make_shared<const FileVersion>(
-          FileVersion{.inode = inode_of_(0), .generation = 0, .info = std::move(info)})),
-      confirmed_at_(probed_at) {}
+      current_(MakeFileVersion(std::move(info), block_size)),
+      confirmed_at_(probed_at),
+      attempted_at_(probed_at) {}
 
 FileVersionPtr MountedFile::current() const {
   std::lock_guard lock(mu_);
@@ -21,6 +23,11 @@ FileVersionPtr MountedFile::current() const {
 bool MountedFile::IsCurrent(const FileVersion& version) const {
   std::lock_guard lock(mu_);
   return current_->generation == version.generation;
+}
+
+void MountedFile::ReportChanged(const FileVersion& version, const Status& evidence) {
+  // A replaced version's readers fail without asking anyone: the change is known.
+  if (IsCurrent(version) && on_change_) on_change_(*this, version, evidence);
 }
 
 FileVersionPtr MountedFile::Find(uint64_t generation) const {
@@ -35,20 +42,83 @@ MountedFile::Clock::time_point MountedFile::confirmed_at() const {
   return confirmed_at_;
 }
 
-FileVersionPtr MountedFile::Adopt(RemoteFileInfo probed, Clock::time_point probed_at) {
+std::optional<MountedFile::Probed> MountedFile::Revalidate(Clock::time_point asked_at,
+                                                           const FileVersion* suspect,
+                                                           Clock::duration max_age,
+                                                           const Scheduler& clock,
+                                                           const Probe& probe) {
+  std::promise<void> finished;
+  Probed probed;
+  Clock::time_point started;
+  {
+    std::unique_lock lock(mu_);
+    while (true) {
+      // A probe that started after the question was asked answers it, even with an error:
+      // callers that queued behind a dead server share its failure instead of each paying
+      // their own timeout.
+      if (attempted_at_ > asked_at) return std::nullopt;
+      started = clock.Now();
+      if (suspect ? current_->generation != suspect->generation
+                  : started - confirmed_at_ < max_age) {
+        return std::nullopt;
+      }
+      if (!probe_in_flight_.valid()) break;
+      // Someone else is asking: wait for their answer without holding the lock. It answers
+      // this call too, whatever it was (a failure included: asking again at once would most
+      // likely wait as long for the same answer), except a reader's evidence, which a probe
+      // that started before the change may have missed.
+      const std::shared_future<void> in_flight = probe_in_flight_;
+      ++callers_waiting_;
+      lock.unlock();
+      in_flight.wait();
+      lock.lock();
+      --callers_waiting_;
+      if (!suspect) return std::nullopt;
+    }
+    probe_in_flight_ = finished.get_future().share();
+    probed.before = current_;
+  }
+
+  // Whatever happens below (even an exception from the probe), the waiters are let go.
+  struct Release {
+    MountedFile& file;
+    std::promise<void>& finished;
+    ~Release() {
+      {
+        std::lock_guard lock(file.mu_);
+        file.probe_in_flight_ = {};
+      }
+      finished.set_value();
+    }
+  };
+  const Release release{*this, finished};
+  Result<RemoteFileInfo> answer = probe(probed.before->info);
   std::lock_guard lock(mu_);
-  // A probe that started before the one that made the current version says nothing newer.
-  if (probed_at < confirmed_at_) return nullptr;
+  if (!answer.ok()) probed.status = answer.status();
+  probed.replaced = AdoptLocked(std::move(answer), started);
+  return probed;
+}
+
+FileVersionPtr MountedFile::AdoptLocked(Result<RemoteFileInfo> probed,
+                                        Clock::time_point probed_at) {
+  if (probed_at > attempted_at_) attempted_at_ = probed_at;
+  // A failed probe leaves the version: reads carry its validators, so a changed remote still
+  // cannot mix versions. And one that started before the probe that made the current version
+  // says nothing newer.
+  if (!probed.ok() || probed_at < confirmed_at_) return nullptr;
   confirmed_at_ = probed_at;
-  if (SameVersion(current_->info, probed)) return nullptr;
+  if (SameVersion(current_->info, *probed)) return nullptr;
 
   std::erase_if(old_, [](const auto& entry) { return entry.second.expired(); });
   FileVersionPtr replaced = std::move(current_);
   old_.emplace(replaced->generation, replaced);
-  const uint64_t generation = replaced->generation + 1;
-  current_ = std::make_shared<const FileVersion>(FileVersion{
-      .inode = inode_of_(generation), .generation = generation, .info = std::move(probed)});
+  current_ = MakeFileVersion(std::move(probed).value(), block_size_, replaced->generation + 1);
   return replaced;
+}
+
+size_t MountedFile::callers_waiting() const {
+  std::lock_guard lock(mu_);
+  return callers_waiting_;
 }
 
 bool MountedFile::FirstOpenOf(uint64_t generation) {

@@ -1,6 +1,7 @@
 // Block: an immutable run of bytes of one version of one remote file, the unit the cache keeps.
-// BlockKey names it: (file, version, index). Because the version is part of the key, blocks of
-// a remote file that has since changed can never be served for the new version.
+// BlockKey names it: (FileKey, index). Because the file's version is part of its FileKey,
+// blocks of a remote file that has since changed can never be served for the new version; and
+// because the FileKey owes nothing to this process, the name outlives the mount.
 //
 // Thread-safety: a Block is written by one loader before it is published, and only read after.
 #pragma once
@@ -11,20 +12,24 @@
 #include <memory>
 #include <span>
 
+#include "rangefs/file_key.h"
+
 namespace rangefs {
 
 struct BlockKey {
-  uint64_t file = 0;     // inode of the file in the mount
-  uint64_t version = 0;  // generation of the file's content, bumped when the remote changes
-  uint64_t index = 0;    // offset / block size
-  friend bool operator==(const BlockKey&, const BlockKey&) = default;
+  FileKeyPtr file;     // never null
+  uint64_t index = 0;  // offset / block size
+  friend bool operator==(const BlockKey& a, const BlockKey& b) {
+    // Keys of one file share one FileKey: comparing the pointers first spares the strings.
+    return a.index == b.index && (a.file == b.file || *a.file == *b.file);
+  }
 };
 
 struct BlockKeyHash {
   size_t operator()(const BlockKey& key) const {
     // splitmix64-style mixing: indexes are small consecutive integers, which a plain XOR of
     // std::hash values would cluster.
-    uint64_t h = key.file * 0x9E3779B97F4A7C15ULL ^ key.version * 0xC2B2AE3D27D4EB4FULL ^ key.index;
+    uint64_t h = uint64_t{key.file->hash()} * 0x9E3779B97F4A7C15ULL ^ key.index;
     h ^= h >> 30;
     h *= 0xBF58476D1CE4E5B9ULL;
     h ^= h >> 27;

@@ -67,17 +67,18 @@ class BlockCache {
   // REQUIRES: the caller claimed `key`; !status.ok().
   void Fail(const BlockKey& key, const Status& status);
 
-  // Drops every cached block of file `file` (an inode: each version of a remote file has its
-  // own) and caches none of it from now on; loads in flight still reach their waiters. For a
-  // version the remote has replaced. Returns how many blocks were dropped.
-  size_t Retire(uint64_t file);
+  // Drops every cached block of `file` (one version of a remote file), for a version the remote
+  // has replaced. Loads of it in flight still reach their waiters but are not cached; later
+  // loads are (a remote that goes back to this version makes them valid again). Returns how
+  // many blocks were dropped.
+  size_t Retire(const FileKey& file);
 
   // The cached block, without counting a hit or touching the LRU order; null if not cached.
   BlockPtr Peek(const BlockKey& key) const;
 
-  // Bytes of file `file` (an inode) in the cache, loading blocks not included. Walks the whole
-  // cache: for rare callers.
-  size_t CachedBytesOf(uint64_t file) const;
+  // Bytes of `file` in the cache, loading blocks not included. Walks the whole cache: for rare
+  // callers.
+  size_t CachedBytesOf(const FileKey& file) const;
 
   BlockCacheStats stats() const;
   size_t capacity_bytes() const { return capacity_bytes_; }

@@ -1,6 +1,8 @@
-// FileVersion: one version of one file of the mount. Each version has its own inode, so the
-// kernel's page cache of one never holds bytes of another. Handles pin the version current when
-// they were opened; cache keys carry its inode and generation. Immutable once made.
+// FileVersion: one version of one file of the mount, as a handle pins it at open. `key` names
+// the version independently of this mount (blocks are cached under it); `info` says where to
+// ask for its bytes and which validators the answers must carry; `generation` counts the
+// versions this mount has seen of the file (0 for the one found at mount time). Immutable once
+// made.
 //
 // VersionRegistry: what a reader asks before fetching for its version, and tells when a
 // response shows the remote has moved on.
@@ -10,20 +12,29 @@
 #include <memory>
 
 #include "rangefs/block.h"
+#include "rangefs/file_key.h"
 #include "rangefs/remote_file.h"
 #include "rangefs/status.h"
 
 namespace rangefs {
 
 struct FileVersion {
-  uint64_t inode = 0;       // unique to this version
-  uint64_t generation = 0;  // 0 for the version found at mount time, then 1, 2, ...
+  uint64_t generation = 0;
+  FileKeyPtr key;  // never null
   RemoteFileInfo info;
 
-  BlockKey KeyFor(uint64_t block_index) const { return {inode, generation, block_index}; }
+  BlockKey KeyFor(uint64_t block_index) const { return {key, block_index}; }
 };
 
 using FileVersionPtr = std::shared_ptr<const FileVersion>;
+
+// A version of the file `info` describes, cut into blocks of `block_size` bytes.
+inline FileVersionPtr MakeFileVersion(RemoteFileInfo info, uint64_t block_size,
+                                      uint64_t generation = 0) {
+  auto key = std::make_shared<const FileKey>(FileKey::Of(info, block_size));
+  return std::make_shared<const FileVersion>(
+      FileVersion{.generation = generation, .key = std::move(key), .info = std::move(info)});
+}
 
 class VersionRegistry {
  public:

@@ -1,14 +1,20 @@
 // MountedFile: one file of the mount across the versions the remote goes through. It knows the
 // current version, when the server last confirmed it, and the older versions that open handles
-// still use; each new version gets a new generation and inode.
+// still use; each new version gets the next generation. It is the VersionRegistry of its
+// readers: a reader's report of another version goes to the ChangeHandler given at
+// construction (the Filesystem, which probes and adopts).
 //
-// Thread-safety: all methods are thread-safe. Revalidation (probe, then Adopt) is serialized by
-// the caller through revalidation_mutex(), so one probe answers many concurrent opens.
+// Revalidation is single-flight: concurrent callers that need the version confirmed share one
+// probe, waiting on a shared future with no lock held while the probe runs, so a slow server
+// delays the callers that need its answer and nothing else.
+//
+// Thread-safety: all methods are thread-safe.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,46 +25,75 @@
 #include "rangefs/file_version.h"
 #include "rangefs/readahead_policy.h"
 #include "rangefs/remote_file.h"
+#include "rangefs/scheduler.h"
+#include "rangefs/status.h"
 
 namespace rangefs {
 
-class MountedFile {
+class MountedFile final : public VersionRegistry {
  public:
-  using Clock = std::chrono::steady_clock;
-  // Maps a generation to the inode of that version; must be injective across all files.
-  using InodeOf = std::function<uint64_t(uint64_t generation)>;
+  using Clock = Scheduler::Clock;
+  // Hears a reader's evidence that `version` (still current) was replaced.
+  using ChangeHandler =
+      std::function<void(MountedFile& file, const FileVersion& version, const Status& evidence)>;
+  // Asks the server about the file whose current version is `current`.
+  using Probe = std::function<Result<RemoteFileInfo>(const RemoteFileInfo& current)>;
 
-  // `info` was probed at `probed_at`.
-  MountedFile(std::string name, InodeOf inode_of, RemoteFileInfo info, Clock::time_point probed_at,
-              const ReadaheadConfig& readahead);
+  // `info` was probed at `probed_at`; its versions are cut into blocks of `block_size` bytes.
+  MountedFile(std::string name, RemoteFileInfo info, Clock::time_point probed_at,
+              uint64_t block_size, const ReadaheadConfig& readahead, ChangeHandler on_change);
 
   const std::string& name() const { return name_; }
   FileVersionPtr current() const;
-  bool IsCurrent(const FileVersion& version) const;
   // The version of this generation while it is current or an open handle holds it; else null.
   FileVersionPtr Find(uint64_t generation) const;
   // When the last probe that confirmed or adopted the current version started.
   Clock::time_point confirmed_at() const;
 
-  // Records a probe that started at `probed_at`. When it shows another version than the
-  // current one, that version becomes current and the one it replaced is returned; else null.
-  FileVersionPtr Adopt(RemoteFileInfo probed, Clock::time_point probed_at);
+  // What a revalidation's probe found, for the caller that ran it.
+  struct Probed {
+    FileVersionPtr before;    // the current version when the probe started
+    Status status;            // why the probe failed; ok() when the server answered
+    FileVersionPtr replaced;  // `before`, when the answer was another version (now current)
+  };
+  // Probes the file unless a probe that started after `asked_at` has already answered,
+  // or (with `suspect` null) the version was confirmed less than `max_age` before now, or (with
+  // `suspect`) that version is already replaced. Adopts what the probe shows. Returns what the
+  // probe found to the one caller that ran it; nullopt to callers it spared, including those
+  // that waited for another caller's probe.
+  std::optional<Probed> Revalidate(Clock::time_point asked_at, const FileVersion* suspect,
+                                   Clock::duration max_age, const Scheduler& clock,
+                                   const Probe& probe);
+
+  // Callers of Revalidate waiting for another caller's probe right now.
+  size_t callers_waiting() const;
 
   // True exactly once per generation: for the first open of that version.
   bool FirstOpenOf(uint64_t generation);
 
-  std::mutex& revalidation_mutex() { return revalidation_mu_; }
   SharedReadahead& readahead() { return readahead_; }
 
+  // VersionRegistry, for the readers of this file.
+  bool IsCurrent(const FileVersion& version) const override;
+  void ReportChanged(const FileVersion& version, const Status& evidence) override;
+
  private:
+  // Records what a probe that started at `probed_at` found (see Revalidate); returns the
+  // version it replaced, if any. REQUIRES: mu_ held.
+  FileVersionPtr AdoptLocked(Result<RemoteFileInfo> probed, Clock::time_point probed_at);
+
   const std::string name_;
-  const InodeOf inode_of_;
+  const uint64_t block_size_;
+  const ChangeHandler on_change_;
   SharedReadahead readahead_;  // internally synchronized
-  std::mutex revalidation_mu_;
 
   mutable std::mutex mu_;
-  FileVersionPtr current_;                                    // Guarded by mu_
-  Clock::time_point confirmed_at_;                            // Guarded by mu_
+  FileVersionPtr current_;          // Guarded by mu_
+  Clock::time_point confirmed_at_;  // Guarded by mu_
+  // When the last finished probe started, whatever it found.
+  Clock::time_point attempted_at_;                            // Guarded by mu_
+  std::shared_future<void> probe_in_flight_;                  // Guarded by mu_
+  size_t callers_waiting_ = 0;                                // Guarded by mu_
   std::map<uint64_t, std::weak_ptr<const FileVersion>> old_;  // Guarded by mu_
   std::optional<uint64_t> opened_generation_;                 // Guarded by mu_
 };

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "fuse/fuse_owners.h"
+#include "fuse/inode_table.h"
 #include "fuse/kernel_notifier.h"
 #include "fuse/kernel_readahead.h"
 #include "rangefs/mount_options.h"
@@ -102,6 +104,7 @@ class OpenHandles {
 
 struct Served {
   Filesystem& filesystem;
+  InodeTable inodes;
   // Names and attributes stay valid as long as a version stays trusted (--revalidate): after
   // that the kernel asks again, and a lookup confirms the version with the server.
   const double attribute_timeout_seconds;
@@ -112,13 +115,21 @@ Served& ServedOf(fuse_req_t req) { return *static_cast<Served*>(fuse_req_userdat
 
 Filesystem& FilesystemOf(fuse_req_t req) { return ServedOf(req).filesystem; }
 
+// The node an inode number stands for; null (after replying ENOENT) for a number this session
+// never dealt out or has forgotten.
+std::optional<Node> NodeOf(fuse_req_t req, fuse_ino_t ino) {
+  std::optional<Node> node = ServedOf(req).inodes.Find(ino);
+  if (!node) fuse_reply_err(req, ENOENT);
+  return node;
+}
+
 FileReader& ReaderOf(const fuse_file_info* fi) {
   return *reinterpret_cast<FileReader*>(static_cast<uintptr_t>(fi->fh));
 }
 
-struct stat ToStat(const Attributes& attributes) {
+struct stat ToStat(const Attributes& attributes, uint64_t inode) {
   struct stat st {};
-  st.st_ino = attributes.inode;
+  st.st_ino = inode;
   st.st_mode = attributes.is_directory ? (S_IFDIR | 0555) : (S_IFREG | 0444);
   st.st_nlink = attributes.is_directory ? 2 : 1;
   st.st_uid = getuid();
@@ -159,37 +170,47 @@ void OnInit(void*, fuse_conn_info* conn) {
 
 void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Guarded(req, [&] {
-    Result<Attributes> attributes = FilesystemOf(req).Lookup(parent, name);
+    const std::optional<Node> directory = NodeOf(req, parent);
+    if (!directory) return;
+    Result<Attributes> attributes = FilesystemOf(req).Lookup(*directory, name);
     if (!attributes.ok()) return (void)fuse_reply_err(req, ErrnoFor(attributes.status().code()));
+    InodeTable& inodes = ServedOf(req).inodes;
     fuse_entry_param entry{};
-    entry.ino = attributes->inode;
-    entry.generation = attributes->generation;
-    entry.attr = ToStat(*attributes);
+    entry.ino = inodes.Reference(attributes->node);
+    // Numbers are never reused within a session, so the generation need not tell them apart.
+    entry.generation = 0;
+    entry.attr = ToStat(*attributes, entry.ino);
     entry.attr_timeout = ServedOf(req).attribute_timeout_seconds;
     entry.entry_timeout = ServedOf(req).attribute_timeout_seconds;
-    fuse_reply_entry(req, &entry);
+    // Not delivered (the caller was interrupted): the kernel holds no reference to forget.
+    if (fuse_reply_entry(req, &entry) != 0) inodes.Forget(entry.ino, 1);
   });
 }
 
 void OnGetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   Guarded(req, [&] {
-    Result<Attributes> attributes = FilesystemOf(req).GetAttributes(ino);
+    const std::optional<Node> node = NodeOf(req, ino);
+    if (!node) return;
+    Result<Attributes> attributes = FilesystemOf(req).GetAttributes(*node);
     if (!attributes.ok()) return (void)fuse_reply_err(req, ErrnoFor(attributes.status().code()));
-    const struct stat st = ToStat(*attributes);
+    const struct stat st = ToStat(*attributes, ino);
     fuse_reply_attr(req, &st, ServedOf(req).attribute_timeout_seconds);
   });
 }
 
 void OnReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
   Guarded(req, [&] {
-    Result<std::vector<DirectoryEntry>> entries = FilesystemOf(req).ReadDirectory(ino);
+    const std::optional<Node> node = NodeOf(req, ino);
+    if (!node) return;
+    Result<std::vector<DirectoryEntry>> entries = FilesystemOf(req).ReadDirectory(*node);
     if (!entries.ok()) return (void)fuse_reply_err(req, ErrnoFor(entries.status().code()));
+    InodeTable& inodes = ServedOf(req).inodes;
     std::string buffer(size, '\0');
     size_t used = 0;
     // The offset handed back for an entry is the index of the one after it.
     for (size_t i = static_cast<size_t>(offset); i < entries->size(); ++i) {
       const DirectoryEntry& entry = (*entries)[i];
-      const struct stat st = ToStat(entry.attributes);
+      const struct stat st = ToStat(entry.attributes, inodes.NumberOf(entry.attributes.node));
       const size_t needed = fuse_add_direntry(req, buffer.data() + used, size - used,
                                               entry.name.c_str(), &st, static_cast<off_t>(i + 1));
       if (needed > size - used) break;
@@ -202,7 +223,9 @@ void OnReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_f
 void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Guarded(req, [&] {
     if ((fi->flags & O_ACCMODE) != O_RDONLY) return (void)fuse_reply_err(req, EROFS);
-    Result<OpenedFile> opened = FilesystemOf(req).Open(ino);
+    const std::optional<Node> node = NodeOf(req, ino);
+    if (!node) return;
+    Result<OpenedFile> opened = FilesystemOf(req).Open(*node);
     if (!opened.ok()) return (void)fuse_reply_err(req, ErrnoFor(opened.status().code()));
     OpenHandles& handles = ServedOf(req).handles;
     fi->fh = handles.Add(std::move(opened->reader));
@@ -228,6 +251,23 @@ void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_inf
   });
 }
 
+// The kernel drops references it holds to inodes (counted by entry replies): the table forgets
+// a number when none is left. No reply but fuse_reply_none.
+void OnForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  Guarded(req, [&] {
+    ServedOf(req).inodes.Forget(ino, nlookup);
+    fuse_reply_none(req);
+  });
+}
+
+void OnForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  Guarded(req, [&] {
+    InodeTable& inodes = ServedOf(req).inodes;
+    for (size_t i = 0; i < count; ++i) inodes.Forget(forgets[i].ino, forgets[i].nlookup);
+    fuse_reply_none(req);
+  });
+}
+
 void OnRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   Guarded(req, [&] {
     ServedOf(req).handles.Remove(fi->fh);
@@ -249,7 +289,9 @@ void ReplyAttributeData(fuse_req_t req, std::string_view data, size_t size) {
 
 void OnGetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   Guarded(req, [&] {
-    Result<std::string> value = FilesystemOf(req).ExtendedAttributeValue(ino, name);
+    const std::optional<Node> node = NodeOf(req, ino);
+    if (!node) return;
+    Result<std::string> value = FilesystemOf(req).ExtendedAttributeValue(*node, name);
     if (!value.ok()) return (void)fuse_reply_err(req, ErrnoFor(value.status().code()));
     ReplyAttributeData(req, *value, size);
   });
@@ -257,7 +299,9 @@ void OnGetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
 
 void OnListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   Guarded(req, [&] {
-    Result<std::vector<ExtendedAttribute>> attributes = FilesystemOf(req).ExtendedAttributes(ino);
+    const std::optional<Node> node = NodeOf(req, ino);
+    if (!node) return;
+    Result<std::vector<ExtendedAttribute>> attributes = FilesystemOf(req).ExtendedAttributes(*node);
     if (!attributes.ok()) return (void)fuse_reply_err(req, ErrnoFor(attributes.status().code()));
     // Each name ends with a NUL (listxattr(2)).
     std::string names;
@@ -281,6 +325,8 @@ constexpr fuse_lowlevel_ops MakeOperations() {
   fuse_lowlevel_ops ops{};
   ops.init = OnInit;
   ops.lookup = OnLookup;
+  ops.forget = OnForget;
+  ops.forget_multi = OnForgetMulti;
   ops.getattr = OnGetAttr;
   ops.readdir = OnReadDir;
   ops.open = OnOpen;
@@ -315,6 +361,7 @@ int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
   }
 
   Served served{.filesystem = filesystem,
+                .inodes = {},
                 .attribute_timeout_seconds = config.attribute_timeout_seconds,
                 .handles = {}};
   const std::unique_ptr<fuse_session, SessionDeleter> session(

@@ -1,5 +1,5 @@
 // FakeVersionRegistry: a VersionRegistry for unit tests of readers. Every version is current
-// until the test calls Replace with its inode; reports of changes are counted.
+// until the test calls Replace with it; reports of changes are counted.
 //
 // Thread-safety: all methods may be called concurrently.
 #pragma once
@@ -15,9 +15,9 @@ namespace rangefs::fakes {
 
 class FakeVersionRegistry : public VersionRegistry {
  public:
-  void Replace(uint64_t inode) {
+  void Replace(const FileVersion& version) {
     std::lock_guard lock(mu_);
-    replaced_.insert(inode);
+    replaced_.insert(&version);
   }
   size_t reports() const {
     std::lock_guard lock(mu_);
@@ -26,7 +26,7 @@ class FakeVersionRegistry : public VersionRegistry {
 
   bool IsCurrent(const FileVersion& version) const override {
     std::lock_guard lock(mu_);
-    return !replaced_.contains(version.inode);
+    return !replaced_.contains(&version);
   }
   void ReportChanged(const FileVersion&, const Status&) override {
     std::lock_guard lock(mu_);
@@ -35,8 +35,8 @@ class FakeVersionRegistry : public VersionRegistry {
 
  private:
   mutable std::mutex mu_;
-  std::set<uint64_t> replaced_;  // Guarded by mu_
-  size_t reports_ = 0;           // Guarded by mu_
+  std::set<const FileVersion*> replaced_;  // Guarded by mu_
+  size_t reports_ = 0;                     // Guarded by mu_
 };
 
 }  // namespace rangefs::fakes

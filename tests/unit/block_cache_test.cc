@@ -20,8 +20,15 @@ namespace {
 
 constexpr uint64_t kFile = 2;
 
+// The FileKey of file number `file` at version `version`. Each call makes a new FileKey: keys
+// are told apart by what they name, never by which object holds it.
+FileKey File(uint64_t file, uint64_t version = 0) {
+  return FileKey("https://h/" + std::to_string(file), 1 << 20,
+                 "etag \"" + std::to_string(version) + "\"", 64 << 10);
+}
+
 BlockKey Key(uint64_t index, uint64_t file = kFile, uint64_t version = 0) {
-  return BlockKey{.file = file, .version = version, .index = index};
+  return BlockKey{.file = std::make_shared<const FileKey>(File(file, version)), .index = index};
 }
 
 // A block of `size` bytes, every one of them `fill`.
@@ -342,16 +349,21 @@ TEST(BlockCacheTest, StatsCountOnlyAcquire) {
 TEST(BlockCacheTest, FileVersionAndIndexAllMakeTheKey) {
   BlockCache cache(1000);
   const BlockPtr original = Load(cache, Key(5, /*file=*/2, /*version=*/0), 10, 1);
-  for (const BlockKey& other : {Key(5, 3, 0), Key(5, 2, 1), Key(4, 2, 0), Key(6, 2, 0)}) {
-    SCOPED_TRACE(::testing::Message() << "file " << other.file << " version " << other.version
-                                      << " index " << other.index);
+  // Another block size cuts the same version differently: its block 5 holds other bytes.
+  const FileKey file = File(2, 0);
+  const BlockKey other_block_size{
+      .file = std::make_shared<const FileKey>(file.url(), file.size(), file.validator(), 128 << 10),
+      .index = 5};
+  for (const BlockKey& other :
+       {Key(5, 3, 0), Key(5, 2, 1), Key(4, 2, 0), Key(6, 2, 0), other_block_size}) {
+    SCOPED_TRACE(::testing::Message() << other.file->ToString() << " index " << other.index);
     EXPECT_EQ(cache.Peek(other), nullptr);
     BlockCache::Acquired acquired = cache.Acquire(other);
     EXPECT_TRUE(acquired.claimed);
     cache.Fulfill(other, MakeBlock(10, 2));
   }
   EXPECT_EQ(cache.Peek(Key(5, 2, 0)), original);
-  EXPECT_EQ(cache.stats().cached_blocks, 5u);
+  EXPECT_EQ(cache.stats().cached_blocks, 6u);
 }
 
 TEST(BlockCacheTest, ConcurrentAcquiresOfOneKeyClaimOnce) {
@@ -450,7 +462,7 @@ TEST(BlockCacheTest, RetireDropsEveryBlockOfTheFileAndOnlyThose) {
   Load(cache, Key(0, /*file=*/2), 100);
   Load(cache, Key(1, /*file=*/2), 100);
   Load(cache, Key(0, /*file=*/3), 100);
-  EXPECT_EQ(cache.Retire(2), 2u);
+  EXPECT_EQ(cache.Retire(File(2)), 2u);
   EXPECT_FALSE(IsCached(cache, Key(0, 2)));
   EXPECT_FALSE(IsCached(cache, Key(1, 2)));
   EXPECT_TRUE(IsCached(cache, Key(0, 3)));
@@ -466,7 +478,7 @@ TEST(BlockCacheTest, LoadOfARetiredFileReachesItsWaitersButIsNotCached) {
   BlockCache::Acquired claimed = cache.Acquire(Key(0));
   ASSERT_TRUE(claimed.claimed);
   BlockCache::Acquired waiter = cache.Acquire(Key(0));
-  cache.Retire(kFile);  // while the load is in flight
+  cache.Retire(File(kFile));  // while the load is in flight
   cache.Fulfill(Key(0), MakeBlock(100, 7));
   ASSERT_TRUE(IsReady(waiter.pending));
   ASSERT_TRUE(waiter.pending.get().ok());
@@ -478,24 +490,35 @@ TEST(BlockCacheTest, LoadOfARetiredFileReachesItsWaitersButIsNotCached) {
   cache.Fail(Key(0), Status(ErrorCode::kRemoteChanged, "test"));
 }
 
+TEST(BlockCacheTest, LoadsOfARetiredFileClaimedAfterTheRetirementAreCached) {
+  // A remote that goes back to a version it had (A, then B, then A again) makes A's blocks
+  // valid again: only loads that were in flight when A was retired stay uncached.
+  BlockCache cache(1000);
+  Load(cache, Key(0), 100);
+  EXPECT_EQ(cache.Retire(File(kFile)), 1u);
+  Load(cache, Key(0), 100, 3);
+  ASSERT_TRUE(IsCached(cache, Key(0)));
+  EXPECT_TRUE(AllBytesAre(*cache.Peek(Key(0)), 3));
+}
+
 TEST(BlockCacheTest, CachedBytesOfCountsEachFileThroughLoadsEvictionAndRetirement) {
   BlockCache cache(300);
-  EXPECT_EQ(cache.CachedBytesOf(2), 0u);
+  EXPECT_EQ(cache.CachedBytesOf(File(2)), 0u);
   Load(cache, Key(0, /*file=*/2), 100);
   Load(cache, Key(1, /*file=*/2), 50);
   Load(cache, Key(0, /*file=*/3), 100);
-  EXPECT_EQ(cache.CachedBytesOf(2), 150u);
-  EXPECT_EQ(cache.CachedBytesOf(3), 100u);
+  EXPECT_EQ(cache.CachedBytesOf(File(2)), 150u);
+  EXPECT_EQ(cache.CachedBytesOf(File(3)), 100u);
   // A block still loading is not cached yet.
   ASSERT_TRUE(cache.Acquire(Key(2, 2)).claimed);
-  EXPECT_EQ(cache.CachedBytesOf(2), 150u);
+  EXPECT_EQ(cache.CachedBytesOf(File(2)), 150u);
   // 100 more bytes: the least recently used block, file 2's first, makes room.
   cache.Fulfill(Key(2, 2), MakeBlock(100, 1));
-  EXPECT_EQ(cache.CachedBytesOf(2), 150u);
-  EXPECT_EQ(cache.CachedBytesOf(3), 100u);
-  EXPECT_EQ(cache.Retire(2), 2u);
-  EXPECT_EQ(cache.CachedBytesOf(2), 0u);
-  EXPECT_EQ(cache.CachedBytesOf(3), 100u);
+  EXPECT_EQ(cache.CachedBytesOf(File(2)), 150u);
+  EXPECT_EQ(cache.CachedBytesOf(File(3)), 100u);
+  EXPECT_EQ(cache.Retire(File(2)), 2u);
+  EXPECT_EQ(cache.CachedBytesOf(File(2)), 0u);
+  EXPECT_EQ(cache.CachedBytesOf(File(3)), 100u);
   EXPECT_EQ(cache.stats().cached_bytes, 100u);
 }
 

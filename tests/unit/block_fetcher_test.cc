@@ -34,12 +34,9 @@ std::vector<std::byte> BytesOf(const Block& block) {
 
 class BlockFetcherTest : public ::testing::Test {
  protected:
-  FileVersionPtr AddFile(const std::string& url, uint64_t size, uint64_t seed, uint64_t inode = 2,
+  FileVersionPtr AddFile(const std::string& url, uint64_t size, uint64_t seed,
                          uint64_t generation = 0) {
-    return std::make_shared<const FileVersion>(
-        FileVersion{.inode = inode,
-                    .generation = generation,
-                    .info = source_.AddSyntheticFile(url, size, seed)});
+    return MakeFileVersion(source_.AddSyntheticFile(url, size, seed), kBlock, generation);
   }
 
   // The bytes block `index` of `version` must hold.
@@ -287,12 +284,12 @@ TEST_F(BlockFetcherTest, SinkDestroyedWithoutOnDoneFailsItsRemainingClaims) {
 }
 
 TEST_F(BlockFetcherTest, BlocksAreKeyedByTheVersionFetched) {
-  const FileVersionPtr old_version = AddFile("https://h/f", 10000, 13, /*inode=*/2, 0);
+  const FileVersionPtr old_version = AddFile("https://h/f", 10000, 13, /*generation=*/0);
   Claim(*old_version, 0, 0);
   fetcher_.FetchClaimed(old_version, 0, 0, FetchPriority::kDemand);
 
   // The remote changes (new size, new bytes); the new version gets a new generation.
-  const FileVersionPtr new_version = AddFile("https://h/f", 12000, 14, /*inode=*/2, 1);
+  const FileVersionPtr new_version = AddFile("https://h/f", 12000, 14, /*generation=*/1);
   EXPECT_TRUE(cache_.TryClaim(new_version->KeyFor(0))) << "the old block must not serve";
   fetcher_.FetchClaimed(new_version, 0, 0, FetchPriority::kDemand);
   const BlockPtr old_block = cache_.Peek(old_version->KeyFor(0));

@@ -107,9 +107,8 @@ class FileReaderTest : public ::testing::Test {
     stack_ = std::make_unique<Stack>(source_, cache_bytes, connections, max_request_bytes);
   }
 
-  FileVersionPtr Version(const RemoteFileInfo& info, uint64_t inode = 2, uint64_t generation = 0) {
-    return std::make_shared<const FileVersion>(
-        FileVersion{.inode = inode, .generation = generation, .info = info});
+  FileVersionPtr Version(const RemoteFileInfo& info, uint64_t generation = 0) {
+    return MakeFileVersion(info, kBlock, generation);
   }
 
   // Opens a reader on `version` with readahead state of its own.
@@ -360,8 +359,8 @@ TEST_F(FileReaderTest, NoBlockIsEverFetchedTwiceWhileCached) {
 }
 
 TEST_F(FileReaderTest, BlocksOfEachFileAreTheirOwn) {
-  FileReader& a = Open(Version(source_.AddSyntheticFile("https://h/a", 10000, 13), /*inode=*/2));
-  FileReader& b = Open(Version(source_.AddSyntheticFile("https://h/b", 10000, 14), /*inode=*/3));
+  FileReader& a = Open(Version(source_.AddSyntheticFile("https://h/a", 10000, 13)));
+  FileReader& b = Open(Version(source_.AddSyntheticFile("https://h/b", 10000, 14)));
   ExpectRead(a, 0, 100, {Blocks(0, 0)});
   ExpectRead(b, 0, 100, {Blocks(0, 0)});
   ExpectRead(a, 0, 100, {});
@@ -374,7 +373,7 @@ TEST_F(FileReaderTest, VersionIsPinnedAtOpen) {
 
   // The remote grows and changes. The new version is a new generation with an inode of its own.
   const FileVersionPtr new_version =
-      Version(source_.AddSyntheticFile("https://h/f", 20000, 16), /*inode=*/3, /*generation=*/1);
+      Version(source_.AddSyntheticFile("https://h/f", 20000, 16), /*generation=*/1);
   FileReader& new_reader = Open(new_version);
 
   EXPECT_EQ(old_reader.version().info.size, 10000u);
@@ -397,7 +396,7 @@ TEST_F(FileReaderTest, ReplacedVersionServesWhatIsCachedAndRequestsNothing) {
   FileReader& reader =
       Open(source_.AddSyntheticFile("https://h/f", 10 * kBlock, 18), SmallReadahead());
   ExpectRead(reader, 0, 100, {Blocks(0, 0)});
-  versions_.Replace(reader.version().inode);
+  versions_.Replace(reader.version());
   source_.ResetCounters();
   ExpectBytes(reader, 0, 100);                         // cached: still this version's bytes
   for (uint64_t offset : {5 * kBlock, kBlock - 50}) {  // uncached, and partly cached

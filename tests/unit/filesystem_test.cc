@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "fakes/manual_scheduler.h"
 #include "fakes/memory_range_source.h"
 #include "fakes/printers.h"
 
@@ -33,7 +34,7 @@ constexpr std::chrono::milliseconds kRevalidateNever = std::chrono::hours(24 * 3
 
 // Attributes has no operator==; compare (and print) it as a tuple.
 auto Fields(const Attributes& a) {
-  return std::make_tuple(a.inode, a.is_directory, a.size, a.mtime);
+  return std::make_tuple(a.node.file.get(), a.node.generation, a.is_directory, a.size, a.mtime);
 }
 
 std::vector<std::byte> Flatten(const ReadBuffer& buffer) {
@@ -63,7 +64,8 @@ class FilesystemTest : public ::testing::Test {
     RemoteFileInfo empty = source_.AddSyntheticFile("https://h/empty", 0, 2);
     // Deliberately not in alphabetical order: the directory lists mount order.
     files_ = {{"zz-big.iso", big}, {"hello.txt", text}, {"empty", empty}};
-    fs_ = std::make_unique<Filesystem>(source_, files_, kMountTime, Options(), kRevalidateNever);
+    fs_ = std::make_unique<Filesystem>(source_, clock_, files_, kMountTime, Options(),
+                                       kRevalidateNever);
   }
 
   // Small numbers, so that readahead shows after a few reads: 64 KiB blocks, windows of 4 and 16
@@ -85,68 +87,69 @@ class FilesystemTest : public ::testing::Test {
 
   // Opens `name`, or fails the test.
   std::unique_ptr<FileReader> OpenReader(const std::string& name) {
-    Result<OpenedFile> opened = fs_->Open(InodeOf(name));
+    Result<OpenedFile> opened = fs_->Open(NodeOf(name));
     EXPECT_TRUE(opened.ok()) << name << ": " << opened.status().ToString();
     if (!opened.ok()) return nullptr;
     return std::move(opened->reader);
   }
 
-  uint64_t InodeOf(const std::string& name) {
-    Result<Attributes> attributes = fs_->Lookup(Filesystem::kRootInode, name);
+  Node NodeOf(const std::string& name) {
+    Result<Attributes> attributes = fs_->Lookup(Filesystem::Root(), name);
     EXPECT_TRUE(attributes.ok()) << name << ": " << attributes.status().ToString();
-    return attributes.ok() ? attributes->inode : 0;
+    return attributes.ok() ? attributes->node : Node();
   }
 
   MemoryRangeSource source_;
+  fakes::ManualScheduler clock_;
   std::vector<NamedFile> files_;
   std::unique_ptr<Filesystem> fs_;
 };
 
 TEST_F(FilesystemTest, RootIsADirectory) {
-  Result<Attributes> root = fs_->GetAttributes(Filesystem::kRootInode);
+  Result<Attributes> root = fs_->GetAttributes(Filesystem::Root());
   ASSERT_TRUE(root.ok()) << root.status().ToString();
-  EXPECT_EQ(root->inode, 1u);
+  EXPECT_EQ(root->node, Filesystem::Root());
   EXPECT_TRUE(root->is_directory);
   EXPECT_EQ(root->mtime, kMountTime);
 }
 
 TEST_F(FilesystemTest, LookupGivesEachFileItsProbedAttributes) {
-  std::set<uint64_t> inodes;
+  std::set<const MountedFile*> files;
   for (const NamedFile& file : files_) {
     SCOPED_TRACE(file.name);
-    Result<Attributes> attributes = fs_->Lookup(Filesystem::kRootInode, file.name);
+    Result<Attributes> attributes = fs_->Lookup(Filesystem::Root(), file.name);
     ASSERT_TRUE(attributes.ok()) << attributes.status().ToString();
-    EXPECT_GE(attributes->inode, 2u);
+    EXPECT_NE(attributes->node, Filesystem::Root());
     EXPECT_FALSE(attributes->is_directory);
     EXPECT_EQ(attributes->size, file.info.size);
     EXPECT_EQ(attributes->mtime, file.info.last_modified.value_or(kMountTime));
-    inodes.insert(attributes->inode);
+    files.insert(attributes->node.file.get());
   }
-  EXPECT_EQ(inodes.size(), files_.size()) << "inodes are not distinct";
+  EXPECT_EQ(files.size(), files_.size()) << "nodes are not distinct";
 }
 
 TEST_F(FilesystemTest, MtimeIsLastModifiedElseMountTime) {
-  Result<Attributes> big = fs_->Lookup(Filesystem::kRootInode, "zz-big.iso");
+  Result<Attributes> big = fs_->Lookup(Filesystem::Root(), "zz-big.iso");
   ASSERT_TRUE(big.ok()) << big.status().ToString();
   EXPECT_EQ(big->mtime, kLastModified);
   EXPECT_EQ(big->size, 5 * kGiB);
-  Result<Attributes> text = fs_->Lookup(Filesystem::kRootInode, "hello.txt");
+  Result<Attributes> text = fs_->Lookup(Filesystem::Root(), "hello.txt");
   ASSERT_TRUE(text.ok()) << text.status().ToString();
   EXPECT_EQ(text->mtime, kMountTime);
   EXPECT_EQ(text->size, 12u);
 }
 
 TEST_F(FilesystemTest, LookupIsStable) {
-  const uint64_t first = InodeOf("hello.txt");
-  EXPECT_EQ(InodeOf("hello.txt"), first);
+  const Node first = NodeOf("hello.txt");
+  EXPECT_EQ(NodeOf("hello.txt"), first);
 }
 
 TEST_F(FilesystemTest, GetAttributesAgreesWithLookup) {
   for (const NamedFile& file : files_) {
     SCOPED_TRACE(file.name);
-    Result<Attributes> looked_up = fs_->Lookup(Filesystem::kRootInode, file.name);
+    Result<Attributes> looked_up = fs_->Lookup(Filesystem::Root(), file.name);
     ASSERT_TRUE(looked_up.ok()) << looked_up.status().ToString();
-    Result<Attributes> got = fs_->GetAttributes(looked_up->inode);
+    Result<Attributes> got = fs_->GetAttributes(looked_up->node);
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     EXPECT_EQ(Fields(*got), Fields(*looked_up));
   }
@@ -155,91 +158,54 @@ TEST_F(FilesystemTest, GetAttributesAgreesWithLookup) {
 TEST_F(FilesystemTest, LookupOfUnknownNameIsNotFound) {
   for (const char* name : {"missing", "", "HELLO.TXT", "hello.tx", "hello.txt/", "big.iso"}) {
     SCOPED_TRACE(name);
-    Result<Attributes> got = fs_->Lookup(Filesystem::kRootInode, name);
+    Result<Attributes> got = fs_->Lookup(Filesystem::Root(), name);
     ASSERT_FALSE(got.ok());
     EXPECT_EQ(got.status().code(), ErrorCode::kNotFound);
   }
 }
 
 TEST_F(FilesystemTest, LookupInAFileIsNotADirectory) {
-  const uint64_t file = InodeOf("hello.txt");
+  const Node file = NodeOf("hello.txt");
   Result<Attributes> got = fs_->Lookup(file, "hello.txt");
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), ErrorCode::kNotADirectory);
 }
 
-TEST_F(FilesystemTest, LookupInAnUnknownInodeIsNotFound) {
-  for (uint64_t parent : {uint64_t{0}, uint64_t{999}, std::numeric_limits<uint64_t>::max()}) {
-    SCOPED_TRACE(parent);
-    Result<Attributes> got = fs_->Lookup(parent, "hello.txt");
-    ASSERT_FALSE(got.ok());
-    EXPECT_EQ(got.status().code(), ErrorCode::kNotFound);
-  }
-}
-
-TEST_F(FilesystemTest, GetAttributesOfUnknownInodeIsNotFound) {
-  std::set<uint64_t> known = {Filesystem::kRootInode};
-  for (const NamedFile& file : files_) known.insert(InodeOf(file.name));
-  for (uint64_t inode : {uint64_t{0}, uint64_t{2}, uint64_t{3}, uint64_t{4}, uint64_t{5},
-                         uint64_t{999}, std::numeric_limits<uint64_t>::max()}) {
-    if (known.count(inode) != 0) continue;
-    SCOPED_TRACE(inode);
-    Result<Attributes> got = fs_->GetAttributes(inode);
-    ASSERT_FALSE(got.ok());
-    EXPECT_EQ(got.status().code(), ErrorCode::kNotFound);
-  }
-}
-
 TEST_F(FilesystemTest, ReadDirectoryListsDotsThenFilesInMountOrder) {
-  Result<std::vector<DirectoryEntry>> entries = fs_->ReadDirectory(Filesystem::kRootInode);
+  Result<std::vector<DirectoryEntry>> entries = fs_->ReadDirectory(Filesystem::Root());
   ASSERT_TRUE(entries.ok()) << entries.status().ToString();
   EXPECT_EQ(Names(*entries),
             (std::vector<std::string>{".", "..", "zz-big.iso", "hello.txt", "empty"}));
   ASSERT_EQ(entries->size(), 5u);
 
   const DirectoryEntry& dot = (*entries)[0];
-  EXPECT_EQ(dot.attributes.inode, Filesystem::kRootInode);
+  EXPECT_EQ(dot.attributes.node, Filesystem::Root());
   EXPECT_TRUE(dot.attributes.is_directory);
   EXPECT_TRUE((*entries)[1].attributes.is_directory);
 
   for (size_t i = 2; i < entries->size(); ++i) {
     const DirectoryEntry& entry = (*entries)[i];
     SCOPED_TRACE(entry.name);
-    Result<Attributes> looked_up = fs_->Lookup(Filesystem::kRootInode, entry.name);
+    Result<Attributes> looked_up = fs_->Lookup(Filesystem::Root(), entry.name);
     ASSERT_TRUE(looked_up.ok()) << looked_up.status().ToString();
     EXPECT_EQ(Fields(entry.attributes), Fields(*looked_up));
   }
 }
 
 TEST_F(FilesystemTest, ReadDirectoryOfAFileIsNotADirectory) {
-  Result<std::vector<DirectoryEntry>> got = fs_->ReadDirectory(InodeOf("empty"));
+  Result<std::vector<DirectoryEntry>> got = fs_->ReadDirectory(NodeOf("empty"));
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), ErrorCode::kNotADirectory);
 }
 
-TEST_F(FilesystemTest, ReadDirectoryOfUnknownInodeIsNotFound) {
-  Result<std::vector<DirectoryEntry>> got = fs_->ReadDirectory(999);
-  ASSERT_FALSE(got.ok());
-  EXPECT_EQ(got.status().code(), ErrorCode::kNotFound);
-}
-
 TEST_F(FilesystemTest, OpenOfTheDirectoryIsADirectory) {
-  Result<OpenedFile> got = fs_->Open(Filesystem::kRootInode);
+  Result<OpenedFile> got = fs_->Open(Filesystem::Root());
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), ErrorCode::kIsADirectory);
 }
 
-TEST_F(FilesystemTest, OpenOfUnknownInodeIsNotFound) {
-  for (uint64_t inode : {uint64_t{0}, uint64_t{999}}) {
-    SCOPED_TRACE(inode);
-    Result<OpenedFile> got = fs_->Open(inode);
-    ASSERT_FALSE(got.ok());
-    EXPECT_EQ(got.status().code(), ErrorCode::kNotFound);
-  }
-}
-
 TEST_F(FilesystemTest, OpenMakesNoRequests) {
-  Result<OpenedFile> got = fs_->Open(InodeOf("hello.txt"));
+  Result<OpenedFile> got = fs_->Open(NodeOf("hello.txt"));
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(source_.fetch_count(), 0u);
   EXPECT_EQ(source_.probe_count(), 0u);
@@ -250,7 +216,7 @@ TEST_F(FilesystemTest, OpenLetsTheKernelKeepItsCache) {
   // earlier open are still right.
   for (const NamedFile& file : files_) {
     SCOPED_TRACE(file.name);
-    Result<OpenedFile> opened = fs_->Open(InodeOf(file.name));
+    Result<OpenedFile> opened = fs_->Open(NodeOf(file.name));
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     EXPECT_TRUE(opened->keep_cache);
   }
@@ -259,11 +225,12 @@ TEST_F(FilesystemTest, OpenLetsTheKernelKeepItsCache) {
 TEST_F(FilesystemTest, OpenedReaderReadsThatFile) {
   for (const NamedFile& file : files_) {
     SCOPED_TRACE(file.name);
-    Result<OpenedFile> opened = fs_->Open(InodeOf(file.name));
+    Result<OpenedFile> opened = fs_->Open(NodeOf(file.name));
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     ASSERT_NE(opened->reader, nullptr);
     const FileVersion& version = opened->reader->version();
-    EXPECT_EQ(version.inode, InodeOf(file.name));
+    EXPECT_EQ(version.generation, NodeOf(file.name).generation);
+    EXPECT_EQ(*version.key, FileKey::Of(file.info, kBlock));
     EXPECT_EQ(version.info.url, file.info.url);
     EXPECT_EQ(version.info.size, file.info.size);
     EXPECT_EQ(version.info.etag, file.info.etag);
@@ -362,10 +329,10 @@ TEST_F(FilesystemTest, ReadaheadIsHeldToAQuarterOfTheCache) {
   ReadOptions options = Options();
   options.cache_size = 8 * kBlock;  // a quarter is 2 blocks
   options.readahead.initial_window = 4 * kBlock;
-  Filesystem fs(source_, files_, kMountTime, options, kRevalidateNever);
-  Result<Attributes> big = fs.Lookup(Filesystem::kRootInode, "zz-big.iso");
+  Filesystem fs(source_, clock_, files_, kMountTime, options, kRevalidateNever);
+  Result<Attributes> big = fs.Lookup(Filesystem::Root(), "zz-big.iso");
   ASSERT_TRUE(big.ok());
-  Result<OpenedFile> opened = fs.Open(big->inode);
+  Result<OpenedFile> opened = fs.Open(big->node);
   ASSERT_TRUE(opened.ok());
   for (uint64_t index = 0; index < 2; ++index) {
     ASSERT_TRUE(opened->reader->Read(index * kBlock, kBlock).ok());
@@ -378,8 +345,8 @@ TEST_F(FilesystemTest, ReadaheadIsHeldToAQuarterOfTheCache) {
 class FilesystemVersionTest : public FilesystemTest {
  protected:
   std::unique_ptr<Filesystem> MakeFilesystem(std::chrono::milliseconds revalidate_after) {
-    auto fs =
-        std::make_unique<Filesystem>(source_, files_, kMountTime, Options(), revalidate_after);
+    auto fs = std::make_unique<Filesystem>(source_, clock_, files_, kMountTime, Options(),
+                                           revalidate_after);
     fs->SetVersionListener([this](const std::string& name) { changed_names_.push_back(name); });
     return fs;
   }
@@ -391,48 +358,70 @@ class FilesystemVersionTest : public FilesystemTest {
 
 TEST_F(FilesystemVersionTest, TrustedVersionIsNotProbed) {
   std::unique_ptr<Filesystem> fs = MakeFilesystem(kRevalidateNever);
-  Result<Attributes> hello = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  Result<Attributes> hello = fs->Lookup(Filesystem::Root(), "hello.txt");
   ASSERT_TRUE(hello.ok());
-  ASSERT_TRUE(fs->Open(hello->inode).ok());
+  ASSERT_TRUE(fs->Open(hello->node).ok());
   EXPECT_EQ(source_.probe_count(), 0u);
+}
+
+TEST_F(FilesystemVersionTest, AConfirmationIsTrustedForTheIntervalByTheSchedulersClock) {
+  std::unique_ptr<Filesystem> fs = MakeFilesystem(std::chrono::seconds(10));
+  ASSERT_TRUE(fs->Lookup(Filesystem::Root(), "hello.txt").ok());
+  EXPECT_EQ(source_.probe_count(), 0u) << "the mount's probe is still fresh";
+  clock_.AdvanceBy(std::chrono::milliseconds(9999));
+  ASSERT_TRUE(fs->Lookup(Filesystem::Root(), "hello.txt").ok());
+  EXPECT_EQ(source_.probe_count(), 0u);
+  clock_.AdvanceBy(std::chrono::milliseconds(1));
+  ASSERT_TRUE(fs->Lookup(Filesystem::Root(), "hello.txt").ok());
+  EXPECT_EQ(source_.probe_count(), 1u) << "ten seconds old: asked again";
+  clock_.AdvanceBy(std::chrono::seconds(5));
+  ASSERT_TRUE(fs->Lookup(Filesystem::Root(), "hello.txt").ok());
+  ASSERT_TRUE(fs->Open(fs->Lookup(Filesystem::Root(), "hello.txt")->node).ok());
+  EXPECT_EQ(source_.probe_count(), 1u) << "confirmed five seconds ago";
+  ChangeHello();
+  clock_.AdvanceBy(std::chrono::seconds(5));
+  Result<Attributes> changed = fs->Lookup(Filesystem::Root(), "hello.txt");
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(source_.probe_count(), 2u);
+  EXPECT_EQ(changed->size, 20u);
 }
 
 TEST_F(FilesystemVersionTest, ZeroIntervalProbesOnEveryLookupAndOpen) {
   std::unique_ptr<Filesystem> fs = MakeFilesystem(std::chrono::milliseconds(0));
-  Result<Attributes> hello = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  Result<Attributes> hello = fs->Lookup(Filesystem::Root(), "hello.txt");
   ASSERT_TRUE(hello.ok());
-  ASSERT_TRUE(fs->Open(hello->inode).ok());
-  ASSERT_TRUE(fs->Open(hello->inode).ok());
+  ASSERT_TRUE(fs->Open(hello->node).ok());
+  ASSERT_TRUE(fs->Open(hello->node).ok());
   EXPECT_EQ(source_.probe_count(), 3u);
-  Result<Attributes> again = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  Result<Attributes> again = fs->Lookup(Filesystem::Root(), "hello.txt");
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again->inode, hello->inode) << "an unchanged remote keeps its inode";
+  EXPECT_EQ(again->node, hello->node) << "an unchanged remote keeps its node";
   EXPECT_TRUE(changed_names_.empty());
 }
 
-TEST_F(FilesystemVersionTest, ChangedRemoteGetsANewInodeAndTheOldOneGoesStale) {
+TEST_F(FilesystemVersionTest, ChangedRemoteGetsANewNodeAndTheOldOneGoesStale) {
   std::unique_ptr<Filesystem> fs = MakeFilesystem(std::chrono::milliseconds(0));
-  Result<Attributes> before = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  Result<Attributes> before = fs->Lookup(Filesystem::Root(), "hello.txt");
   ASSERT_TRUE(before.ok());
   ChangeHello();
-  Result<OpenedFile> stale = fs->Open(before->inode);
+  Result<OpenedFile> stale = fs->Open(before->node);
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.status().code(), ErrorCode::kStaleHandle) << "the kernel then looks it up again";
   EXPECT_EQ(changed_names_, (std::vector<std::string>{"hello.txt"}));
 
-  Result<Attributes> after = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  Result<Attributes> after = fs->Lookup(Filesystem::Root(), "hello.txt");
   ASSERT_TRUE(after.ok());
-  EXPECT_NE(after->inode, before->inode);
-  EXPECT_EQ(after->generation, before->generation + 1);
+  EXPECT_NE(after->node, before->node);
+  EXPECT_EQ(after->node.generation, before->node.generation + 1);
   EXPECT_EQ(after->size, 20u);
-  Result<OpenedFile> opened = fs->Open(after->inode);
+  Result<OpenedFile> opened = fs->Open(after->node);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   Result<ReadBuffer> read = opened->reader->Read(0, 100);
   ASSERT_TRUE(read.ok()) << read.status().ToString();
   EXPECT_EQ(Text(*read), "hello, changed world");
 
-  // Nothing holds the old version: its inode is stale, not some other file.
-  Result<Attributes> old_attributes = fs->GetAttributes(before->inode);
+  // Nothing holds the old version: its node is stale.
+  Result<Attributes> old_attributes = fs->GetAttributes(before->node);
   ASSERT_FALSE(old_attributes.ok());
   EXPECT_EQ(old_attributes.status().code(), ErrorCode::kStaleHandle);
   EXPECT_EQ(changed_names_.size(), 1u) << "one change, announced once";
@@ -440,17 +429,17 @@ TEST_F(FilesystemVersionTest, ChangedRemoteGetsANewInodeAndTheOldOneGoesStale) {
 
 TEST_F(FilesystemVersionTest, OpenHandleKeepsItsVersionAndNeverGetsTheNewOne) {
   std::unique_ptr<Filesystem> fs = MakeFilesystem(std::chrono::milliseconds(0));
-  Result<Attributes> before = fs->Lookup(Filesystem::kRootInode, "zz-big.iso");
+  Result<Attributes> before = fs->Lookup(Filesystem::Root(), "zz-big.iso");
   ASSERT_TRUE(before.ok());
-  Result<OpenedFile> old_handle = fs->Open(before->inode);
+  Result<OpenedFile> old_handle = fs->Open(before->node);
   ASSERT_TRUE(old_handle.ok());
   ASSERT_TRUE(old_handle->reader->Read(0, 100).ok());
   EXPECT_EQ(fs->cache_stats().cached_blocks, 1u);
 
   source_.AddSyntheticFile("https://h/big.iso", 5 * kGiB, 99);  // same size, new ETag
-  Result<Attributes> after = fs->Lookup(Filesystem::kRootInode, "zz-big.iso");
+  Result<Attributes> after = fs->Lookup(Filesystem::Root(), "zz-big.iso");
   ASSERT_TRUE(after.ok());
-  EXPECT_NE(after->inode, before->inode);
+  EXPECT_NE(after->node, before->node);
   EXPECT_EQ(fs->cache_stats().cached_blocks, 0u) << "the old version's blocks were dropped";
   EXPECT_EQ(fs->cache_stats().retired, 1u);
 
@@ -460,16 +449,16 @@ TEST_F(FilesystemVersionTest, OpenHandleKeepsItsVersionAndNeverGetsTheNewOne) {
   EXPECT_EQ(old_read.status().code(), ErrorCode::kRemoteChanged);
   EXPECT_EQ(source_.fetch_count(), 0u) << "no request is made for a replaced version";
   // Its attributes stay those of its version while the handle lives.
-  Result<Attributes> old_attributes = fs->GetAttributes(before->inode);
+  Result<Attributes> old_attributes = fs->GetAttributes(before->node);
   ASSERT_TRUE(old_attributes.ok());
-  EXPECT_EQ(old_attributes->inode, before->inode);
+  EXPECT_EQ(old_attributes->node, before->node);
 }
 
 TEST_F(FilesystemVersionTest, ReaderThatSeesAnotherVersionMakesTheFilesystemAdoptIt) {
   std::unique_ptr<Filesystem> fs = MakeFilesystem(kRevalidateNever);
-  Result<Attributes> before = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  Result<Attributes> before = fs->Lookup(Filesystem::Root(), "hello.txt");
   ASSERT_TRUE(before.ok());
-  Result<OpenedFile> opened = fs->Open(before->inode);
+  Result<OpenedFile> opened = fs->Open(before->node);
   ASSERT_TRUE(opened.ok());
   ChangeHello();
   Result<ReadBuffer> read = opened->reader->Read(0, 5);
@@ -477,7 +466,7 @@ TEST_F(FilesystemVersionTest, ReaderThatSeesAnotherVersionMakesTheFilesystemAdop
   EXPECT_EQ(read.status().code(), ErrorCode::kRemoteChanged);
   EXPECT_EQ(source_.probe_count(), 1u) << "the reader's evidence was checked with a probe";
   EXPECT_EQ(changed_names_, (std::vector<std::string>{"hello.txt"}));
-  Result<Attributes> after = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  Result<Attributes> after = fs->Lookup(Filesystem::Root(), "hello.txt");
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->size, 20u) << "the next lookup sees the new version without a probe";
   EXPECT_EQ(source_.probe_count(), 1u);
@@ -485,10 +474,10 @@ TEST_F(FilesystemVersionTest, ReaderThatSeesAnotherVersionMakesTheFilesystemAdop
 
 TEST_F(FilesystemVersionTest, FailedProbeKeepsTheVersion) {
   std::unique_ptr<Filesystem> fs = MakeFilesystem(std::chrono::milliseconds(0));
-  Result<Attributes> hello = fs->Lookup(Filesystem::kRootInode, "hello.txt");
+  Result<Attributes> hello = fs->Lookup(Filesystem::Root(), "hello.txt");
   ASSERT_TRUE(hello.ok());
   source_.FailNextProbes(1, Status(ErrorCode::kTransport, "connection refused"));
-  Result<OpenedFile> opened = fs->Open(hello->inode);
+  Result<OpenedFile> opened = fs->Open(hello->node);
   ASSERT_TRUE(opened.ok()) << "reads still carry the validators, so the open may proceed";
   Result<ReadBuffer> read = opened->reader->Read(0, 100);
   ASSERT_TRUE(read.ok());
@@ -496,30 +485,20 @@ TEST_F(FilesystemVersionTest, FailedProbeKeepsTheVersion) {
   EXPECT_TRUE(changed_names_.empty());
 }
 
-TEST_F(FilesystemVersionTest, InodesOfVersionsNotYetSeenAreUnknown) {
-  std::unique_ptr<Filesystem> fs = MakeFilesystem(kRevalidateNever);
-  Result<Attributes> hello = fs->Lookup(Filesystem::kRootInode, "hello.txt");
-  ASSERT_TRUE(hello.ok());
-  // Three files: the next version of hello.txt would be inode + 3.
-  Result<Attributes> future = fs->GetAttributes(hello->inode + 3);
-  ASSERT_FALSE(future.ok());
-  EXPECT_EQ(future.status().code(), ErrorCode::kNotFound);
-}
-
 TEST_F(FilesystemTest, FirstOpenOfAVersionFetchesItsHeadAndTailOnce) {
   ReadOptions options = Options();
   options.open_prefetch = true;
   options.open_prefetch_head = 1;
   options.open_prefetch_tail = 2 * kBlock;
-  Filesystem fs(source_, files_, kMountTime, options, kRevalidateNever);
-  Result<Attributes> big = fs.Lookup(Filesystem::kRootInode, "zz-big.iso");
+  Filesystem fs(source_, clock_, files_, kMountTime, options, kRevalidateNever);
+  Result<Attributes> big = fs.Lookup(Filesystem::Root(), "zz-big.iso");
   ASSERT_TRUE(big.ok());
-  ASSERT_TRUE(fs.Open(big->inode).ok());
+  ASSERT_TRUE(fs.Open(big->node).ok());
   const uint64_t last = 5 * kGiB / kBlock - 1;
   EXPECT_EQ(source_.fetched_ranges(),
             (std::vector<ByteRange>{{0, kBlock - 1}, {(last - 1) * kBlock, 5 * kGiB - 1}}));
   source_.ResetCounters();
-  Result<OpenedFile> second = fs.Open(big->inode);
+  Result<OpenedFile> second = fs.Open(big->node);
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(source_.fetch_count(), 0u) << "only the first open of a version";
   // And what it fetched serves the reads that follow without requests.
@@ -530,16 +509,55 @@ TEST_F(FilesystemTest, FirstOpenOfAVersionFetchesItsHeadAndTailOnce) {
 
 TEST(FilesystemEmptyTest, NoFiles) {
   MemoryRangeSource source;
-  Filesystem fs(source, {}, kMountTime, ReadOptions(), kRevalidateNever);
-  Result<std::vector<DirectoryEntry>> entries = fs.ReadDirectory(Filesystem::kRootInode);
+  fakes::ManualScheduler clock;
+  Filesystem fs(source, clock, {}, kMountTime, ReadOptions(), kRevalidateNever);
+  Result<std::vector<DirectoryEntry>> entries = fs.ReadDirectory(Filesystem::Root());
   ASSERT_TRUE(entries.ok()) << entries.status().ToString();
   EXPECT_EQ(Names(*entries), (std::vector<std::string>{".", ".."}));
-  Result<Attributes> lookup = fs.Lookup(Filesystem::kRootInode, "x");
+  Result<Attributes> lookup = fs.Lookup(Filesystem::Root(), "x");
   ASSERT_FALSE(lookup.ok());
   EXPECT_EQ(lookup.status().code(), ErrorCode::kNotFound);
-  Result<Attributes> attributes = fs.GetAttributes(2);
-  ASSERT_FALSE(attributes.ok());
-  EXPECT_EQ(attributes.status().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(FilesystemTest, FilesAddedAfterMountAreLookedUpListedAndRead) {
+  ASSERT_TRUE(
+      fs_->AddFile({"later.txt", source_.AddFile("https://h/later.txt", "added later")}).ok());
+  Result<std::vector<DirectoryEntry>> entries = fs_->ReadDirectory(Filesystem::Root());
+  ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+  EXPECT_EQ(Names(*entries),
+            (std::vector<std::string>{".", "..", "zz-big.iso", "hello.txt", "empty", "later.txt"}));
+  std::unique_ptr<FileReader> reader = OpenReader("later.txt");
+  ASSERT_NE(reader, nullptr);
+  Result<ReadBuffer> read = reader->Read(0, 100);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(Text(*read), "added later");
+}
+
+TEST_F(FilesystemTest, AddFileRefusesATakenNameAndNamesThatAreNotFileNames) {
+  const RemoteFileInfo info = source_.AddFile("https://h/other", "x");
+  for (const char* name : {"hello.txt", "", ".", "..", "a/b"}) {
+    SCOPED_TRACE(name);
+    const Status added = fs_->AddFile({name, info});
+    EXPECT_EQ(added.code(), ErrorCode::kInvalidArgument);
+  }
+  Result<Attributes> hello = fs_->Lookup(Filesystem::Root(), "hello.txt");
+  ASSERT_TRUE(hello.ok());
+  EXPECT_EQ(hello->size, 12u) << "the first file of that name stays";
+}
+
+TEST_F(FilesystemTest, TwoNamesForOneUrlShareItsCachedBlocks) {
+  // Blocks are keyed by what the file is (URL and version), not by the name it is mounted as.
+  ASSERT_TRUE(fs_->AddFile({"same.txt", files_[1].info}).ok());
+  std::unique_ptr<FileReader> first = OpenReader("hello.txt");
+  std::unique_ptr<FileReader> second = OpenReader("same.txt");
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(first->Read(0, 100).ok());
+  source_.ResetCounters();
+  Result<ReadBuffer> read = second->Read(0, 100);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(Text(*read), "hello, world");
+  EXPECT_EQ(source_.fetch_count(), 0u);
 }
 
 TEST_F(FilesystemTest, ConcurrentUse) {
@@ -551,14 +569,14 @@ TEST_F(FilesystemTest, ConcurrentUse) {
     threads.emplace_back([&, t] {
       int& bad = failures[static_cast<size_t>(t)];
       for (int i = 0; i < kRounds; ++i) {
-        Result<Attributes> attributes = fs_->Lookup(Filesystem::kRootInode, "hello.txt");
+        Result<Attributes> attributes = fs_->Lookup(Filesystem::Root(), "hello.txt");
         if (!attributes.ok()) {
           ++bad;
           continue;
         }
-        if (!fs_->ReadDirectory(Filesystem::kRootInode).ok()) ++bad;
-        if (!fs_->GetAttributes(attributes->inode).ok()) ++bad;
-        Result<OpenedFile> opened = fs_->Open(attributes->inode);
+        if (!fs_->ReadDirectory(Filesystem::Root()).ok()) ++bad;
+        if (!fs_->GetAttributes(attributes->node).ok()) ++bad;
+        Result<OpenedFile> opened = fs_->Open(attributes->node);
         if (!opened.ok()) {
           ++bad;
           continue;
@@ -566,12 +584,12 @@ TEST_F(FilesystemTest, ConcurrentUse) {
         Result<ReadBuffer> read = opened->reader->Read(0, 5);
         if (!read.ok() || Text(*read) != "hello") ++bad;
         // And a read of the big file, somewhere above 4 GiB.
-        Result<Attributes> big = fs_->Lookup(Filesystem::kRootInode, "zz-big.iso");
+        Result<Attributes> big = fs_->Lookup(Filesystem::Root(), "zz-big.iso");
         if (!big.ok()) {
           ++bad;
           continue;
         }
-        Result<OpenedFile> big_file = fs_->Open(big->inode);
+        Result<OpenedFile> big_file = fs_->Open(big->node);
         if (!big_file.ok()) {
           ++bad;
           continue;
@@ -591,8 +609,7 @@ TEST_F(FilesystemTest, ConcurrentUse) {
 }
 
 TEST_F(FilesystemTest, WithoutMetricsTheAttributesHaveNoCounters) {
-  Result<std::vector<ExtendedAttribute>> attributes =
-      fs_->ExtendedAttributes(InodeOf("zz-big.iso"));
+  Result<std::vector<ExtendedAttribute>> attributes = fs_->ExtendedAttributes(NodeOf("zz-big.iso"));
   ASSERT_TRUE(attributes.ok());
   std::vector<std::string> names;
   for (const ExtendedAttribute& attribute : *attributes) names.push_back(attribute.name);
@@ -612,12 +629,12 @@ class FilesystemAttributesTest : public FilesystemTest {
     std::vector<std::string> urls;
     for (const NamedFile& file : files_) urls.push_back(file.info.url);
     metrics_ = std::make_unique<Metrics>(urls);
-    fs_ = std::make_unique<Filesystem>(source_, files_, kMountTime, Options(), kRevalidateNever,
-                                       metrics_.get());
+    fs_ = std::make_unique<Filesystem>(source_, clock_, files_, kMountTime, Options(),
+                                       kRevalidateNever, metrics_.get());
   }
 
-  std::vector<std::string> AttributeNames(uint64_t inode) {
-    Result<std::vector<ExtendedAttribute>> attributes = fs_->ExtendedAttributes(inode);
+  std::vector<std::string> AttributeNames(const Node& node) {
+    Result<std::vector<ExtendedAttribute>> attributes = fs_->ExtendedAttributes(node);
     EXPECT_TRUE(attributes.ok()) << attributes.status().ToString();
     std::vector<std::string> names;
     if (attributes.ok()) {
@@ -626,8 +643,8 @@ class FilesystemAttributesTest : public FilesystemTest {
     return names;
   }
 
-  std::string Value(uint64_t inode, const std::string& name) {
-    Result<std::string> value = fs_->ExtendedAttributeValue(inode, name);
+  std::string Value(const Node& node, const std::string& name) {
+    Result<std::string> value = fs_->ExtendedAttributeValue(node, name);
     EXPECT_TRUE(value.ok()) << name << ": " << value.status().ToString();
     return value.ok() ? *value : "";
   }
@@ -637,33 +654,33 @@ class FilesystemAttributesTest : public FilesystemTest {
 
 TEST_F(FilesystemAttributesTest, EveryFileListsItsAttributesAndTheDirectoryNone) {
   // The synthetic files have an ETag and (big) a Last-Modified; hello.txt has an ETag only.
-  EXPECT_EQ(AttributeNames(InodeOf("zz-big.iso")),
+  EXPECT_EQ(AttributeNames(NodeOf("zz-big.iso")),
             (std::vector<std::string>{"user.rangefs.url", "user.rangefs.etag",
                                       "user.rangefs.last_modified", "user.rangefs.cached_bytes",
                                       "user.rangefs.requests", "user.rangefs.bytes_fetched",
                                       "user.rangefs.retries"}));
-  EXPECT_TRUE(AttributeNames(Filesystem::kRootInode).empty());
-  Result<std::string> none = fs_->ExtendedAttributeValue(Filesystem::kRootInode, "user.x");
+  EXPECT_TRUE(AttributeNames(Filesystem::Root()).empty());
+  Result<std::string> none = fs_->ExtendedAttributeValue(Filesystem::Root(), "user.x");
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.status().code(), ErrorCode::kNoSuchAttribute);
 }
 
 TEST_F(FilesystemAttributesTest, ValuesDescribeTheVersionAndRedactTheUrl) {
-  const uint64_t big = InodeOf("zz-big.iso");
+  const Node big = NodeOf("zz-big.iso");
   EXPECT_EQ(Value(big, "user.rangefs.url"), "https://h/big.iso");
   EXPECT_EQ(Value(big, "user.rangefs.etag"), files_[0].info.etag);
   EXPECT_FALSE(files_[0].info.etag.empty());
   EXPECT_EQ(Value(big, "user.rangefs.last_modified"), "Sun, 13 Sep 2020 12:26:40 GMT");
-  EXPECT_EQ(Value(InodeOf("secret.txt"), "user.rangefs.url"), "https://alice:***@h/secret.txt");
+  EXPECT_EQ(Value(NodeOf("secret.txt"), "user.rangefs.url"), "https://alice:***@h/secret.txt");
 }
 
 TEST_F(FilesystemAttributesTest, AbsentValidatorsAreAbsentAttributes) {
   // No Last-Modified: no attribute (getxattr answers ENODATA), rather than an empty value.
-  const uint64_t hello = InodeOf("hello.txt");
+  const Node hello = NodeOf("hello.txt");
   Result<std::string> date = fs_->ExtendedAttributeValue(hello, "user.rangefs.last_modified");
   ASSERT_FALSE(date.ok());
   EXPECT_EQ(date.status().code(), ErrorCode::kNoSuchAttribute);
-  const uint64_t secret = InodeOf("secret.txt");
+  const Node secret = NodeOf("secret.txt");
   Result<std::string> etag = fs_->ExtendedAttributeValue(secret, "user.rangefs.etag");
   ASSERT_FALSE(etag.ok());
   EXPECT_EQ(etag.status().code(), ErrorCode::kNoSuchAttribute);
@@ -680,7 +697,7 @@ TEST_F(FilesystemAttributesTest, AbsentValidatorsAreAbsentAttributes) {
 }
 
 TEST_F(FilesystemAttributesTest, CountersFollowTheFilesTraffic) {
-  const uint64_t big = InodeOf("zz-big.iso");
+  const Node big = NodeOf("zz-big.iso");
   EXPECT_EQ(Value(big, "user.rangefs.cached_bytes"), "0");
   EXPECT_EQ(Value(big, "user.rangefs.requests"), "0");
   std::unique_ptr<FileReader> reader = OpenReader("zz-big.iso");
@@ -698,22 +715,22 @@ TEST_F(FilesystemAttributesTest, CountersFollowTheFilesTraffic) {
   EXPECT_EQ(Value(big, "user.rangefs.requests"), "1");
   EXPECT_EQ(Value(big, "user.rangefs.bytes_fetched"), std::to_string(2 * kBlock));
   EXPECT_EQ(Value(big, "user.rangefs.retries"), "1");
-  const uint64_t hello = InodeOf("hello.txt");
+  const Node hello = NodeOf("hello.txt");
   EXPECT_EQ(Value(hello, "user.rangefs.requests"), "0");
   EXPECT_EQ(Value(hello, "user.rangefs.cached_bytes"), "0");
 }
 
 TEST_F(FilesystemAttributesTest, ReadingAttributesMakesNoRequest) {
   for (const NamedFile& file : files_) {
-    const uint64_t inode = InodeOf(file.name);
-    for (const std::string& name : AttributeNames(inode)) (void)Value(inode, name);
+    const Node node = NodeOf(file.name);
+    for (const std::string& name : AttributeNames(node)) (void)Value(node, name);
   }
   EXPECT_EQ(source_.probe_count(), 0u);
   EXPECT_EQ(source_.fetch_count(), 0u);
 }
 
 TEST_F(FilesystemAttributesTest, HandlesReadsAndVersionChangesAreCounted) {
-  fs_ = std::make_unique<Filesystem>(source_, files_, kMountTime, Options(),
+  fs_ = std::make_unique<Filesystem>(source_, clock_, files_, kMountTime, Options(),
                                      std::chrono::milliseconds(0), metrics_.get());
   const auto sample = [this](const std::string& name) {
     for (const MetricFamily& family : metrics_->Collect(fs_->cache_stats(), 1)) {
@@ -722,7 +739,7 @@ TEST_F(FilesystemAttributesTest, HandlesReadsAndVersionChangesAreCounted) {
     ADD_FAILURE() << name << " not collected";
     return -1.0;
   };
-  const uint64_t before = InodeOf("hello.txt");
+  const Node before = NodeOf("hello.txt");
   std::unique_ptr<FileReader> first = OpenReader("hello.txt");
   std::unique_ptr<FileReader> second = OpenReader("hello.txt");
   EXPECT_EQ(sample("rangefs_open_handles"), 2);
@@ -734,12 +751,12 @@ TEST_F(FilesystemAttributesTest, HandlesReadsAndVersionChangesAreCounted) {
   EXPECT_EQ(sample("rangefs_open_handles"), 1);
 
   source_.AddFile("https://h/hello.txt", "hello, changed world");
-  EXPECT_NE(InodeOf("hello.txt"), before);
+  EXPECT_NE(NodeOf("hello.txt"), before);
   EXPECT_EQ(sample("rangefs_version_changes_total"), 1);
   // The old version's blocks were dropped, and its handle may not fetch: a read error.
   EXPECT_FALSE(first->Read(0, 5).ok());
   EXPECT_EQ(sample("rangefs_read_errors_total"), 1);
-  // The old inode still has its own version's attributes while a handle holds it.
+  // The old node still has its own version's attributes while a handle holds it.
   Result<std::string> old_size = fs_->ExtendedAttributeValue(before, "user.rangefs.cached_bytes");
   ASSERT_TRUE(old_size.ok()) << old_size.status().ToString();
   EXPECT_EQ(*old_size, "0") << "the replaced version's blocks were dropped";

@@ -35,8 +35,7 @@ ByteRange Blocks(uint64_t first, uint64_t last, uint64_t size = UINT64_MAX) {
 class PrefetcherTest : public ::testing::Test {
  protected:
   FileVersionPtr AddFile(uint64_t size, uint64_t seed = 1) {
-    return std::make_shared<const FileVersion>(FileVersion{
-        .inode = 2, .generation = 0, .info = source_.AddSyntheticFile(kUrl, size, seed)});
+    return MakeFileVersion(source_.AddSyntheticFile(kUrl, size, seed), kBlock);
   }
 
   // Prefetches with the given spread and returns the ranges fetched, checking that every one is a
