@@ -81,8 +81,8 @@ void RetryingRangeSource::Fetch::StartAttempt() {
     attempt = attempt_;
     rest = ByteRange{range_.first + delivered_, range_.last};
   }
-  owner_.inner_.StartFetch(owner_.CurrentAddress(file_), rest, priority_,
-                           std::make_shared<AttemptSink>(shared_from_this(), attempt));
+  owner_.inner().StartFetch(owner_.CurrentAddress(file_), rest, priority_,
+                            std::make_shared<AttemptSink>(shared_from_this(), attempt));
 }
 
 bool RetryingRangeSource::Fetch::OnAttemptData(uint64_t attempt, std::span<const std::byte> data) {
@@ -160,7 +160,7 @@ void RetryingRangeSource::Fetch::OnDeadline() {
 }
 
 void RetryingRangeSource::Fetch::Reresolve() {
-  Result<RemoteFileInfo> probed = owner_.inner_.Probe(file_.url);
+  Result<RemoteFileInfo> probed = owner_.inner().Probe(file_.url);
   std::unique_lock lock(mu_);
   if (finished_) return;
   if (!probed.ok()) return Finish(lock, probed.status());
@@ -177,7 +177,7 @@ void RetryingRangeSource::Fetch::Reresolve() {
 
 RetryingRangeSource::RetryingRangeSource(RangeSource& inner, Scheduler& scheduler,
                                          const RetryConfig& config, Metrics* metrics)
-    : inner_(inner),
+    : ForwardingRangeSource(inner),
       scheduler_(scheduler),
       policy_(config),
       metrics_(metrics),
@@ -202,7 +202,7 @@ void RetryingRangeSource::StartMultiFetch(const RemoteFileInfo& file,
         std::make_shared<Fetch>(*this, file, ranges[i], priority, std::move(sinks[i]))
             ->FirstAttemptSink());
   }
-  inner_.StartMultiFetch(at, ranges, priority, std::move(attempts));
+  inner().StartMultiFetch(at, ranges, priority, std::move(attempts));
 }
 
 double RetryingRangeSource::Random01() {

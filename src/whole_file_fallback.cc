@@ -191,15 +191,15 @@ class WholeFileFallback::DetectingSink final : public RangeSink {
 };
 
 WholeFileFallback::WholeFileFallback(RangeSource& inner, uint64_t max_bytes, std::string temp_dir)
-    : inner_(inner), max_bytes_(max_bytes), temp_dir_(std::move(temp_dir)) {}
+    : ForwardingRangeSource(inner), max_bytes_(max_bytes), temp_dir_(std::move(temp_dir)) {}
 
 WholeFileFallback::~WholeFileFallback() = default;
 
 void WholeFileFallback::StartFetch(const RemoteFileInfo& file, const ByteRange& range,
                                    FetchPriority priority, std::shared_ptr<RangeSink> sink) {
   if (IsWithoutRanges(file)) return ServeFromDownload(file, range, std::move(sink));
-  inner_.StartFetch(file, range, priority,
-                    std::make_shared<DetectingSink>(*this, file, range, std::move(sink)));
+  inner().StartFetch(file, range, priority,
+                     std::make_shared<DetectingSink>(*this, file, range, std::move(sink)));
 }
 
 void WholeFileFallback::StartMultiFetch(const RemoteFileInfo& file,
@@ -218,7 +218,7 @@ void WholeFileFallback::StartMultiFetch(const RemoteFileInfo& file,
     detecting.push_back(
         std::make_shared<DetectingSink>(*this, file, ranges[i], std::move(sinks[i])));
   }
-  inner_.StartMultiFetch(file, ranges, priority, std::move(detecting));
+  inner().StartMultiFetch(file, ranges, priority, std::move(detecting));
 }
 
 bool WholeFileFallback::IsWithoutRanges(const RemoteFileInfo& file) {
@@ -271,7 +271,7 @@ void WholeFileFallback::ServeFromDownload(const RemoteFileInfo& file, const Byte
   }
   // Queued before the download starts, so that a download completing inline answers it.
   download->Serve(range, std::move(sink));
-  if (start) download->Start(inner_);
+  if (start) download->Start(inner());
 }
 
 }  // namespace rangefs

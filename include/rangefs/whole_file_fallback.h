@@ -17,20 +17,18 @@
 #include <set>
 #include <string>
 
+#include "rangefs/forwarding_range_source.h"
 #include "rangefs/range_source.h"
 
 namespace rangefs {
 
-class WholeFileFallback final : public RangeSource {
+class WholeFileFallback final : public ForwardingRangeSource {
  public:
   // Temporary files go in `temp_dir`, unlinked from the start.
   WholeFileFallback(RangeSource& inner, uint64_t max_bytes, std::string temp_dir);
   ~WholeFileFallback() override;
 
-  Result<RemoteFileInfo> Probe(const std::string& url) override { return inner_.Probe(url); }
-  void Expedite(const RemoteFileInfo& file, const ByteRange& range) override {
-    inner_.Expedite(file, range);
-  }
+  // Probe and Expedite are forwarded as they are.
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override;
   void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
@@ -47,7 +45,6 @@ class WholeFileFallback final : public RangeSource {
   void MarkWithoutRanges(const std::string& url);
   bool IsWithoutRanges(const RemoteFileInfo& file);
 
-  RangeSource& inner_;
   const uint64_t max_bytes_;
   const std::string temp_dir_;
 
