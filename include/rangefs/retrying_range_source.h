@@ -8,10 +8,13 @@
 //
 // Bounded: once a fetch has failed, it ends by its deadline (RetryConfig::deadline from its
 // start) whatever the inner source does; bytes the inner source delivers after that are
-// refused, which aborts the transfer.
+// refused, which aborts the transfer. A deadline that falls while the sink is taking bytes ends
+// the fetch as soon as the sink returns: its OnDone comes after those bytes, never beside them.
 //
-// Thread-safety: as RangeSource. The inner source and the scheduler must outlive it, and the
-// scheduler must stop running tasks before the inner source is destroyed (main does).
+// Thread-safety: as RangeSource. Sinks are called with no lock of this class held (they may call
+// back into it), from the inner source's threads or the scheduler's. The inner source and the
+// scheduler must outlive it, and the scheduler must stop running tasks before the inner source is
+// destroyed (main does).
 #pragma once
 
 #include <functional>
