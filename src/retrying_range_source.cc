@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <utility>
 
 #include "rangefs/redact.h"
@@ -12,6 +13,18 @@ using std::chrono::milliseconds;
 
 // One fetch across its attempts. Attempts are numbered; callbacks of an attempt that is no
 // longer current (superseded, or after the fetch ended) are refused or ignored.
+//
+// No lock of this class is held while the sink runs: the sink takes locks of its own (the block
+// cache's, a download's) and may call back into sources. The guarantees a lock across the call
+// would give are kept by a small state machine instead:
+//  - one delivery at a time: OnData is called only by the thread that set `delivering_`, which
+//    is the current attempt's transfer; the next attempt starts only after this one's OnDone, so
+//    the sink sees one body, in order;
+//  - OnDone once: whoever sets `finished_` (under mu_) owns the OnDone call and makes it after
+//    unlocking. If a delivery is in progress then (the deadline fired meanwhile), the status is
+//    parked in `parked_end_` and the delivering thread makes the call as soon as the sink has
+//    returned from OnData, so no byte reaches the sink after its OnDone;
+//  - after the end, every byte is refused, which aborts the transfer.
 class RetryingRangeSource::Fetch final : public std::enable_shared_from_this<Fetch> {
  public:
   Fetch(RetryingRangeSource& owner, RemoteFileInfo file, const ByteRange& range,
@@ -49,7 +62,11 @@ class RetryingRangeSource::Fetch final : public std::enable_shared_from_this<Fet
   void OnAttemptDone(uint64_t attempt, const Status& status);
   void OnDeadline();
   void Reresolve();
-  // Ends the fetch with `status` unless it has ended. REQUIRES: mu_ held via `lock`.
+  // Marks the fetch ended with `status` unless it has ended. Returns whether the caller must
+  // now call sink_->OnDone(status), after releasing mu_; false when the fetch had ended, or when
+  // a delivery is in progress and its thread will make the call. REQUIRES: mu_ held.
+  bool EndLocked(const Status& status);
+  // EndLocked, then the OnDone call it asks for, with mu_ released. REQUIRES: `lock` holds mu_.
   void Finish(std::unique_lock<std::mutex>& lock, const Status& status);
 
   RetryingRangeSource& owner_;
@@ -60,12 +77,14 @@ class RetryingRangeSource::Fetch final : public std::enable_shared_from_this<Fet
   const Scheduler::Clock::time_point deadline_;
 
   std::mutex mu_;
-  uint64_t attempt_ = 0;         // the current attempt; Guarded by mu_
-  uint64_t delivered_ = 0;       // bytes of range_ the sink has; Guarded by mu_
-  int retries_ = 0;              // Guarded by mu_
-  bool reresolved_ = false;      // Guarded by mu_
-  bool deadline_armed_ = false;  // Guarded by mu_
-  bool finished_ = false;        // Guarded by mu_
+  uint64_t attempt_ = 0;              // the current attempt; Guarded by mu_
+  uint64_t delivered_ = 0;            // bytes of range_ the sink has; Guarded by mu_
+  int retries_ = 0;                   // Guarded by mu_
+  bool reresolved_ = false;           // Guarded by mu_
+  bool deadline_armed_ = false;       // Guarded by mu_
+  bool delivering_ = false;           // a thread is inside sink_->OnData; Guarded by mu_
+  bool finished_ = false;             // Guarded by mu_
+  std::optional<Status> parked_end_;  // OnDone owed by the delivering thread; Guarded by mu_
 };
 
 std::shared_ptr<RangeSink> RetryingRangeSource::Fetch::FirstAttemptSink() {
@@ -81,60 +100,98 @@ void RetryingRangeSource::Fetch::StartAttempt() {
     attempt = attempt_;
     rest = ByteRange{range_.first + delivered_, range_.last};
   }
-  owner_.inner_.StartFetch(owner_.CurrentAddress(file_), rest, priority_,
-                           std::make_shared<AttemptSink>(shared_from_this(), attempt));
+  owner_.inner().StartFetch(owner_.CurrentAddress(file_), rest, priority_,
+                            std::make_shared<AttemptSink>(shared_from_this(), attempt));
 }
 
 bool RetryingRangeSource::Fetch::OnAttemptData(uint64_t attempt, std::span<const std::byte> data) {
-  // Held while the sink takes the bytes, so that a deadline cannot end the fetch in between.
-  std::lock_guard lock(mu_);
-  if (finished_ || attempt != attempt_) return false;
-  if (!sink_->OnData(data)) return false;
-  delivered_ += data.size();
-  return true;
+  {
+    std::lock_guard lock(mu_);
+    // A second delivery at once would break a source's contract; refusing it keeps the body in
+    // order (the transfer fails, and a retry resumes from the first missing byte).
+    if (finished_ || attempt != attempt_ || delivering_) return false;
+    delivering_ = true;
+  }
+  const bool taken = sink_->OnData(data);
+  std::optional<Status> end;
+  {
+    std::lock_guard lock(mu_);
+    delivering_ = false;
+    if (taken) delivered_ += data.size();
+    if (!finished_) return taken;
+    // The fetch ended while the sink took these bytes: the OnDone is this thread's to make.
+    end.swap(parked_end_);
+  }
+  if (end) sink_->OnDone(*end);
+  return false;  // nothing more after the end: aborts the transfer
+}
+
+bool RetryingRangeSource::Fetch::EndLocked(const Status& status) {
+  if (finished_) return false;
+  finished_ = true;
+  if (!delivering_) return true;
+  parked_end_ = status;
+  return false;
 }
 
 void RetryingRangeSource::Fetch::Finish(std::unique_lock<std::mutex>& lock, const Status& status) {
-  if (finished_) return;
-  finished_ = true;
+  if (!EndLocked(status)) return;
   lock.unlock();
   sink_->OnDone(status);
 }
 
 void RetryingRangeSource::Fetch::OnAttemptDone(uint64_t attempt, const Status& status) {
-  std::unique_lock lock(mu_);
-  if (finished_ || attempt != attempt_) return;
-  if (status.ok()) return Finish(lock, status);
+  int retries = 0;
+  {
+    std::unique_lock lock(mu_);
+    if (finished_ || attempt != attempt_) return;
+    if (status.ok()) return Finish(lock, status);
 
-  if (status.code() == ErrorCode::kUrlExpired && !reresolved_) {
-    reresolved_ = true;
-    ++attempt_;
-    lock.unlock();
-    // A probe blocks for a round trip: not on the source's thread, which runs every transfer.
-    owner_.scheduler_.RunAfter(milliseconds(0), [self = shared_from_this()] { self->Reresolve(); });
-    return;
-  }
-
-  const auto now = owner_.scheduler_.Now();
-  const auto time_left = std::chrono::duration_cast<milliseconds>(deadline_ - now);
-  const std::optional<milliseconds> delay =
-      owner_.policy_.DelayBeforeRetry(retries_ + 1, status, time_left, owner_.Random01());
-  if (!delay) {
-    if (retries_ > 0) {
-      spdlog::warn("{} bytes={}-{}: giving up after {} retries: {}", RedactUrl(file_.url),
-                   range_.first, range_.last, retries_, status.ToString());
+    if (status.code() == ErrorCode::kUrlExpired && !reresolved_) {
+      reresolved_ = true;
+      ++attempt_;
+      lock.unlock();
+      // A probe blocks for a round trip: not on the source's thread, which runs every transfer.
+      owner_.scheduler_.RunAfter(milliseconds(0),
+                                 [self = shared_from_this()] { self->Reresolve(); });
+      return;
     }
-    return Finish(lock, status);
+    retries = retries_;
   }
-  ++retries_;
-  ++attempt_;
+
+  // Decided with mu_ released: the clock and the random draw take locks of their own. Only
+  // this attempt's OnDone moves the fetch on from here, so what was read stays true, except
+  // that the deadline may end the fetch meanwhile (checked below).
+  const auto time_left =
+      std::chrono::duration_cast<milliseconds>(deadline_ - owner_.scheduler_.Now());
+  const std::optional<milliseconds> delay =
+      owner_.policy_.DelayBeforeRetry(retries + 1, status, time_left, owner_.Random01());
+  if (!delay) {
+    {
+      std::lock_guard lock(mu_);
+      if (!EndLocked(status)) return;
+    }
+    if (retries > 0) {
+      spdlog::warn("{} bytes={}-{}: giving up after {} retries: {}", RedactUrl(file_.url),
+                   range_.first, range_.last, retries, status.ToString());
+    }
+    return sink_->OnDone(status);
+  }
+
+  bool arm_deadline = false;
+  uint64_t resume_at = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (finished_) return;
+    retries = ++retries_;
+    ++attempt_;
+    arm_deadline = !deadline_armed_;
+    deadline_armed_ = true;
+    resume_at = range_.first + delivered_;
+  }
   if (owner_.metrics_) owner_.metrics_->CountRetry(file_.url);
-  const bool arm_deadline = !deadline_armed_;
-  deadline_armed_ = true;
   spdlog::info("{} bytes={}-{}: retry {} in {} ms from byte {}: {}", RedactUrl(file_.url),
-               range_.first, range_.last, retries_, delay->count(), range_.first + delivered_,
-               status.ToString());
-  lock.unlock();
+               range_.first, range_.last, retries, delay->count(), resume_at, status.ToString());
   const std::shared_ptr<Fetch> self = shared_from_this();
   if (arm_deadline) {
     // Only failing fetches get a timer: a first attempt is bounded by the request timeout.
@@ -149,27 +206,35 @@ void RetryingRangeSource::Fetch::OnAttemptDone(uint64_t attempt, const Status& s
 }
 
 void RetryingRangeSource::Fetch::OnDeadline() {
-  std::unique_lock lock(mu_);
-  if (finished_) return;
-  const int retries = retries_;
+  int retries = 0;
+  Status status;
+  bool call_sink = false;
+  {
+    std::lock_guard lock(mu_);
+    if (finished_) return;
+    retries = retries_;
+    status = Status(ErrorCode::kTransport, "no complete answer within the deadline after " +
+                                               std::to_string(retries) + " retries");
+    call_sink = EndLocked(status);
+  }
   spdlog::warn("{} bytes={}-{}: no complete answer within the {} ms deadline ({} retries)",
                RedactUrl(file_.url), range_.first, range_.last,
                owner_.policy_.config().deadline.count(), retries);
-  Finish(lock, Status(ErrorCode::kTransport, "no complete answer within the deadline after " +
-                                                 std::to_string(retries) + " retries"));
+  if (call_sink) sink_->OnDone(status);
 }
 
 void RetryingRangeSource::Fetch::Reresolve() {
-  Result<RemoteFileInfo> probed = owner_.inner_.Probe(file_.url);
-  std::unique_lock lock(mu_);
-  if (finished_) return;
-  if (!probed.ok()) return Finish(lock, probed.status());
-  if (!SameVersion(*probed, file_)) {
-    return Finish(
-        lock, Status(ErrorCode::kRemoteChanged,
-                     "resolving the URL again found another version: " + DescribeVersion(*probed)));
+  Result<RemoteFileInfo> probed = owner_.inner().Probe(file_.url);
+  {
+    std::unique_lock lock(mu_);
+    if (finished_) return;
+    if (!probed.ok()) return Finish(lock, probed.status());
+    if (!SameVersion(*probed, file_)) {
+      return Finish(lock, Status(ErrorCode::kRemoteChanged,
+                                 "resolving the URL again found another version: " +
+                                     DescribeVersion(*probed)));
+    }
   }
-  lock.unlock();
   spdlog::info("{}: the redirect target expired; reading from the new one", RedactUrl(file_.url));
   owner_.RememberAddress(file_.url, probed->final_url);
   StartAttempt();
@@ -177,7 +242,7 @@ void RetryingRangeSource::Fetch::Reresolve() {
 
 RetryingRangeSource::RetryingRangeSource(RangeSource& inner, Scheduler& scheduler,
                                          const RetryConfig& config, Metrics* metrics)
-    : inner_(inner),
+    : ForwardingRangeSource(inner),
       scheduler_(scheduler),
       policy_(config),
       metrics_(metrics),
@@ -202,7 +267,7 @@ void RetryingRangeSource::StartMultiFetch(const RemoteFileInfo& file,
         std::make_shared<Fetch>(*this, file, ranges[i], priority, std::move(sinks[i]))
             ->FirstAttemptSink());
   }
-  inner_.StartMultiFetch(at, ranges, priority, std::move(attempts));
+  inner().StartMultiFetch(at, ranges, priority, std::move(attempts));
 }
 
 double RetryingRangeSource::Random01() {

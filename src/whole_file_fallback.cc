@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -34,16 +36,19 @@ std::string ErrnoText(int error) { return std::strerror(error); }
 }  // namespace
 
 // The whole body of one version of one file, arriving into a temporary file.
+//
+// One writer: the download's transfer, whose OnData calls come one after another. It writes
+// with no lock held, then takes mu_ only to publish how far the file is written and to collect
+// the waiters that now can be answered; readers read only bytes published so, and answer (pread
+// and sink calls) with no lock held too.
 class WholeFileFallback::Download final : public std::enable_shared_from_this<Download> {
  public:
   Download(RemoteFileInfo file, int fd) : file_(std::move(file)), fd_(fd) {}
   ~Download() { ::close(fd_); }
 
   const RemoteFileInfo& file() const { return file_; }
-  bool failed() const {
-    std::lock_guard lock(mu_);
-    return failed_;
-  }
+  // Without mu_, so that the owner may ask under its own lock.
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
 
   // Starts the download through `source`.
   void Start(RangeSource& source);
@@ -65,8 +70,9 @@ class WholeFileFallback::Download final : public std::enable_shared_from_this<Do
   const RemoteFileInfo file_;
   const int fd_;
   mutable std::mutex mu_;
-  uint64_t written_ = 0;         // Guarded by mu_
-  bool failed_ = false;          // Guarded by mu_
+  uint64_t written_ = 0;  // bytes in the file, from the start; Guarded by mu_
+  // Set once, under mu_, with failure_; read without it by failed().
+  std::atomic<bool> failed_{false};
   Status failure_;               // Guarded by mu_
   std::vector<Waiter> waiters_;  // Guarded by mu_
 };
@@ -91,37 +97,42 @@ void WholeFileFallback::Download::Start(RangeSource& source) {
 }
 
 void WholeFileFallback::Download::Serve(const ByteRange& range, std::shared_ptr<RangeSink> sink) {
+  std::optional<Status> failure;
   {
     std::lock_guard lock(mu_);
-    if (failed_) {
-      const Status failure = failure_;
-      return sink->OnDone(failure);
-    }
-    if (written_ <= range.last) {
+    if (failed_.load(std::memory_order_relaxed)) {  // written under mu_
+      failure = failure_;
+    } else if (written_ <= range.last) {
       waiters_.push_back({range, std::move(sink)});
       return;
     }
   }
+  if (failure) return sink->OnDone(*failure);
   Answer(range, *sink);
 }
 
 bool WholeFileFallback::Download::OnBody(std::span<const std::byte> data) {
+  uint64_t offset = 0;
+  {
+    std::lock_guard lock(mu_);
+    offset = written_;  // only this writer moves it
+  }
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n =
+        ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      spdlog::error("{}: cannot write the downloaded file to the temporary file: {}",
+                    RedactUrl(file_.url), ErrnoText(errno));
+      return false;  // the download ends with an error, and so do its waiters
+    }
+    done += static_cast<size_t>(n);
+  }
   std::vector<Waiter> ready;
   {
     std::lock_guard lock(mu_);
-    size_t done = 0;
-    while (done < data.size()) {
-      const ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done,
-                                 static_cast<off_t>(written_ + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        spdlog::error("{}: cannot write the downloaded file to the temporary file: {}",
-                      RedactUrl(file_.url), ErrnoText(errno));
-        return false;  // the download ends with an error, and so do its waiters
-      }
-      done += static_cast<size_t>(n);
-    }
-    written_ += data.size();
+    written_ = offset + data.size();
     auto arrived = std::partition(waiters_.begin(), waiters_.end(),
                                   [this](const Waiter& w) { return w.range.last >= written_; });
     std::move(arrived, waiters_.end(), std::back_inserter(ready));
@@ -139,8 +150,8 @@ void WholeFileFallback::Download::OnBodyDone(const Status& status) {
     if (status.ok() && written_ == file_.size) return;  // every waiter was answered on the way
     if (failure.ok())
       failure = Status(ErrorCode::kTruncated, "the whole-file download ended early");
-    failed_ = true;
     failure_ = failure;
+    failed_.store(true, std::memory_order_release);
     waiting.swap(waiters_);
   }
   spdlog::warn("{}: the whole-file download failed: {}", RedactUrl(file_.url), failure.ToString());
@@ -191,15 +202,15 @@ class WholeFileFallback::DetectingSink final : public RangeSink {
 };
 
 WholeFileFallback::WholeFileFallback(RangeSource& inner, uint64_t max_bytes, std::string temp_dir)
-    : inner_(inner), max_bytes_(max_bytes), temp_dir_(std::move(temp_dir)) {}
+    : ForwardingRangeSource(inner), max_bytes_(max_bytes), temp_dir_(std::move(temp_dir)) {}
 
 WholeFileFallback::~WholeFileFallback() = default;
 
 void WholeFileFallback::StartFetch(const RemoteFileInfo& file, const ByteRange& range,
                                    FetchPriority priority, std::shared_ptr<RangeSink> sink) {
   if (IsWithoutRanges(file)) return ServeFromDownload(file, range, std::move(sink));
-  inner_.StartFetch(file, range, priority,
-                    std::make_shared<DetectingSink>(*this, file, range, std::move(sink)));
+  inner().StartFetch(file, range, priority,
+                     std::make_shared<DetectingSink>(*this, file, range, std::move(sink)));
 }
 
 void WholeFileFallback::StartMultiFetch(const RemoteFileInfo& file,
@@ -218,7 +229,7 @@ void WholeFileFallback::StartMultiFetch(const RemoteFileInfo& file,
     detecting.push_back(
         std::make_shared<DetectingSink>(*this, file, ranges[i], std::move(sinks[i])));
   }
-  inner_.StartMultiFetch(file, ranges, priority, std::move(detecting));
+  inner().StartMultiFetch(file, ranges, priority, std::move(detecting));
 }
 
 bool WholeFileFallback::IsWithoutRanges(const RemoteFileInfo& file) {
@@ -232,13 +243,26 @@ void WholeFileFallback::MarkWithoutRanges(const std::string& url) {
   without_ranges_.insert(url);
 }
 
+WholeFileFallback::DownloadKey WholeFileFallback::KeyOf(const RemoteFileInfo& file) {
+  return DownloadKey{file.url, file.size, file.etag, file.last_modified};
+}
+
+std::shared_ptr<WholeFileFallback::Download> WholeFileFallback::FindDownload(
+    const DownloadKey& key) {
+  std::lock_guard lock(mu_);
+  const auto found = downloads_.find(key);
+  if (found == downloads_.end() || found->second->failed()) return nullptr;
+  return found->second;
+}
+
 void WholeFileFallback::ServeFromDownload(const RemoteFileInfo& file, const ByteRange& range,
                                           std::shared_ptr<RangeSink> sink) {
+  const DownloadKey key = KeyOf(file);
   if (file.size > max_bytes_) {
     bool first = false;
     {
       std::lock_guard lock(mu_);
-      first = refused_.insert(file.url).second;
+      first = refused_.insert(key).second;
     }
     if (first) {
       spdlog::warn(
@@ -251,27 +275,47 @@ void WholeFileFallback::ServeFromDownload(const RemoteFileInfo& file, const Byte
         "the server ignores Range requests and the file (" + std::to_string(file.size) +
             " bytes) is larger than --max-full-fetch (" + std::to_string(max_bytes_) + " bytes)"));
   }
-  std::shared_ptr<Download> download;
+  std::shared_ptr<Download> download = FindDownload(key);
   bool start = false;
-  {
-    std::lock_guard lock(mu_);
-    std::shared_ptr<Download>& slot = downloads_[file.url];
-    // A download of another version, or one that failed, is replaced.
-    if (!slot || slot->failed() || !SameVersion(slot->file(), file)) {
-      const int fd = OpenAnonymousFile(temp_dir_);
-      if (fd < 0) {
-        const int error = errno;
-        return sink->OnDone(Status(ErrorCode::kInternal, "cannot create a temporary file in " +
-                                                             temp_dir_ + ": " + ErrnoText(error)));
-      }
-      slot = std::make_shared<Download>(file, fd);
-      start = true;
+  if (!download) {
+    // The file is created with no lock held. Requests that race here may each create one: the
+    // first to publish its download wins, and the others' files are closed unused.
+    const int fd = OpenAnonymousFile(temp_dir_);
+    if (fd < 0) {
+      const int error = errno;
+      return sink->OnDone(Status(ErrorCode::kInternal, "cannot create a temporary file in " +
+                                                           temp_dir_ + ": " + ErrnoText(error)));
     }
-    download = slot;
+    auto created = std::make_shared<Download>(file, fd);
+    // Downloads taken out of the map, released after mu_ (closing a file is I/O). A transfer
+    // still running keeps its download alive until it ends, and answers its waiters.
+    std::vector<std::shared_ptr<Download>> dropped;
+    {
+      std::lock_guard lock(mu_);
+      std::shared_ptr<Download>& slot = downloads_[key];
+      if (slot && !slot->failed()) {
+        download = slot;
+      } else {
+        // One download per URL at a time: starting one retires the URL's other versions, whose
+        // temporary files would otherwise stay until unmount.
+        for (auto it = downloads_.begin(); it != downloads_.end();) {
+          if (it->first.url == key.url && it->first != key) {
+            dropped.push_back(std::move(it->second));
+            it = downloads_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        if (slot) dropped.push_back(std::move(slot));
+        slot = created;
+        download = std::move(created);
+        start = true;
+      }
+    }
   }
   // Queued before the download starts, so that a download completing inline answers it.
   download->Serve(range, std::move(sink));
-  if (start) download->Start(inner_);
+  if (start) download->Start(inner());
 }
 
 }  // namespace rangefs

@@ -8,10 +8,13 @@
 //
 // Bounded: once a fetch has failed, it ends by its deadline (RetryConfig::deadline from its
 // start) whatever the inner source does; bytes the inner source delivers after that are
-// refused, which aborts the transfer.
+// refused, which aborts the transfer. A deadline that falls while the sink is taking bytes ends
+// the fetch as soon as the sink returns: its OnDone comes after those bytes, never beside them.
 //
-// Thread-safety: as RangeSource. The inner source and the scheduler must outlive it, and the
-// scheduler must stop running tasks before the inner source is destroyed (main does).
+// Thread-safety: as RangeSource. Sinks are called with no lock of this class held (they may call
+// back into it), from the inner source's threads or the scheduler's. The inner source and the
+// scheduler must outlive it, and the scheduler must stop running tasks before the inner source is
+// destroyed (main does).
 #pragma once
 
 #include <functional>
@@ -21,6 +24,7 @@
 #include <random>
 #include <string>
 
+#include "rangefs/forwarding_range_source.h"
 #include "rangefs/metrics.h"
 #include "rangefs/range_source.h"
 #include "rangefs/retry_policy.h"
@@ -28,18 +32,14 @@
 
 namespace rangefs {
 
-class RetryingRangeSource final : public RangeSource {
+class RetryingRangeSource final : public ForwardingRangeSource {
  public:
   // `metrics` (may be null; must outlive this) counts each retry under the file's URL.
   RetryingRangeSource(RangeSource& inner, Scheduler& scheduler, const RetryConfig& config,
                       Metrics* metrics = nullptr);
 
-  // Not retried: a probe answers the user (mount) or revalidates a version that stays usable
-  // when the probe fails.
-  Result<RemoteFileInfo> Probe(const std::string& url) override { return inner_.Probe(url); }
-  void Expedite(const RemoteFileInfo& file, const ByteRange& range) override {
-    inner_.Expedite(file, range);
-  }
+  // Probe and Expedite are forwarded as they are. A probe is not retried: it answers the user
+  // (mount) or revalidates a version that stays usable when the probe fails.
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override;
   void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
@@ -55,7 +55,6 @@ class RetryingRangeSource final : public RangeSource {
   RemoteFileInfo CurrentAddress(const RemoteFileInfo& file);
   void RememberAddress(const std::string& url, const std::string& final_url);
 
-  RangeSource& inner_;
   Scheduler& scheduler_;
   const RetryPolicy policy_;
   Metrics* const metrics_;

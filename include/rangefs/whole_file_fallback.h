@@ -4,33 +4,39 @@
 // as the download has passed the range's last byte. Files larger than `max_bytes` are refused
 // with a clear error instead of being downloaded in secret.
 //
-// A download that fails fails the requests waiting for it; the next request starts over (a
-// server without ranges cannot resume).
+// A download is of one version: a request names the version it wants (size, ETag,
+// Last-Modified) and only a download of that version answers it. A download that fails fails
+// the requests waiting for it; the next request starts over (a server without ranges cannot
+// resume).
 //
-// Thread-safety: as RangeSource. The inner source must outlive it.
+// Thread-safety: as RangeSource. No lock is held while the temporary file is created or written,
+// or while a sink is called (sinks may call back into this source). The inner source must
+// outlive it.
 #pragma once
 
+#include <compare>
 #include <cstdint>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "rangefs/forwarding_range_source.h"
 #include "rangefs/range_source.h"
 
 namespace rangefs {
 
-class WholeFileFallback final : public RangeSource {
+class WholeFileFallback final : public ForwardingRangeSource {
  public:
   // Temporary files go in `temp_dir`, unlinked from the start.
   WholeFileFallback(RangeSource& inner, uint64_t max_bytes, std::string temp_dir);
   ~WholeFileFallback() override;
 
-  Result<RemoteFileInfo> Probe(const std::string& url) override { return inner_.Probe(url); }
-  void Expedite(const RemoteFileInfo& file, const ByteRange& range) override {
-    inner_.Expedite(file, range);
-  }
+  // Probe and Expedite are forwarded as they are.
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override;
   void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
@@ -41,20 +47,33 @@ class WholeFileFallback final : public RangeSource {
   class Download;
   class DetectingSink;
 
+  // Which download may answer a request: one version of one file. A download of another
+  // version never answers, even at the same URL.
+  struct DownloadKey {
+    std::string url;
+    uint64_t size = 0;
+    std::string etag;
+    std::optional<std::time_t> last_modified;
+    auto operator<=>(const DownloadKey&) const = default;
+  };
+  static DownloadKey KeyOf(const RemoteFileInfo& file);
+
+  // The download of `key` that has not failed, or null.
+  std::shared_ptr<Download> FindDownload(const DownloadKey& key);
   // Answers `range` of `file` from its download, starting one when none is usable.
   void ServeFromDownload(const RemoteFileInfo& file, const ByteRange& range,
                          std::shared_ptr<RangeSink> sink);
   void MarkWithoutRanges(const std::string& url);
   bool IsWithoutRanges(const RemoteFileInfo& file);
 
-  RangeSource& inner_;
   const uint64_t max_bytes_;
   const std::string temp_dir_;
 
   std::mutex mu_;
+  // A property of the server address, so by URL (whatever the version).
   std::set<std::string> without_ranges_;  // Guarded by mu_
-  std::set<std::string> refused_;         // too large, already logged; Guarded by mu_
-  std::map<std::string, std::shared_ptr<Download>> downloads_;  // by URL; Guarded by mu_
+  std::set<DownloadKey> refused_;         // too large, already logged; Guarded by mu_
+  std::map<DownloadKey, std::shared_ptr<Download>> downloads_;  // Guarded by mu_
 };
 
 }  // namespace rangefs

@@ -2,14 +2,18 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <vector>
 
 #include "fakes/collecting_sink.h"
+#include "fakes/finishes_within.h"
+#include "fakes/hooked_sink.h"
 #include "fakes/manual_scheduler.h"
 #include "fakes/memory_range_source.h"
 #include "fakes/printers.h"
@@ -19,6 +23,9 @@ namespace {
 
 using fakes::CollectingSink;
 using fakes::FetchCall;
+using fakes::FinishesWithin;
+using fakes::HookedSink;
+using fakes::kDeadlockLimit;
 using fakes::ManualScheduler;
 using fakes::MemoryRangeSource;
 using std::chrono::milliseconds;
@@ -171,6 +178,100 @@ TEST_F(RetryingRangeSourceTest, ResolvingAgainToAnotherVersionIsAChangedRemote) 
   ASSERT_TRUE(sink->status().has_value());
   EXPECT_EQ(sink->status()->code(), ErrorCode::kRemoteChanged);
   EXPECT_EQ(source_.fetch_count(), 1u);
+}
+
+// The timer thread's deadline and the engine thread's delivery race. The deadline must not wait
+// for the sink (no lock of the retry layer is held while the sink runs), and must still not
+// end the body beside a delivery: the OnDone comes once the sink has returned, after the bytes.
+TEST_F(RetryingRangeSourceTest, DeadlineDuringADeliveryEndsTheFetchWhenTheSinkReturns) {
+  source_.FailNextFetches(1, Status(ErrorCode::kTransport, "reset"), /*after_bytes=*/10);
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> deliveries{0};
+  auto sink = std::make_shared<HookedSink>([&] {
+    if (++deliveries != 2) return;  // the retry's first bytes
+    entered.set_value();
+    (void)released.wait_for(kDeadlockLimit);
+  });
+  retrying_.StartFetch(file_, {0, 99}, FetchPriority::kDemand, sink);
+  source_.DeferFetches(FetchPriority::kDemand);
+  scheduler_.AdvanceBy(milliseconds(1'000));
+  ASSERT_EQ(source_.pending_count(), 1u) << "the retry waits to be answered";
+
+  std::future<bool> delivery =
+      std::async(std::launch::async, [&] { return source_.DeliverPending(0, 10); });
+  ASSERT_EQ(entered.get_future().wait_for(kDeadlockLimit), std::future_status::ready);
+  std::future<void> deadline =
+      std::async(std::launch::async, [&] { scheduler_.AdvanceBy(milliseconds(9'000)); });
+  const bool deadline_returned = deadline.wait_for(kDeadlockLimit) == std::future_status::ready;
+  EXPECT_TRUE(deadline_returned) << "the deadline waited for a sink inside OnData";
+  EXPECT_FALSE(sink->collected().status().has_value()) << "OnDone while OnData was running";
+  release.set_value();
+  deadline.get();
+  EXPECT_FALSE(delivery.get()) << "the transfer goes on after the deadline ended the fetch";
+
+  ASSERT_TRUE(sink->collected().status().has_value());
+  EXPECT_EQ(sink->collected().status()->code(), ErrorCode::kTransport);
+  EXPECT_NE(sink->collected().status()->message().find("deadline"), std::string::npos);
+  EXPECT_EQ(sink->collected().done_calls(), 1);
+  EXPECT_TRUE(sink->collected().bytes() == source_.Content(file_.url, {0, 19}))
+      << "the bytes taken before the end stay, in order";
+  EXPECT_EQ(source_.pending_count(), 0u);
+}
+
+// A sink may call back into the system from inside OnData: here its callback lets time pass,
+// and the deadline falls on the same thread. A lock held across OnData would deadlock.
+TEST(RetryingRangeSourceCallbackTest, DeadlineFallingInsideOnDataEndsTheFetchAfterIt) {
+  struct World {
+    MemoryRangeSource source;
+    ManualScheduler scheduler;
+    RetryingRangeSource retrying{source, scheduler, kConfig};
+  };
+  auto world = std::make_shared<World>();  // outlives a deadlocked thread
+  const RemoteFileInfo file = world->source.AddSyntheticFile("https://h/f", 1000, 7);
+  world->source.FailNextFetches(1, Status(ErrorCode::kTransport, "reset"), /*after_bytes=*/10);
+  auto deliveries = std::make_shared<int>(0);  // OnData runs on one thread at a time
+  auto sink = std::make_shared<HookedSink>([w = world.get(), deliveries] {
+    if (++*deliveries == 2) w->scheduler.AdvanceBy(milliseconds(10'000));
+  });
+  world->retrying.StartFetch(file, {0, 99}, FetchPriority::kDemand, sink);
+  EXPECT_EQ(world->source.fetch_count(), 1u);
+  ASSERT_TRUE(FinishesWithin(kDeadlockLimit, [world] {
+    world->scheduler.AdvanceBy(milliseconds(1'000));
+  })) << "deadlock: a lock of the retry layer is held across OnData";
+  ASSERT_TRUE(sink->collected().status().has_value());
+  EXPECT_EQ(sink->collected().status()->code(), ErrorCode::kTransport);
+  EXPECT_NE(sink->collected().status()->message().find("deadline"), std::string::npos);
+  EXPECT_EQ(sink->collected().done_calls(), 1);
+  EXPECT_TRUE(sink->collected().bytes() == world->source.Content(file.url, {0, 99}))
+      << "the bytes OnData was called with were taken before the end";
+  EXPECT_EQ(world->source.fetch_count(), 2u);
+}
+
+// A sink's OnDone may start the next fetch through the same source (a reader moving on).
+TEST(RetryingRangeSourceCallbackTest, SinkMayStartAFetchFromItsOnDone) {
+  struct World {
+    MemoryRangeSource source;
+    ManualScheduler scheduler;
+    RetryingRangeSource retrying{source, scheduler, kConfig};
+  };
+  auto world = std::make_shared<World>();
+  const RemoteFileInfo file = world->source.AddSyntheticFile("https://h/f", 1000, 7);
+  world->source.FailNextFetches(1, Status(ErrorCode::kTransport, "reset"), /*after_bytes=*/10);
+  auto next = std::make_shared<CollectingSink>();
+  auto first = std::make_shared<HookedSink>(nullptr, [w = world.get(), file, next](const Status&) {
+    w->retrying.StartFetch(file, {100, 199}, FetchPriority::kDemand, next);
+    w->retrying.Expedite(file, {100, 199});
+  });
+  world->retrying.StartFetch(file, {0, 99}, FetchPriority::kDemand, first);
+  ASSERT_TRUE(
+      FinishesWithin(kDeadlockLimit, [world] { world->scheduler.AdvanceBy(milliseconds(1'000)); }));
+  ASSERT_TRUE(first->collected().status().has_value());
+  EXPECT_TRUE(first->collected().status()->ok());
+  ASSERT_TRUE(next->status().has_value());
+  EXPECT_TRUE(next->status()->ok());
+  EXPECT_TRUE(next->bytes() == world->source.Content(file.url, {100, 199}));
 }
 
 TEST(RetryingRangeSourceMetricsTest, EachRetryIsCountedUnderTheFilesUrl) {

@@ -6,9 +6,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "fakes/collecting_sink.h"
+#include "fakes/finishes_within.h"
+#include "fakes/hooked_sink.h"
 #include "fakes/memory_range_source.h"
 #include "fakes/printers.h"
 
@@ -16,6 +20,9 @@ namespace rangefs {
 namespace {
 
 using fakes::CollectingSink;
+using fakes::FinishesWithin;
+using fakes::HookedSink;
+using fakes::kDeadlockLimit;
 using fakes::MemoryRangeSource;
 
 const Status kIgnoresRange(ErrorCode::kRangeNotSupported, "200 OK with the whole file");
@@ -111,6 +118,88 @@ TEST_F(WholeFileFallbackTest, NewVersionGetsANewDownload) {
   file_.ranges_supported = false;
   ExpectAnswered(*Start({0, 99}), {0, 99});
   EXPECT_EQ(source_.fetch_count(), 2u);
+}
+
+TEST_F(WholeFileFallbackTest, ADownloadOfAnOldVersionNeverAnswersForANewOne) {
+  file_.ranges_supported = false;
+  source_.DeferFetches(FetchPriority::kDemand);
+  const RemoteFileInfo old_version = file_;
+  const std::vector<std::byte> old_bytes = source_.Content(file_.url, {0, 99});
+  std::shared_ptr<CollectingSink> old_reader = Start({0, 99});
+  ASSERT_EQ(source_.pending_count(), 1u);
+
+  file_ = source_.AddSyntheticFile("https://h/f", 1'000'000, 5);  // same URL, same size
+  file_.ranges_supported = false;
+  std::shared_ptr<CollectingSink> new_reader = Start({0, 99});
+  ASSERT_EQ(source_.pending_count(), 2u) << "the new version gets a download of its own";
+  ASSERT_TRUE(source_.CompletePending(1));
+  ExpectAnswered(*new_reader, {0, 99});
+  ASSERT_TRUE(source_.CompletePending(0));
+  ASSERT_TRUE(old_reader->status().has_value());
+  ASSERT_TRUE(old_reader->status()->ok()) << old_reader->status()->ToString();
+  EXPECT_TRUE(old_reader->bytes() == old_bytes) << "its own download answers the old version";
+  EXPECT_FALSE(old_bytes == source_.Content(file_.url, {0, 99}));
+}
+
+// Sinks may call back into the fallback from their callbacks: no lock of it is held while a
+// sink runs. Each test owns its objects by shared_ptr, so that a deadlocked thread that
+// FinishesWithin leaves behind still finds them.
+struct CallbackWorld {
+  explicit CallbackWorld(std::string temp_dir) : fallback(source, 2'000'000, std::move(temp_dir)) {
+    file = source.AddSyntheticFile("https://h/f", 1'000'000, 3);
+    file.ranges_supported = false;
+  }
+  MemoryRangeSource source;
+  WholeFileFallback fallback;
+  RemoteFileInfo file;
+};
+
+TEST(WholeFileFallbackCallbackTest, SinkMayCallBackWhenNoTemporaryFileCanBeMade) {
+  auto world = std::make_shared<CallbackWorld>(TempDir() + "/rangefs-no-such-directory");
+  auto second = std::make_shared<CollectingSink>();
+  auto first = std::make_shared<HookedSink>(nullptr, [w = world.get(), second](const Status&) {
+    w->fallback.StartFetch(w->file, {0, 9}, FetchPriority::kDemand, second);
+  });
+  ASSERT_TRUE(FinishesWithin(kDeadlockLimit, [world, first] {
+    world->fallback.StartFetch(world->file, {0, 99}, FetchPriority::kDemand, first);
+  })) << "deadlock: the fallback's lock is held across OnDone";
+  for (const CollectingSink* sink :
+       {&first->collected(), static_cast<const CollectingSink*>(second.get())}) {
+    ASSERT_TRUE(sink->status().has_value());
+    EXPECT_EQ(sink->status()->code(), ErrorCode::kInternal);
+    EXPECT_NE(sink->status()->message().find("temporary file"), std::string::npos);
+    EXPECT_EQ(sink->done_calls(), 1);
+  }
+  EXPECT_EQ(world->source.fetch_count(), 0u);
+}
+
+TEST(WholeFileFallbackCallbackTest, SinksMayCallBackWhileTheDownloadRuns) {
+  auto world = std::make_shared<CallbackWorld>(TempDir());
+  world->source.DeferFetches(FetchPriority::kDemand);
+  auto late = std::make_shared<CollectingSink>();
+  // The early reader's OnData asks to hurry, its OnDone asks for a later range: both while the
+  // download's own callback answers it.
+  auto early = std::make_shared<HookedSink>(
+      [w = world.get()] {
+        w->fallback.Expedite(w->file, {0, 9'999});
+      },
+      [w = world.get(), late](const Status&) {
+        w->fallback.StartFetch(w->file, {900'000, 900'099}, FetchPriority::kDemand, late);
+      });
+  ASSERT_TRUE(FinishesWithin(kDeadlockLimit, [world, early] {
+    world->fallback.StartFetch(world->file, {0, 9'999}, FetchPriority::kDemand, early);
+    ASSERT_EQ(world->source.pending_count(), 1u);
+    ASSERT_TRUE(world->source.DeliverPending(0, 20'000));
+    ASSERT_TRUE(world->source.CompletePending(0));
+  })) << "deadlock: a lock is held across a sink's callback";
+  ASSERT_TRUE(early->collected().status().has_value());
+  EXPECT_TRUE(early->collected().status()->ok());
+  EXPECT_TRUE(early->collected().bytes() == world->source.Content(world->file.url, {0, 9'999}));
+  ASSERT_TRUE(late->status().has_value());
+  EXPECT_TRUE(late->status()->ok());
+  EXPECT_TRUE(late->bytes() == world->source.Content(world->file.url, {900'000, 900'099}));
+  EXPECT_EQ(world->source.fetch_count(), 1u) << "one download answered both";
+  EXPECT_FALSE(world->source.expedite_calls().empty());
 }
 
 }  // namespace
