@@ -24,9 +24,9 @@
 #include "rangefs/filesystem.h"
 #include "rangefs/http_range_source.h"
 #include "rangefs/metrics.h"
+#include "rangefs/metrics_collection.h"
 #include "rangefs/metrics_server.h"
 #include "rangefs/mount_spec.h"
-#include "rangefs/prometheus_text.h"
 #include "rangefs/redact.h"
 #include "rangefs/retrying_range_source.h"
 #include "rangefs/scheduler.h"
@@ -238,9 +238,7 @@ int Run(int argc, char** argv) {
   Filesystem filesystem(sources.top(), sources.scheduler(), std::move(*files), std::time(nullptr),
                         options.read, Milliseconds(options.revalidate_seconds), &metrics);
   const auto render_metrics = [&metrics, &filesystem, &options] {
-    const std::vector<MetricFamily> families =
-        metrics.Collect(filesystem.cache_stats(), options.read.cache_size);
-    return FormatPrometheusText(families);
+    return MetricsText(metrics, filesystem.cache_stats(), options.read.cache_size);
   };
   FuseConfig fuse_config{.mountpoint = *mountpoint,
                          .source = MountSource(options.operands),

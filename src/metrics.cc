@@ -7,7 +7,6 @@ namespace rangefs {
 namespace {
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
-constexpr double kMicrosecondsPerSecond = 1e6;
 
 // Request latency: from a loopback hit (well under a millisecond) to a request that ran into
 // the default 60 s timeout.
@@ -22,31 +21,6 @@ std::vector<uint64_t> WindowBoundsBytes() {
   std::vector<uint64_t> bounds;
   for (uint64_t bytes = 64 << 10; bytes <= (uint64_t{1} << 30); bytes *= 2) bounds.push_back(bytes);
   return bounds;
-}
-
-MetricFamily Scalar(std::string name, std::string help, MetricType type, double value) {
-  return MetricFamily{.name = std::move(name),
-                      .help = std::move(help),
-                      .type = type,
-                      .samples = {{.labels = {}, .value = value}},
-                      .histograms = {}};
-}
-
-MetricFamily Counter(std::string name, std::string help, uint64_t value) {
-  return Scalar(std::move(name), std::move(help), MetricType::kCounter, static_cast<double>(value));
-}
-
-MetricFamily Gauge(std::string name, std::string help, double value) {
-  return Scalar(std::move(name), std::move(help), MetricType::kGauge, value);
-}
-
-MetricFamily HistogramFamily(std::string name, std::string help, const Histogram& histogram,
-                             double divisor) {
-  return MetricFamily{.name = std::move(name),
-                      .help = std::move(help),
-                      .type = MetricType::kHistogram,
-                      .samples = {},
-                      .histograms = {histogram.Sample(divisor)}};
 }
 
 }  // namespace
@@ -69,17 +43,6 @@ std::vector<uint64_t> Histogram::BucketCounts() const {
   std::vector<uint64_t> counts(bounds_.size() + 1);
   for (size_t i = 0; i < counts.size(); ++i) counts[i] = counts_[i].load(kRelaxed);
   return counts;
-}
-
-HistogramSample Histogram::Sample(double divisor) const {
-  HistogramSample sample;
-  sample.upper_bounds.reserve(bounds_.size());
-  for (const uint64_t bound : bounds_) {
-    sample.upper_bounds.push_back(static_cast<double>(bound) / divisor);
-  }
-  sample.bucket_counts = BucketCounts();
-  sample.sum = static_cast<double>(Sum()) / divisor;
-  return sample;
 }
 
 Metrics::Metrics(const std::vector<std::string>& urls)
@@ -139,77 +102,21 @@ FileTraffic Metrics::TrafficOf(const std::string& url) const {
                      .retries = file->retries.load(kRelaxed)};
 }
 
-std::vector<MetricFamily> Metrics::Collect(const BlockCacheStats& cache,
-                                           size_t cache_capacity) const {
-  std::vector<MetricFamily> families;
-  families.push_back(Counter("rangefs_reads_total", "Read requests from the kernel.",
-                             reads_.reads.load(kRelaxed)));
-  families.push_back(Counter("rangefs_read_errors_total",
-                             "Read requests that failed (EIO: the server failed, or the file "
-                             "changed under an open handle).",
-                             reads_.read_errors.load(kRelaxed)));
-  families.push_back(Counter("rangefs_read_bytes_total", "Bytes served to readers.",
-                             reads_.bytes_served.load(kRelaxed)));
-  families.push_back(Counter("rangefs_fetched_bytes_total",
-                             "Body bytes received from servers, multipart framing included. "
-                             "Divided by rangefs_read_bytes_total: the read amplification.",
-                             http_.bytes_fetched.load(kRelaxed)));
-
-  MetricFamily requests{.name = "rangefs_http_requests_total",
-                        .help = "HTTP requests that got a response, by status.",
-                        .type = MetricType::kCounter,
-                        .samples = {},
-                        .histograms = {}};
+MetricCounts Metrics::Counts() const {
+  MetricCounts counts{.reads = reads_.reads.load(kRelaxed),
+                      .read_errors = reads_.read_errors.load(kRelaxed),
+                      .bytes_served = reads_.bytes_served.load(kRelaxed),
+                      .open_handles = reads_.open_handles.load(kRelaxed),
+                      .bytes_fetched = http_.bytes_fetched.load(kRelaxed),
+                      .retries = http_.retries.load(kRelaxed),
+                      .version_changes = http_.version_changes.load(kRelaxed),
+                      .transport_errors = http_.by_status[0].load(kRelaxed),
+                      .responses_by_status = {}};
   for (long status = 1; status <= kMaxStatus; ++status) {
     const uint64_t count = http_.by_status[status].load(kRelaxed);
-    if (count == 0) continue;
-    requests.samples.push_back(
-        {.labels = {{"code", std::to_string(status)}}, .value = static_cast<double>(count)});
+    if (count > 0) counts.responses_by_status.emplace_back(status, count);
   }
-  families.push_back(std::move(requests));
-  families.push_back(Counter("rangefs_http_transport_errors_total",
-                             "HTTP requests that ended without a response (connection refused "
-                             "or reset, timeout, TLS failure).",
-                             http_.by_status[0].load(kRelaxed)));
-  families.push_back(Counter("rangefs_retries_total",
-                             "Fetches tried again after a failure that may pass (--retries).",
-                             http_.retries.load(kRelaxed)));
-  families.push_back(HistogramFamily("rangefs_http_request_duration_seconds",
-                                     "Time from the start of an HTTP request to its end.",
-                                     request_duration_, kMicrosecondsPerSecond));
-  families.push_back(HistogramFamily("rangefs_http_first_byte_seconds",
-                                     "Time from the start of an HTTP request to the first byte "
-                                     "of its response.",
-                                     first_byte_, kMicrosecondsPerSecond));
-
-  families.push_back(
-      Counter("rangefs_cache_hits_total", "Blocks a read found in the block cache.", cache.hits));
-  families.push_back(Counter("rangefs_cache_misses_total",
-                             "Blocks a read did not find in the block cache (absent or still "
-                             "loading).",
-                             cache.misses));
-  families.push_back(Counter("rangefs_cache_evictions_total",
-                             "Blocks dropped from the block cache to stay within --cache-size.",
-                             cache.evictions));
-  families.push_back(Counter("rangefs_cache_retired_blocks_total",
-                             "Blocks dropped because the remote file changed.", cache.retired));
-  families.push_back(Gauge("rangefs_cache_bytes", "Bytes in the block cache.",
-                           static_cast<double>(cache.cached_bytes)));
-  families.push_back(Gauge("rangefs_cache_blocks", "Blocks in the block cache.",
-                           static_cast<double>(cache.cached_blocks)));
-  families.push_back(Gauge("rangefs_cache_capacity_bytes",
-                           "The block cache's budget (--cache-size).",
-                           static_cast<double>(cache_capacity)));
-
-  families.push_back(HistogramFamily("rangefs_readahead_window_bytes",
-                                     "Readahead window of each readahead request batch.",
-                                     readahead_, 1.0));
-  families.push_back(Gauge("rangefs_open_handles", "Open file handles.",
-                           static_cast<double>(reads_.open_handles.load(kRelaxed))));
-  families.push_back(Counter("rangefs_version_changes_total",
-                             "Times a remote file was found replaced by a new version.",
-                             http_.version_changes.load(kRelaxed)));
-  return families;
+  return counts;
 }
 
 }  // namespace rangefs

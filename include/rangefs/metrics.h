@@ -1,10 +1,12 @@
 // Metrics: what rangefs has done since it started, counted where it happens (the read path,
 // the HTTP range source, the retry layer, the filesystem) and read by the extended attributes
-// of each file and by the metrics endpoint (--metrics).
+// of each file and by the metrics endpoint (--metrics). This is the counting side only: turning
+// the counts (and the block cache's) into metric families and text is metrics_collection.h's,
+// so that what counts (the read path, HTTP, retries) sees neither the cache nor the format.
 //
 // Counting is lock-free: each event is one or a few relaxed atomic additions, so the read path
-// pays nothing it could measure. Readers (Collect, TrafficOf) see each counter's latest value,
-// not one snapshot of all of them.
+// pays nothing it could measure. Readers (Counts, the histograms, TrafficOf) see each counter's
+// latest value, not one snapshot of all of them.
 //
 // Per-file traffic (requests, body bytes fetched, retries) is kept per URL, across every
 // version of the file behind it; two names mounted from the same URL share it, just as a
@@ -22,10 +24,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
-
-#include "rangefs/block_cache.h"
-#include "rangefs/prometheus_text.h"
 
 namespace rangefs {
 
@@ -41,11 +41,7 @@ class Histogram {
   // observations above every bound.
   std::vector<uint64_t> BucketCounts() const;
   uint64_t Sum() const { return sum_.load(std::memory_order_relaxed); }
-
-  // For the exposition: bounds and sum divided by `divisor` (1e6 turns microseconds into
-  // seconds; dividing, unlike multiplying by 1e-6, gives 0.02773 for 27730, not
-  // 0.027729999999999998).
-  HistogramSample Sample(double divisor) const;
+  const std::vector<uint64_t>& upper_bounds() const { return bounds_; }
 
  private:
   const std::vector<uint64_t> bounds_;
@@ -69,6 +65,20 @@ struct FileTraffic {
   uint64_t requests = 0;       // HTTP requests made (probes, range GETs, retries)
   uint64_t bytes_fetched = 0;  // body bytes received
   uint64_t retries = 0;        // fetches tried again after a failure that may pass
+};
+
+// The totals' values when asked, for collection (metrics_collection.h).
+struct MetricCounts {
+  uint64_t reads = 0;
+  uint64_t read_errors = 0;
+  uint64_t bytes_served = 0;
+  int64_t open_handles = 0;
+  uint64_t bytes_fetched = 0;
+  uint64_t retries = 0;
+  uint64_t version_changes = 0;
+  uint64_t transport_errors = 0;  // requests that ended without a response
+  // (status, requests) for each status seen at least once, ascending.
+  std::vector<std::pair<long, uint64_t>> responses_by_status;
 };
 
 class Metrics {
@@ -95,8 +105,11 @@ class Metrics {
   // The traffic of the file at `url` (zero for a URL that is not mounted).
   FileTraffic TrafficOf(const std::string& url) const;
 
-  // Every metric, for the endpoint; the cache's numbers are the cache's own counters.
-  std::vector<MetricFamily> Collect(const BlockCacheStats& cache, size_t cache_capacity) const;
+  // The totals and the histograms, for the endpoint.
+  MetricCounts Counts() const;
+  const Histogram& request_duration() const { return request_duration_; }  // microseconds
+  const Histogram& first_byte() const { return first_byte_; }              // microseconds
+  const Histogram& readahead() const { return readahead_; }                // bytes
 
   // Statuses counted one by one; others (none exist in HTTP) are counted as 0.
   static constexpr long kMaxStatus = 599;

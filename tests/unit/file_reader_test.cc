@@ -24,6 +24,7 @@
 #include "rangefs/block_cache.h"
 #include "rangefs/block_fetcher.h"
 #include "rangefs/file_version.h"
+#include "rangefs/metrics_collection.h"
 #include "rangefs/prefetcher.h"
 #include "rangefs/readahead_policy.h"
 
@@ -697,13 +698,13 @@ TEST_F(FileReaderTest, MetricsCountTheHandleItsReadsAndItsReadahead) {
   Metrics metrics;
   SharedReadahead& readahead = readaheads_.emplace_back(SmallReadahead());
   const auto sample = [&metrics](const std::string& name) {
-    for (const MetricFamily& family : metrics.Collect({}, 1)) {
+    for (const MetricFamily& family : CollectMetricFamilies(metrics, {}, 1)) {
       if (family.name == name) return family.samples.at(0).value;
     }
     return -1.0;
   };
   const auto windows = [&metrics] {
-    for (const MetricFamily& family : metrics.Collect({}, 1)) {
+    for (const MetricFamily& family : CollectMetricFamilies(metrics, {}, 1)) {
       if (family.name == "rangefs_readahead_window_bytes") return family.histograms.at(0);
     }
     return HistogramSample{};

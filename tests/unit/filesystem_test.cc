@@ -18,6 +18,7 @@
 #include "fakes/manual_scheduler.h"
 #include "fakes/memory_range_source.h"
 #include "fakes/printers.h"
+#include "rangefs/metrics_collection.h"
 
 namespace rangefs {
 namespace {
@@ -733,7 +734,7 @@ TEST_F(FilesystemAttributesTest, HandlesReadsAndVersionChangesAreCounted) {
   fs_ = std::make_unique<Filesystem>(source_, clock_, files_, kMountTime, Options(),
                                      std::chrono::milliseconds(0), metrics_.get());
   const auto sample = [this](const std::string& name) {
-    for (const MetricFamily& family : metrics_->Collect(fs_->cache_stats(), 1)) {
+    for (const MetricFamily& family : CollectMetricFamilies(*metrics_, fs_->cache_stats(), 1)) {
       if (family.name == name) return family.samples.at(0).value;
     }
     ADD_FAILURE() << name << " not collected";

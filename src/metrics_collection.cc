@@ -1,0 +1,127 @@
+#include "rangefs/metrics_collection.h"
+
+#include <cstdint>
+#include <utility>
+
+namespace rangefs {
+namespace {
+
+constexpr double kMicrosecondsPerSecond = 1e6;
+
+MetricFamily Scalar(std::string name, std::string help, MetricType type, double value) {
+  return MetricFamily{.name = std::move(name),
+                      .help = std::move(help),
+                      .type = type,
+                      .samples = {{.labels = {}, .value = value}},
+                      .histograms = {}};
+}
+
+MetricFamily Counter(std::string name, std::string help, uint64_t value) {
+  return Scalar(std::move(name), std::move(help), MetricType::kCounter, static_cast<double>(value));
+}
+
+MetricFamily Gauge(std::string name, std::string help, double value) {
+  return Scalar(std::move(name), std::move(help), MetricType::kGauge, value);
+}
+
+MetricFamily HistogramFamily(std::string name, std::string help, const Histogram& histogram,
+                             double divisor) {
+  return MetricFamily{.name = std::move(name),
+                      .help = std::move(help),
+                      .type = MetricType::kHistogram,
+                      .samples = {},
+                      .histograms = {SampleOf(histogram, divisor)}};
+}
+
+}  // namespace
+
+HistogramSample SampleOf(const Histogram& histogram, double divisor) {
+  HistogramSample sample;
+  sample.upper_bounds.reserve(histogram.upper_bounds().size());
+  for (const uint64_t bound : histogram.upper_bounds()) {
+    sample.upper_bounds.push_back(static_cast<double>(bound) / divisor);
+  }
+  sample.bucket_counts = histogram.BucketCounts();
+  sample.sum = static_cast<double>(histogram.Sum()) / divisor;
+  return sample;
+}
+
+std::vector<MetricFamily> CollectMetricFamilies(const Metrics& metrics,
+                                                const BlockCacheStats& cache,
+                                                size_t cache_capacity) {
+  const MetricCounts counts = metrics.Counts();
+  std::vector<MetricFamily> families;
+  families.push_back(
+      Counter("rangefs_reads_total", "Read requests from the kernel.", counts.reads));
+  families.push_back(Counter("rangefs_read_errors_total",
+                             "Read requests that failed (EIO: the server failed, or the file "
+                             "changed under an open handle).",
+                             counts.read_errors));
+  families.push_back(
+      Counter("rangefs_read_bytes_total", "Bytes served to readers.", counts.bytes_served));
+  families.push_back(Counter("rangefs_fetched_bytes_total",
+                             "Body bytes received from servers, multipart framing included. "
+                             "Divided by rangefs_read_bytes_total: the read amplification.",
+                             counts.bytes_fetched));
+
+  MetricFamily requests{.name = "rangefs_http_requests_total",
+                        .help = "HTTP requests that got a response, by status.",
+                        .type = MetricType::kCounter,
+                        .samples = {},
+                        .histograms = {}};
+  for (const auto& [status, count] : counts.responses_by_status) {
+    requests.samples.push_back(
+        {.labels = {{"code", std::to_string(status)}}, .value = static_cast<double>(count)});
+  }
+  families.push_back(std::move(requests));
+  families.push_back(Counter("rangefs_http_transport_errors_total",
+                             "HTTP requests that ended without a response (connection refused "
+                             "or reset, timeout, TLS failure).",
+                             counts.transport_errors));
+  families.push_back(Counter("rangefs_retries_total",
+                             "Fetches tried again after a failure that may pass (--retries).",
+                             counts.retries));
+  families.push_back(HistogramFamily("rangefs_http_request_duration_seconds",
+                                     "Time from the start of an HTTP request to its end.",
+                                     metrics.request_duration(), kMicrosecondsPerSecond));
+  families.push_back(HistogramFamily("rangefs_http_first_byte_seconds",
+                                     "Time from the start of an HTTP request to the first byte "
+                                     "of its response.",
+                                     metrics.first_byte(), kMicrosecondsPerSecond));
+
+  families.push_back(
+      Counter("rangefs_cache_hits_total", "Blocks a read found in the block cache.", cache.hits));
+  families.push_back(Counter("rangefs_cache_misses_total",
+                             "Blocks a read did not find in the block cache (absent or still "
+                             "loading).",
+                             cache.misses));
+  families.push_back(Counter("rangefs_cache_evictions_total",
+                             "Blocks dropped from the block cache to stay within --cache-size.",
+                             cache.evictions));
+  families.push_back(Counter("rangefs_cache_retired_blocks_total",
+                             "Blocks dropped because the remote file changed.", cache.retired));
+  families.push_back(Gauge("rangefs_cache_bytes", "Bytes in the block cache.",
+                           static_cast<double>(cache.cached_bytes)));
+  families.push_back(Gauge("rangefs_cache_blocks", "Blocks in the block cache.",
+                           static_cast<double>(cache.cached_blocks)));
+  families.push_back(Gauge("rangefs_cache_capacity_bytes",
+                           "The block cache's budget (--cache-size).",
+                           static_cast<double>(cache_capacity)));
+
+  families.push_back(HistogramFamily("rangefs_readahead_window_bytes",
+                                     "Readahead window of each readahead request batch.",
+                                     metrics.readahead(), 1.0));
+  families.push_back(Gauge("rangefs_open_handles", "Open file handles.",
+                           static_cast<double>(counts.open_handles)));
+  families.push_back(Counter("rangefs_version_changes_total",
+                             "Times a remote file was found replaced by a new version.",
+                             counts.version_changes));
+  return families;
+}
+
+std::string MetricsText(const Metrics& metrics, const BlockCacheStats& cache,
+                        size_t cache_capacity) {
+  return FormatPrometheusText(CollectMetricFamilies(metrics, cache, cache_capacity));
+}
+
+}  // namespace rangefs
