@@ -18,6 +18,10 @@ optionally behind the link emulator rangefs_linkem, and measures per link profil
   curl      one stream, MB/s
   aria2c    -x8 -s8, MB/s
   httpdirfs, httpdirfs-cache, httpfs2, rclone: the same measurements as rangefs
+  rangefs-base  with --baseline BINARY: that rangefs binary, the same measurements and the
+            same options as rangefs; the two take turns phase by phase (rangefs's seq runs,
+            then the baseline's, then rangefs's random reads, ...), so a before/after
+            comparison sees the same machine
 
 The delayed profiles give each connection a TCP window (--link-window; by default the
 smaller of this machine's tcp_wmem and tcp_rmem maxima), so one stream is held to
@@ -82,6 +86,10 @@ TCP_RMEM = "/proc/sys/net/ipv4/tcp_rmem"
 DOWNLOAD_TOOLS = ["curl", "aria2c"]
 ALL_TOOLS = ["rangefs", "memfs", "curl", "aria2c", "httpdirfs", "httpdirfs-cache", "httpfs2",
              "rclone"]
+# --baseline's binary, measured as a tool of its own; in --tools by default only with it.
+BASELINE_TOOL = "rangefs-base"
+# Measured together, phase by phase, in their --tools order.
+RANGEFS_TOOLS = ("rangefs", BASELINE_TOOL)
 
 
 # ===================================================================================== mounts
@@ -384,11 +392,12 @@ class Bench:
                    rangefs_options: tuple[str, ...] = ()) -> ArgvFor:
         """How each filesystem is invoked: argv from (mount point, scratch directory), made
         once per Mount. Every daemon runs in the foreground, so its PID is the process we
-        started. rangefs gets --rangefs-args, then `rangefs_options`."""
+        started. rangefs and rangefs-base get --rangefs-args, then `rangefs_options`."""
         args = self.args
-        if tool == "rangefs":
+        if tool in RANGEFS_TOOLS:
+            binary = args.rangefs if tool == "rangefs" else args.baseline
             extra = shlex.split(args.rangefs_args or "")
-            return lambda m, _: [args.rangefs, "-f", *extra, *rangefs_options, url, m]
+            return lambda m, _: [binary, "-f", *extra, *rangefs_options, url, m]
         if tool == "memfs":
             return lambda m, _: [args.memfs, "--size", str(args.size), "--name", name, "-f", m]
         if tool in ("httpdirfs", "httpdirfs-cache"):
@@ -419,7 +428,8 @@ class Bench:
 
     def tool_available(self, tool: str) -> Optional[str]:
         """None if the tool can run here, else why not."""
-        binaries = {"rangefs": self.args.rangefs, "memfs": self.args.memfs,
+        binaries = {"rangefs": self.args.rangefs, BASELINE_TOOL: self.args.baseline,
+                    "memfs": self.args.memfs,
                     "httpdirfs": "httpdirfs", "httpdirfs-cache": "httpdirfs",
                     "httpfs2": "httpfs2", "rclone": "rclone", "curl": "curl",
                     "aria2c": "aria2c"}
@@ -440,19 +450,33 @@ class Bench:
         """Requests and bytes nginx logged since offset `start`, once the log is quiet."""
         return AccessLog.summarize(self.phase_entries(start))
 
-    def measure_mount_tool(self, tool: str, profile: str, base: str, out: dict) -> None:
-        """Fills `out` as it goes, so a failure late keeps the earlier numbers."""
+    def mount_tool_phases(self, tool: str, profile: str, base: str,
+                          out: dict) -> list[Callable[[], None]]:
+        """A filesystem's phases, to be called in order. Each fills `out` as it goes (peak RSS
+        included), so a failure late keeps the earlier numbers."""
         rss: list[int] = []
+
+        def phase(measure: Callable[[str, str, ArgvFor, dict, list[int]], None],
+                  argv_for: ArgvFor) -> Callable[[], None]:
+            def run() -> None:
+                measure(tool, profile, argv_for, out, rss)
+                if rss:
+                    out["peak_rss_kib"] = max(rss)
+                    out["peak_rss_kib_per_phase"] = rss
+            return run
+
         big = self.mount_argv(tool, f"{base}/{BIG_NAME}", BIG_NAME)
-        self.measure_seq(tool, profile, big, out, rss)
+        phases = [phase(self.measure_seq, big)]
         if not self.args.skip_random:
-            self.measure_random(tool, profile, big, out, rss)
+            phases.append(phase(self.measure_random, big))
         if tool != "memfs" and not self.args.skip_unzip:
             zip_argv = self.mount_argv(tool, f"{base}/{ZIP_NAME}", ZIP_NAME)
-            self.measure_unzip(tool, profile, zip_argv, out, rss)
-        if rss:
-            out["peak_rss_kib"] = max(rss)
-            out["peak_rss_kib_per_phase"] = rss
+            phases.append(phase(self.measure_unzip, zip_argv))
+        return phases
+
+    def download(self, tool: str, base: str, out: dict) -> None:
+        out.update(self.run_curl(base) if tool == "curl" else self.run_aria2c(base))
+        log(f"  {tool}: {out['dl_mbps']:.1f} MB/s")
 
     def measure_seq(self, tool: str, profile: str, argv_for: ArgvFor,
                     out: dict, rss: list[int]) -> None:
@@ -578,14 +602,16 @@ class Bench:
 
     # ------------------------------------------------------------------------------- run
     def snapshot_binaries(self) -> None:
-        """Copies rangefs and memfs into the temporary directory: others rebuild the tree while
-        a long run goes on, and every phase must measure the same binary."""
+        """Copies rangefs, memfs and --baseline into the temporary directory: others rebuild the
+        tree while a long run goes on, and every phase must measure the same binary."""
         bin_dir = os.path.join(self.tmp, "bin")
         os.makedirs(bin_dir, exist_ok=True)
-        for attr in ("rangefs", "memfs"):
-            path = getattr(self.args, attr)
+        for attr in ("rangefs", "memfs", "baseline"):
+            path = getattr(self.args, attr, None)
             if path and os.access(path, os.X_OK):
-                copy = os.path.join(bin_dir, os.path.basename(path))
+                # A directory each: rangefs and its baseline have the same name.
+                os.makedirs(os.path.join(bin_dir, attr), exist_ok=True)
+                copy = os.path.join(bin_dir, attr, os.path.basename(path))
                 shutil.copy2(path, copy)
                 setattr(self.args, attr, copy)
 
@@ -626,7 +652,19 @@ class Bench:
                 stop_link()
 
     def measure_profile(self, profile: str, base: str) -> None:
-        for tool in self.args.tools:
+        tools = self.args.tools
+        paired = [t for t in tools if t in RANGEFS_TOOLS]
+        for tool in tools:
+            if tool in paired[1:]:
+                continue  # measured with paired[0]
+            self.measure_tools(profile, base, paired if tool in paired else [tool])
+
+    def measure_tools(self, profile: str, base: str, tools: list[str]) -> None:
+        """Measures one tool, or rangefs and its baseline taking turns phase by phase (a slow
+        spell of the shared machine then hits both). A failure ends only that tool's later
+        phases."""
+        phases: dict[str, list[Callable[[], None]]] = {}
+        for tool in tools:
             if tool == "memfs" and profile != "loopback":
                 continue  # no network: one number is enough
             why = self.tool_available(tool)
@@ -636,19 +674,22 @@ class Bench:
                 continue
             out: dict[str, Any] = {}
             self.results[profile][tool] = out
-            log(f"  {tool} ...")
-            try:
-                if tool == "curl":
-                    out.update(self.run_curl(base))
-                elif tool == "aria2c":
-                    out.update(self.run_aria2c(base))
-                else:
-                    self.measure_mount_tool(tool, profile, base, out)
-                if tool in DOWNLOAD_TOOLS:
-                    log(f"  {tool}: {out['dl_mbps']:.1f} MB/s")
-            except BenchError as e:
-                self.errors[profile].setdefault(tool, []).append(str(e))
-                log(f"  {tool} FAILED: {e}")
+            if tool in DOWNLOAD_TOOLS:
+                phases[tool] = [lambda t=tool, o=out: self.download(t, base, o)]
+            else:
+                phases[tool] = self.mount_tool_phases(tool, profile, base, out)
+        for step in range(max(map(len, phases.values()), default=0)):
+            for tool, todo in phases.items():
+                if step >= len(todo):
+                    continue
+                if step == 0:
+                    log(f"  {tool} ...")
+                try:
+                    todo[step]()
+                except BenchError as e:
+                    self.errors[profile].setdefault(tool, []).append(str(e))
+                    log(f"  {tool} FAILED: {e}")
+                    del todo[step + 1:]
 
 
 def first_touch(offsets: list[int], latencies: list[float]) -> list[float]:
@@ -674,9 +715,14 @@ def version(argv: list[str]) -> Optional[str]:
 
 
 def environment(args: argparse.Namespace) -> dict:
+    baseline = getattr(args, "baseline", None)  # bench.py's option; not the multirange suite's
     return {
         "kernel": platform.release(), "cpus": os.cpu_count(), "python": platform.python_version(),
         "rangefs": version([args.rangefs, "--version"]),
+        "rangefs_path": os.path.abspath(args.rangefs),
+        # Both may print the same version: the paths tell the builds apart.
+        **({BASELINE_TOOL: version([baseline, "--version"]),
+            "rangefs-base_path": os.path.abspath(baseline)} if baseline else {}),
         "curl": version(["curl", "--version"]), "aria2c": version(["aria2c", "--version"]),
         "httpdirfs": version(["httpdirfs", "--version"]),
         "rclone": version(["rclone", "version"]),
@@ -807,11 +853,17 @@ def resolve_common(args: argparse.Namespace, defaults: dict[str, Any]) -> argpar
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = common_parser(__doc__.split("\n\n")[0],
-                      "Example: scripts/bench/run.sh --quick --profiles loopback",
+                      "Example: scripts/bench/run.sh --quick --profiles loopback\n"
+                      "Before/after: scripts/bench/run.sh --baseline OLD_BUILD/rangefs",
                       "1G; 64M with --quick",
                       "64 MiB file, 200 random reads, short time budgets")
-    p.add_argument("--tools", type=parse_list(ALL_TOOLS), default=ALL_TOOLS,
-                   help=f"comma-separated subset of {','.join(ALL_TOOLS)} (default: all)")
+    p.add_argument("--tools", type=parse_list([*ALL_TOOLS, BASELINE_TOOL]), default=None,
+                   help=f"comma-separated subset of {','.join(ALL_TOOLS)},{BASELINE_TOOL} "
+                        f"(default: all; {BASELINE_TOOL} only with --baseline)")
+    p.add_argument("--baseline", metavar="BINARY",
+                   help="a second rangefs binary (say, a build of the commit before a change), "
+                        f"measured as tool {BASELINE_TOOL} with the same options as rangefs; "
+                        "the two take turns phase by phase")
     p.add_argument("--random-reads", type=int, default=None, help="default 2000 (quick: 200)")
     p.add_argument("--reread-count", type=int, default=None,
                    help="blocks re-read for the cache-hit latency (default 500; quick: 100)")
@@ -830,6 +882,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--skip-unzip", action="store_true")
     p.add_argument("--seed", type=int, default=20240601, help="seed for the random offsets")
     args = p.parse_args(argv)
+    if args.tools is None:
+        args.tools = [*RANGEFS_TOOLS, *ALL_TOOLS[1:]] if args.baseline else ALL_TOOLS
+    if BASELINE_TOOL in args.tools and not args.baseline:
+        p.error(f"--tools {BASELINE_TOOL} needs --baseline BINARY")
     quick = args.quick
     return resolve_common(args, {
         "size": 64 * MiB if quick else GiB, "random_reads": 200 if quick else 2000,

@@ -144,6 +144,13 @@ def ratios(run: RunSummary) -> list[tuple[str, Optional[float], str]]:
         rss = get(profile, "rangefs", "peak_rss_kib")
         out.append((f"{profile}: rangefs peak RSS MiB", rss / KiB if rss else None,
                     "VmHWM, max over the phases"))
+    if "rangefs-base" in run.tools:  # bench.py --baseline
+        for profile in run.profiles:
+            for key, what in (("seq_mbps", "seq MB/s"), ("rand_p50_ms", "random 4K p50"),
+                              ("rand_p99_ms", "random 4K p99"), ("reread_p50_us", "re-read p50")):
+                out.append((f"{profile}: rangefs / rangefs-base {what}",
+                            div(get(profile, "rangefs", key), get(profile, "rangefs-base", key)),
+                            "1.00 = the same as --baseline"))
     # Only ratios about profiles this run measured.
     return [r for r in out if r[0].split(":", 1)[0] in run.profiles]
 
