@@ -18,15 +18,15 @@
 #include <system_error>
 #include <vector>
 
+#include "cli/logging.h"
+#include "cli/mount_spec.h"
+#include "cli/options.h"
 #include "fuse/fuse_adapter.h"
-#include "logging.h"
-#include "options.h"
 #include "rangefs/filesystem.h"
 #include "rangefs/http_range_source.h"
 #include "rangefs/metrics.h"
 #include "rangefs/metrics_collection.h"
 #include "rangefs/metrics_server.h"
-#include "rangefs/mount_spec.h"
 #include "rangefs/redact.h"
 #include "rangefs/retrying_range_source.h"
 #include "rangefs/scheduler.h"

@@ -21,11 +21,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cli/mount_options.h"
 #include "fuse/fuse_owners.h"
 #include "fuse/inode_table.h"
 #include "fuse/kernel_notifier.h"
 #include "fuse/kernel_readahead.h"
-#include "rangefs/mount_options.h"
 
 namespace rangefs {
 namespace {

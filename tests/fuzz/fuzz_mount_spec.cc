@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/mount_spec.h"
 #include "fuzz_check.h"
-#include "rangefs/mount_spec.h"
 
 namespace rangefs::fuzz {
 namespace {

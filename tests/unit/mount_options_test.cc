@@ -1,4 +1,4 @@
-#include "rangefs/mount_options.h"
+#include "cli/mount_options.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

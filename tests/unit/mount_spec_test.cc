@@ -1,4 +1,4 @@
-#include "rangefs/mount_spec.h"
+#include "cli/mount_spec.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // The real command-line parser: every long option also works as a mount(8) `-o` option.
-#include "options.h"
+#include "cli/options.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "version.h"
+#include "cli/version.h"
 
 #include <curl/curl.h>
 #include <fuse3/fuse_lowlevel.h>

@@ -1,4 +1,4 @@
-#include "logging.h"
+#include "cli/logging.h"
 
 #include <fcntl.h>
 #include <spdlog/sinks/stdout_sinks.h>

@@ -1,4 +1,4 @@
-#include "options.h"
+#include "cli/options.h"
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
@@ -7,8 +7,8 @@
 #include <iostream>
 #include <memory>
 
-#include "rangefs/mount_options.h"
-#include "version.h"
+#include "cli/mount_options.h"
+#include "cli/version.h"
 
 namespace rangefs {
 namespace {

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "cli/mount_options.h"
 #include "rangefs/header_file.h"
 #include "rangefs/metrics_server.h"
-#include "rangefs/mount_options.h"
 #include "rangefs/read_options.h"
 
 namespace rangefs {

@@ -1,6 +1,6 @@
-#include <utility>
-
 #include "rangefs/scheduler.h"
+
+#include <utility>
 
 namespace rangefs {
 
