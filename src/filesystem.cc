@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "rangefs/http_validators.h"
+#include "http/validators.h"
 #include "rangefs/redact.h"
 
 namespace rangefs {

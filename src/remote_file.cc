@@ -1,6 +1,6 @@
 #include "rangefs/remote_file.h"
 
-#include "rangefs/http_validators.h"
+#include "http/validators.h"
 
 namespace rangefs {
 

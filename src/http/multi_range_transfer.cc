@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "rangefs/http_validators.h"
+#include "http/validators.h"
 #include "rangefs/redact.h"
 
 namespace rangefs::http {

@@ -1,9 +1,9 @@
+#include "http/protocol.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <limits>
-
-#include "rangefs/http_protocol.h"
 
 namespace rangefs::http {
 namespace {

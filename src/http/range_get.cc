@@ -3,8 +3,8 @@
 #include <ctime>
 #include <string>
 
-#include "rangefs/http_protocol.h"
-#include "rangefs/retry_after.h"
+#include "http/protocol.h"
+#include "http/retry_after.h"
 
 namespace rangefs::http {
 

@@ -15,10 +15,10 @@
 #include <span>
 
 #include "http/curl_handle.h"
+#include "http/protocol.h"
 #include "http/response.h"
+#include "http/validators.h"
 #include "rangefs/byte_range.h"
-#include "rangefs/http_protocol.h"
-#include "rangefs/http_validators.h"
 #include "rangefs/remote_file.h"
 #include "rangefs/status.h"
 

@@ -7,8 +7,8 @@
 #include <span>
 #include <utility>
 
-#include "rangefs/http_protocol.h"
-#include "rangefs/http_validators.h"
+#include "http/protocol.h"
+#include "http/validators.h"
 #include "rangefs/redact.h"
 
 namespace rangefs::http {

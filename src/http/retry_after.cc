@@ -1,4 +1,4 @@
-#include "rangefs/retry_after.h"
+#include "http/retry_after.h"
 
 #include <algorithm>
 #include <array>

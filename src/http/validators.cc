@@ -1,8 +1,8 @@
+#include "http/validators.h"
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
-
-#include "rangefs/http_validators.h"
 
 namespace rangefs::http {
 

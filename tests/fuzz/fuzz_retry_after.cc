@@ -12,8 +12,8 @@
 #include <string>
 
 #include "fuzz_check.h"
-#include "rangefs/http_validators.h"
-#include "rangefs/retry_after.h"
+#include "http/retry_after.h"
+#include "http/validators.h"
 
 namespace rangefs::fuzz {
 namespace {

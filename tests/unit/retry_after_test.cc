@@ -1,4 +1,4 @@
-#include "rangefs/retry_after.h"
+#include "http/retry_after.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "rangefs/http_validators.h"
+#include "http/validators.h"
 
 namespace rangefs::http {
 namespace {

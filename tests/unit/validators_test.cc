@@ -1,4 +1,4 @@
-#include "rangefs/http_validators.h"
+#include "http/validators.h"
 
 #include <gtest/gtest.h>
 
