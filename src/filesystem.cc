@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "http/validators.h"
+#include "rangefs/imf_date.h"
 #include "rangefs/redact.h"
 
 namespace rangefs {
@@ -208,7 +208,7 @@ Result<std::vector<ExtendedAttribute>> Filesystem::ExtendedAttributes(uint64_t i
   // validator that is the empty string.
   if (!info.etag.empty()) attributes.push_back(Attribute("etag", info.etag));
   if (info.last_modified) {
-    attributes.push_back(Attribute("last_modified", http::FormatHttpDate(*info.last_modified)));
+    attributes.push_back(Attribute("last_modified", FormatImfDate(*info.last_modified)));
   }
   attributes.push_back(
       Attribute("cached_bytes", std::to_string(cache_.CachedBytesOf(version->inode))));

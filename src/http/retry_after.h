@@ -1,29 +1,14 @@
-// Pure parsers for the Retry-After response header (RFC 9110 section 10.2.3) and the HTTP-date
-// it may carry (RFC 9110 section 5.6.7). No I/O, no locale, no libcurl: unit-tested and fuzzed
-// (tests/fuzz/fuzz_retry_after.cc).
+// A pure parser for the Retry-After response header (RFC 9110 section 10.2.3). No I/O, no
+// locale, no libcurl: unit-tested and fuzzed (tests/fuzz/fuzz_retry_after.cc).
 //
 // What is accepted, exactly:
 // - Leading and trailing spaces and tabs around the whole value; nothing else is lenient.
 // - delay-seconds: one or more ASCII digits and nothing else (no sign, no fraction, no
 //   exponent). Leading zeros are fine. Any number of digits is valid: a delay longer than
 //   kMaxRetryAfter (however many digits, even past 64 bits) is clamped to it.
-// - HTTP-date in its three forms, case-sensitive as RFC 9110 writes them (%s"Sun", "GMT"):
-//     IMF-fixdate  "Sun, 06 Nov 1994 08:49:37 GMT"
-//     rfc850-date  "Sunday, 06-Nov-94 08:49:37 GMT"
-//     asctime      "Sun Nov  6 08:49:37 1994"   (day as two digits or as SP and one digit)
-//   with single spaces exactly where the grammar has them.
-// - The day name must be one of the seven, in the form that date format uses, but need not be
-//   the right weekday for the date: a mismatch is accepted, as Go's net/http and libcurl do.
-//   The date is what carries the meaning, and a client that rejects it falls back to guessing.
-// - The date itself must exist: day 1..28/29/30/31 by month and Gregorian leap year
-//   ("Feb 29" only in leap years, never "Feb 30"), hour 0-23, minute 0-59, second 0-60 (60 is
-//   the leap second the grammar allows; it counts as the first second of the next minute).
-// - Four-digit years 0000-9999. A two-digit rfc850 year is the year with those last two digits
-//   in the 100-year window ending 50 years after `now`'s year (RFC 9110: a date that appears to
-//   be more than 50 years in the future is the most recent such year in the past). With `now`
-//   in 2025, "75" is 2075 and "76" is 1976.
+// - HTTP-date in its three forms, exactly as ParseImfDate (rangefs/imf_date.h) reads them.
 //
-// Thread-safety: pure functions (the one-argument ParseHttpDate reads the clock).
+// Thread-safety: pure functions.
 #pragma once
 
 #include <chrono>
@@ -39,13 +24,5 @@ inline constexpr std::chrono::seconds kMaxRetryAfter{24 * 60 * 60};
 // The delay a Retry-After header value asks for: delay-seconds ("120") or an HTTP-date, taken
 // relative to `now`. A date at or before `now` gives zero. nullopt for anything malformed.
 std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value, std::time_t now);
-
-// Parses an HTTP-date in any of the three forms; nullopt if malformed. Two-digit rfc850 years
-// are resolved against `now` (see above).
-std::optional<std::time_t> ParseHttpDate(std::string_view value, std::time_t now);
-
-// The same, resolving two-digit years against the current time. Only the obsolete rfc850 form
-// depends on the clock.
-std::optional<std::time_t> ParseHttpDate(std::string_view value);
 
 }  // namespace rangefs::http
