@@ -2,26 +2,18 @@
 
 #include <algorithm>
 
+#include "http/protocol.h"
 #include "rangefs/imf_date.h"
 
 namespace rangefs::http {
 namespace {
-
-constexpr std::string_view kWhitespace = " \t";
-
-std::string_view Trim(std::string_view s) {
-  const size_t begin = s.find_first_not_of(kWhitespace);
-  if (begin == std::string_view::npos) return {};
-  const size_t end = s.find_last_not_of(kWhitespace);
-  return s.substr(begin, end - begin + 1);
-}
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 }  // namespace
 
 std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value, std::time_t now) {
-  const std::string_view text = Trim(value);
+  const std::string_view text = TrimOws(value);
   if (text.empty()) return std::nullopt;
 
   // delay-seconds = 1*DIGIT. Accumulated with a clamp, so no length overflows.
