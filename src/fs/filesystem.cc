@@ -5,7 +5,7 @@
 #include <cassert>
 #include <mutex>
 
-#include "rangefs/http_validators.h"
+#include "rangefs/imf_date.h"
 #include "rangefs/redact.h"
 
 namespace rangefs {
@@ -188,7 +188,7 @@ Result<std::vector<ExtendedAttribute>> Filesystem::ExtendedAttributes(const Node
   // validator that is the empty string.
   if (!info.etag.empty()) attributes.push_back(Attribute("etag", info.etag));
   if (info.last_modified) {
-    attributes.push_back(Attribute("last_modified", http::FormatHttpDate(*info.last_modified)));
+    attributes.push_back(Attribute("last_modified", FormatImfDate(*info.last_modified)));
   }
   attributes.push_back(
       Attribute("cached_bytes", std::to_string(cache_.CachedBytesOf(*(*version)->key))));

@@ -41,6 +41,19 @@ class HttpRangeSource final : public RangeSource {
   }
 
  private:
+  // What a ranged GET of `file` goes out with: the request, straight to the probe's final URL
+  // with credentials only if that is the user's origin, and a handle of the pool.
+  struct Prepared {
+    Request request;
+    CurlHandlePool::Lease lease;
+  };
+  Result<Prepared> Prepare(const RemoteFileInfo& file);
+  // Configures `transfer` (a RangeTransfer or a MultiRangeTransfer) for `request` and hands it
+  // to the engine. One that cannot be configured ends at once, which its sinks hear of.
+  template <typename TransferType>
+  void Submit(std::unique_ptr<TransferType> transfer, const Request& request,
+              FetchPriority priority);
+
   const HttpOptions options_;
   Metrics* const metrics_;
   const RequestSetup requests_{options_};
@@ -56,6 +69,27 @@ Result<RemoteFileInfo> HttpRangeSource::Probe(const std::string& url) {
   return ProbeUrl(pool_, requests_, url, metrics_);
 }
 
+Result<HttpRangeSource::Prepared> HttpRangeSource::Prepare(const RemoteFileInfo& file) {
+  Result<http::UrlTarget> original = http::ParseUrlTarget(file.url);
+  if (!original.ok()) return original.status();
+  Result<Request> request = requests_.RequestFor(*original, file.final_url);
+  if (!request.ok()) return request.status();
+  CurlHandlePool::Lease lease = pool_.Acquire();
+  if (!lease.get()) return Status(ErrorCode::kInternal, "curl_easy_init failed");
+  return Prepared{.request = std::move(*request), .lease = std::move(lease)};
+}
+
+template <typename TransferType>
+void HttpRangeSource::Submit(std::unique_ptr<TransferType> transfer, const Request& request,
+                             FetchPriority priority) {
+  if (!requests_.Configure(transfer->handle(), request, transfer->exchange(),
+                           transfer->headers()) ||
+      !transfer->Configure(options_.stall_timeout)) {
+    return transfer->OnComplete(CURLE_OUT_OF_MEMORY);
+  }
+  engine_.Submit(std::move(transfer), priority == FetchPriority::kPrefetch);
+}
+
 void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& range,
                                  FetchPriority priority, std::shared_ptr<RangeSink> sink) {
   if (range.last < range.first || range.last >= file.size) {
@@ -66,21 +100,11 @@ void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& ra
     return sink->OnDone(
         Status(ErrorCode::kRangeNotSupported, "server does not support Range requests"));
   }
-  // Straight to the probe's final URL, with credentials only if that is the user's origin.
-  Result<http::UrlTarget> original = http::ParseUrlTarget(file.url);
-  if (!original.ok()) return sink->OnDone(original.status());
-  Result<Request> request = requests_.RequestFor(*original, file.final_url);
-  if (!request.ok()) return sink->OnDone(request.status());
-  CurlHandlePool::Lease lease = pool_.Acquire();
-  if (!lease.get()) return sink->OnDone(Status(ErrorCode::kInternal, "curl_easy_init failed"));
-  auto transfer = std::make_unique<RangeTransfer>(std::move(lease), file, range, std::move(sink),
-                                                  lies_, metrics_);
-  if (!requests_.Configure(transfer->handle(), *request, transfer->exchange(),
-                           transfer->headers()) ||
-      !transfer->Configure(options_.stall_timeout)) {
-    return transfer->OnComplete(CURLE_OUT_OF_MEMORY);
-  }
-  engine_.Submit(std::move(transfer), priority == FetchPriority::kPrefetch);
+  Result<Prepared> prepared = Prepare(file);
+  if (!prepared.ok()) return sink->OnDone(prepared.status());
+  Submit(std::make_unique<RangeTransfer>(std::move(prepared->lease), file, range, std::move(sink),
+                                         lies_, metrics_),
+         prepared->request, priority);
 }
 
 void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
@@ -101,7 +125,6 @@ void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
   std::iota(order.begin(), order.end(), size_t{0});
   std::sort(order.begin(), order.end(),
             [&ranges](size_t a, size_t b) { return ranges[a].first < ranges[b].first; });
-  Result<http::UrlTarget> original = http::ParseUrlTarget(file.url);
   for (size_t begin = 0; begin < order.size(); begin += options_.max_ranges) {
     const size_t end = std::min(order.size(), begin + options_.max_ranges);
     std::vector<ByteRange> group_ranges;
@@ -114,33 +137,15 @@ void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
       StartFetch(file, group_ranges[0], priority, std::move(group_sinks[0]));
       continue;
     }
-    const auto fail_all = [&group_sinks](const Status& status) {
-      for (const std::shared_ptr<RangeSink>& sink : group_sinks) sink->OnDone(status);
-    };
-    if (!original.ok()) {
-      fail_all(original.status());
+    Result<Prepared> prepared = Prepare(file);
+    if (!prepared.ok()) {
+      for (const std::shared_ptr<RangeSink>& sink : group_sinks) sink->OnDone(prepared.status());
       continue;
     }
-    Result<Request> request = requests_.RequestFor(*original, file.final_url);
-    if (!request.ok()) {
-      fail_all(request.status());
-      continue;
-    }
-    CurlHandlePool::Lease lease = pool_.Acquire();
-    if (!lease.get()) {
-      fail_all(Status(ErrorCode::kInternal, "curl_easy_init failed"));
-      continue;
-    }
-    auto transfer = std::make_unique<MultiRangeTransfer>(
-        std::move(lease), file, std::move(group_ranges), std::move(group_sinks), multi_ranges_,
-        target->origin, metrics_);
-    if (!requests_.Configure(transfer->handle(), *request, transfer->exchange(),
-                             transfer->headers()) ||
-        !transfer->Configure(options_.stall_timeout)) {
-      transfer->OnComplete(CURLE_OUT_OF_MEMORY);
-      continue;
-    }
-    engine_.Submit(std::move(transfer), priority == FetchPriority::kPrefetch);
+    Submit(std::make_unique<MultiRangeTransfer>(std::move(prepared->lease), file,
+                                                std::move(group_ranges), std::move(group_sinks),
+                                                multi_ranges_, target->origin, metrics_),
+           prepared->request, priority);
   }
 }
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "rangefs/http_validators.h"
+#include "http/validators.h"
 #include "rangefs/redact.h"
 
 namespace rangefs::http {
@@ -95,18 +95,18 @@ void MultiRangeTransfer::RememberUnusable(const std::string& why) {
 Status MultiRangeTransfer::CheckHeaders() {
   CURL* const easy = handle();
   const long code = ResponseCode(easy);
-  if (code == 412) {
-    return Status(ErrorCode::kRemoteChanged, DescribeStatus(exchange_, code));
+  // A server that cannot do several ranges at once may say so, and still answer one: before
+  // JudgeRangeStatus, which would take a 501 for a busy server and retry it.
+  if (code == 400 || code == 501) {
+    return Status(ErrorCode::kProtocolViolation, DescribeStatus(exchange_, code));
   }
-  if (code == 200) {
-    http::ResponseIdentity identity = IdentityOf(easy);
-    curl_off_t length = -1;
-    curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-    if (length >= 0) identity.size = static_cast<uint64_t>(length);
-    if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
-    if (!http::IsIdentityEncoding(ResponseHeader(easy, "Content-Encoding").value_or(""))) {
-      return Status(ErrorCode::kProtocolViolation, "200 with a Content-Encoding");
+  const Result<RangeAnswer> answer = JudgeRangeStatus(easy, code, exchange_, file_);
+  if (!answer.ok()) return answer.status();
+  if (*answer == RangeAnswer::kWholeFile) {
+    if (Status same = CheckAnswerVersion(easy, file_, ContentLength(easy)); !same.ok()) {
+      return same;
     }
+    if (Status encoding = CheckIdentityEncoding(easy, code); !encoding.ok()) return encoding;
     // The whole file: every range is in it, and the server does not do several at once (S3,
     // and nginx or Apache past their range limits, answer so). Worth reading only when what
     // is asked for comes early; else each range is asked for alone.
@@ -119,15 +119,7 @@ Status MultiRangeTransfer::CheckHeaders() {
     BeginSegment(ByteRange{0, file_.size - 1});
     return Status::Ok();
   }
-  // A server that cannot do several ranges at once may say so, and still answer one: before
-  // FailureStatus, which would take a 501 for a busy server and retry it.
-  if (code == 400 || code == 501) {
-    return Status(ErrorCode::kProtocolViolation, DescribeStatus(exchange_, code));
-  }
-  if (std::optional<Status> failed = FailureStatus(easy, code, exchange_, file_)) {
-    return *std::move(failed);
-  }
-  if (code == 416) {
+  if (*answer == RangeAnswer::kUnsatisfiable) {
     std::optional<http::ContentRange> content_range;
     if (const std::optional<std::string> header = ResponseHeader(easy, "Content-Range")) {
       if (Result<http::ContentRange> parsed = http::ParseContentRange(*header); parsed.ok()) {
@@ -139,12 +131,10 @@ Status MultiRangeTransfer::CheckHeaders() {
     }
     return Status(ErrorCode::kProtocolViolation, DescribeStatus(exchange_, code));
   }
-  if (code != 206) return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange_, code));
-  if (!http::IsIdentityEncoding(ResponseHeader(easy, "Content-Encoding").value_or(""))) {
-    return Status(ErrorCode::kProtocolViolation, "206 with a Content-Encoding");
-  }
-  http::ResponseIdentity identity = IdentityOf(easy);
-  if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
+  if (*answer == RangeAnswer::kUnusable) return UnusableStatus(exchange_, code);
+  if (Status encoding = CheckIdentityEncoding(easy, code); !encoding.ok()) return encoding;
+  // The size is each part's to give (OnPart).
+  if (Status same = CheckAnswerVersion(easy, file_, std::nullopt); !same.ok()) return same;
   const std::string content_type = ResponseHeader(easy, "Content-Type").value_or("");
   const std::optional<std::string> boundary = http::ByterangesBoundary(content_type);
   if (!boundary && http::IsMultipartMediaType(content_type)) {
@@ -169,9 +159,8 @@ Status MultiRangeTransfer::CheckHeaders() {
   Result<http::ContentRange> content_range = http::ParseContentRange(*header);
   if (!content_range.ok()) return content_range.status();
   if (!OnPart(*content_range)) return verdict_;
-  curl_off_t length = -1;
-  curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-  if (length >= 0 && static_cast<uint64_t>(length) != content_range->range->length()) {
+  if (const std::optional<uint64_t> length = ContentLength(easy);
+      length && *length != content_range->range->length()) {
     return Status(ErrorCode::kProtocolViolation, "Content-Length disagrees with Content-Range");
   }
   return Status::Ok();

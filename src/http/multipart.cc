@@ -1,4 +1,4 @@
-#include "rangefs/multipart.h"
+#include "http/multipart.h"
 
 #include <algorithm>
 #include <utility>
@@ -11,12 +11,6 @@ constexpr std::string_view kWhitespace = " \t";
 std::string_view TrimLeft(std::string_view s) {
   const size_t begin = s.find_first_not_of(kWhitespace);
   return begin == std::string_view::npos ? std::string_view() : s.substr(begin);
-}
-
-std::string_view Trim(std::string_view s) {
-  s = TrimLeft(s);
-  const size_t end = s.find_last_not_of(kWhitespace);
-  return end == std::string_view::npos ? std::string_view() : s.substr(0, end + 1);
 }
 
 char ToLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -96,7 +90,7 @@ bool IsValidMultipartBoundary(std::string_view boundary) {
 }
 
 std::optional<std::string> ByterangesBoundary(std::string_view content_type) {
-  std::string_view rest = Trim(content_type);
+  std::string_view rest = TrimOws(content_type);
   const size_t type_end = std::min(rest.find_first_of(";"), rest.find_first_of(kWhitespace));
   if (!EqualsIgnoreCase(rest.substr(0, type_end), "multipart/byteranges")) return std::nullopt;
   rest.remove_prefix(std::min(type_end, rest.size()));
@@ -317,15 +311,15 @@ Status MultipartByterangesParser::HeaderLine(std::string_view line) {
   Result<ContentRange> parsed = ParseContentRange(value);
   if (!parsed.ok()) return Violation(PartName() + ": " + parsed.status().message());
   if (!parsed->range) {
-    return Violation(PartName() + ": Content-Range \"" + std::string(Trim(value)) +
+    return Violation(PartName() + ": Content-Range \"" + std::string(TrimOws(value)) +
                      "\" names no range");
   }
   if (!parsed->complete_length) {
-    return Violation(PartName() + ": Content-Range \"" + std::string(Trim(value)) +
+    return Violation(PartName() + ": Content-Range \"" + std::string(TrimOws(value)) +
                      "\" gives no complete length");
   }
   if (complete_length_ && *parsed->complete_length != *complete_length_) {
-    return Violation(PartName() + ": Content-Range \"" + std::string(Trim(value)) +
+    return Violation(PartName() + ": Content-Range \"" + std::string(TrimOws(value)) +
                      "\" gives another complete length than part 1 (" +
                      std::to_string(*complete_length_) + ")");
   }

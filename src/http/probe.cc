@@ -8,10 +8,10 @@
 #include <string_view>
 #include <utility>
 
+#include "http/protocol.h"
 #include "http/response.h"
 #include "http/url_target.h"
 #include "rangefs/byte_range.h"
-#include "rangefs/http_protocol.h"
 #include "rangefs/redact.h"
 
 namespace rangefs::http {

@@ -1,21 +1,12 @@
+#include "http/protocol.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <limits>
 
-#include "rangefs/http_protocol.h"
-
 namespace rangefs::http {
 namespace {
-
-constexpr std::string_view kWhitespace = " \t";
-
-std::string_view Trim(std::string_view s) {
-  const size_t begin = s.find_first_not_of(kWhitespace);
-  if (begin == std::string_view::npos) return {};
-  const size_t end = s.find_last_not_of(kWhitespace);
-  return s.substr(begin, end - begin + 1);
-}
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return std::ranges::equal(a, b, [](char x, char y) {
@@ -55,7 +46,7 @@ std::string FormatRangeHeaderValue(std::span<const ByteRange> ranges) {
 }
 
 Result<ContentRange> ParseContentRange(std::string_view value) {
-  const std::string_view text = Trim(value);
+  const std::string_view text = TrimOws(value);
   // RFC 7233 4.2: Content-Range = byte-content-range / other-content-range, and
   // byte-content-range = bytes-unit SP ( byte-range-resp / unsatisfied-range ).
   const size_t space = text.find(' ');
@@ -96,8 +87,16 @@ Result<ContentRange> ParseContentRange(std::string_view value) {
   return result;
 }
 
+std::string_view TrimOws(std::string_view value) {
+  constexpr std::string_view kWhitespace = " \t";
+  const size_t begin = value.find_first_not_of(kWhitespace);
+  if (begin == std::string_view::npos) return {};
+  const size_t end = value.find_last_not_of(kWhitespace);
+  return value.substr(begin, end - begin + 1);
+}
+
 bool IsIdentityEncoding(std::string_view content_encoding) {
-  const std::string_view trimmed = Trim(content_encoding);
+  const std::string_view trimmed = TrimOws(content_encoding);
   return trimmed.empty() || EqualsIgnoreCase(trimmed, "identity");
 }
 

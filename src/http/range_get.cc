@@ -3,11 +3,15 @@
 #include <ctime>
 #include <string>
 
-#include "rangefs/http_protocol.h"
-#include "rangefs/retry_after.h"
+#include "http/protocol.h"
+#include "http/retry_after.h"
+#include "http/validators.h"
 
 namespace rangefs::http {
 
+namespace {
+
+// The validators of a response, without its size (which depends on the status).
 http::ResponseIdentity IdentityOf(CURL* easy) {
   http::ResponseIdentity identity;
   identity.etag = ResponseHeader(easy, "ETag");
@@ -17,6 +21,10 @@ http::ResponseIdentity IdentityOf(CURL* easy) {
   return identity;
 }
 
+// What a range request's status says when it is neither 200 nor 206 nor 412 nor 416, and is
+// not final: a redirect or an expired redirect target (resolve the URL again), or a server that
+// is busy or failing for now (retry, after Retry-After if it says). nullopt for the statuses
+// JudgeRangeStatus classifies.
 std::optional<Status> FailureStatus(CURL* easy, long code, const Exchange& exchange,
                                     const RemoteFileInfo& file) {
   if (code >= 300 && code <= 399) {
@@ -39,6 +47,50 @@ std::optional<Status> FailureStatus(CURL* easy, long code, const Exchange& excha
     return busy;
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+Result<RangeAnswer> JudgeRangeStatus(CURL* easy, long code, const Exchange& exchange,
+                                     const RemoteFileInfo& file) {
+  // 412: our If-Unmodified-Since failed, so the file changed.
+  if (code == 412) {
+    return Status(ErrorCode::kRemoteChanged, DescribeStatus(exchange, code) + " to " +
+                                                 http::RangePreconditionHeader(file).value_or(
+                                                     "a request without precondition"));
+  }
+  if (code == 200) return RangeAnswer::kWholeFile;
+  if (std::optional<Status> failed = FailureStatus(easy, code, exchange, file)) {
+    return *std::move(failed);
+  }
+  if (code == 206) return RangeAnswer::kPartial;
+  if (code == 416) return RangeAnswer::kUnsatisfiable;
+  return RangeAnswer::kUnusable;
+}
+
+Status UnusableStatus(const Exchange& exchange, long code) {
+  return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code));
+}
+
+Status CheckAnswerVersion(CURL* easy, const RemoteFileInfo& file,
+                          std::optional<uint64_t> file_size) {
+  http::ResponseIdentity identity = IdentityOf(easy);
+  identity.size = file_size;
+  return http::CheckSameVersion(file, identity);
+}
+
+Status CheckIdentityEncoding(CURL* easy, long code) {
+  const std::string encoding = ResponseHeader(easy, "Content-Encoding").value_or("");
+  if (http::IsIdentityEncoding(encoding)) return Status::Ok();
+  return Status(ErrorCode::kProtocolViolation,
+                std::to_string(code) + " with Content-Encoding " + encoding);
+}
+
+std::optional<uint64_t> ContentLength(CURL* easy) {
+  curl_off_t length = -1;
+  curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  if (length < 0) return std::nullopt;
+  return static_cast<uint64_t>(length);
 }
 
 void StallWatch::Arm(CURL* easy, std::chrono::milliseconds limit) {
@@ -91,9 +143,8 @@ bool ConfigureRangeGet(CURL* easy, CurlSlist& headers, std::span<const ByteRange
 
 Status CheckVersionOfUnsatisfiable(CURL* easy, const std::optional<ContentRange>& content_range,
                                    const RemoteFileInfo& file) {
-  http::ResponseIdentity identity = IdentityOf(easy);
-  if (content_range) identity.size = content_range->complete_length;
-  return http::CheckSameVersion(file, identity);
+  return CheckAnswerVersion(easy, file,
+                            content_range ? content_range->complete_length : std::nullopt);
 }
 
 bool StoppedByShutdown(CURLcode result, const StallWatch& stall) {

@@ -1,6 +1,6 @@
 // What the single- and multi-range GETs (RangeTransfer, MultiRangeTransfer) share: the options
 // a ranged GET sets on top of the shared request configuration, the stall watch, and the
-// reading of the answers both judge alike.
+// judgement of the answers both read alike (the status, the version, the encoding).
 //
 // Thread-safety: the functions keep no state. A StallWatch belongs to the transfer that owns
 // the easy handle it was armed on, and is touched only from that handle's callbacks.
@@ -11,28 +11,50 @@
 #include <curl/curl.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <span>
 
 #include "http/curl_handle.h"
+#include "http/protocol.h"
 #include "http/response.h"
 #include "rangefs/byte_range.h"
-#include "rangefs/http_protocol.h"
-#include "rangefs/http_validators.h"
 #include "rangefs/remote_file.h"
 #include "rangefs/status.h"
 
 namespace rangefs::http {
 
-// The validators of a response, without its size (which depends on the status).
-http::ResponseIdentity IdentityOf(CURL* easy);
+// How the answer to a ranged GET is to be read, by its status, once JudgeRangeStatus has taken
+// out the statuses that end the request.
+enum class RangeAnswer {
+  kWholeFile,      // 200: the whole file, whatever was asked (a failed If-Range, a server that
+                   // ignores Range, or the answer to a request for the whole file)
+  kPartial,        // 206: parts of the file, which its headers name
+  kUnsatisfiable,  // 416: no asked range lies in the file as the server has it
+  kUnusable,       // anything else: of no use to a range GET (UnusableStatus says so)
+};
 
-// What a range request's status says when it is neither 200 nor 206 nor 412 nor 416, and is
-// not final: a redirect or an expired redirect target (resolve the URL again), or a server that
-// is busy or failing for now (retry, after Retry-After if it says). nullopt for the statuses the
-// caller judges itself.
-std::optional<Status> FailureStatus(CURL* easy, long code, const Exchange& exchange,
-                                    const RemoteFileInfo& file);
+// The judgement of a ranged GET's status that both transfers share. Failures: 412 (the
+// precondition failed, so the file changed: kRemoteChanged); a redirect or an expired redirect
+// target (kUrlExpired: resolve the URL again); a server that is busy or failing for now
+// (kServerBusy, after Retry-After if it says). Every other status is classified.
+Result<RangeAnswer> JudgeRangeStatus(CURL* easy, long code, const Exchange& exchange,
+                                     const RemoteFileInfo& file);
+
+// kHttpStatus for an answer that is RangeAnswer::kUnusable.
+Status UnusableStatus(const Exchange& exchange, long code);
+
+// kRemoteChanged, naming what differs, when the answer's validators, or the size it gives the
+// file (`file_size`, nullopt where the answer gives none), are another version's than `file`.
+Status CheckAnswerVersion(CURL* easy, const RemoteFileInfo& file,
+                          std::optional<uint64_t> file_size);
+
+// kProtocolViolation, naming the coding, when the body of an answer with status `code` is not
+// identity bytes: the offsets of an encoded body are not the file's.
+Status CheckIdentityEncoding(CURL* easy, long code);
+
+// The answer's Content-Length; nullopt when it has none (chunked, or HTTP/2 without one).
+std::optional<uint64_t> ContentLength(CURL* easy);
 
 // Measures how long a transfer has received nothing, from libcurl's progress callback (called
 // at least once a second); libcurl's own low-speed limit averages over several seconds.

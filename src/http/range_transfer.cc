@@ -7,8 +7,7 @@
 #include <span>
 #include <utility>
 
-#include "rangefs/http_protocol.h"
-#include "rangefs/http_validators.h"
+#include "http/protocol.h"
 #include "rangefs/redact.h"
 
 namespace rangefs::http {
@@ -77,23 +76,17 @@ void RangeTransfer::OnComplete(CURLcode result) {
 Status RangeTransfer::CheckHeaders() {
   CURL* const easy = handle();
   const long code = ResponseCode(easy);
-  // 412: our If-Unmodified-Since failed, so the file changed.
-  if (code == 412) {
-    return Status(ErrorCode::kRemoteChanged, DescribeStatus(exchange_, code) + " to " +
-                                                 http::RangePreconditionHeader(file_).value_or(
-                                                     "a request without precondition"));
-  }
-  if (code == 200) return CheckWholeBody(easy);
-  if (std::optional<Status> failed = FailureStatus(easy, code, exchange_, file_)) {
-    return *std::move(failed);
-  }
+  const Result<RangeAnswer> answer = JudgeRangeStatus(easy, code, exchange_, file_);
+  if (!answer.ok()) return answer.status();
+  if (*answer == RangeAnswer::kWholeFile) return CheckWholeBody(easy);
+  // A Content-Range that does not parse is a lie whatever the status it comes with.
   std::optional<http::ContentRange> content_range;
   if (const std::optional<std::string> header = ResponseHeader(easy, "Content-Range")) {
     Result<http::ContentRange> parsed = http::ParseContentRange(*header);
     if (!parsed.ok()) return parsed.status();
     content_range = *parsed;
   }
-  if (code == 416) {
+  if (*answer == RangeAnswer::kUnsatisfiable) {
     if (Status same = CheckVersionOfUnsatisfiable(easy, content_range, file_); !same.ok()) {
       return same;
     }
@@ -101,18 +94,15 @@ Status RangeTransfer::CheckHeaders() {
                   DescribeStatus(exchange_, code) + ", Content-Range " +
                       ResponseHeader(easy, "Content-Range").value_or("absent"));
   }
-  if (code != 206) return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange_, code));
+  if (*answer == RangeAnswer::kUnusable) return UnusableStatus(exchange_, code);
 
-  const std::string encoding = ResponseHeader(easy, "Content-Encoding").value_or("");
-  if (!http::IsIdentityEncoding(encoding)) {
-    return Status(ErrorCode::kProtocolViolation, "206 with Content-Encoding " + encoding);
-  }
+  if (Status encoding = CheckIdentityEncoding(easy, code); !encoding.ok()) return encoding;
   if (!content_range) return Status(ErrorCode::kProtocolViolation, "206 without Content-Range");
   // Another version before a wrong slice: a changed file is the likelier story, and it makes
   // rangefs look at the file again.
-  http::ResponseIdentity identity = IdentityOf(easy);
-  identity.size = content_range->complete_length;
-  if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
+  if (Status same = CheckAnswerVersion(easy, file_, content_range->complete_length); !same.ok()) {
+    return same;
+  }
   if (Status covers = http::CheckContentRangeCovers(*content_range, range_, file_.size);
       !covers.ok()) {
     return covers;
@@ -121,27 +111,19 @@ Status RangeTransfer::CheckHeaders() {
 }
 
 Status RangeTransfer::CheckWholeBody(CURL* easy) {
-  http::ResponseIdentity identity = IdentityOf(easy);
-  curl_off_t length = -1;
-  curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-  if (length >= 0) identity.size = static_cast<uint64_t>(length);
-  if (Status same = http::CheckSameVersion(file_, identity); !same.ok()) return same;
+  if (Status same = CheckAnswerVersion(easy, file_, ContentLength(easy)); !same.ok()) return same;
   if (range_.first != 0 || range_.last + 1 != file_.size) {
     return Status(ErrorCode::kRangeNotSupported,
                   "server ignored the Range header (200 OK with the whole file)");
   }
-  const std::string encoding = ResponseHeader(easy, "Content-Encoding").value_or("");
-  if (!http::IsIdentityEncoding(encoding)) {
-    return Status(ErrorCode::kProtocolViolation, "200 with Content-Encoding " + encoding);
-  }
+  if (Status encoding = CheckIdentityEncoding(easy, 200); !encoding.ok()) return encoding;
   return ExpectBody(easy, ByteRange{0, file_.size - 1});
 }
 
 Status RangeTransfer::ExpectBody(CURL* easy, const ByteRange& sent) {
-  curl_off_t length = -1;
-  curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-  if (length >= 0 && static_cast<uint64_t>(length) != sent.length()) {
-    return Status(ErrorCode::kProtocolViolation, "Content-Length " + std::to_string(length) +
+  if (const std::optional<uint64_t> length = ContentLength(easy);
+      length && *length != sent.length()) {
+    return Status(ErrorCode::kProtocolViolation, "Content-Length " + std::to_string(*length) +
                                                      " for a range of " +
                                                      std::to_string(sent.length()) + " bytes");
   }

@@ -1,8 +1,6 @@
-#include <algorithm>
-#include <array>
-#include <cstdio>
+#include "http/validators.h"
 
-#include "rangefs/http_validators.h"
+#include "rangefs/imf_date.h"
 
 namespace rangefs::http {
 
@@ -10,23 +8,6 @@ bool IsStrongEntityTag(std::string_view etag) {
   // entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, where etagc excludes DQUOTE itself.
   if (etag.size() < 2 || etag.front() != '"' || etag.back() != '"') return false;
   return etag.substr(1, etag.size() - 2).find('"') == std::string_view::npos;
-}
-
-std::string FormatHttpDate(std::time_t time) {
-  // Fixed English names: strftime's %a and %b follow the locale, HTTP dates do not.
-  static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
-                                                       "Thu", "Fri", "Sat"};
-  static constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::tm utc{};
-  gmtime_r(&time, &utc);
-  std::array<char, 40> buffer{};
-  const int length = std::snprintf(
-      buffer.data(), buffer.size(), "%s, %02d %s %04lld %02d:%02d:%02d GMT",
-      kDays[static_cast<size_t>(utc.tm_wday) % kDays.size()], utc.tm_mday,
-      kMonths[static_cast<size_t>(utc.tm_mon) % kMonths.size()],
-      static_cast<long long>(utc.tm_year) + 1900, utc.tm_hour, utc.tm_min, utc.tm_sec);
-  return std::string(buffer.data(), static_cast<size_t>(std::max(length, 0)));
 }
 
 std::optional<std::string> RangePreconditionHeader(const RemoteFileInfo& file) {
@@ -37,7 +18,7 @@ std::optional<std::string> RangePreconditionHeader(const RemoteFileInfo& file) {
   // date: it has no strength rule, nginx and Apache answer 412 when it fails, and second
   // granularity is all a Last-Modified can promise anyway.
   if (IsStrongEntityTag(file.etag)) return "If-Range: " + file.etag;
-  if (file.last_modified) return "If-Unmodified-Since: " + FormatHttpDate(*file.last_modified);
+  if (file.last_modified) return "If-Unmodified-Since: " + FormatImfDate(*file.last_modified);
   return std::nullopt;
 }
 
@@ -52,8 +33,8 @@ Status CheckSameVersion(const RemoteFileInfo& expected, const ResponseIdentity& 
   if (got.last_modified && expected.last_modified &&
       *got.last_modified != *expected.last_modified) {
     return Status(ErrorCode::kRemoteChanged, "Last-Modified is " +
-                                                 FormatHttpDate(*got.last_modified) + ", was " +
-                                                 FormatHttpDate(*expected.last_modified));
+                                                 FormatImfDate(*got.last_modified) + ", was " +
+                                                 FormatImfDate(*expected.last_modified));
   }
   return Status::Ok();
 }

@@ -1,6 +1,6 @@
 #include "rangefs/remote_file.h"
 
-#include "rangefs/http_validators.h"
+#include "rangefs/imf_date.h"
 
 namespace rangefs {
 
@@ -12,7 +12,7 @@ std::string DescribeVersion(const RemoteFileInfo& info) {
   std::string text;
   if (!info.etag.empty()) text += "ETag " + info.etag + ", ";
   if (info.last_modified) {
-    text += "Last-Modified " + http::FormatHttpDate(*info.last_modified) + ", ";
+    text += "Last-Modified " + FormatImfDate(*info.last_modified) + ", ";
   }
   return text + std::to_string(info.size) + " bytes";
 }

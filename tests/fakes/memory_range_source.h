@@ -43,8 +43,8 @@
 #include <utility>
 #include <vector>
 
+#include "http/validators.h"
 #include "rangefs/byte_range.h"
-#include "rangefs/http_validators.h"
 #include "rangefs/range_source.h"
 #include "rangefs/remote_file.h"
 #include "rangefs/status.h"

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "fuzz_check.h"
-#include "rangefs/http_protocol.h"
+#include "http/protocol.h"
 
 namespace rangefs::fuzz {
 namespace {

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "fuzz_check.h"
-#include "rangefs/http_protocol.h"
-#include "rangefs/http_validators.h"
+#include "http/protocol.h"
+#include "http/validators.h"
 #include "rangefs/remote_file.h"
 
 namespace rangefs::fuzz {

@@ -22,7 +22,7 @@
 
 #include "../fakes/multipart_body.h"
 #include "fuzz_check.h"
-#include "rangefs/multipart.h"
+#include "http/multipart.h"
 
 namespace rangefs::fuzz {
 namespace {

@@ -1,4 +1,4 @@
-// Retry-After (ParseRetryAfter) and HTTP-dates (ParseHttpDate), checked against FormatHttpDate.
+// Retry-After (ParseRetryAfter) and HTTP-dates (ParseImfDate), checked against FormatImfDate.
 // Input: one header value, evaluated at several clocks: ordinary ones on either side of the
 // two-digit-year window's edges, and the extremes of time_t.
 #include <algorithm>
@@ -12,8 +12,8 @@
 #include <string>
 
 #include "fuzz_check.h"
-#include "rangefs/http_validators.h"
-#include "rangefs/retry_after.h"
+#include "http/retry_after.h"
+#include "rangefs/imf_date.h"
 
 namespace rangefs::fuzz {
 namespace {
@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   std::optional<std::time_t> first_date;
   for (const std::time_t now : fuzz::kClocks) {
-    const std::optional<std::time_t> date = http::ParseHttpDate(value, now);
+    const std::optional<std::time_t> date = ParseImfDate(value, now);
     const std::optional<std::chrono::seconds> delay = http::ParseRetryAfter(value, now);
     if (delay) {
       FUZZ_CHECK(*delay >= std::chrono::seconds(0));
@@ -75,10 +75,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!date) continue;
     FUZZ_CHECK(*delay == fuzz::ExpectedDelay(*date, now));
     FUZZ_CHECK(*date >= fuzz::kYear0 && *date <= fuzz::kEndOfYear9999);
-    // What FormatHttpDate writes reads back as the same moment, at any clock.
-    const std::string formatted = http::FormatHttpDate(*date);
-    FUZZ_CHECK(http::ParseHttpDate(formatted, now) == date);
-    FUZZ_CHECK(http::ParseHttpDate(" " + formatted + "\t", now) == date);
+    // What FormatImfDate writes reads back as the same moment, at any clock.
+    const std::string formatted = FormatImfDate(*date);
+    FUZZ_CHECK(ParseImfDate(formatted, now) == date);
+    FUZZ_CHECK(ParseImfDate(" " + formatted + "\t", now) == date);
     // Only the two-digit year of the rfc850 form ("Sunday, 06-Nov-94 ...") depends on now.
     if (!first_date) first_date = date;
     if (*first_date != *date) FUZZ_CHECK(trimmed.find('-') != std::string_view::npos);

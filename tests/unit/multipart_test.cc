@@ -1,4 +1,4 @@
-#include "rangefs/multipart.h"
+#include "http/multipart.h"
 
 #include <gtest/gtest.h>
 

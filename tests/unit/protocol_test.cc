@@ -1,4 +1,4 @@
-#include "rangefs/http_protocol.h"
+#include "http/protocol.h"
 
 #include <gtest/gtest.h>
 

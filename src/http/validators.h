@@ -19,9 +19,6 @@ namespace rangefs::http {
 // for a well-formed strong tag.
 bool IsStrongEntityTag(std::string_view etag);
 
-// The IMF-fixdate of RFC 7231 section 7.1.1.1: "Sun, 06 Nov 1994 08:49:37 GMT".
-std::string FormatHttpDate(std::time_t time);
-
 // The conditional header every range GET for `file` carries, so that no answer can hold bytes
 // of another version; nullopt when the file has no usable validator.
 std::optional<std::string> RangePreconditionHeader(const RemoteFileInfo& file);

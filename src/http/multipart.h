@@ -30,7 +30,7 @@
 #include <string>
 #include <string_view>
 
-#include "rangefs/http_protocol.h"
+#include "http/protocol.h"
 #include "rangefs/status.h"
 
 namespace rangefs::http {

@@ -34,6 +34,10 @@ struct ContentRange {
 // overflow 64 bits, trailing garbage. Leading and trailing whitespace is ignored.
 Result<ContentRange> ParseContentRange(std::string_view value);
 
+// `value` without the optional whitespace (OWS: spaces and tabs, RFC 9110 section 5.6.3) at
+// either end, as header values are compared.
+std::string_view TrimOws(std::string_view value);
+
 // True when a Content-Encoding value leaves the body as identity bytes (absent, empty or
 // "identity"), so that range offsets refer to the bytes of the file itself.
 bool IsIdentityEncoding(std::string_view content_encoding);

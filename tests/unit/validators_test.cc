@@ -1,4 +1,4 @@
-#include "rangefs/http_validators.h"
+#include "http/validators.h"
 
 #include <gtest/gtest.h>
 
@@ -34,19 +34,6 @@ TEST(IsStrongEntityTagTest, OnlyWellFormedUnprefixedTags) {
   EXPECT_FALSE(IsStrongEntityTag(R"(")"));      // one quote
   EXPECT_FALSE(IsStrongEntityTag(R"("a"b")"));  // a quote inside
   EXPECT_FALSE(IsStrongEntityTag(R"("abc" )"));
-}
-
-TEST(FormatHttpDateTest, ImfFixdate) {
-  EXPECT_EQ(FormatHttpDate(kRfcExampleDate), "Sun, 06 Nov 1994 08:49:37 GMT");
-  EXPECT_EQ(FormatHttpDate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-  EXPECT_EQ(FormatHttpDate(951782400), "Tue, 29 Feb 2000 00:00:00 GMT");
-}
-
-TEST(FormatHttpDateTest, YearsBeyondIntDoNotOverflow) {
-  // A year just below 2^31 - 1900 once overflowed `tm_year + 1900` (found by fuzzing).
-  const std::string date = FormatHttpDate(67768004634782256);
-  EXPECT_TRUE(date.ends_with(" GMT")) << date;
-  EXPECT_NE(date.find(" 2147484548 "), std::string::npos) << date;
 }
 
 TEST(RangePreconditionHeaderTest, StrongETagGoesInIfRange) {
