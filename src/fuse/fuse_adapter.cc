@@ -8,21 +8,18 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
-#include <csignal>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <optional>
-#include <stop_token>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "cli/mount_options.h"
-#include "fuse/fuse_owners.h"
+#include "fuse/errno_map.h"
+#include "fuse/fuse_session.h"
 #include "fuse/inode_table.h"
 #include "fuse/kernel_notifier.h"
 #include "fuse/kernel_readahead.h"
@@ -36,40 +33,6 @@ constexpr uint64_t kStatBlockBytes = 512;
 // requests. 1 MiB is the largest read the kernel sends a FUSE filesystem.
 constexpr blksize_t kPreferredIoBytes = 1 << 20;
 constexpr unsigned kMaxKernelReadBytes = 1 << 20;
-
-int ErrnoFor(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kOk:
-      return 0;
-    case ErrorCode::kNotFound:
-      return ENOENT;
-    case ErrorCode::kNotADirectory:
-      return ENOTDIR;
-    case ErrorCode::kIsADirectory:
-      return EISDIR;
-    // Linux's name for ENOATTR, what getxattr(2) answers for a name the file does not have.
-    case ErrorCode::kNoSuchAttribute:
-      return ENODATA;
-    case ErrorCode::kInvalidArgument:
-      return EINVAL;
-    // The kernel answers ESTALE from open or getattr by looking the name up again, which
-    // finds the inode of the current version.
-    case ErrorCode::kStaleHandle:
-      return ESTALE;
-    case ErrorCode::kRemoteChanged:
-    case ErrorCode::kTransport:
-    case ErrorCode::kTruncated:
-    case ErrorCode::kServerBusy:
-    case ErrorCode::kUrlExpired:
-    case ErrorCode::kHttpStatus:
-    case ErrorCode::kRangeNotSupported:
-    case ErrorCode::kRangeNotSatisfiable:
-    case ErrorCode::kProtocolViolation:
-    case ErrorCode::kInternal:
-      return EIO;
-  }
-  return EIO;
-}
 
 // What every callback reaches through the session's user data.
 // The readers of open handles. The kernel releases every handle it opened, except when the
@@ -344,77 +307,49 @@ constexpr fuse_lowlevel_ops kOperations = MakeOperations();
 
 int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
               const std::function<void()>& on_mounted) {
-  fuse_args raw_args = FUSE_ARGS_INIT(0, nullptr);
-  const std::unique_ptr<fuse_args, FuseArgsDeleter> args(&raw_args);
   // fsname and subtype make the mount show up as "SOURCE ... fuse.rangefs" in /proc/mounts;
   // default_permissions lets the kernel enforce the 0444/0555 modes.
-  std::vector<std::string> argv = {
+  std::vector<std::string> args = {
       "rangefs", "-o",
       "ro,default_permissions,fsname=" + EscapeFuseOptionValue(config.source) + ",subtype=rangefs"};
   for (const std::string& option : config.mount_options) {
-    argv.push_back("-o");
-    argv.push_back(option);
+    args.push_back("-o");
+    args.push_back(option);
   }
-  if (config.fuse_debug) argv.push_back("-d");
-  for (const std::string& arg : argv) {
-    if (fuse_opt_add_arg(args.get(), arg.c_str()) != 0) return 1;
-  }
+  if (config.fuse_debug) args.push_back("-d");
 
   Served served{.filesystem = filesystem,
                 .inodes = {},
                 .attribute_timeout_seconds = config.attribute_timeout_seconds,
                 .handles = {}};
-  const std::unique_ptr<fuse_session, SessionDeleter> session(
-      fuse_session_new(args.get(), &kOperations, sizeof(kOperations), &served));
-  if (!session) return 1;  // libfuse has printed why (an unknown -o option, say)
-  if (fuse_set_signal_handlers(session.get()) != 0) return 1;
-  if (fuse_session_mount(session.get(), config.mountpoint.c_str()) != 0) {
-    fuse_remove_signal_handlers(session.get());
-    return 1;
-  }
+  const std::unique_ptr<FuseSession> session =
+      FuseSession::Mount(args, kOperations, &served, config.mountpoint);
+  if (!session) return 1;
   if (!RaiseKernelReadahead(config.mountpoint, kMaxKernelReadBytes / 1024)) {
     spdlog::debug("kernel readahead stays at its default (read_ahead_kb not writable)");
   }
-  if (fuse_daemonize(config.foreground ? 1 : 0) != 0) {
-    fuse_session_unmount(session.get());
-    fuse_remove_signal_handlers(session.get());
-    return 1;
-  }
+  if (!session->Daemonize(config.foreground)) return 1;
   on_mounted();
   spdlog::info("mounted at {}", config.mountpoint);
 
-  int loop_result = 0;
+  int exit_code = 0;
   {
-    KernelNotifier notifier(session.get());
+    KernelNotifier notifier(session->get());
     filesystem.SetVersionListener(
         [&notifier](const std::string& name) { notifier.ForgetName(FUSE_ROOT_ID, name); });
-    const std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop_config(fuse_loop_cfg_create());
-    // The loop ends only when every worker has answered its request, and a reader may be
-    // waiting for a server that is gone. When a signal ends the session, make such readers
-    // give up, so that SIGTERM unmounts at once.
-    std::jthread stop_watch([&filesystem, se = session.get()](const std::stop_token& done) {
-      while (!done.stop_requested()) {
-        if (fuse_session_exited(se)) {
-          spdlog::info("stopping: reads still waiting for a server give up");
-          return filesystem.RequestStop();
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
+    // A reader may be waiting for a server that is gone, and the loop waits for it. When a
+    // signal ends the session, make such readers give up, so that SIGTERM unmounts at once.
+    exit_code = session->Serve([&filesystem] {
+      spdlog::info("stopping: reads still waiting for a server give up");
+      filesystem.RequestStop();
     });
-    loop_result = fuse_session_loop_mt(session.get(), loop_config.get());
-    stop_watch.request_stop();
     // The loop has joined its workers: nobody calls the listener any more.
     filesystem.SetVersionListener(nullptr);
   }
 
-  fuse_session_unmount(session.get());
-  fuse_remove_signal_handlers(session.get());
+  session->Unmount();
   spdlog::info("unmounted {}", config.mountpoint);
-  // libfuse's signal handlers record the signal as the session's result: being asked to stop is
-  // a clean exit.
-  const bool stopped_by_signal =
-      loop_result == SIGINT || loop_result == SIGTERM || loop_result == SIGHUP;
-  return loop_result == 0 || stopped_by_signal ? 0 : 1;
+  return exit_code;
 }
 
 }  // namespace rangefs

@@ -1,6 +1,8 @@
 // The FUSE adapter: mounts a Filesystem with libfuse3's low-level API and serves kernel
-// requests on a multithreaded session loop. It is the only place that knows errno: each
-// callback unpacks the request, calls Filesystem, and sends exactly one reply.
+// requests on a multithreaded session loop. Its callbacks are the only code that speaks errno
+// (through ErrnoFor, errno_map.h): each unpacks the request, calls Filesystem, and sends
+// exactly one reply. The session itself (mount, daemon, signals, loop, unmount) is
+// FuseSession's (fuse_session.h), which knows nothing of Filesystem.
 #pragma once
 
 #include <functional>

@@ -1,6 +1,6 @@
 // Owning handles for libfuse's C objects, so every exit path frees them: the arguments, the
-// session and the loop configuration. Shared by the rangefs adapter and the benchmark's
-// memory-backed filesystem.
+// session and the loop configuration. Used by FuseSession (fuse_session.h), which both rangefs
+// and the benchmark's memory-backed filesystem serve through.
 #pragma once
 
 #include <fuse3/fuse_lowlevel.h>

@@ -3,8 +3,8 @@
 // It is the benchmark's ceiling: it does nothing a FUSE filesystem could skip (no network, no
 // locks, no copies but the one fuse_reply_buf makes), so a sequential read through it measures
 // what the kernel, libfuse's multithreaded loop and this machine allow. It replies as rangefs
-// does (fuse_reply_buf from the multithreaded loop, 1 MiB kernel readahead), so the two are
-// comparable.
+// does (fuse_reply_buf from the multithreaded loop, 1 MiB kernel readahead), through the same
+// session code (src/fuse/fuse_session.h), so the two are comparable.
 //
 //   rangefs_memfs --size BYTES [--name NAME] [--readahead-kb KIB] [-f] MOUNTPOINT
 //
@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -30,7 +29,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fuse/fuse_owners.h"
+#include "fuse/fuse_session.h"
 #include "fuse/kernel_readahead.h"
 
 namespace {
@@ -166,20 +165,10 @@ constexpr fuse_lowlevel_ops MakeOperations() {
 constexpr fuse_lowlevel_ops kOperations = MakeOperations();
 
 int Serve(MemFs& fs, const std::string& mountpoint, bool foreground, unsigned readahead_kib) {
-  fuse_args raw_args = FUSE_ARGS_INIT(0, nullptr);
-  const std::unique_ptr<fuse_args, rangefs::FuseArgsDeleter> args(&raw_args);
-  for (const char* arg :
-       {"rangefs_memfs", "-o", "ro,default_permissions,fsname=memfs,subtype=memfs"}) {
-    if (fuse_opt_add_arg(args.get(), arg) != 0) return 1;
-  }
-  const std::unique_ptr<fuse_session, rangefs::SessionDeleter> session(
-      fuse_session_new(args.get(), &kOperations, sizeof(kOperations), &fs));
+  const std::unique_ptr<rangefs::FuseSession> session = rangefs::FuseSession::Mount(
+      {"rangefs_memfs", "-o", "ro,default_permissions,fsname=memfs,subtype=memfs"}, kOperations,
+      &fs, mountpoint);
   if (!session) return 1;
-  if (fuse_set_signal_handlers(session.get()) != 0) return 1;
-  if (fuse_session_mount(session.get(), mountpoint.c_str()) != 0) {
-    fuse_remove_signal_handlers(session.get());
-    return 1;
-  }
   if (readahead_kib > 0) {
     // mountinfo lists the canonical path.
     char resolved[PATH_MAX];
@@ -189,17 +178,8 @@ int Serve(MemFs& fs, const std::string& mountpoint, bool foreground, unsigned re
       std::cerr << "rangefs_memfs: could not set read_ahead_kb; kernel default stays\n";
     }
   }
-  if (fuse_daemonize(foreground ? 1 : 0) != 0) {
-    fuse_session_unmount(session.get());
-    fuse_remove_signal_handlers(session.get());
-    return 1;
-  }
-  const std::unique_ptr<fuse_loop_config, rangefs::LoopConfigDeleter> loop_config(
-      fuse_loop_cfg_create());
-  const int result = fuse_session_loop_mt(session.get(), loop_config.get());
-  fuse_session_unmount(session.get());
-  fuse_remove_signal_handlers(session.get());
-  return result == 0 || result == SIGINT || result == SIGTERM || result == SIGHUP ? 0 : 1;
+  if (!session->Daemonize(foreground)) return 1;
+  return session->Serve();
 }
 
 }  // namespace
