@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "fakes/sample_traffic.h"
 #include "rangefs/metrics.h"
 #include "rangefs/prometheus_text.h"
 
@@ -75,46 +76,9 @@ TEST(MetricsCollectionTest, FreshMetricsAreZero) {
   EXPECT_EQ(metrics.TrafficOf("https://h/a").requests, 0u);
 }
 
-TEST(MetricsCollectionTest, RequestsCountPerFileAndByStatus) {
-  Metrics metrics({"https://h/a", "https://h/b", "https://h/a"});  // a duplicate URL shares
-  metrics.CountRequest({.url = "https://h/a",
-                        .status = 200,
-                        .body_bytes = 0,
-                        .total = microseconds(700),
-                        .first_byte = microseconds(600)});
-  metrics.CountRequest({.url = "https://h/a",
-                        .status = 206,
-                        .body_bytes = 262144,
-                        .total = microseconds(3000),
-                        .first_byte = microseconds(900)});
-  metrics.CountRequest({.url = "https://h/b",
-                        .status = 206,
-                        .body_bytes = 100,
-                        .total = microseconds(2'000'000),
-                        .first_byte = microseconds(1000)});
-  metrics.CountRequest({.url = "https://h/b",
-                        .status = 0,
-                        .body_bytes = 0,
-                        .total = microseconds(15'000'000),
-                        .first_byte = microseconds(0)});
-  // A URL that is not mounted counts only in the totals.
-  metrics.CountRequest({.url = "https://elsewhere/x",
-                        .status = 503,
-                        .body_bytes = 20,
-                        .total = microseconds(100),
-                        .first_byte = microseconds(90)});
-  metrics.CountRetry("https://h/b");
-  metrics.CountRetry("https://h/b");
-
-  const FileTraffic a = metrics.TrafficOf("https://h/a");
-  EXPECT_EQ(a.requests, 2u);
-  EXPECT_EQ(a.bytes_fetched, 262144u);
-  EXPECT_EQ(a.retries, 0u);
-  const FileTraffic b = metrics.TrafficOf("https://h/b");
-  EXPECT_EQ(b.requests, 2u);  // the one without a response was still made
-  EXPECT_EQ(b.bytes_fetched, 100u);
-  EXPECT_EQ(b.retries, 2u);
-  EXPECT_EQ(metrics.TrafficOf("https://elsewhere/x").requests, 0u);
+TEST(MetricsCollectionTest, RequestsByStatusAndTimesBecomeFamilies) {
+  Metrics metrics(fakes::SampleTrafficUrls());
+  fakes::RecordSampleTraffic(metrics);
 
   const std::vector<MetricFamily> families = CollectMetricFamilies(metrics, {}, 1);
   const std::map<std::string, double> samples = Samples(families);

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "fakes/sample_traffic.h"
+
 namespace rangefs {
 namespace {
 
@@ -49,35 +51,8 @@ TEST(MetricsTest, FreshMetricsAreZero) {
 }
 
 TEST(MetricsTest, RequestsCountPerFileAndByStatus) {
-  Metrics metrics({"https://h/a", "https://h/b", "https://h/a"});  // a duplicate URL shares
-  metrics.CountRequest({.url = "https://h/a",
-                        .status = 200,
-                        .body_bytes = 0,
-                        .total = microseconds(700),
-                        .first_byte = microseconds(600)});
-  metrics.CountRequest({.url = "https://h/a",
-                        .status = 206,
-                        .body_bytes = 262144,
-                        .total = microseconds(3000),
-                        .first_byte = microseconds(900)});
-  metrics.CountRequest({.url = "https://h/b",
-                        .status = 206,
-                        .body_bytes = 100,
-                        .total = microseconds(2'000'000),
-                        .first_byte = microseconds(1000)});
-  metrics.CountRequest({.url = "https://h/b",
-                        .status = 0,
-                        .body_bytes = 0,
-                        .total = microseconds(15'000'000),
-                        .first_byte = microseconds(0)});
-  // A URL that is not mounted counts only in the totals.
-  metrics.CountRequest({.url = "https://elsewhere/x",
-                        .status = 503,
-                        .body_bytes = 20,
-                        .total = microseconds(100),
-                        .first_byte = microseconds(90)});
-  metrics.CountRetry("https://h/b");
-  metrics.CountRetry("https://h/b");
+  Metrics metrics(fakes::SampleTrafficUrls());
+  fakes::RecordSampleTraffic(metrics);
 
   const FileTraffic a = metrics.TrafficOf("https://h/a");
   EXPECT_EQ(a.requests, 2u);
