@@ -470,17 +470,22 @@ class ConsistencyTest(unittest.TestCase):
         server, log = self.start_nginx()
         mount = self.start_mount(server.url(name), 1)
         path = mount.path(name)
-        self.assertEqual(mount.call(os.stat, path).st_size, s1)
+        first = mount.call(os.stat, path)
+        self.assertEqual(first.st_size, s1)
         self.publish(name, 2, s2)
         changed_at = time.monotonic()
         seen = None
         sizes = []
         while time.monotonic() - changed_at < 10:
-            size = mount.call(os.stat, path).st_size
-            sizes.append(size)
-            if size == s2:
+            st = mount.call(os.stat, path)
+            sizes.append(st.st_size)
+            if st.st_size == s2:
                 seen = time.monotonic() - changed_at
+                # Each version is its own inode, so the kernel's page cache of one never
+                # holds bytes of another.
+                self.assertNotEqual(st.st_ino, first.st_ino, "the new version kept the inode")
                 break
+            self.assertEqual(st.st_ino, first.st_ino, "the inode changed, the size did not")
             time.sleep(0.05)
         _note(f"--revalidate 1: stat showed the new size after "
               f"{'never' if seen is None else f'{seen:.2f}s'} ({len(sizes)} stats)")

@@ -75,6 +75,21 @@ class ReadsTest(unittest.TestCase):
             f.seek(offset)
             return f.read(length)
 
+    def test_inode_numbers_are_distinct_and_a_listing_agrees_with_stat(self):
+        """The adapter deals out inode numbers: the root is 1, each file has its own, and the
+        number a directory listing shows (d_ino) is the one stat shows (st_ino)."""
+        def listing():
+            return {entry.name: entry.inode() for entry in os.scandir(self.mount.path())}
+
+        listed = self.mount.call(listing)
+        self.assertEqual(self.mount.call(os.stat, self.mount.path()).st_ino, 1)
+        self.assertEqual(len(set(listed.values())), len(listed), f"shared numbers: {listed}")
+        self.assertNotIn(1, listed.values())
+        for name, number in listed.items():
+            self.assertEqual(self.mount.call(os.stat, self._mnt(name)).st_ino, number, name)
+        # Looked up again, a name keeps its number.
+        self.assertEqual(self.mount.call(listing), listed)
+
     def tearDown(self):
         # Every test must leave the daemon alive and mounted; a crash shows up here at once.
         self.assertTrue(self.mount.alive(),
