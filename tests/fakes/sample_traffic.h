@@ -1,5 +1,10 @@
-// RecordSampleTraffic: one set of requests and retries, counted into a Metrics, that both the
-// counting tests (metrics_test) and the exposition tests (metrics_collection_test) check.
+// Sample activity counted into a Metrics, that both the counting tests (metrics_test) and the
+// exposition tests (metrics_collection_test) check.
+//
+// RecordSampleReads: 3 reads (4096 bytes, 0 at end of file, 1 failed), 2 handles opened and 1
+// closed, readahead windows of 1 MiB and 4 MiB, 1 version change.
+//
+// RecordSampleTraffic: requests and retries.
 //
 // Counts: https://h/a 2 requests (200 empty, 206 of 262144 bytes), https://h/b 2 requests (206
 // of 100 bytes, one without a response) and 2 retries, https://elsewhere/x (not mounted) one
@@ -17,6 +22,18 @@ namespace rangefs::fakes {
 // The URLs the sample's Metrics is made with (a duplicate URL shares its counters).
 inline std::vector<std::string> SampleTrafficUrls() {
   return {"https://h/a", "https://h/b", "https://h/a"};
+}
+
+inline void RecordSampleReads(Metrics& metrics) {
+  metrics.CountRead(4096, true);
+  metrics.CountRead(0, true);  // at end of file
+  metrics.CountRead(0, false);
+  metrics.HandleOpened();
+  metrics.HandleOpened();
+  metrics.HandleClosed();
+  metrics.ObserveReadahead(1 << 20);
+  metrics.ObserveReadahead(4 << 20);
+  metrics.CountVersionChange();
 }
 
 inline void RecordSampleTraffic(Metrics& metrics) {

@@ -110,15 +110,7 @@ TEST(MetricsCollectionTest, RequestsByStatusAndTimesBecomeFamilies) {
 
 TEST(MetricsCollectionTest, ReadsHandlesReadaheadAndVersions) {
   Metrics metrics;
-  metrics.CountRead(4096, true);
-  metrics.CountRead(0, true);  // at end of file
-  metrics.CountRead(0, false);
-  metrics.HandleOpened();
-  metrics.HandleOpened();
-  metrics.HandleClosed();
-  metrics.ObserveReadahead(1 << 20);
-  metrics.ObserveReadahead(4 << 20);
-  metrics.CountVersionChange();
+  fakes::RecordSampleReads(metrics);
 
   const std::vector<MetricFamily> families = CollectMetricFamilies(metrics,
                                                                    {.hits = 7,

@@ -81,15 +81,7 @@ TEST(MetricsTest, RequestsCountPerFileAndByStatus) {
 
 TEST(MetricsTest, ReadsHandlesReadaheadAndVersions) {
   Metrics metrics;
-  metrics.CountRead(4096, true);
-  metrics.CountRead(0, true);  // at end of file
-  metrics.CountRead(0, false);
-  metrics.HandleOpened();
-  metrics.HandleOpened();
-  metrics.HandleClosed();
-  metrics.ObserveReadahead(1 << 20);
-  metrics.ObserveReadahead(4 << 20);
-  metrics.CountVersionChange();
+  fakes::RecordSampleReads(metrics);
 
   const MetricCounts counts = metrics.Counts();
   EXPECT_EQ(counts.reads, 3u);

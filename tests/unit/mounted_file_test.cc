@@ -30,13 +30,13 @@ RemoteFileInfo Info(std::string etag) {
 }
 
 class MountedFileTest : public ::testing::Test {
- protected:
+ public:
   MountedFileTest()
       : file_("f", Info("\"a\""), clock_.Now(), 4096, ReadaheadConfig(),
               [this](MountedFile&, const FileVersion&, const Status&) { ++reports_; }) {}
 
-  std::optional<MountedFile::Probed> Revalidate(const MountedFile::Probe& probe,
-                                                const FileVersion* suspect = nullptr) {
+  std::optional<MountedFile::Probed> RevalidateNow(const MountedFile::Probe& probe,
+                                                   const FileVersion* suspect = nullptr) {
     return file_.Revalidate(clock_.Now(), suspect, 10s, clock_, probe);
   }
 
@@ -49,7 +49,10 @@ class MountedFileTest : public ::testing::Test {
     }
   }
 
+  // Defined before file_, which is made from its time.
   fakes::ManualScheduler clock_;
+
+ protected:
   MountedFile file_;
   int reports_ = 0;
 };
@@ -60,18 +63,18 @@ TEST_F(MountedFileTest, AConfirmationIsTrustedForMaxAgeByTheClock) {
     ++probes;
     return current;
   };
-  EXPECT_FALSE(Revalidate(probe).has_value());
+  EXPECT_FALSE(RevalidateNow(probe).has_value());
   clock_.AdvanceBy(9999ms);
-  EXPECT_FALSE(Revalidate(probe).has_value());
+  EXPECT_FALSE(RevalidateNow(probe).has_value());
   EXPECT_EQ(probes, 0);
   clock_.AdvanceBy(1ms);
-  const std::optional<MountedFile::Probed> probed = Revalidate(probe);
+  const std::optional<MountedFile::Probed> probed = RevalidateNow(probe);
   ASSERT_TRUE(probed.has_value());
   EXPECT_TRUE(probed->status.ok());
   EXPECT_EQ(probed->replaced, nullptr);
   EXPECT_EQ(probes, 1);
   EXPECT_EQ(file_.confirmed_at(), clock_.Now());
-  EXPECT_FALSE(Revalidate(probe).has_value());
+  EXPECT_FALSE(RevalidateNow(probe).has_value());
   EXPECT_EQ(probes, 1);
 }
 
@@ -79,7 +82,7 @@ TEST_F(MountedFileTest, AProbeThatShowsAnotherVersionMakesItCurrent) {
   clock_.AdvanceBy(10s);
   const FileVersionPtr before = file_.current();
   const std::optional<MountedFile::Probed> probed =
-      Revalidate([](const RemoteFileInfo&) -> Result<RemoteFileInfo> { return Info("\"b\""); });
+      RevalidateNow([](const RemoteFileInfo&) -> Result<RemoteFileInfo> { return Info("\"b\""); });
   ASSERT_TRUE(probed.has_value());
   EXPECT_EQ(probed->before, before);
   EXPECT_EQ(probed->replaced, before);
@@ -98,10 +101,10 @@ TEST_F(MountedFileTest, ASuspectIsProbedOnceAndAReplacedOneNotAtAll) {
   };
   const FileVersionPtr suspect = file_.current();
   // Fresh as the confirmation is, a reader's evidence is checked.
-  ASSERT_TRUE(Revalidate(probe, suspect.get()).has_value());
+  ASSERT_TRUE(RevalidateNow(probe, suspect.get()).has_value());
   EXPECT_EQ(probes, 1);
   clock_.AdvanceBy(1ms);
-  EXPECT_FALSE(Revalidate(probe, suspect.get()).has_value()) << "already replaced";
+  EXPECT_FALSE(RevalidateNow(probe, suspect.get()).has_value()) << "already replaced";
   EXPECT_EQ(probes, 1);
 }
 
@@ -111,7 +114,7 @@ TEST_F(MountedFileTest, OnlyACurrentVersionsReportReachesTheHandler) {
   EXPECT_EQ(reports_, 1);
   clock_.AdvanceBy(10s);
   ASSERT_TRUE(
-      Revalidate([](const RemoteFileInfo&) -> Result<RemoteFileInfo> { return Info("\"b\""); }));
+      RevalidateNow([](const RemoteFileInfo&) -> Result<RemoteFileInfo> { return Info("\"b\""); }));
   file_.ReportChanged(*first, Status(ErrorCode::kRemoteChanged, "etag differs"));
   EXPECT_EQ(reports_, 1) << "a replaced version's readers fail without asking anyone";
 }
@@ -121,7 +124,7 @@ TEST_F(MountedFileTest, TheProbeRunsWithNoLockHeld) {
   // would deadlock if the file's lock were held across it.
   clock_.AdvanceBy(10s);
   auto revalidated = std::async(std::launch::async, [&] {
-    return Revalidate([&](const RemoteFileInfo& current) -> Result<RemoteFileInfo> {
+    return RevalidateNow([&](const RemoteFileInfo& current) -> Result<RemoteFileInfo> {
       (void)file_.current();
       (void)file_.IsCurrent(*file_.current());
       (void)file_.confirmed_at();
@@ -163,22 +166,35 @@ class BlockedProbe {
   std::shared_future<void> release_ = release_promise_.get_future().share();
 };
 
+// Two callers at once: the first one's probe blocks until the second waits for it, then
+// answers `answer`. What each call returned.
+struct TwoCallers {
+  std::optional<MountedFile::Probed> first;
+  std::optional<MountedFile::Probed> second;
+};
+
+TwoCallers RevalidateTwiceAtOnce(MountedFileTest& test, BlockedProbe& blocked,
+                                 Result<RemoteFileInfo> answer) {
+  auto first = std::async(std::launch::async,
+                          [&] { return test.RevalidateNow(blocked.Probe(std::move(answer))); });
+  blocked.WaitStarted();
+  auto second =
+      std::async(std::launch::async, [&] { return test.RevalidateNow(blocked.Counted()); });
+  // The second caller waits for the first one's answer rather than asking again.
+  test.WaitUntilWaiting(1);
+  blocked.Release();
+  EXPECT_EQ(first.wait_for(kHang), std::future_status::ready);
+  EXPECT_EQ(second.wait_for(kHang), std::future_status::ready);
+  return {first.get(), second.get()};
+}
+
 TEST_F(MountedFileTest, ConcurrentCallersShareOneProbe) {
   clock_.AdvanceBy(10s);
   BlockedProbe blocked;
-  auto first =
-      std::async(std::launch::async, [&] { return Revalidate(blocked.Probe(Info("\"b\""))); });
-  blocked.WaitStarted();
-  auto second = std::async(std::launch::async, [&] { return Revalidate(blocked.Counted()); });
-  // The second caller waits for the first one's answer rather than asking again.
-  WaitUntilWaiting(1);
-  blocked.Release();
-  ASSERT_EQ(first.wait_for(kHang), std::future_status::ready);
-  ASSERT_EQ(second.wait_for(kHang), std::future_status::ready);
-  const std::optional<MountedFile::Probed> ran = first.get();
-  ASSERT_TRUE(ran.has_value());
-  EXPECT_NE(ran->replaced, nullptr);
-  EXPECT_FALSE(second.get().has_value()) << "answered by the first caller's probe";
+  const TwoCallers calls = RevalidateTwiceAtOnce(*this, blocked, Info("\"b\""));
+  ASSERT_TRUE(calls.first.has_value());
+  EXPECT_NE(calls.first->replaced, nullptr);
+  EXPECT_FALSE(calls.second.has_value()) << "answered by the first caller's probe";
   EXPECT_EQ(blocked.calls(), 1);
   EXPECT_EQ(file_.current()->info.etag, "\"b\"");
 }
@@ -188,24 +204,16 @@ TEST_F(MountedFileTest, CallersThatWaitedForAFailedProbeShareItsFailure) {
   // after the first one's: n callers, n timeouts.
   clock_.AdvanceBy(10s);
   BlockedProbe blocked;
-  auto first = std::async(std::launch::async, [&] {
-    return Revalidate(blocked.Probe(Status(ErrorCode::kTransport, "timed out")));
-  });
-  blocked.WaitStarted();
-  auto second = std::async(std::launch::async, [&] { return Revalidate(blocked.Counted()); });
-  WaitUntilWaiting(1);
-  blocked.Release();
-  ASSERT_EQ(first.wait_for(kHang), std::future_status::ready);
-  ASSERT_EQ(second.wait_for(kHang), std::future_status::ready);
-  const std::optional<MountedFile::Probed> ran = first.get();
-  ASSERT_TRUE(ran.has_value());
-  EXPECT_EQ(ran->status.code(), ErrorCode::kTransport);
-  EXPECT_FALSE(second.get().has_value());
+  const TwoCallers calls =
+      RevalidateTwiceAtOnce(*this, blocked, Status(ErrorCode::kTransport, "timed out"));
+  ASSERT_TRUE(calls.first.has_value());
+  EXPECT_EQ(calls.first->status.code(), ErrorCode::kTransport);
+  EXPECT_FALSE(calls.second.has_value());
   EXPECT_EQ(blocked.calls(), 1);
   EXPECT_EQ(file_.current()->generation, 0u) << "a failed probe keeps the version";
   // The next caller, later, asks again.
   clock_.AdvanceBy(1ms);
-  EXPECT_TRUE(Revalidate(blocked.Counted()).has_value());
+  EXPECT_TRUE(RevalidateNow(blocked.Counted()).has_value());
   EXPECT_EQ(blocked.calls(), 2);
 }
 
