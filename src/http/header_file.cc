@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
+
+#include "http/protocol.h"
+#include "http/syntax.h"
 
 namespace rangefs {
 namespace {
@@ -24,31 +26,8 @@ constexpr std::array<std::string_view, 12> kReservedHeaders = {
     "Upgrade",
 };
 
-bool IsTokenChar(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
 // RFC 9110 field-value characters: visible ASCII, space, tab and obs-text (bytes >= 0x80).
-bool IsValueChar(char c) {
-  const auto byte = static_cast<unsigned char>(c);
-  return c == '\t' || (byte >= 0x20 && byte != 0x7f);
-}
-
-bool IsBlank(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view TrimBlanks(std::string_view text) {
-  while (!text.empty() && IsBlank(text.front())) text.remove_prefix(1);
-  while (!text.empty() && IsBlank(text.back())) text.remove_suffix(1);
-  return text;
-}
-
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+bool IsValueChar(char c) { return c == '\t' || !http::IsControl(c); }
 
 Status Invalid(std::string why) { return Status(ErrorCode::kInvalidArgument, std::move(why)); }
 
@@ -59,15 +38,15 @@ Result<HttpHeader> ParseHeaderLine(std::string_view line) {
   if (colon == std::string_view::npos) return Invalid("expected \"Name: value\" (no ':')");
   const std::string_view name = line.substr(0, colon);
   if (name.empty()) return Invalid("empty header name");
-  if (!std::all_of(name.begin(), name.end(), IsTokenChar)) {
+  if (!std::all_of(name.begin(), name.end(), http::IsTokenChar)) {
     return Invalid("the header name is not an HTTP token (blanks or special characters)");
   }
-  const std::string_view value = TrimBlanks(line.substr(colon + 1));
+  const std::string_view value = http::TrimOws(line.substr(colon + 1));
   if (!std::all_of(value.begin(), value.end(), IsValueChar)) {
     return Invalid("the header value holds a control character");
   }
   for (const std::string_view reserved : kReservedHeaders) {
-    if (EqualsIgnoringCase(name, reserved)) {
+    if (http::EqualsIgnoreCase(name, reserved)) {
       return Invalid("rangefs sets " + std::string(reserved) + " itself; it cannot be given");
     }
   }
@@ -83,7 +62,7 @@ Result<std::vector<HttpHeader>> ParseHeaderFile(std::string_view contents) {
     std::string_view line = contents.substr(0, newline);
     contents.remove_prefix(newline == std::string_view::npos ? contents.size() : newline + 1);
     if (line.ends_with('\r')) line.remove_suffix(1);
-    const std::string_view trimmed = TrimBlanks(line);
+    const std::string_view trimmed = http::TrimOws(line);
     if (trimmed.empty() || trimmed.starts_with('#')) continue;
     Result<HttpHeader> header = ParseHeaderLine(line);
     if (!header.ok()) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "http/syntax.h"
+
 namespace rangefs::http {
 namespace {
 
@@ -13,58 +15,10 @@ std::string_view TrimLeft(std::string_view s) {
   return begin == std::string_view::npos ? std::string_view() : s.substr(begin);
 }
 
-char ToLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return std::ranges::equal(a, b, [](char x, char y) { return ToLower(x) == ToLower(y); });
-}
-
-bool IsAlnum(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-// RFC 9110 section 5.6.2: tchar.
-bool IsTokenChar(char c) {
-  return IsAlnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-// The length of the token at the start of s (0 if none).
-size_t TokenLength(std::string_view s) {
-  const auto end = std::ranges::find_if_not(s, IsTokenChar);
-  return static_cast<size_t>(end - s.begin());
-}
-
 // RFC 2046 section 5.1.1: bcharsnospace.
 bool IsBoundaryCharNoSpace(char c) {
-  return IsAlnum(c) || std::string_view("'()+_,-./:=?").find(c) != std::string_view::npos;
-}
-
-bool IsControl(char c) {
-  const auto byte = static_cast<unsigned char>(c);
-  return byte < 0x20 || byte == 0x7f;
-}
-
-// RFC 9110 section 5.6.4: quoted-string, at the start of s (which starts with '"'). Removes it
-// from s and returns its unescaped text; nullopt when malformed.
-std::optional<std::string> TakeQuotedString(std::string_view& s) {
-  std::string text;
-  for (size_t i = 1; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '"') {
-      s.remove_prefix(i + 1);
-      return text;
-    }
-    if (c == '\\') {
-      // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
-      if (++i == s.size() || (IsControl(s[i]) && s[i] != '\t')) return std::nullopt;
-      text += s[i];
-    } else if (IsControl(c) && c != '\t') {
-      return std::nullopt;
-    } else {
-      text += c;
-    }
-  }
-  return std::nullopt;  // no closing quote
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         std::string_view("'()+_,-./:=?").find(c) != std::string_view::npos;
 }
 
 // A byte of the input for a message: itself when printable, else its code.

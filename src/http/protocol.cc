@@ -1,19 +1,13 @@
 #include "http/protocol.h"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <limits>
 
+#include "http/syntax.h"
+
 namespace rangefs::http {
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return std::ranges::equal(a, b, [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) ==
-           std::tolower(static_cast<unsigned char>(y));
-  });
-}
 
 // Digits only: from_chars would accept a leading '-' for signed types and we want neither signs
 // nor empty strings; it reports overflow as result_out_of_range.
