@@ -8,10 +8,14 @@ packages=(
   g++ make cmake pkg-config
   libfuse3-dev libcurl4-openssl-dev libcli11-dev libspdlog-dev libfmt-dev libboost-dev
   libgtest-dev libgmock-dev
+  # directory listings: libxml2 parses HTML and XML pages, nlohmann-json JSON ones
+  libxml2-dev nlohmann-json3-dev
   # run
   fuse3 ca-certificates
   # tests and the demo: a real web server and real tools
   nginx-light python3 unzip zip openssl
+  # the other servers users mount directories from, each with its own listing pages
+  apache2 lighttpd caddy
   # packaging and its tests (tests/package): dpkg-shlibdeps for the .deb's dependencies,
   # groff and man-db to render and find the man page, bash-completion's loader
   dpkg-dev groff-base man-db bash-completion
@@ -35,5 +39,16 @@ sudo=()
 [ "$(id -u)" -ne 0 ] && sudo=(sudo)
 echo "setup: installing ${missing[*]}" >&2
 "${sudo[@]}" apt-get update -q
-# policy-rc.d-free installs may try to start the packaged nginx; the project never uses it.
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The web servers' packages start their system services (on port 80) unless policy-rc.d says
+# no; the tests start their own instances on free loopback ports and never use those.
+policy=/usr/sbin/policy-rc.d
+added_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+  "${sudo[@]}" chmod 755 "$policy"
+  added_policy=1
+fi
+status=0
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" || status=$?
+[ "$added_policy" -eq 1 ] && "${sudo[@]}" rm -f "$policy"
+exit "$status"

@@ -30,6 +30,7 @@ enum class ErrorCode {
   kNotADirectory,        // a directory operation on a file
   kIsADirectory,         // a file operation on the directory
   kNoSuchAttribute,      // an extended attribute the file does not have
+  kLimitExceeded,        // an input larger than a configured limit (a listing, its entries)
   kInternal,             // a bug or resource exhaustion on our side
 };
 

@@ -36,6 +36,8 @@ const char* ErrorCodeName(ErrorCode code) {
       return "is-a-directory";
     case ErrorCode::kNoSuchAttribute:
       return "no-such-attribute";
+    case ErrorCode::kLimitExceeded:
+      return "limit-exceeded";
     case ErrorCode::kInternal:
       return "internal";
   }

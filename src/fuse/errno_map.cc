@@ -32,6 +32,7 @@ int ErrnoFor(ErrorCode code) {
     case ErrorCode::kRangeNotSupported:
     case ErrorCode::kRangeNotSatisfiable:
     case ErrorCode::kProtocolViolation:
+    case ErrorCode::kLimitExceeded:
     case ErrorCode::kInternal:
       return EIO;
   }
