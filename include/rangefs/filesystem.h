@@ -1,8 +1,15 @@
-// Filesystem: the FUSE-free core of rangefs. A read-only directory (the root) holding one
-// regular file per mounted URL, and the read machinery every file shares: one block cache, one
-// fetcher and one prefetcher, so the memory budget holds however many files are open. Files
-// may be added after construction. The FUSE adapter translates kernel requests into these
-// calls, inode numbers into Nodes (its own table) and ErrorCodes into errno.
+// Filesystem: the FUSE-free core of rangefs. A read-only tree of directories and files, and the
+// read machinery every file shares: one block cache, one fetcher and one prefetcher, so the
+// memory budget holds however many files are open. The FUSE adapter translates kernel requests
+// into these calls, inode numbers into Nodes (its own table) and ErrorCodes into errno.
+//
+// The tree: the root holds the files and directories the command line and the URL file name
+// (their paths may have folders), or is itself a remote directory. A remote directory is
+// listed when first used and again once its listing is older than the directory TTL; its
+// files are probed only when needed: a size the listing states exactly serves lookups until
+// the file is opened, any other size is probed at the first lookup. A tool that reads a
+// directory and then looks at its entries one by one (ls -l, find) has the entries after the
+// one it looks at probed or listed ahead, in the background, a window at a time.
 //
 // Versions: a name resolves to the Node of the file's current version. Lookup and Open first
 // confirm that version with the server (a probe, single-flight per file, with no lock held
@@ -10,13 +17,14 @@
 // clock, and readers report responses from another version. When the remote has changed, the
 // new version gets a new Node, the old one's cached blocks are dropped, the change is logged
 // once, and the version listener hears of it (so the kernel forgets the name). Handles open on
-// the old version keep it, and fail reads that cached bytes cannot serve.
+// the old version keep it, and fail reads that cached bytes cannot serve. A file that
+// disappears from a listing keeps its open handles, and they keep reading what they pinned.
 //
 // Extended attributes (user.rangefs.*) tell where a file comes from, which version a Node
 // stands for and what the file has cost; they are answered from memory, without a request.
 //
-// Thread-safety: all methods may be called concurrently. The RangeSource and the Scheduler must
-// outlive the Filesystem, and the Filesystem every FileReader it opened.
+// Thread-safety: all methods may be called concurrently. The RangeSource, the DirectoryLister
+// and the Scheduler must outlive the Filesystem, and the Filesystem every FileReader it opened.
 #pragma once
 
 #include <chrono>
@@ -33,9 +41,11 @@
 
 #include "rangefs/block_cache.h"
 #include "rangefs/block_fetcher.h"
+#include "rangefs/directory_listing.h"
 #include "rangefs/file_reader.h"
 #include "rangefs/file_version.h"
 #include "rangefs/metrics.h"
+#include "rangefs/mounted_directory.h"
 #include "rangefs/mounted_file.h"
 #include "rangefs/prefetcher.h"
 #include "rangefs/range_source.h"
@@ -43,25 +53,33 @@
 #include "rangefs/remote_file.h"
 #include "rangefs/scheduler.h"
 #include "rangefs/status.h"
+#include "rangefs/task_pool.h"
 
 namespace rangefs {
 
+// A file probed before it was added: `name` is its path in the mount ("a/b/f.iso" puts it in
+// folders a and a/b).
 struct NamedFile {
   std::string name;
   RemoteFileInfo info;
 };
 
-// What an inode stands for: the root directory, or one version of one file. A value, cheap to
-// copy and compare; holding one keeps its file (not its version) alive.
+// What an inode stands for: the root directory, another directory, or one version of one
+// file. A value, cheap to copy and compare; holding one keeps its file or directory (not its
+// version) alive.
 struct Node {
-  std::shared_ptr<MountedFile> file;  // null for the root directory
-  uint64_t generation = 0;            // of the file's version
+  std::shared_ptr<MountedFile> file;            // a file's version
+  std::shared_ptr<MountedDirectory> directory;  // a directory other than the root
+  uint64_t generation = 0;                      // of the file's version
+  // Neither: the root.
+  bool is_root() const { return !file && !directory; }
   friend bool operator==(const Node&, const Node&) = default;
 };
 
 struct NodeHash {
   size_t operator()(const Node& node) const {
-    return std::hash<const MountedFile*>{}(node.file.get()) ^
+    return std::hash<const void*>{}(node.file ? static_cast<const void*>(node.file.get())
+                                              : static_cast<const void*>(node.directory.get())) ^
            (node.generation * 0x9E3779B97F4A7C15ULL);
   }
 };
@@ -76,6 +94,30 @@ struct Attributes {
 struct DirectoryEntry {
   std::string name;
   Attributes attributes;
+  // False for a file whose size only a probe will tell: `attributes` has its node and kind,
+  // and a lookup gives the rest.
+  bool attributes_known = true;
+};
+
+// A directory as opendir pins it: its children when it was opened, so that a listing read in
+// several parts stays one listing however the remote changes meanwhile.
+struct OpenedDirectory {
+  Node node;
+  Node parent;
+  DirectorySnapshotPtr children;
+  // "." and ".." come first.
+  size_t size() const { return children->children().size() + 2; }
+};
+
+// How directories behave; the defaults suit a mount without remote directories.
+struct DirectoryOptions {
+  DirectoryLister* lister = nullptr;  // must outlive the Filesystem; null: no remote directories
+  // How long a listing is trusted.
+  std::chrono::milliseconds ttl{60000};
+  // How long after a failed refresh the last good listing is served before trying again.
+  std::chrono::milliseconds retry_failed_after{10000};
+  // Threads (and so connections) for probing and listing ahead; 0: none.
+  size_t ahead_workers = 0;
 };
 
 struct ExtendedAttribute {
@@ -91,8 +133,8 @@ struct OpenedFile {
 
 class Filesystem final {
  public:
-  // Called with a file's name after the remote replaced its version.
-  using VersionListener = std::function<void(const std::string& name)>;
+  // Called with a file's directory and name after the remote replaced its version.
+  using VersionListener = std::function<void(const Node& parent, const std::string& name)>;
 
   // `mount_time` stands in for the mtime of the directory and of files without Last-Modified.
   // The files were probed just before; `revalidate_after` is how old (by `clock`) a
@@ -101,7 +143,8 @@ class Filesystem final {
   // extended attributes their traffic counters; it must outlive the Filesystem.
   Filesystem(RangeSource& source, const Scheduler& clock, std::vector<NamedFile> files,
              std::time_t mount_time, const ReadOptions& read_options,
-             std::chrono::milliseconds revalidate_after, Metrics* metrics = nullptr);
+             std::chrono::milliseconds revalidate_after, Metrics* metrics = nullptr,
+             const DirectoryOptions& directories = {});
   ~Filesystem();
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
@@ -109,19 +152,30 @@ class Filesystem final {
   // Set before serving requests.
   void SetVersionListener(VersionListener listener) { listener_ = std::move(listener); }
 
-  // Adds a file to the root directory, probed just before (as the constructor's files were).
-  // kInvalidArgument when the name is taken or not a plain file name.
+  // Adds a file, probed just before (as the constructor's files were), making the folders of
+  // its path. kInvalidArgument when the path is taken, is not made of plain names, or crosses
+  // a file or a remote directory.
   Status AddFile(NamedFile file);
+  // Adds a file known only by its URL (a URL file's line): probed when first looked up.
+  Status AddUnprobedFile(std::string_view path, std::string url);
+  // Adds the remote directory listed at `url`, with its listing when it was fetched already.
+  // An empty path makes it the root, which must still be empty.
+  Status AddDirectory(std::string_view path, std::string url, std::optional<Listing> listing);
 
   static Node Root() { return {}; }
 
-  // The attributes of the current version of `name`, confirmed with the server if stale.
+  // The attributes of `name` in the directory `parent`: of a file's current version, confirmed
+  // with the server if stale (or probed for the first time when its size is unknown).
   Result<Attributes> Lookup(const Node& parent, std::string_view name);
-  // The attributes of the version this node stands for. kStaleHandle for a version nothing
-  // uses any more.
+  // The attributes of the version (or directory) this node stands for. kStaleHandle for a
+  // version nothing uses any more.
   Result<Attributes> GetAttributes(const Node& node) const;
-  // "." and ".." first, then the files in the order they were added.
-  Result<std::vector<DirectoryEntry>> ReadDirectory(const Node& node) const;
+  // Pins the children of a directory, listing it first if it is remote and not fresh.
+  Result<OpenedDirectory> OpenDirectory(const Node& node);
+  // The entry at `index` < directory.size(): ".", "..", then the children in listing order.
+  DirectoryEntry EntryAt(const OpenedDirectory& directory, size_t index);
+  // Every entry of a directory (OpenDirectory and EntryAt in one).
+  Result<std::vector<DirectoryEntry>> ReadDirectory(const Node& node);
   // Opens a file for reading; the reader pins the file's version. kStaleHandle when `node` is
   // not, or after revalidation no longer is, the current version: the caller looks the name up
   // again.
@@ -143,13 +197,33 @@ class Filesystem final {
   BlockCacheStats cache_stats() const { return cache_.stats(); }
 
  private:
-  // The file named `name`, or null.
-  std::shared_ptr<MountedFile> FileNamed(std::string_view name) const;
-  // The version `node` stands for: kNotFound for the root, kStaleHandle for a version nothing
-  // uses any more.
+  // The directory a node stands for; null for a file.
+  std::shared_ptr<MountedDirectory> DirectoryOf(const Node& node) const;
+  Node NodeOf(const std::shared_ptr<MountedDirectory>& directory) const;
+  // The folder at `path` ("" for the root), made (as fixed directories) where missing.
+  Result<std::shared_ptr<MountedDirectory>> FolderAt(std::string_view path);
+  // The children of `directory`, listed first when stale; logs what a listing found.
+  Result<DirectorySnapshotPtr> ChildrenOf(MountedDirectory& directory);
+  // The object for a child of `directory`, made on first use.
+  std::shared_ptr<MountedFile> FileOf(const std::shared_ptr<MountedDirectory>& directory,
+                                      DirectoryChild& child);
+  std::shared_ptr<MountedDirectory> SubdirectoryOf(
+      const std::shared_ptr<MountedDirectory>& directory, DirectoryChild& child);
+  std::shared_ptr<MountedFile> MakeFile(std::string name, RemoteFileInfo info, bool probed,
+                                        bool size_known,
+                                        const std::shared_ptr<MountedDirectory>& parent);
+  // Probes (or lists) in the background the children after `index` of a directory being
+  // walked (see the class comment).
+  void ProbeAhead(const std::shared_ptr<MountedDirectory>& directory,
+                  const DirectorySnapshotPtr& children, size_t index);
+  void ListAhead(const std::shared_ptr<MountedDirectory>& directory,
+                 const DirectorySnapshotPtr& children, size_t index);
+  // The version `node` stands for: kNotFound for a directory, kStaleHandle for a version
+  // nothing uses any more.
   Result<FileVersionPtr> VersionOf(const Node& node) const;
   Attributes AttributesOf(const std::shared_ptr<MountedFile>& file,
                           const FileVersion& version) const;
+  Attributes DirectoryAttributes(const Node& node) const;
   // Probes `file` as MountedFile::Revalidate says, and acts on what a probe found: logs, drops
   // the replaced version's blocks, tells the listener. Holds no lock.
   void Revalidate(MountedFile& file, MountedFile::Clock::time_point asked_at,
@@ -167,12 +241,14 @@ class Filesystem final {
   const ReadOptions read_options_;
   const ReadaheadConfig readahead_;
   Metrics* const metrics_;  // may be null
+  const DirectoryOptions directories_;
   VersionListener listener_;
   std::stop_source stop_;
 
-  mutable std::shared_mutex files_mu_;
-  std::vector<std::shared_ptr<MountedFile>> files_;  // in order added; Guarded by files_mu_
-  std::unordered_map<std::string, std::shared_ptr<MountedFile>> by_name_;  // Guarded by files_mu_
+  mutable std::shared_mutex root_mu_;
+  std::shared_ptr<MountedDirectory> root_;  // Guarded by root_mu_ (replaced only while adding)
+  // Probes and listings ahead; declared last, so it stops (joining its workers) first.
+  std::unique_ptr<TaskPool> ahead_;
 };
 
 }  // namespace rangefs

@@ -4,6 +4,11 @@
 // readers: a reader's report of another version goes to the ChangeHandler given at
 // construction (the Filesystem, which probes and adopts).
 //
+// A file known only from a listing or a URL file starts unprobed: its version is what the
+// listing said (a size, or none), and the first probe completes it. That probe replaces the
+// version only when it contradicts a size the listing stated, so what the kernel was told stays
+// true; a listing's guess is never read from (Open probes first).
+//
 // Revalidation is single-flight: concurrent callers that need the version confirmed share one
 // probe, waiting on a shared future with no lock held while the probe runs, so a slow server
 // delays the callers that need its answer and nothing else.
@@ -11,6 +16,7 @@
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -30,6 +36,8 @@
 
 namespace rangefs {
 
+class MountedDirectory;
+
 class MountedFile final : public VersionRegistry {
  public:
   using Clock = Scheduler::Clock;
@@ -39,22 +47,38 @@ class MountedFile final : public VersionRegistry {
   // Asks the server about the file whose current version is `current`.
   using Probe = std::function<Result<RemoteFileInfo>(const RemoteFileInfo& current)>;
 
-  // `info` was probed at `probed_at`; its versions are cut into blocks of `block_size` bytes.
-  MountedFile(std::string name, RemoteFileInfo info, Clock::time_point probed_at,
-              uint64_t block_size, const ReadaheadConfig& readahead, ChangeHandler on_change);
+  // `info` was probed at `probed_at`, or (nullopt) only listed: then `info.size` is the size the
+  // listing stated exactly, or (`size_known` false) unknown. Its versions are cut into blocks
+  // of `block_size` bytes.
+  // `parent` is the directory that holds it.
+  MountedFile(std::string name, RemoteFileInfo info, std::optional<Clock::time_point> probed_at,
+              uint64_t block_size, const ReadaheadConfig& readahead, ChangeHandler on_change,
+              bool size_known = true, std::weak_ptr<MountedDirectory> parent = {});
 
   const std::string& name() const { return name_; }
+  // Null once the directory is gone (and for files made without one).
+  std::shared_ptr<MountedDirectory> parent() const { return parent_.lock(); }
   FileVersionPtr current() const;
   // The version of this generation while it is current or an open handle holds it; else null.
   FileVersionPtr Find(uint64_t generation) const;
   // When the last probe that confirmed or adopted the current version started.
   Clock::time_point confirmed_at() const;
+  // Whether a probe has answered for this file yet.
+  bool probed() const;
+  // Whether the current version's size is known: probed, or stated exactly by a listing.
+  bool size_known() const;
+  // Why the last probe failed, while the file has never been probed; ok() otherwise.
+  Status first_probe_failure() const;
+  // Makes the next Revalidate probe, however recently the version was confirmed: a listing
+  // now describes the file differently.
+  void Expire();
 
   // What a revalidation's probe found, for the caller that ran it.
   struct Probed {
     FileVersionPtr before;    // the current version when the probe started
     Status status;            // why the probe failed; ok() when the server answered
     FileVersionPtr replaced;  // `before`, when the answer was another version (now current)
+    bool first = false;       // the file's first probe: `before` was only what a listing said
   };
   // Probes the file unless a probe that started after `asked_at` has already answered,
   // or (with `suspect` null) the version was confirmed less than `max_age` before now, or (with
@@ -83,6 +107,7 @@ class MountedFile final : public VersionRegistry {
   FileVersionPtr AdoptLocked(Result<RemoteFileInfo> probed, Clock::time_point probed_at);
 
   const std::string name_;
+  const std::weak_ptr<MountedDirectory> parent_;
   const uint64_t block_size_;
   const ChangeHandler on_change_;
   SharedReadahead readahead_;  // internally synchronized
@@ -96,6 +121,10 @@ class MountedFile final : public VersionRegistry {
   size_t callers_waiting_ = 0;                                // Guarded by mu_
   std::map<uint64_t, std::weak_ptr<const FileVersion>> old_;  // Guarded by mu_
   std::optional<uint64_t> opened_generation_;                 // Guarded by mu_
+  bool expired_ = false;                                      // Guarded by mu_
+  std::atomic<bool> probed_ = true;                           // written under mu_, read without it
+  bool size_known_ = true;                                    // Guarded by mu_
+  Status first_probe_failure_;                                // Guarded by mu_
 };
 
 }  // namespace rangefs

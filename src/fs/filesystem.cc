@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cassert>
 #include <mutex>
+#include <utility>
 
 #include "rangefs/imf_date.h"
 #include "rangefs/redact.h"
@@ -19,15 +21,52 @@ ExtendedAttribute Attribute(std::string_view suffix, std::string value) {
   return {std::string(kAttributePrefix) + std::string(suffix), std::move(value)};
 }
 
+bool IsPlainName(std::string_view name);
+
+// "a/b/c": plain names joined by single slashes.
+bool IsPath(std::string_view path) {
+  size_t start = 0;
+  while (true) {
+    const size_t slash = path.find('/', start);
+    if (!IsPlainName(path.substr(start, slash - start))) return false;
+    if (slash == std::string_view::npos) return true;
+    start = slash + 1;
+  }
+}
+
 bool IsPlainName(std::string_view name) {
-  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos;
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos &&
+         name.find('\0') == std::string_view::npos;
+}
+
+// Splits "a/b/c" into its folder "a/b" and its name "c".
+std::pair<std::string_view, std::string_view> SplitPath(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) return {{}, path};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+// Why a file that was to be probed still is not.
+Status WhyNotProbed(const MountedFile& file) {
+  Status failure = file.first_probe_failure();
+  if (!failure.ok()) return failure;
+  return Status(ErrorCode::kTransport, file.name() + ": not probed yet");
+}
+
+ListedEntry EntryNamed(std::string_view name, std::string url, bool is_directory) {
+  ListedEntry entry;
+  entry.name = std::string(name);
+  entry.url = std::move(url);
+  entry.is_directory = is_directory;
+  return entry;
 }
 
 }  // namespace
 
 Filesystem::Filesystem(RangeSource& source, const Scheduler& clock, std::vector<NamedFile> files,
                        std::time_t mount_time, const ReadOptions& read_options,
-                       std::chrono::milliseconds revalidate_after, Metrics* metrics)
+                       std::chrono::milliseconds revalidate_after, Metrics* metrics,
+                       const DirectoryOptions& directories)
     : source_(source),
       clock_(clock),
       cache_(read_options.cache_size),
@@ -38,7 +77,12 @@ Filesystem::Filesystem(RangeSource& source, const Scheduler& clock, std::vector<
       revalidate_after_(revalidate_after),
       read_options_(read_options),
       readahead_(EffectiveReadahead(read_options)),
-      metrics_(metrics) {
+      metrics_(metrics),
+      directories_(directories),
+      root_(std::make_shared<MountedDirectory>("", std::weak_ptr<MountedDirectory>())) {
+  if (directories_.ahead_workers > 0) {
+    ahead_ = std::make_unique<TaskPool>(directories_.ahead_workers);
+  }
   for (NamedFile& file : files) {
     const Status added = AddFile(std::move(file));
     assert(added.ok() && "the command line gives each file its own name");
@@ -46,33 +90,192 @@ Filesystem::Filesystem(RangeSource& source, const Scheduler& clock, std::vector<
   }
 }
 
-Filesystem::~Filesystem() = default;
+Filesystem::~Filesystem() {
+  // Its tasks use the members below.
+  if (ahead_) ahead_->Stop();
+}
 
-Status Filesystem::AddFile(NamedFile file) {
-  if (!IsPlainName(file.name)) {
-    return Status(ErrorCode::kInvalidArgument, "not a file name: " + file.name);
-  }
+std::shared_ptr<MountedFile> Filesystem::MakeFile(std::string name, RemoteFileInfo info,
+                                                  bool probed, bool size_known,
+                                                  const std::shared_ptr<MountedDirectory>& parent) {
   auto on_change = [this](MountedFile& changed, const FileVersion& version,
                           const Status& evidence) {
     spdlog::info("{}: a response came from another version: {}", changed.name(),
                  evidence.message());
     Revalidate(changed, clock_.Now(), &version);
   };
-  auto mounted =
-      std::make_shared<MountedFile>(file.name, std::move(file.info), clock_.Now(),
-                                    read_options_.block_size, readahead_, std::move(on_change));
-  std::unique_lock lock(files_mu_);
-  if (!by_name_.try_emplace(mounted->name(), mounted).second) {
-    return Status(ErrorCode::kInvalidArgument, "two files named " + mounted->name());
-  }
-  files_.push_back(std::move(mounted));
-  return Status();
+  return std::make_shared<MountedFile>(
+      std::move(name), std::move(info),
+      probed ? std::optional<MountedFile::Clock::time_point>(clock_.Now()) : std::nullopt,
+      read_options_.block_size, readahead_, std::move(on_change), size_known, parent);
 }
 
-std::shared_ptr<MountedFile> Filesystem::FileNamed(std::string_view name) const {
-  std::shared_lock lock(files_mu_);
-  const auto found = by_name_.find(std::string(name));
-  return found == by_name_.end() ? nullptr : found->second;
+Result<std::shared_ptr<MountedDirectory>> Filesystem::FolderAt(std::string_view path) {
+  std::shared_ptr<MountedDirectory> folder;
+  {
+    std::shared_lock lock(root_mu_);
+    folder = root_;
+  }
+  size_t start = 0;
+  while (start < path.size()) {
+    const size_t slash = std::min(path.find('/', start), path.size());
+    const std::string_view name = path.substr(start, slash - start);
+    if (!IsPlainName(name)) {
+      return Status(ErrorCode::kInvalidArgument, "not a path of names: " + std::string(path));
+    }
+    if (folder->remote()) {
+      return Status(ErrorCode::kInvalidArgument, std::string(path) + ": inside a remote directory");
+    }
+    std::shared_ptr<DirectoryChild> child = folder->KnownChildren()->Find(name);
+    if (!child) {
+      auto made = std::make_shared<MountedDirectory>(std::string(name), folder);
+      const Status added = folder->Add(EntryNamed(name, {}, true), nullptr, made);
+      if (!added.ok()) return added;
+      folder = std::move(made);
+    } else if (!child->entry.is_directory || !child->directory) {
+      return Status(ErrorCode::kInvalidArgument,
+                    std::string(path.substr(0, slash)) + " is a file and a folder");
+    } else {
+      folder = child->directory;
+    }
+    start = slash + 1;
+  }
+  return folder;
+}
+
+Status Filesystem::AddFile(NamedFile file) {
+  const auto [folder_path, name] = SplitPath(file.name);
+  if (!IsPath(file.name)) {
+    return Status(ErrorCode::kInvalidArgument, "not a file name: " + file.name);
+  }
+  Result<std::shared_ptr<MountedDirectory>> folder = FolderAt(folder_path);
+  if (!folder.ok()) return folder.status();
+  ListedEntry entry{.name = std::string(name),
+                    .url = file.info.url,
+                    .is_directory = false,
+                    .size = file.info.size,
+                    .mtime = file.info.last_modified};
+  std::shared_ptr<MountedFile> mounted =
+      MakeFile(std::string(name), std::move(file.info), true, true, *folder);
+  return (*folder)->Add(std::move(entry), std::move(mounted));
+}
+
+Status Filesystem::AddUnprobedFile(std::string_view path, std::string url) {
+  const auto [folder_path, name] = SplitPath(path);
+  if (!IsPath(path)) {
+    return Status(ErrorCode::kInvalidArgument, "not a file name: " + std::string(path));
+  }
+  Result<std::shared_ptr<MountedDirectory>> folder = FolderAt(folder_path);
+  if (!folder.ok()) return folder.status();
+  // The file object is made on first use: until then the entry is all it costs.
+  return (*folder)->Add(EntryNamed(name, std::move(url), false));
+}
+
+Status Filesystem::AddDirectory(std::string_view path, std::string url,
+                                std::optional<Listing> listing) {
+  if (path.empty()) {
+    std::unique_lock lock(root_mu_);
+    if (root_->remote() || !root_->KnownChildren()->children().empty()) {
+      return Status(ErrorCode::kInvalidArgument, "the root holds other entries");
+    }
+    root_ = std::make_shared<MountedDirectory>("", std::weak_ptr<MountedDirectory>(),
+                                               std::move(url), std::move(listing), clock_.Now());
+    return Status();
+  }
+  const auto [folder_path, name] = SplitPath(path);
+  if (!IsPath(path)) {
+    return Status(ErrorCode::kInvalidArgument, "not a directory name: " + std::string(path));
+  }
+  Result<std::shared_ptr<MountedDirectory>> folder = FolderAt(folder_path);
+  if (!folder.ok()) return folder.status();
+  auto directory = std::make_shared<MountedDirectory>(std::string(name), *folder, url,
+                                                      std::move(listing), clock_.Now());
+  return (*folder)->Add(EntryNamed(name, std::move(url), true), nullptr, std::move(directory));
+}
+
+std::shared_ptr<MountedDirectory> Filesystem::DirectoryOf(const Node& node) const {
+  if (node.directory) return node.directory;
+  if (node.file) return nullptr;
+  std::shared_lock lock(root_mu_);
+  return root_;
+}
+
+Node Filesystem::NodeOf(const std::shared_ptr<MountedDirectory>& directory) const {
+  std::shared_lock lock(root_mu_);
+  return directory == root_ ? Root() : Node{.file = nullptr, .directory = directory};
+}
+
+Result<DirectorySnapshotPtr> Filesystem::ChildrenOf(MountedDirectory& directory) {
+  if (!directory.remote()) return directory.KnownChildren();
+  if (!directories_.lister) return directory.KnownChildren();
+  DirectoryLister& lister = *directories_.lister;
+  MountedDirectory::Refresh refresh;
+  Result<DirectorySnapshotPtr> children = directory.Children(
+      directories_.ttl, directories_.retry_failed_after, clock_,
+      [&lister](const std::string& url) { return lister.List(url); }, &refresh);
+  if (refresh.fetched) {
+    if (!refresh.status.ok()) {
+      spdlog::warn("{}: listing failed{}: {}", RedactUrl(directory.url()),
+                   children.ok() ? "; the last good listing stays" : "", refresh.status.ToString());
+    } else {
+      spdlog::debug("{}: listed as {}: {} entries ({} new, {} gone)", RedactUrl(directory.url()),
+                    refresh.format, children.ok() ? (*children)->children().size() : 0,
+                    refresh.added, refresh.removed);
+    }
+  }
+  return children;
+}
+
+std::shared_ptr<MountedFile> Filesystem::FileOf(const std::shared_ptr<MountedDirectory>& directory,
+                                                DirectoryChild& child) {
+  return directory->FileOf(child, [&] {
+    const ListedEntry& entry = child.entry;
+    RemoteFileInfo info{.url = entry.url,
+                        .final_url = entry.url,
+                        .size = entry.size.value_or(0),
+                        .etag = {},
+                        .last_modified = entry.mtime};
+    return MakeFile(entry.name, std::move(info), false, entry.size.has_value(), directory);
+  });
+}
+
+std::shared_ptr<MountedDirectory> Filesystem::SubdirectoryOf(
+    const std::shared_ptr<MountedDirectory>& directory, DirectoryChild& child) {
+  return directory->DirectoryOf(child, [&] {
+    return std::make_shared<MountedDirectory>(child.entry.name, directory, child.entry.url,
+                                              std::nullopt, clock_.Now());
+  });
+}
+
+void Filesystem::ProbeAhead(const std::shared_ptr<MountedDirectory>& directory,
+                            const DirectorySnapshotPtr& children, size_t index) {
+  if (!ahead_ || !directory->was_read()) return;
+  const auto [first, last] =
+      directory->ClaimAhead(MountedDirectory::Ahead::kProbe, index, directories_.ahead_workers);
+  const auto& all = children->children();
+  for (size_t i = first; i < std::min(last, all.size()); ++i) {
+    const std::shared_ptr<DirectoryChild>& child = all[i];
+    if (child->entry.is_directory || child->entry.size) continue;
+    std::shared_ptr<MountedFile> file = FileOf(directory, *child);
+    ahead_->Post([this, file] {
+      if (!file->probed()) Revalidate(*file, clock_.Now(), nullptr);
+    });
+  }
+}
+
+void Filesystem::ListAhead(const std::shared_ptr<MountedDirectory>& directory,
+                           const DirectorySnapshotPtr& children, size_t index) {
+  if (!ahead_ || !directory->was_read()) return;
+  const auto [first, last] =
+      directory->ClaimAhead(MountedDirectory::Ahead::kList, index, directories_.ahead_workers);
+  const auto& all = children->children();
+  for (size_t i = first; i < std::min(last, all.size()); ++i) {
+    const std::shared_ptr<DirectoryChild>& child = all[i];
+    if (!child->entry.is_directory) continue;
+    std::shared_ptr<MountedDirectory> subdirectory = SubdirectoryOf(directory, *child);
+    if (!subdirectory->remote() || subdirectory->listed()) continue;
+    ahead_->Post([this, subdirectory] { (void)ChildrenOf(*subdirectory); });
+  }
 }
 
 Result<FileVersionPtr> Filesystem::VersionOf(const Node& node) const {
@@ -84,10 +287,14 @@ Result<FileVersionPtr> Filesystem::VersionOf(const Node& node) const {
 
 Attributes Filesystem::AttributesOf(const std::shared_ptr<MountedFile>& file,
                                     const FileVersion& version) const {
-  return Attributes{.node = {.file = file, .generation = version.generation},
+  return Attributes{.node = {.file = file, .directory = nullptr, .generation = version.generation},
                     .is_directory = false,
                     .size = version.info.size,
                     .mtime = version.info.last_modified.value_or(mount_time_)};
+}
+
+Attributes Filesystem::DirectoryAttributes(const Node& node) const {
+  return Attributes{.node = node, .is_directory = true, .size = 0, .mtime = mount_time_};
 }
 
 void Filesystem::Revalidate(MountedFile& file, MountedFile::Clock::time_point asked_at,
@@ -97,6 +304,12 @@ void Filesystem::Revalidate(MountedFile& file, MountedFile::Clock::time_point as
       file.Revalidate(asked_at, suspect, revalidate_after_, clock_, probe);
   if (!probed) return;  // not needed, or another caller's probe answered
   if (!probed->status.ok()) {
+    if (probed->first) {
+      // The caller reports it (ENOENT, EIO); a listing may name files long gone.
+      spdlog::info("{}: probe failed: {}", RedactUrl(probed->before->info.url),
+                   probed->status.ToString());
+      return;
+    }
     // The version stays: reads carry its validators, so a changed remote still cannot mix
     // versions, and the next lookup or open tries again.
     spdlog::warn("{}: could not confirm the version with the server: {}", file.name(),
@@ -112,12 +325,21 @@ void Filesystem::Revalidate(MountedFile& file, MountedFile::Clock::time_point as
     }
     return;
   }
-  if (metrics_) metrics_->CountVersionChange();
-  const size_t dropped = cache_.Retire(*probed->replaced->key);
-  spdlog::warn("{}: remote changed ({} -> {}); dropped {} cached blocks of the old version",
-               file.name(), DescribeVersion(probed->replaced->info),
-               DescribeVersion(file.current()->info), dropped);
-  if (listener_) listener_(file.name());
+  if (probed->first) {
+    // Nothing was read from what the listing said; the kernel only heard its size.
+    spdlog::info("{}: the listing said {} bytes; the server says {}", file.name(),
+                 probed->replaced->info.size, file.current()->info.size);
+  } else {
+    if (metrics_) metrics_->CountVersionChange();
+    const size_t dropped = cache_.Retire(*probed->replaced->key);
+    spdlog::warn("{}: remote changed ({} -> {}); dropped {} cached blocks of the old version",
+                 file.name(), DescribeVersion(probed->replaced->info),
+                 DescribeVersion(file.current()->info), dropped);
+  }
+  if (!listener_) return;
+  if (const std::shared_ptr<MountedDirectory> parent = file.parent()) {
+    listener_(NodeOf(parent), file.name());
+  }
 }
 
 void Filesystem::PrefetchForFirstOpen(const FileVersionPtr& version) {
@@ -131,33 +353,74 @@ void Filesystem::PrefetchForFirstOpen(const FileVersionPtr& version) {
 }
 
 Result<Attributes> Filesystem::Lookup(const Node& parent, std::string_view name) {
-  if (parent.file) return Status(ErrorCode::kNotADirectory, "not a directory");
-  const std::shared_ptr<MountedFile> file = FileNamed(name);
-  if (!file) return Status(ErrorCode::kNotFound, "no such file: " + std::string(name));
+  const std::shared_ptr<MountedDirectory> directory = DirectoryOf(parent);
+  if (!directory) return Status(ErrorCode::kNotADirectory, "not a directory");
+  Result<DirectorySnapshotPtr> children = ChildrenOf(*directory);
+  if (!children.ok()) return children.status();
+  const std::optional<size_t> index = (*children)->IndexOf(name);
+  if (!index) return Status(ErrorCode::kNotFound, "no such file: " + std::string(name));
+  DirectoryChild& child = *(*children)->children()[*index];
+  if (child.entry.is_directory) {
+    const std::shared_ptr<MountedDirectory> subdirectory = SubdirectoryOf(directory, child);
+    return DirectoryAttributes(NodeOf(subdirectory));
+  }
+  const std::shared_ptr<MountedFile> file = FileOf(directory, child);
+  // A size the listing states exactly serves until the file is opened.
+  if (!file->probed() && file->size_known()) return AttributesOf(file, *file->current());
+  // Where the listing did not say, a walk keeps a window of the next entries probed.
+  if (!child.entry.size) ProbeAhead(directory, *children, *index);
   Revalidate(*file, clock_.Now(), nullptr);
+  if (!file->probed()) return WhyNotProbed(*file);
   return AttributesOf(file, *file->current());
 }
 
 Result<Attributes> Filesystem::GetAttributes(const Node& node) const {
-  if (!node.file) {
-    return Attributes{.node = Root(), .is_directory = true, .size = 0, .mtime = mount_time_};
-  }
+  if (!node.file) return DirectoryAttributes(node);
   Result<FileVersionPtr> version = VersionOf(node);
   if (!version.ok()) return version.status();
   return AttributesOf(node.file, **version);
 }
 
-Result<std::vector<DirectoryEntry>> Filesystem::ReadDirectory(const Node& node) const {
-  if (node.file) return Status(ErrorCode::kNotADirectory, "not a directory");
-  Result<Attributes> root = GetAttributes(Root());
-  std::vector<DirectoryEntry> entries;
-  std::shared_lock lock(files_mu_);
-  entries.reserve(files_.size() + 2);
-  entries.push_back({".", *root});
-  entries.push_back({"..", *root});
-  for (const std::shared_ptr<MountedFile>& file : files_) {
-    entries.push_back({file->name(), AttributesOf(file, *file->current())});
+Result<OpenedDirectory> Filesystem::OpenDirectory(const Node& node) {
+  const std::shared_ptr<MountedDirectory> directory = DirectoryOf(node);
+  if (!directory) return Status(ErrorCode::kNotADirectory, "not a directory");
+  Result<DirectorySnapshotPtr> children = ChildrenOf(*directory);
+  if (!children.ok()) return children.status();
+  directory->NoteRead();
+  const std::shared_ptr<MountedDirectory> parent = directory->parent();
+  if (parent) {
+    // A walk (find, ls -R) opens the subdirectories of a directory it read one after another:
+    // list the ones after this one meanwhile.
+    const DirectorySnapshotPtr siblings = parent->KnownChildren();
+    if (const std::optional<size_t> index = siblings->IndexOf(directory->name())) {
+      ListAhead(parent, siblings, *index);
+    }
   }
+  return OpenedDirectory{.node = node,
+                         .parent = parent ? NodeOf(parent) : node,
+                         .children = std::move(children).value()};
+}
+
+DirectoryEntry Filesystem::EntryAt(const OpenedDirectory& directory, size_t index) {
+  if (index == 0) return {".", DirectoryAttributes(directory.node)};
+  if (index == 1) return {"..", DirectoryAttributes(directory.parent)};
+  DirectoryChild& child = *directory.children->children()[index - 2];
+  const std::shared_ptr<MountedDirectory> owner = DirectoryOf(directory.node);
+  if (child.entry.is_directory) {
+    return {child.entry.name, DirectoryAttributes(NodeOf(SubdirectoryOf(owner, child)))};
+  }
+  const std::shared_ptr<MountedFile> file = FileOf(owner, child);
+  DirectoryEntry entry{child.entry.name, AttributesOf(file, *file->current())};
+  entry.attributes_known = file->size_known();
+  return entry;
+}
+
+Result<std::vector<DirectoryEntry>> Filesystem::ReadDirectory(const Node& node) {
+  Result<OpenedDirectory> directory = OpenDirectory(node);
+  if (!directory.ok()) return directory.status();
+  std::vector<DirectoryEntry> entries;
+  entries.reserve(directory->size());
+  for (size_t i = 0; i < directory->size(); ++i) entries.push_back(EntryAt(*directory, i));
   return entries;
 }
 
@@ -167,6 +430,8 @@ Result<OpenedFile> Filesystem::Open(const Node& node) {
   const Status stale(ErrorCode::kStaleHandle, "the remote file has a newer version");
   if (file.current()->generation != node.generation) return stale;
   Revalidate(file, clock_.Now(), nullptr);
+  // Never read from what a listing said: only a probe gives the validators reads carry.
+  if (!file.probed()) return WhyNotProbed(file);
   FileVersionPtr version = file.current();
   if (version->generation != node.generation) return stale;
   if (file.FirstOpenOf(version->generation)) PrefetchForFirstOpen(version);

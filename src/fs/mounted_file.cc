@@ -4,16 +4,22 @@
 
 namespace rangefs {
 
-MountedFile::MountedFile(std::string name, RemoteFileInfo info, Clock::time_point probed_at,
-                         uint64_t block_size, const ReadaheadConfig& readahead,
-                         ChangeHandler on_change)
+MountedFile::MountedFile(std::string name, RemoteFileInfo info,
+                         std::optional<Clock::time_point> probed_at, uint64_t block_size,
+                         const ReadaheadConfig& readahead, ChangeHandler on_change, bool size_known,
+                         std::weak_ptr<MountedDirectory> parent)
     : name_(std::move(name)),
+      parent_(std::move(parent)),
       block_size_(block_size),
       on_change_(std::move(on_change)),
       readahead_(readahead),
       current_(MakeFileVersion(std::move(info), block_size)),
-      confirmed_at_(probed_at),
-      attempted_at_(probed_at) {}
+      confirmed_at_(probed_at.value_or(Clock::time_point())),
+      attempted_at_(probed_at.value_or(Clock::time_point())),
+      // Never confirmed: any Revalidate probes.
+      expired_(!probed_at.has_value()),
+      probed_(probed_at.has_value()),
+      size_known_(probed_at.has_value() || size_known) {}
 
 FileVersionPtr MountedFile::current() const {
   std::lock_guard lock(mu_);
@@ -42,6 +48,23 @@ MountedFile::Clock::time_point MountedFile::confirmed_at() const {
   return confirmed_at_;
 }
 
+bool MountedFile::probed() const { return probed_.load(); }
+
+bool MountedFile::size_known() const {
+  std::lock_guard lock(mu_);
+  return size_known_;
+}
+
+Status MountedFile::first_probe_failure() const {
+  std::lock_guard lock(mu_);
+  return first_probe_failure_;
+}
+
+void MountedFile::Expire() {
+  std::lock_guard lock(mu_);
+  expired_ = true;
+}
+
 std::optional<MountedFile::Probed> MountedFile::Revalidate(Clock::time_point asked_at,
                                                            const FileVersion* suspect,
                                                            Clock::duration max_age,
@@ -59,7 +82,7 @@ std::optional<MountedFile::Probed> MountedFile::Revalidate(Clock::time_point ask
       if (attempted_at_ > asked_at) return std::nullopt;
       started = clock.Now();
       if (suspect ? current_->generation != suspect->generation
-                  : started - confirmed_at_ < max_age) {
+                  : !expired_ && started - confirmed_at_ < max_age) {
         return std::nullopt;
       }
       if (!probe_in_flight_.valid()) break;
@@ -77,6 +100,7 @@ std::optional<MountedFile::Probed> MountedFile::Revalidate(Clock::time_point ask
     }
     probe_in_flight_ = finished.get_future().share();
     probed.before = current_;
+    probed.first = !probed_;
   }
 
   // Whatever happens below (even an exception from the probe), the waiters are let go.
@@ -102,12 +126,32 @@ std::optional<MountedFile::Probed> MountedFile::Revalidate(Clock::time_point ask
 FileVersionPtr MountedFile::AdoptLocked(Result<RemoteFileInfo> probed,
                                         Clock::time_point probed_at) {
   if (probed_at > attempted_at_) attempted_at_ = probed_at;
-  // A failed probe leaves the version: reads carry its validators, so a changed remote still
-  // cannot mix versions. And one that started before the probe that made the current version
-  // says nothing newer.
-  if (!probed.ok() || probed_at < confirmed_at_) return nullptr;
-  confirmed_at_ = probed_at;
-  if (SameVersion(current_->info, *probed)) return nullptr;
+  if (!probed_) {
+    if (!probed.ok()) {
+      first_probe_failure_ = probed.status();
+      return nullptr;
+    }
+    probed_ = true;
+    expired_ = false;
+    first_probe_failure_ = Status();
+    confirmed_at_ = probed_at;
+    // Nobody was told a size the listing did not state, and nobody read from a listing's
+    // guess: the probe completes the version in place unless it contradicts a stated size.
+    const bool contradicts = size_known_ && probed->size != current_->info.size;
+    size_known_ = true;
+    if (!contradicts) {
+      current_ = MakeFileVersion(std::move(probed).value(), block_size_, current_->generation);
+      return nullptr;
+    }
+  } else {
+    // A failed probe leaves the version: reads carry its validators, so a changed remote
+    // still cannot mix versions. And one that started before the probe that made the current
+    // version says nothing newer.
+    if (!probed.ok() || probed_at < confirmed_at_) return nullptr;
+    confirmed_at_ = probed_at;
+    expired_ = false;
+    if (SameVersion(current_->info, *probed)) return nullptr;
+  }
 
   std::erase_if(old_, [](const auto& entry) { return entry.second.expired(); });
   FileVersionPtr replaced = std::move(current_);

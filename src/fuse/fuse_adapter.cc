@@ -34,35 +34,36 @@ constexpr uint64_t kStatBlockBytes = 512;
 constexpr blksize_t kPreferredIoBytes = 1 << 20;
 constexpr unsigned kMaxKernelReadBytes = 1 << 20;
 
-// What every callback reaches through the session's user data.
-// The readers of open handles. The kernel releases every handle it opened, except when the
-// session ends with files still open (a signal, an aborted connection): those readers are freed
-// with the session instead of leaking. The handle is the reader's address, so reads need no
-// lookup.
+// What opendir and open hand the kernel as `fh`: the object's address, so reads need no lookup.
+// The kernel releases every handle it opened, except when the session ends with some still open
+// (a signal, an aborted connection): those are freed with the session instead of leaking.
+template <typename T>
 class OpenHandles {
  public:
-  uint64_t Add(std::unique_ptr<FileReader> reader) {
-    FileReader* const raw = reader.get();
+  uint64_t Add(std::unique_ptr<T> object) {
+    T* const raw = object.get();
     std::lock_guard lock(mu_);
-    readers_.emplace(raw, std::move(reader));
+    objects_.emplace(raw, std::move(object));
     return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(raw));
   }
   void Remove(uint64_t handle) {
-    std::unique_ptr<FileReader> reader;
+    std::unique_ptr<T> object;
     {
       std::lock_guard lock(mu_);
-      const auto found =
-          readers_.find(reinterpret_cast<FileReader*>(static_cast<uintptr_t>(handle)));
-      if (found == readers_.end()) return;
-      reader = std::move(found->second);
-      readers_.erase(found);
+      const auto found = objects_.find(Of(handle));
+      if (found == objects_.end()) return;
+      object = std::move(found->second);
+      objects_.erase(found);
     }
-    // Destroyed outside the lock: it may wait for nothing, but it frees blocks.
+    // Destroyed outside the lock: a reader frees blocks, a listing its snapshot.
   }
+  static T& Get(const fuse_file_info* fi) { return *Of(fi->fh); }
 
  private:
+  static T* Of(uint64_t handle) { return reinterpret_cast<T*>(static_cast<uintptr_t>(handle)); }
+
   std::mutex mu_;
-  std::unordered_map<FileReader*, std::unique_ptr<FileReader>> readers_;  // Guarded by mu_
+  std::unordered_map<T*, std::unique_ptr<T>> objects_;  // Guarded by mu_
 };
 
 struct Served {
@@ -71,7 +72,8 @@ struct Served {
   // Names and attributes stay valid as long as a version stays trusted (--revalidate): after
   // that the kernel asks again, and a lookup confirms the version with the server.
   const double attribute_timeout_seconds;
-  OpenHandles handles;
+  OpenHandles<FileReader> handles;
+  OpenHandles<OpenedDirectory> directories;
 };
 
 Served& ServedOf(fuse_req_t req) { return *static_cast<Served*>(fuse_req_userdata(req)); }
@@ -84,10 +86,6 @@ std::optional<Node> NodeOf(fuse_req_t req, fuse_ino_t ino) {
   std::optional<Node> node = ServedOf(req).inodes.Find(ino);
   if (!node) fuse_reply_err(req, ENOENT);
   return node;
-}
-
-FileReader& ReaderOf(const fuse_file_info* fi) {
-  return *reinterpret_cast<FileReader*>(static_cast<uintptr_t>(fi->fh));
 }
 
 struct stat ToStat(const Attributes& attributes, uint64_t inode) {
@@ -161,25 +159,75 @@ void OnGetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   });
 }
 
-void OnReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
+void OnOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Guarded(req, [&] {
     const std::optional<Node> node = NodeOf(req, ino);
     if (!node) return;
-    Result<std::vector<DirectoryEntry>> entries = FilesystemOf(req).ReadDirectory(*node);
-    if (!entries.ok()) return (void)fuse_reply_err(req, ErrnoFor(entries.status().code()));
-    InodeTable& inodes = ServedOf(req).inodes;
-    std::string buffer(size, '\0');
-    size_t used = 0;
-    // The offset handed back for an entry is the index of the one after it.
-    for (size_t i = static_cast<size_t>(offset); i < entries->size(); ++i) {
-      const DirectoryEntry& entry = (*entries)[i];
+    Result<OpenedDirectory> opened = FilesystemOf(req).OpenDirectory(*node);
+    if (!opened.ok()) return (void)fuse_reply_err(req, ErrnoFor(opened.status().code()));
+    OpenHandles<OpenedDirectory>& directories = ServedOf(req).directories;
+    fi->fh = directories.Add(std::make_unique<OpenedDirectory>(std::move(opened).value()));
+    // Not delivered (the caller was interrupted): no releasedir will follow.
+    if (fuse_reply_open(req, fi) != 0) directories.Remove(fi->fh);
+  });
+}
+
+// Both readdir and readdirplus: entries from `offset` on, as many as fit in `size` bytes. The
+// offset handed back for an entry is the index of the one after it in the listing opendir
+// pinned, so offsets stay valid however the remote directory changes meanwhile.
+void ReplyDirectory(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool plus) {
+  if (offset < 0) return (void)fuse_reply_err(req, EINVAL);
+  const OpenedDirectory& directory = OpenHandles<OpenedDirectory>::Get(fi);
+  Filesystem& filesystem = FilesystemOf(req);
+  InodeTable& inodes = ServedOf(req).inodes;
+  const double timeout = ServedOf(req).attribute_timeout_seconds;
+  std::string buffer(size, '\0');
+  size_t used = 0;
+  // References counted for readdirplus entries, taken back if the reply goes astray.
+  std::vector<uint64_t> referenced;
+  for (size_t i = static_cast<size_t>(offset); i < directory.size(); ++i) {
+    const DirectoryEntry entry = filesystem.EntryAt(directory, i);
+    const off_t next = static_cast<off_t>(i + 1);
+    char* const at = buffer.data() + used;
+    size_t needed = 0;
+    if (!plus) {
       const struct stat st = ToStat(entry.attributes, inodes.NumberOf(entry.attributes.node));
-      const size_t needed = fuse_add_direntry(req, buffer.data() + used, size - used,
-                                              entry.name.c_str(), &st, static_cast<off_t>(i + 1));
-      if (needed > size - used) break;
-      used += needed;
+      needed = fuse_add_direntry(req, at, size - used, entry.name.c_str(), &st, next);
+    } else {
+      // "." and ".." are never looked up by the kernel, and a file whose size needs a probe is
+      // left for a lookup (an inode of 0 tells the kernel there are no attributes here).
+      const bool link = entry.attributes_known && i >= 2;
+      fuse_entry_param param{};
+      param.ino =
+          link ? inodes.Reference(entry.attributes.node) : inodes.NumberOf(entry.attributes.node);
+      param.attr = ToStat(entry.attributes, param.ino);
+      if (!link) param.ino = 0;
+      param.attr_timeout = timeout;
+      param.entry_timeout = timeout;
+      needed = fuse_add_direntry_plus(req, at, size - used, entry.name.c_str(), &param, next);
+      if (link && needed > size - used) inodes.Forget(param.ino, 1);
+      if (link && needed <= size - used) referenced.push_back(param.ino);
     }
-    fuse_reply_buf(req, buffer.data(), used);
+    if (needed > size - used) break;
+    used += needed;
+  }
+  if (fuse_reply_buf(req, buffer.data(), used) != 0) {
+    for (const uint64_t inode : referenced) inodes.Forget(inode, 1);
+  }
+}
+
+void OnReadDir(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
+  Guarded(req, [&] { ReplyDirectory(req, size, offset, fi, false); });
+}
+
+void OnReadDirPlus(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
+  Guarded(req, [&] { ReplyDirectory(req, size, offset, fi, true); });
+}
+
+void OnReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Guarded(req, [&] {
+    ServedOf(req).directories.Remove(fi->fh);
+    fuse_reply_err(req, 0);
   });
 }
 
@@ -190,7 +238,7 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (!node) return;
     Result<OpenedFile> opened = FilesystemOf(req).Open(*node);
     if (!opened.ok()) return (void)fuse_reply_err(req, ErrnoFor(opened.status().code()));
-    OpenHandles& handles = ServedOf(req).handles;
+    OpenHandles<FileReader>& handles = ServedOf(req).handles;
     fi->fh = handles.Add(std::move(opened->reader));
     fi->keep_cache = opened->keep_cache ? 1 : 0;
     // Not delivered (the opener was interrupted): no release will follow.
@@ -201,7 +249,8 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
   Guarded(req, [&] {
     if (offset < 0) return (void)fuse_reply_err(req, EINVAL);
-    Result<ReadBuffer> read = ReaderOf(fi).Read(static_cast<uint64_t>(offset), size);
+    Result<ReadBuffer> read =
+        OpenHandles<FileReader>::Get(fi).Read(static_cast<uint64_t>(offset), size);
     if (!read.ok()) return (void)fuse_reply_err(req, ErrnoFor(read.status().code()));
     // Straight from the cached blocks (pinned by `read` until the reply is written): no copy
     // into an intermediate buffer.
@@ -291,7 +340,10 @@ constexpr fuse_lowlevel_ops MakeOperations() {
   ops.forget = OnForget;
   ops.forget_multi = OnForgetMulti;
   ops.getattr = OnGetAttr;
+  ops.opendir = OnOpenDir;
   ops.readdir = OnReadDir;
+  ops.readdirplus = OnReadDirPlus;
+  ops.releasedir = OnReleaseDir;
   ops.open = OnOpen;
   ops.read = OnRead;
   ops.release = OnRelease;
@@ -321,7 +373,8 @@ int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
   Served served{.filesystem = filesystem,
                 .inodes = {},
                 .attribute_timeout_seconds = config.attribute_timeout_seconds,
-                .handles = {}};
+                .handles = {},
+                .directories = {}};
   const std::unique_ptr<FuseSession> session =
       FuseSession::Mount(args, kOperations, &served, config.mountpoint);
   if (!session) return 1;
@@ -336,7 +389,12 @@ int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
   {
     KernelNotifier notifier(session->get());
     filesystem.SetVersionListener(
-        [&notifier](const std::string& name) { notifier.ForgetName(FUSE_ROOT_ID, name); });
+        [&notifier, &served](const Node& parent, const std::string& name) {
+          // A directory the kernel does not know has no names to forget.
+          if (const std::optional<uint64_t> inode = served.inodes.Existing(parent)) {
+            notifier.ForgetName(*inode, name);
+          }
+        });
     // A reader may be waiting for a server that is gone, and the loop waits for it. When a
     // signal ends the session, make such readers give up, so that SIGTERM unmounts at once.
     exit_code = session->Serve([&filesystem] {

@@ -25,6 +25,13 @@ uint64_t InodeTable::NumberOf(const Node& node) {
   return NumberLocked(node);
 }
 
+std::optional<uint64_t> InodeTable::Existing(const Node& node) const {
+  std::lock_guard lock(mu_);
+  const auto found = by_node_.find(node);
+  if (found == by_node_.end()) return std::nullopt;
+  return found->second;
+}
+
 std::optional<Node> InodeTable::Find(uint64_t inode) const {
   std::lock_guard lock(mu_);
   const auto found = by_inode_.find(inode);

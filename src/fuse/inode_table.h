@@ -29,6 +29,8 @@ class InodeTable {
   // The number of `node` without counting a reference (a directory listing's entry). A number
   // dealt out here lasts until a reference to it is forgotten.
   uint64_t NumberOf(const Node& node);
+  // The number of `node` if it has one now; never deals one out.
+  std::optional<uint64_t> Existing(const Node& node) const;
   // What `inode` stands for; nullopt for a number never dealt out or forgotten.
   std::optional<Node> Find(uint64_t inode) const;
   // The kernel dropped `count` references to `inode`; at none, the number is forgotten. The

@@ -129,6 +129,10 @@ ProbeStep ProbeWithHead(const RequestSetup& requests, CURL* handle, const Reques
     spdlog::debug("{}: HEAD answered {}, probing with a ranged GET", shown_url, code);
     return {};
   }
+  // Gone: a directory listing may still name the file, and the caller says ENOENT for it.
+  if (code == 404 || code == 410) {
+    return ProbeStep::Answer(Status(ErrorCode::kNotFound, DescribeStatus(exchange, code)));
+  }
   if (code < 200 || code > 299) {
     return ProbeStep::Answer(Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code)));
   }

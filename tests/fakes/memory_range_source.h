@@ -302,7 +302,7 @@ class MemoryRangeSource : public RangeSource {
       return probe_failure_;
     }
     auto it = files_.find(url);
-    if (it == files_.end()) return Status(ErrorCode::kHttpStatus, "HTTP 404");
+    if (it == files_.end()) return Status(ErrorCode::kNotFound, "HTTP 404");
     return it->second.info;
   }
 

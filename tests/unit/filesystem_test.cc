@@ -348,7 +348,10 @@ class FilesystemVersionTest : public FilesystemTest {
   std::unique_ptr<Filesystem> MakeFilesystem(std::chrono::milliseconds revalidate_after) {
     auto fs = std::make_unique<Filesystem>(source_, clock_, files_, kMountTime, Options(),
                                            revalidate_after);
-    fs->SetVersionListener([this](const std::string& name) { changed_names_.push_back(name); });
+    fs->SetVersionListener([this](const Node& parent, const std::string& name) {
+      EXPECT_TRUE(parent.is_root());
+      changed_names_.push_back(name);
+    });
     return fs;
   }
   // The remote's hello.txt gets new content of another size.
@@ -536,7 +539,7 @@ TEST_F(FilesystemTest, FilesAddedAfterMountAreLookedUpListedAndRead) {
 
 TEST_F(FilesystemTest, AddFileRefusesATakenNameAndNamesThatAreNotFileNames) {
   const RemoteFileInfo info = source_.AddFile("https://h/other", "x");
-  for (const char* name : {"hello.txt", "", ".", "..", "a/b"}) {
+  for (const char* name : {"hello.txt", "", ".", "..", "a/", "/a", "hello.txt/x"}) {
     SCOPED_TRACE(name);
     const Status added = fs_->AddFile({name, info});
     EXPECT_EQ(added.code(), ErrorCode::kInvalidArgument);

@@ -32,9 +32,9 @@ TEST(InodeTableTest, TheRootIsOneAndAlwaysKnown) {
 TEST(InodeTableTest, EachNodeGetsItsOwnNumberAndKeepsIt) {
   InodeTable table;
   const auto file = MakeFile("a");
-  const Node first{file, 0};
-  const Node second{file, 1};
-  const Node other{MakeFile("b"), 0};
+  const Node first{file, nullptr, 0};
+  const Node second{file, nullptr, 1};
+  const Node other{MakeFile("b"), nullptr, 0};
   const uint64_t a0 = table.Reference(first);
   const uint64_t a1 = table.Reference(second);
   const uint64_t b0 = table.Reference(other);
@@ -47,7 +47,7 @@ TEST(InodeTableTest, EachNodeGetsItsOwnNumberAndKeepsIt) {
 
 TEST(InodeTableTest, NumbersNeverDealtOutAreUnknown) {
   InodeTable table;
-  const uint64_t known = table.Reference(Node{MakeFile("a"), 0});
+  const uint64_t known = table.Reference(Node{MakeFile("a"), nullptr, 0});
   for (uint64_t inode :
        {uint64_t{0}, known + 1, uint64_t{999}, std::numeric_limits<uint64_t>::max()}) {
     EXPECT_FALSE(table.Find(inode).has_value()) << inode;
@@ -56,7 +56,7 @@ TEST(InodeTableTest, NumbersNeverDealtOutAreUnknown) {
 
 TEST(InodeTableTest, ANumberLastsUntilEveryReferenceIsForgotten) {
   InodeTable table;
-  const Node node{MakeFile("a"), 0};
+  const Node node{MakeFile("a"), nullptr, 0};
   const uint64_t inode = table.Reference(node);
   table.Reference(node);
   table.Reference(node);
@@ -74,7 +74,7 @@ TEST(InodeTableTest, AForgottenNodeSeenAgainGetsANewNumber) {
   // A number the kernel may still hold in some stale handle must not come to mean another
   // node; a fresh number for the old node is harmless.
   InodeTable table;
-  const Node node{MakeFile("a"), 0};
+  const Node node{MakeFile("a"), nullptr, 0};
   const uint64_t first = table.Reference(node);
   table.Forget(first, 1);
   const uint64_t second = table.Reference(node);
@@ -84,7 +84,7 @@ TEST(InodeTableTest, AForgottenNodeSeenAgainGetsANewNumber) {
 
 TEST(InodeTableTest, AListingsNumberIsTheOneALookupThenGets) {
   InodeTable table;
-  const Node node{MakeFile("a"), 0};
+  const Node node{MakeFile("a"), nullptr, 0};
   const uint64_t listed = table.NumberOf(node);
   EXPECT_EQ(table.Reference(node), listed);
   table.Forget(listed, 1);
@@ -98,7 +98,7 @@ TEST(InodeTableTest, HoldsItsFileAliveUntilForgotten) {
   {
     const auto file = MakeFile("a");
     watched = file;
-    inode = table.Reference(Node{file, 0});
+    inode = table.Reference(Node{file, nullptr, 0});
   }
   EXPECT_FALSE(watched.expired()) << "the kernel may still ask about it";
   table.Forget(inode, 1);
