@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "http/protocol.h"
+#include "http/redirect.h"
 #include "http/response.h"
 #include "http/url_target.h"
 #include "rangefs/byte_range.h"
@@ -16,9 +17,6 @@
 
 namespace rangefs::http {
 namespace {
-
-// RFC 9110 suggests clients follow at most a handful of redirects; 10 matches curl's CLI.
-constexpr long kMaxRedirects = 10;
 
 // Where a probe's answer came from and its validators; the caller adds the size. Needs
 // CURLOPT_FILETIME on the request for Last-Modified.
@@ -33,25 +31,6 @@ RemoteFileInfo IdentityOfResponse(CURL* handle, const std::string& url) {
   curl_easy_getinfo(handle, CURLINFO_FILETIME_T, &filetime);
   if (filetime >= 0) info.last_modified = static_cast<std::time_t>(filetime);
   return info;
-}
-
-// The redirect statuses that name another location for the same request (RFC 9110 15.4).
-bool IsRedirect(long code) {
-  return code == 301 || code == 302 || code == 303 || code == 307 || code == 308;
-}
-
-// Where a redirect answer leads (absolute: libcurl resolves a relative Location), or an error
-// when it names no usable location. Empty when the answer is not a redirect.
-std::optional<Result<std::string>> RedirectLocation(CURL* handle, long code,
-                                                    const Exchange& exchange) {
-  if (!IsRedirect(code)) return std::nullopt;
-  char* location = nullptr;
-  curl_easy_getinfo(handle, CURLINFO_REDIRECT_URL, &location);
-  if (location == nullptr || *location == '\0') {
-    return Result<std::string>(Status(
-        ErrorCode::kHttpStatus, DescribeStatus(exchange, code) + " without a usable Location"));
-  }
-  return Result<std::string>(std::string(location));
 }
 
 // What one request of a probe learned: the answer (the file, or an error), or a redirect to
@@ -71,30 +50,6 @@ struct ProbeStep {
   std::optional<Result<RemoteFileInfo>> answer;
   std::string redirect_to;
 };
-
-// Whether the probe may follow a redirect from `from` to `to`, the redirect number
-// `redirects` + 1. The error names both URLs, redacted.
-Status CheckRedirect(const HttpOptions& options, std::string_view from, std::string_view to,
-                     long redirects) {
-  const std::string hop = "redirect from " + RedactUrl(from) + " to " + RedactUrl(to);
-  if (redirects >= kMaxRedirects) {
-    return Status(ErrorCode::kHttpStatus, "more than " + std::to_string(kMaxRedirects) +
-                                              " redirects (the next: " + hop + ")");
-  }
-  const std::string scheme = http::UrlScheme(to);
-  if (scheme != "http" && scheme != "https") {
-    return Status(ErrorCode::kHttpStatus, hop + " refused: only http and https are followed");
-  }
-  if (scheme == "http" && http::UrlScheme(from) == "https" && !options.allow_insecure_redirect) {
-    return Status(ErrorCode::kHttpStatus, hop +
-                                              " refused: it leaves https for unencrypted http "
-                                              "(--allow-insecure-redirect allows it)");
-  }
-  if (Result<http::UrlTarget> target = http::ParseUrlTarget(to); !target.ok()) {
-    return Status(ErrorCode::kHttpStatus, hop + " refused: " + target.status().message());
-  }
-  return Status::Ok();
-}
 
 // Where a probe step counts its request: under the URL the user gave.
 struct Counted {

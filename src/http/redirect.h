@@ -1,0 +1,36 @@
+// Redirects, followed one checked hop at a time by the probe and the listing fetch alike: only
+// http and https, never from https to http unless allowed, at most kMaxRedirects hops. (The
+// caller decides per hop which credentials go along: RequestSetup::RequestFor.)
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/response.h"
+#include "rangefs/http_range_source.h"
+#include "rangefs/status.h"
+
+namespace rangefs::http {
+
+// RFC 9110 suggests clients follow at most a handful of redirects; 10 matches curl's CLI.
+inline constexpr long kMaxRedirects = 10;
+
+// The redirect statuses that name another location for the same request (RFC 9110 15.4).
+bool IsRedirect(long code);
+
+// Where a redirect answer leads (absolute: libcurl resolves a relative Location), or an error
+// when it names no usable location. Empty when the answer is not a redirect.
+std::optional<Result<std::string>> RedirectLocation(CURL* handle, long code,
+                                                    const Exchange& exchange);
+
+// Whether a request may follow a redirect from `from` to `to`, the redirect number
+// `redirects` + 1. The error names both URLs, redacted.
+Status CheckRedirect(const HttpOptions& options, std::string_view from, std::string_view to,
+                     long redirects);
+
+}  // namespace rangefs::http
