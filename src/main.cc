@@ -21,6 +21,7 @@
 #include "cli/logging.h"
 #include "cli/mount_spec.h"
 #include "cli/options.h"
+#include "cli/url_file.h"
 #include "fuse/fuse_adapter.h"
 #include "rangefs/filesystem.h"
 #include "rangefs/http_range_source.h"
@@ -65,12 +66,36 @@ Result<std::string> ResolveMountpoint(const std::string& path) {
   return resolved.string();
 }
 
-// The files to mount: the operands, or the one URL named by --name.
+// The entries to mount: the operands (or the one URL named by --name), then the URL file's.
 Result<std::vector<MountSpec>> MountSpecsOf(const Options& options) {
-  if (options.name.empty()) return ParseMountSpecs(options.operands);
-  Result<MountSpec> spec = ParseNamedMountSpec(options.name, options.operands.front());
-  if (!spec.ok()) return spec.status();
-  return std::vector<MountSpec>{std::move(spec).value()};
+  Result<std::vector<MountSpec>> specs = std::vector<MountSpec>{};
+  if (options.name.empty()) {
+    specs = ParseMountSpecs(options.operands);
+  } else if (Result<MountSpec> spec = ParseNamedMountSpec(options.name, options.operands.front());
+             spec.ok()) {
+    specs->push_back(std::move(spec).value());
+  } else {
+    return spec.status();
+  }
+  if (!specs.ok()) return specs;
+  if (!options.url_file.empty()) {
+    Result<std::vector<MountSpec>> listed = ReadUrlFile(options.url_file, *specs);
+    if (!listed.ok()) return listed.status();
+    specs->insert(specs->end(), std::make_move_iterator(listed->begin()),
+                  std::make_move_iterator(listed->end()));
+  }
+  // TODO(issue 14): mount directories; until then they are refused before anything starts.
+  for (const MountSpec& spec : *specs) {
+    if (spec.kind == SpecKind::kDirectory) {
+      return Status(ErrorCode::kInvalidArgument,
+                    RedactUrl(spec.url) + ": directories are not supported yet");
+    }
+    if (spec.name.find('/') != std::string::npos) {
+      return Status(ErrorCode::kInvalidArgument,
+                    spec.name + ": folders in URL files are not supported yet");
+    }
+  }
+  return specs;
 }
 
 // What /proc/mounts shows as the mount's source: the operand, as an fstab line or mount(8)

@@ -2,8 +2,10 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <memory>
-#include <set>
+#include <optional>
+#include <unordered_set>
 
 namespace rangefs {
 namespace {
@@ -20,16 +22,15 @@ Status BadUrl(std::string_view url, std::string_view why) {
   return Status(ErrorCode::kInvalidArgument, std::string(url) + ": " + std::string(why));
 }
 
-Status CheckFileName(std::string_view name, std::string_view culprit) {
-  if (name.empty()) return BadUrl(culprit, "empty file name");
-  if (name == "." || name == "..") return BadUrl(culprit, "file name may not be \".\" or \"..\"");
-  if (name.find('/') != std::string_view::npos) return BadUrl(culprit, "file name contains '/'");
-  if (name.find('\0') != std::string_view::npos) return BadUrl(culprit, "file name contains NUL");
-  return Status::Ok();
-}
+// The parts of a URL a name and a kind come from, as libcurl parses them: so what is accepted
+// here is what the HTTP engine accepts later. `path` and `query` are still percent-encoded.
+struct UrlParts {
+  std::string host;
+  std::string path;   // "/" at least: libcurl gives "https://h" the path "/"
+  std::string query;  // without the '?'; empty when there is none
+};
 
-// The URL parser is libcurl's, so what is accepted here is what the HTTP engine accepts later.
-Result<std::string> EncodedPath(std::string_view url) {
+Result<UrlParts> ParseUrl(std::string_view url) {
   std::unique_ptr<CURLU, CurlUrlDeleter> handle(curl_url());
   if (!handle) return Status(ErrorCode::kInternal, "out of memory");
   const std::string text(url);
@@ -46,37 +47,154 @@ Result<std::string> EncodedPath(std::string_view url) {
   if (scheme_text != "http" && scheme_text != "https") {
     return BadUrl(url, "only http and https URLs are supported");
   }
+  UrlParts parts;
+  if (curl_url_get(handle.get(), CURLUPART_HOST, &raw, 0) != CURLUE_OK) {
+    return BadUrl(url, "no host");
+  }
+  parts.host = CurlString(raw).get();
   if (curl_url_get(handle.get(), CURLUPART_PATH, &raw, 0) != CURLUE_OK) {
     return BadUrl(url, "no path");
   }
-  const CurlString path(raw);
-  return std::string(path.get());
+  parts.path = CurlString(raw).get();
+  if (curl_url_get(handle.get(), CURLUPART_QUERY, &raw, 0) == CURLUE_OK) {
+    parts.query = CurlString(raw).get();
+  }
+  return parts;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// "%XX" becomes its byte; anything else, a '%' without two hex digits included, stays (as
+// curl_easy_unescape does). '+' stays '+': it means a space only in HTML forms.
+std::string PercentDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+        HexValue(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+// "a/b//" -> "b"; "/" -> "".
+std::string_view LastNonEmptySegment(std::string_view path) {
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// The percent-decoded value of the first `key` parameter of `query`, if there is one.
+std::optional<std::string> QueryParameter(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const size_t equals = pair.find('=');
+    if (PercentDecode(pair.substr(0, equals)) != key) continue;
+    return equals == std::string_view::npos ? std::string()
+                                            : PercentDecode(pair.substr(equals + 1));
+  }
+  return std::nullopt;
+}
+
+bool IsS3ListQuery(std::string_view query) { return QueryParameter(query, "list-type") == "2"; }
+
+SpecKind KindOf(const UrlParts& parts) {
+  return parts.path.ends_with('/') || IsS3ListQuery(parts.query) ? SpecKind::kDirectory
+                                                                 : SpecKind::kFile;
+}
+
+// "bucket.s3.amazonaws.com" -> "bucket"; an IP address ("127.0.0.1", "[::1]") stays whole.
+std::string FirstHostLabel(std::string_view host) {
+  const bool ip = host.starts_with('[') || std::all_of(host.begin(), host.end(), [](char c) {
+                    return c == '.' || (c >= '0' && c <= '9');
+                  });
+  return std::string(ip ? host : host.substr(0, host.find('.')));
+}
+
+Result<std::string> FileName(std::string_view url, const UrlParts& parts) {
+  const size_t slash = parts.path.rfind('/');
+  const std::string_view path(parts.path);
+  const std::string_view encoded = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (encoded.empty()) return BadUrl(url, "no file name at the end of the URL path");
+  std::string name = PercentDecode(encoded);
+  if (Status status = CheckEntryName(name, url); !status.ok()) return status;
+  return name;
+}
+
+Result<std::string> DirectoryName(std::string_view url, const UrlParts& parts) {
+  std::string name;
+  if (IsS3ListQuery(parts.query)) {
+    const std::optional<std::string> prefix = QueryParameter(parts.query, "prefix");
+    if (prefix) name = std::string(LastNonEmptySegment(*prefix));
+    if (name.empty()) name = PercentDecode(LastNonEmptySegment(parts.path));
+    if (name.empty()) name = FirstHostLabel(parts.host);
+  } else {
+    if (KindOf(parts) != SpecKind::kDirectory) {
+      return BadUrl(url, "not a directory URL (its path does not end in '/')");
+    }
+    name = PercentDecode(LastNonEmptySegment(parts.path));
+    if (name.empty()) name = parts.host;
+  }
+  if (Status status = CheckEntryName(name, url); !status.ok()) return status;
+  return name;
+}
+
+// NAME and URL given apart: NAME must be a valid name (`context` says where it came from)
+// and URL a valid URL.
+Result<MountSpec> NamedSpec(std::string_view name, std::string_view url, std::string_view context) {
+  if (Status status = CheckEntryName(name, context); !status.ok()) return status;
+  Result<SpecKind> kind = KindOfUrl(url);
+  if (!kind.ok()) return kind.status();
+  return MountSpec{std::string(name), std::string(url), *kind};
 }
 
 }  // namespace
 
-Result<std::string> FileNameFromUrl(std::string_view url) {
-  Result<std::string> path = EncodedPath(url);
-  if (!path.ok()) return path.status();
-  const size_t slash = path->rfind('/');
-  const std::string encoded = slash == std::string::npos ? *path : path->substr(slash + 1);
-  if (encoded.empty()) return BadUrl(url, "no file name at the end of the URL path");
-
-  int decoded_length = 0;
-  const CurlString decoded(curl_easy_unescape(nullptr, encoded.data(),
-                                              static_cast<int>(encoded.size()), &decoded_length));
-  if (!decoded) return Status(ErrorCode::kInternal, "out of memory");
-  std::string name(decoded.get(), static_cast<size_t>(decoded_length));
-  if (Status status = CheckFileName(name, url); !status.ok()) return status;
-  return name;
+Status CheckEntryName(std::string_view name, std::string_view culprit) {
+  if (name.empty()) return BadUrl(culprit, "empty name");
+  if (name == "." || name == "..") return BadUrl(culprit, "a name may not be \".\" or \"..\"");
+  if (name.find('/') != std::string_view::npos) return BadUrl(culprit, "name contains '/'");
+  if (name.find('\0') != std::string_view::npos) return BadUrl(culprit, "name contains NUL");
+  return Status::Ok();
 }
 
-// NAME and URL given apart: NAME must be a valid file name (`context` says where it came from)
-// and URL must have a path.
-Result<MountSpec> NamedSpec(std::string_view name, std::string_view url, std::string_view context) {
-  if (Status status = CheckFileName(name, context); !status.ok()) return status;
-  if (Result<std::string> path = EncodedPath(url); !path.ok()) return path.status();
-  return MountSpec{std::string(name), std::string(url)};
+Result<std::string> FileNameFromUrl(std::string_view url) {
+  Result<UrlParts> parts = ParseUrl(url);
+  if (!parts.ok()) return parts.status();
+  return FileName(url, *parts);
+}
+
+Result<std::string> DirectoryNameFromUrl(std::string_view url) {
+  Result<UrlParts> parts = ParseUrl(url);
+  if (!parts.ok()) return parts.status();
+  return DirectoryName(url, *parts);
+}
+
+Result<SpecKind> KindOfUrl(std::string_view url) {
+  Result<UrlParts> parts = ParseUrl(url);
+  if (!parts.ok()) return parts.status();
+  return KindOf(*parts);
+}
+
+Result<MountSpec> MountSpecFromUrl(std::string_view url) {
+  Result<UrlParts> parts = ParseUrl(url);
+  if (!parts.ok()) return parts.status();
+  const SpecKind kind = KindOf(*parts);
+  Result<std::string> name =
+      kind == SpecKind::kDirectory ? DirectoryName(url, *parts) : FileName(url, *parts);
+  if (!name.ok()) return name.status();
+  return MountSpec{std::move(name).value(), std::string(url), kind};
 }
 
 Result<MountSpec> ParseMountSpec(std::string_view operand) {
@@ -87,9 +205,7 @@ Result<MountSpec> ParseMountSpec(std::string_view operand) {
       return NamedSpec(name, operand.substr(equals + 1), operand);
     }
   }
-  Result<std::string> name = FileNameFromUrl(operand);
-  if (!name.ok()) return name.status();
-  return MountSpec{std::move(name).value(), std::string(operand)};
+  return MountSpecFromUrl(operand);
 }
 
 Result<MountSpec> ParseNamedMountSpec(std::string_view name, std::string_view url) {
@@ -98,13 +214,14 @@ Result<MountSpec> ParseNamedMountSpec(std::string_view name, std::string_view ur
 
 Result<std::vector<MountSpec>> ParseMountSpecs(std::span<const std::string> operands) {
   std::vector<MountSpec> specs;
-  std::set<std::string, std::less<>> names;
+  specs.reserve(operands.size());
+  std::unordered_set<std::string> names;
   for (const std::string& operand : operands) {
     Result<MountSpec> spec = ParseMountSpec(operand);
     if (!spec.ok()) return spec.status();
     if (!names.insert(spec->name).second) {
       return Status(ErrorCode::kInvalidArgument,
-                    operand + ": another URL already has the file name \"" + spec->name + "\"");
+                    operand + ": another URL already has the name \"" + spec->name + "\"");
     }
     specs.push_back(std::move(spec).value());
   }

@@ -1,4 +1,5 @@
-// Turning command-line operands into the files a mount shows: "URL" or "NAME=URL".
+// Turning command-line operands into the entries a mount shows: "URL" or "NAME=URL", each a
+// file or a directory.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -12,9 +13,21 @@
 
 namespace rangefs {
 
+// What a URL is mounted as. A directory URL is one whose path ends in "/" ("https://h/pub/",
+// and "https://h", whose path is "/"), or an S3 ListObjectsV2 URL (its query has
+// "list-type=2"), whatever its path: its entries come from listings.
+enum class SpecKind { kFile, kDirectory };
+
+// One entry of the mount: an operand, the --name'd URL, or a line of a URL file.
 struct MountSpec {
-  std::string name;  // file name in the mount directory
+  // Path inside the mount. An operand's is one plain name; a URL file's may contain '/'
+  // (folders), each segment a plain name.
+  std::string name;
   std::string url;
+  SpecKind kind = SpecKind::kFile;
+  // Operands are probed (or listed) at mount, and a bad URL refuses the mount; URL-file lines
+  // are probed lazily, on first use, since a file of 100,000 URLs must mount in seconds.
+  bool probe_at_mount = true;
   friend bool operator==(const MountSpec&, const MountSpec&) = default;
 };
 
@@ -25,17 +38,39 @@ struct MountSpec {
 // "..", or contains "/" or NUL.
 Result<std::string> FileNameFromUrl(std::string_view url);
 
+// The name a directory URL gets: its last non-empty path segment, percent-decoded
+// ("https://h/pub/Debian%20CD/" -> "Debian CD"), or for "https://h/" the host ("h"). For an
+// S3 ListObjectsV2 URL: the last non-empty segment of its percent-decoded `prefix` parameter
+// ("?list-type=2&prefix=data/2024/" -> "2024"), else the last non-empty path segment (a
+// path-style bucket, "https://s3.example/bucket?list-type=2"), else the host's first label
+// ("https://bucket.s3.amazonaws.com/?list-type=2" -> "bucket"; an IP address stays whole).
+// Fails (kInvalidArgument, naming the URL) for what is not an http(s) URL, for a URL that is
+// not a directory (see SpecKind), and for a name that is "." or ".." or contains "/" or NUL.
+Result<std::string> DirectoryNameFromUrl(std::string_view url);
+
+// Whether `url` is a file or a directory (see SpecKind). Fails (kInvalidArgument, naming the
+// URL) for anything but an absolute http(s) URL with a host.
+Result<SpecKind> KindOfUrl(std::string_view url);
+
+// A plain URL as an entry: its kind, and the name FileNameFromUrl or DirectoryNameFromUrl
+// gives it. probe_at_mount is true.
+Result<MountSpec> MountSpecFromUrl(std::string_view url);
+
+// Whether `name` may name one entry of a directory: not empty, not "." or "..", no '/' or NUL.
+// The error (kInvalidArgument) names `culprit` and what is wrong.
+Status CheckEntryName(std::string_view name, std::string_view culprit);
+
 // Parses one operand. "NAME=URL" when the text before the first "=" contains neither ":" nor
-// "/" (a URL always has "http:" before any "="), else a plain URL named by FileNameFromUrl.
-// An explicit NAME obeys the same rules as a derived one.
+// "/" (a URL always has "http:" before any "="), else a plain URL named by MountSpecFromUrl.
+// An explicit NAME obeys the same rules as a derived one; the URL decides the kind.
 Result<MountSpec> ParseMountSpec(std::string_view operand);
 
-// The file `url` named `name` (--name, -o name=): `url` is taken whole, never read as
+// The entry `url` named `name` (--name, -o name=): `url` is taken whole, never read as
 // NAME=URL, and `name` obeys the same rules as an explicit NAME.
 Result<MountSpec> ParseNamedMountSpec(std::string_view name, std::string_view url);
 
-// Parses every operand and checks that no two files share a name. The first problem found is
-// returned, naming the operand responsible.
+// Parses every operand and checks that no two entries share a name. The first problem found
+// is returned, naming the operand responsible.
 Result<std::vector<MountSpec>> ParseMountSpecs(std::span<const std::string> operands);
 
 }  // namespace rangefs

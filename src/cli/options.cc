@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -95,6 +96,7 @@ struct ParseTargets {
   std::vector<std::string> header_lines;  // --header
   std::vector<std::string> header_files;  // --header-file
   std::string metrics_address;            // --metrics, checked after parsing
+  double dir_ttl_seconds = 0;             // --dir-ttl, when given
 };
 
 constexpr const char* kAppDescription =
@@ -104,9 +106,10 @@ constexpr const char* kAppDescription =
 void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
   app.footer(
       "Each URL becomes one read-only file in MOUNTPOINT, named after the last segment of its\n"
-      "path (percent-decoded) or NAME. rangefs probes every URL before mounting and exits\n"
-      "non-zero, mounting nothing, if one cannot be read. Unmount with: fusermount3 -u "
-      "MOUNTPOINT\n\n"
+      "path (percent-decoded) or NAME; a URL whose path ends in '/' (or an S3 ListObjectsV2\n"
+      "URL, ?list-type=2) becomes a directory. rangefs probes every URL operand before\n"
+      "mounting and exits non-zero, mounting nothing, if one cannot be read; the entries of\n"
+      "--url-file are probed on first use. Unmount with: fusermount3 -u MOUNTPOINT\n\n"
       "mount(8) and /etc/fstab: mount -t fuse.rangefs URL MOUNTPOINT -o OPTIONS. Every long\n"
       "option above is also -o key=value with _ between words (--cache-size 1G is\n"
       "-o cache_size=1G; flags are -o key: -o debug, -o no_open_prefetch); -o name=NAME names\n"
@@ -120,7 +123,8 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
       "--version", [] { return VersionText(); }, "Print versions of rangefs and its libraries");
 
   std::vector<std::string>& positionals = targets.positionals;
-  app.add_option("operands", positionals, "URL|NAME=URL... MOUNTPOINT")->required()->expected(-2);
+  // At least MOUNTPOINT: with --url-file, URLs are optional (checked after parsing).
+  app.add_option("operands", positionals, "URL|NAME=URL... MOUNTPOINT")->required()->expected(-1);
   app.add_flag("-f,--foreground", options.foreground,
                "Stay in the foreground instead of daemonizing once mounted");
   app.add_flag("-d,--debug", options.debug,
@@ -134,6 +138,11 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
                  "File name of the single URL, as -o name=NAME in an fstab line (with several "
                  "URLs, write NAME=URL). Default: the URL's last path segment")
       ->type_name("NAME");
+  app.add_option("--url-file", options.url_file,
+                 "Also mount the entries listed in FILE, one URL or PATH=URL a line (PATH may "
+                 "hold '/' to make folders; lines starting with # are comments); probed on first "
+                 "use, not at mount. With it, URL operands are optional. Default: none")
+      ->type_name("FILE");
   app.add_option("--log-file", options.log_file,
                  "Once mounted, append log lines to FILE instead of sending them to syslog (or, "
                  "with -f, stderr). Default: syslog")
@@ -165,6 +174,11 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
                  "Last-Modified from the server, only changes of size are noticed")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--dir-ttl", targets.dir_ttl_seconds,
+                 "Seconds a directory listing stays trusted: after that, the next lookup or "
+                 "readdir in it fetches it again (new files appear, removed ones disappear). "
+                 "Default: the value of --revalidate")
+      ->check(CLI::NonNegativeNumber);
 
   // Sizes take binary suffixes (64K, 1M, 2G) like dd and fallocate.
   const auto as_size = CLI::AsSizeValue(false);
@@ -198,6 +212,19 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
   app.add_option("--connections", options.read.connections,
                  "Parallel readahead requests, all files together")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  // Listings come from servers rangefs does not control: bounded, so that a page that never
+  // ends or has a million links costs an EIO on that directory, not the memory of the host.
+  app.add_option("--max-listing-size", options.max_listing_size,
+                 "Largest directory listing page read, in bytes (a 100,000-entry nginx JSON or "
+                 "HTML listing is 10-15 MB); a larger one fails that directory with EIO")
+      ->transform(as_size)
+      ->check(CLI::Range(uint64_t{1}, uint64_t{4} << 30))
+      ->default_str(HumanSize(options.max_listing_size));
+  app.add_option("--max-dir-entries", options.max_dir_entries,
+                 "Most entries of one directory; a listing with more fails that directory with "
+                 "EIO")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}))
       ->capture_default_str();
   app.add_option("--metrics", targets.metrics_address,
                  "Serve metrics in the Prometheus text format at http://ADDR/metrics, ADDR a "
@@ -311,8 +338,14 @@ CommandLine ParseCommandLine(int argc, char** argv) {
     (void)app.exit(e);
     return {std::nullopt, kUsageExitCode};
   }
-  if (positionals.size() < 2) {
-    std::cerr << "rangefs: need at least one URL and a MOUNTPOINT (see rangefs --help)\n";
+  const bool has_url_file = app.get_option("--url-file")->count() > 0;
+  if (has_url_file && options.url_file.empty()) {
+    std::cerr << "rangefs: --url-file (-o url_file=) needs a FILE\n";
+    return {std::nullopt, kUsageExitCode};
+  }
+  if (positionals.size() < (has_url_file ? 1u : 2u)) {
+    std::cerr << "rangefs: need at least one URL (or --url-file) and a MOUNTPOINT (see rangefs "
+                 "--help)\n";
     return {std::nullopt, kUsageExitCode};
   }
   if (!options.name.empty() && positionals.size() != 2) {
@@ -336,6 +369,13 @@ CommandLine ParseCommandLine(int argc, char** argv) {
       return {std::nullopt, kUsageExitCode};
     }
     options.metrics = std::move(address).value();
+  }
+  if (app.get_option("--dir-ttl")->count() > 0) options.dir_ttl_seconds = targets.dir_ttl_seconds;
+  if (has_url_file) {
+    // The daemon runs in "/": a relative path must mean what it meant where rangefs started.
+    std::error_code error;
+    const std::filesystem::path absolute = std::filesystem::absolute(options.url_file, error);
+    if (!error) options.url_file = absolute.string();
   }
   options.mountpoint = positionals.back();
   positionals.pop_back();

@@ -1,6 +1,7 @@
 // Command-line options of the rangefs binary, parsed with CLI11.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,7 +14,10 @@
 namespace rangefs {
 
 struct Options {
-  std::vector<std::string> operands;  // "URL" or "NAME=URL", one file each
+  std::vector<std::string> operands;  // "URL" or "NAME=URL", one file or directory each
+  // --url-file: more entries, one a line (see cli/url_file.h); made absolute at parsing, since
+  // the daemon runs in "/". Empty: none.
+  std::string url_file;
   std::string mountpoint;
   bool foreground = false;                // -f: stay attached to the terminal
   bool debug = false;                     // -d: foreground, debug logging, FUSE debug output
@@ -28,6 +32,15 @@ struct Options {
   // How old a confirmation of a file's version may be when it is looked up or opened; also how
   // long the kernel caches names and attributes.
   double revalidate_seconds = 60;
+  // --dir-ttl: how long a directory listing is trusted before it is fetched again. Empty: as
+  // long as a file's version (revalidate_seconds).
+  std::optional<double> dir_ttl_seconds;
+  // --max-listing-size: the largest listing page read, in bytes. 32 MiB holds a 100,000-entry
+  // nginx JSON or HTML listing (10-15 MB) twice over, yet bounds what a page that never ends
+  // or a 1,000,000-link page can make rangefs allocate.
+  uint64_t max_listing_size = uint64_t{32} << 20;
+  // --max-dir-entries: most entries of one directory; more makes the directory fail with EIO.
+  uint64_t max_dir_entries = 250000;
   ReadOptions read;  // cache, readahead and parallelism
   // --metrics: where the Prometheus endpoint listens; empty: no endpoint (the default, since it
   // is one more socket, and the counters behind the extended attributes run anyway).

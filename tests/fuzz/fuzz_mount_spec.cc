@@ -1,4 +1,5 @@
-// The command line's operands (ParseMountSpecs, ParseMountSpec, FileNameFromUrl), which run
+// The command line's operands (ParseMountSpecs, ParseMountSpec, FileNameFromUrl,
+// DirectoryNameFromUrl, KindOfUrl), which run
 // libcurl's URL parser. Input: operands, one a line.
 #include <cstddef>
 #include <cstdint>
@@ -43,10 +44,21 @@ void CheckOperand(const std::string& operand) {
     return;
   }
   CheckName(spec->name);
+  FUZZ_CHECK(spec->probe_at_mount);
+  const Result<SpecKind> kind = KindOfUrl(spec->url);
+  FUZZ_CHECK(kind.ok());
+  FUZZ_CHECK(*kind == spec->kind);
   if (spec->url == operand) {
-    // A plain URL is named by its last path segment.
-    FUZZ_CHECK(derived.ok());
-    FUZZ_CHECK(spec->name == *derived);
+    // A plain URL is named by its last path segment (a file), or as a directory.
+    FUZZ_CHECK(MountSpecFromUrl(operand).ok());
+    if (spec->kind == SpecKind::kFile) {
+      FUZZ_CHECK(derived.ok());
+      FUZZ_CHECK(spec->name == *derived);
+    } else {
+      const Result<std::string> directory = DirectoryNameFromUrl(operand);
+      FUZZ_CHECK(directory.ok());
+      FUZZ_CHECK(spec->name == *directory);
+    }
   } else {
     // NAME=URL: the name is everything before the first '=', and has no ':'.
     FUZZ_CHECK(operand == spec->name + "=" + spec->url);
@@ -71,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::CheckFailure(specs.status());
     return 0;
   }
-  // Every operand is one file, in order, and no two share a name.
+  // Every operand is one entry, in order, and no two share a name.
   FUZZ_CHECK(specs->size() == operands.size());
   std::set<std::string, std::less<>> names;
   for (size_t i = 0; i < operands.size(); ++i) {

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/options.h"
 #include "fakes/printers.h"
 
 namespace rangefs {
@@ -35,6 +36,24 @@ TEST(TranslateMountOptionsTest, MountHelperCommandLineBecomesLongOptions) {
                          "ro,cache_size=1G,connections=16,name=y.iso,dev,suid"}),
               ElementsAre("http://h/x.iso", "/mnt/x", "--cache-size=1G", "--connections=16",
                           "--name=y.iso"));
+}
+
+TEST(TranslateMountOptionsTest, UrlFileMountOfAnFstabLine) {
+  // `URL /mnt/x fuse.rangefs url_file=/etc/urls\,list,dir_ttl=30,max_listing_size=64M,
+  // max_dir_entries=1000000,allow_other 0 0`, with the parser's real options.
+  const std::vector<LongOption> real = CommandLineLongOptions();
+  Result<Args> out =
+      TranslateMountOptions(Args{"https://h/pub/", "/mnt/x", "-o",
+                                 R"(ro,url_file=/etc/urls\,list,dir_ttl=30,max_listing_size=64M,)"
+                                 "max_dir_entries=1000000,allow_other"},
+                            real);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_THAT(*out, ElementsAre("https://h/pub/", "/mnt/x", "--url-file=/etc/urls,list",
+                                "--dir-ttl=30", "--max-listing-size=64M",
+                                "--max-dir-entries=1000000", "-o", "allow_other"));
+  for (const char* key : {"url_file", "dir_ttl", "max_listing_size", "max_dir_entries"}) {
+    EXPECT_FALSE(TranslateMountOptions(Args{"-o", key}, real).ok()) << key << " needs a value";
+  }
 }
 
 TEST(TranslateMountOptionsTest, UnderscoresAndDashesBothName) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <regex>
 #include <set>
 #include <string>
@@ -128,6 +129,68 @@ TEST(CommandLineTest, RepeatableOptionsStillCollectEveryValue) {
   EXPECT_EQ(line.options->headers[0].value, "1");
   EXPECT_EQ(line.options->headers[1].value, "2,3");
   EXPECT_EQ(line.options->headers[2].name, "X-C");
+}
+
+TEST(CommandLineTest, DirectoryOptionsDefaults) {
+  const CommandLine line = Parse({"U", "M"});
+  ASSERT_TRUE(line.options.has_value());
+  EXPECT_FALSE(line.options->dir_ttl_seconds.has_value());  // --revalidate's value applies
+  EXPECT_EQ(line.options->max_listing_size, uint64_t{32} << 20);
+  EXPECT_EQ(line.options->max_dir_entries, 250000u);
+  EXPECT_THAT(line.options->url_file, IsEmpty());
+}
+
+TEST(CommandLineTest, DirectoryOptionsByMountAndByHand) {
+  const CommandLine by_mount = Parse(
+      {"U", "/mnt/x", "-o", "dir_ttl=2.5,max_listing_size=1M,max_dir_entries=10,allow_other"});
+  const CommandLine by_hand =
+      Parse({"--dir-ttl", "2.5", "--max-listing-size", "1M", "--max-dir-entries", "10", "-o",
+             "allow_other", "U", "/mnt/x"});
+  for (const CommandLine* line : {&by_mount, &by_hand}) {
+    ASSERT_TRUE(line->options.has_value()) << "exit code " << line->exit_code;
+    EXPECT_EQ(line->options->dir_ttl_seconds, 2.5);
+    EXPECT_EQ(line->options->max_listing_size, uint64_t{1} << 20);
+    EXPECT_EQ(line->options->max_dir_entries, 10u);
+    EXPECT_THAT(line->options->fuse_options, ElementsAre("allow_other"));
+  }
+  // 0 is a valid TTL: every lookup fetches the listing again.
+  const CommandLine zero = Parse({"-o", "dir_ttl=0", "U", "M"});
+  ASSERT_TRUE(zero.options.has_value());
+  EXPECT_EQ(zero.options->dir_ttl_seconds, 0.0);
+}
+
+TEST(CommandLineTest, DirectoryOptionsOutOfRangeAreUsageErrors) {
+  for (const char* option : {"dir_ttl=-1", "dir_ttl=x", "max_listing_size=0", "max_listing_size=5G",
+                             "max_dir_entries=0", "max_dir_entries=-3", "max_dir_entries=1k"}) {
+    const CommandLine line = Parse({"-o", option, "U", "M"});
+    EXPECT_EQ(line.exit_code, 2) << option;
+    EXPECT_FALSE(line.options.has_value()) << option;
+  }
+}
+
+TEST(CommandLineTest, UrlFileMakesUrlOperandsOptional) {
+  const CommandLine by_mount = Parse({"M", "-o", "url_file=/etc/rangefs/urls.txt"});
+  const CommandLine by_hand = Parse({"--url-file", "/etc/rangefs/urls.txt", "M"});
+  for (const CommandLine* line : {&by_mount, &by_hand}) {
+    ASSERT_TRUE(line->options.has_value()) << "exit code " << line->exit_code;
+    EXPECT_EQ(line->options->url_file, "/etc/rangefs/urls.txt");
+    EXPECT_THAT(line->options->operands, IsEmpty());
+    EXPECT_EQ(line->options->mountpoint, "M");
+  }
+  // With URLs too.
+  const CommandLine both = Parse({"--url-file", "/u", "U1", "n=U2", "M"});
+  ASSERT_TRUE(both.options.has_value());
+  EXPECT_THAT(both.options->operands, ElementsAre("U1", "n=U2"));
+  // Without a URL file, a URL is still needed; an empty FILE is no file.
+  EXPECT_EQ(Parse({"M"}).exit_code, 2);
+  EXPECT_EQ(Parse({"-o", "url_file=", "M"}).exit_code, 2);
+  EXPECT_EQ(Parse({"--url-file", "/u"}).exit_code, 2);  // no MOUNTPOINT
+}
+
+TEST(CommandLineTest, RelativeUrlFileIsMadeAbsoluteBeforeTheDaemonLeavesTheDirectory) {
+  const CommandLine line = Parse({"--url-file", "lists/urls.txt", "M"});
+  ASSERT_TRUE(line.options.has_value());
+  EXPECT_EQ(line.options->url_file, (std::filesystem::current_path() / "lists/urls.txt").string());
 }
 
 TEST(CommandLineTest, UsageErrors) {
