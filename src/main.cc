@@ -6,12 +6,12 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <future>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -19,11 +19,13 @@
 #include <vector>
 
 #include "cli/logging.h"
+#include "cli/mount_entries.h"
 #include "cli/mount_spec.h"
 #include "cli/options.h"
 #include "cli/url_file.h"
 #include "fuse/fuse_adapter.h"
 #include "rangefs/filesystem.h"
+#include "rangefs/http_directory_lister.h"
 #include "rangefs/http_range_source.h"
 #include "rangefs/metrics.h"
 #include "rangefs/metrics_collection.h"
@@ -38,6 +40,11 @@ namespace {
 
 constexpr int kFailureExitCode = 1;
 constexpr int kUsageExitCode = 2;
+// A directory whose refresh failed keeps its last good listing this long before trying again.
+constexpr std::chrono::milliseconds kRetryFailedListingAfter{10000};
+// Probes and listings ahead (ls -l, find) run on this many threads per --connections: they are
+// small requests, mostly waiting a round trip, and a walk of a wide tree wants many at once.
+constexpr size_t kAheadWorkersPerConnection = 4;
 
 class CurlGlobal {
  public:
@@ -84,17 +91,6 @@ Result<std::vector<MountSpec>> MountSpecsOf(const Options& options) {
     specs->insert(specs->end(), std::make_move_iterator(listed->begin()),
                   std::make_move_iterator(listed->end()));
   }
-  // TODO(issue 14): mount directories; until then they are refused before anything starts.
-  for (const MountSpec& spec : *specs) {
-    if (spec.kind == SpecKind::kDirectory) {
-      return Status(ErrorCode::kInvalidArgument,
-                    RedactUrl(spec.url) + ": directories are not supported yet");
-    }
-    if (spec.name.find('/') != std::string::npos) {
-      return Status(ErrorCode::kInvalidArgument,
-                    spec.name + ": folders in URL files are not supported yet");
-    }
-  }
   return specs;
 }
 
@@ -119,44 +115,6 @@ std::vector<std::string> OperandUrls(const std::vector<std::string>& operands) {
 const char* const kInsecureWarning =
     "--insecure: TLS certificates and host names are not verified; anyone on the network path "
     "can read and change what is read, and see the credentials sent";
-
-// Probes every URL concurrently (start-up costs one round trip, not one per URL). Prints one
-// line per URL that failed; returns the files only if all succeeded.
-std::optional<std::vector<NamedFile>> ProbeAll(RangeSource& source,
-                                               const std::vector<MountSpec>& specs,
-                                               uint64_t max_full_fetch) {
-  std::vector<std::future<Result<RemoteFileInfo>>> probes;
-  probes.reserve(specs.size());
-  for (const MountSpec& spec : specs) {
-    probes.push_back(
-        std::async(std::launch::async, [&source, &spec] { return source.Probe(spec.url); }));
-  }
-  std::vector<NamedFile> files;
-  bool all_ok = true;
-  for (size_t i = 0; i < specs.size(); ++i) {
-    Result<RemoteFileInfo> info = probes[i].get();
-    if (!info.ok()) {
-      std::cerr << "rangefs: cannot mount " << RedactUrl(specs[i].url) << ": "
-                << RedactUrlsIn(info.status().message(), {&specs[i].url, 1}) << "\n";
-      all_ok = false;
-      continue;
-    }
-    if (!info->ranges_supported && info->size <= max_full_fetch) {
-      spdlog::warn(
-          "{}: the server ignores Range requests; the file will be downloaded whole "
-          "when it is first read",
-          RedactUrl(specs[i].url));
-    } else if (!info->ranges_supported) {
-      spdlog::warn(
-          "{}: the server ignores Range requests and the file is larger than "
-          "--max-full-fetch: its reads will fail with EIO",
-          RedactUrl(specs[i].url));
-    }
-    files.push_back({specs[i].name, std::move(info).value()});
-  }
-  if (!all_ok) return std::nullopt;
-  return files;
-}
 
 // The chain every read goes through: whole-file fallback, then retries, then HTTP.
 class ReadSources {
@@ -237,8 +195,12 @@ int Run(int argc, char** argv) {
   http_options.max_ranges = options.read.max_ranges;
   const RetryConfig retry{.max_retries = options.retries,
                           .deadline = Milliseconds(options.timeout_seconds)};
+  // Per-URL traffic is counted for the URLs the command line names (a URL file's may be
+  // 100,000 lines: their requests count in the totals only).
   std::vector<std::string> urls;
-  for (const MountSpec& spec : *specs) urls.push_back(spec.url);
+  for (const MountSpec& spec : *specs) {
+    if (spec.probe_at_mount) urls.push_back(spec.url);
+  }
   // Before the sources: they count into it from their first request (the probes).
   Metrics metrics(urls);
   ReadSources sources(http_options, retry, options.max_full_fetch, metrics);
@@ -256,12 +218,28 @@ int Run(int argc, char** argv) {
     spdlog::info("metrics at {}", metrics_server->where());
   }
 
-  std::optional<std::vector<NamedFile>> files =
-      ProbeAll(sources.top(), *specs, options.max_full_fetch);
-  if (!files) return kFailureExitCode;
+  const std::unique_ptr<DirectoryLister> lister =
+      NewHttpDirectoryLister(http_options,
+                             {.max_page_bytes = options.max_listing_size,
+                              .max_entries = static_cast<size_t>(options.max_dir_entries)},
+                             &metrics);
+  std::optional<std::vector<PreparedEntry>> entries =
+      PrepareEntries(sources.top(), *lister, std::move(specs).value(), options.max_full_fetch);
+  if (!entries) return kFailureExitCode;
 
-  Filesystem filesystem(sources.top(), sources.scheduler(), std::move(*files), std::time(nullptr),
-                        options.read, Milliseconds(options.revalidate_seconds), &metrics);
+  const std::chrono::milliseconds dir_ttl =
+      Milliseconds(options.dir_ttl_seconds.value_or(options.revalidate_seconds));
+  const DirectoryOptions directories{
+      .lister = lister.get(),
+      .ttl = dir_ttl,
+      .retry_failed_after = std::min(dir_ttl, kRetryFailedListingAfter),
+      .ahead_workers = kAheadWorkersPerConnection * options.read.connections};
+  Filesystem filesystem(sources.top(), sources.scheduler(), {}, std::time(nullptr), options.read,
+                        Milliseconds(options.revalidate_seconds), &metrics, directories);
+  if (Status added = AddEntries(filesystem, std::move(*entries)); !added.ok()) {
+    std::cerr << "rangefs: " << added.message() << "\n";
+    return kUsageExitCode;
+  }
   const auto render_metrics = [&metrics, &filesystem, &options] {
     return MetricsText(metrics, filesystem.cache_stats(), options.read.cache_size);
   };
