@@ -82,12 +82,17 @@ class LinkResolver {
   std::optional<ChildLink> Child(std::string_view href) const;
 
  private:
-  LinkResolver(CurlUrl base, const DirectoryUrl& directory, bool base_on_origin)
-      : base_(std::move(base)), directory_(&directory), base_on_origin_(base_on_origin) {}
+  LinkResolver(CurlUrl base, const DirectoryUrl& directory) : directory_(&directory) {
+    Rebase(std::move(base));
+  }
+  void Rebase(CurlUrl base);
+  std::optional<ChildLink> ChildOfPath(std::string_view path) const;
 
   CurlUrl base_;
   const DirectoryUrl* directory_;
-  bool base_on_origin_;  // whether base_ is on the directory's origin
+  bool base_on_origin_ = false;  // whether base_ is on the directory's origin
+  // base_'s path up to its last '/': a plain relative path resolves to it plus the path.
+  std::string base_directory_path_;
 };
 
 }  // namespace rangefs::listing
