@@ -7,6 +7,10 @@ Rules (docs/ARCHITECTURE.md, "Layers"):
      header: nothing under src/http/, src/fuse/ or src/cli/, no <curl/...>, no <fuse...>.
   2. Nothing under src/http/ includes the cache or the read path, directly or through another
      header.
+  3. The listing parsers (src/listing/) are pure: they include the base headers of
+     include/rangefs/ (LISTING_BASE_HEADERS), their own, and libcurl's URL API, and nothing of
+     src/http/, src/read/, src/fs/, src/fuse/, src/cli/ or any other layer. The core does not
+     include them (the HTTP lister does).
 Prints each violation with the include chain that makes it, and exits 1 if there is any.
 """
 import pathlib
@@ -17,7 +21,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]', re.M)
 # The HTTP layer's public face: main() builds the HTTP source through it, and the command line
 # parses the user's request headers into its types.
-HTTP_PUBLIC_HEADERS = {"include/rangefs/http_range_source.h", "include/rangefs/header_file.h"}
+HTTP_PUBLIC_HEADERS = {"include/rangefs/http_range_source.h", "include/rangefs/header_file.h",
+                       "include/rangefs/http_directory_lister.h"}
 # What the HTTP layer must not see: the cache and the read path above it.
 CACHE_HEADERS = {
     f"include/rangefs/{name}.h"
@@ -26,6 +31,10 @@ CACHE_HEADERS = {
                  "metrics_collection")
 }
 OUTER_DIRS = ("src/http/", "src/fuse/", "src/cli/")
+LISTING_DIR = "src/listing/"
+# What the listing parsers may see of the rest of rangefs: errors, dates, the listing seam.
+LISTING_BASE_HEADERS = {f"include/rangefs/{name}.h"
+                        for name in ("status", "imf_date", "directory_listing")}
 
 
 def resolve(name, quoted, including):
@@ -71,9 +80,15 @@ def rel(path):
 
 
 def is_outer(key):
-    return (key.startswith(OUTER_DIRS)
+    return (key.startswith(OUTER_DIRS) or key.startswith(LISTING_DIR)
             or key in HTTP_PUBLIC_HEADERS or key.startswith("<curl/")
             or key.startswith("<fuse"))
+
+
+def listing_may_not_see(key):
+    if key.startswith("<"):
+        return key.startswith("<fuse")
+    return not (key.startswith(LISTING_DIR) or key in LISTING_BASE_HEADERS)
 
 
 def main():
@@ -87,6 +102,11 @@ def main():
             for key, chain in reach.items():
                 if key in CACHE_HEADERS:
                     problems.append(f"{name}: HTTP sees the cache: {' -> '.join(chain)}")
+        elif name.startswith(LISTING_DIR):
+            for key, chain in reach.items():
+                if listing_may_not_see(key):
+                    problems.append(f"{name}: the listing parsers see another layer: "
+                                    f"{' -> '.join(chain)}")
         elif not name.startswith(OUTER_DIRS) and name not in HTTP_PUBLIC_HEADERS \
                 and name != "src/main.cc":
             for key, chain in reach.items():
