@@ -8,9 +8,11 @@ Library use::
         ...
         entries = server.access_log_entries()  # list of dicts, one per finished request
 
+    LoopbackNginx(root, autoindex="json")      # directories answer a listing: html|json|xml
+
 Script use::
 
-    python3 scripts/lib/loopback_nginx.py --root DIR [--port-file F]
+    python3 scripts/lib/loopback_nginx.py --root DIR [--port-file F] [--autoindex html|json|xml]
 
 prints the base URL and serves until SIGINT/SIGTERM.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -37,7 +40,10 @@ import time
 import urllib.parse
 from typing import Callable, Optional
 
-__all__ = ["LoopbackNginx", "NginxError", "find_nginx", "free_port"]
+__all__ = ["LoopbackNginx", "NginxError", "find_nginx", "free_port", "AUTOINDEX_FORMATS"]
+
+# nginx's autoindex_format values (ngx_http_autoindex_module).
+AUTOINDEX_FORMATS = ("html", "json", "xml")
 
 # One JSON object per line. escape=json makes every value a valid JSON string.
 _LOG_FORMAT = (
@@ -146,6 +152,18 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
+def _with_autoindex(conf: str, fmt: str) -> str:
+    """The config with directory listings on. Edits the formatted text, not the template, so
+    it also applies to a template a caller rewrote (the benchmark turns autoindex on itself)."""
+    conf, n = re.subn(r"autoindex (?:on|off);",
+                      f"autoindex on;\n        autoindex_format {fmt};", conf, count=1)
+    conf, m = re.subn(r"try_files \$uri(?: \$uri/)? =404;", "try_files $uri $uri/ =404;", conf,
+                      count=1)
+    if n != 1 or m != 1:
+        raise NginxError("the nginx config template has no autoindex/try_files line to edit")
+    return conf
+
+
 def child_pids(pid: int) -> list[int]:
     """Direct children of pid (nginx workers of a master), from /proc."""
     children = []
@@ -166,10 +184,16 @@ class LoopbackNginx:
     """A real nginx on 127.0.0.1:<free port> serving `root`. Context manager."""
 
     def __init__(self, root: str, *, port: Optional[int] = None, nginx: Optional[str] = None,
-                 start_timeout: float = 10.0, bind_attempts: int = 5):
+                 start_timeout: float = 10.0, bind_attempts: int = 5,
+                 autoindex: Optional[str] = None):
+        """autoindex: None serves files only (a directory is 404); "html", "json" or "xml"
+        makes every directory answer nginx's listing in that autoindex_format."""
         self.root = os.path.abspath(root)
         if not os.path.isdir(self.root):
             raise NginxError(f"document root {self.root} is not a directory")
+        if autoindex is not None and autoindex not in AUTOINDEX_FORMATS:
+            raise NginxError(f"autoindex must be one of {AUTOINDEX_FORMATS}, not {autoindex!r}")
+        self.autoindex = autoindex
         self.nginx = nginx or find_nginx()
         if not self.nginx:
             raise NginxError("nginx not found (looked in PATH and /usr/sbin)")
@@ -205,9 +229,12 @@ class LoopbackNginx:
         conf_path = os.path.join(self.prefix, "nginx.conf")
         error_log = os.path.join(self.prefix, "error.log")
         user_line = "user root;" if os.geteuid() == 0 else ""
+        conf = _CONF_TEMPLATE.format(user_line=user_line, prefix=self.prefix, port=port,
+                                     root=self.root, log_format=_LOG_FORMAT)
+        if self.autoindex:
+            conf = _with_autoindex(conf, self.autoindex)
         with open(conf_path, "w") as f:
-            f.write(_CONF_TEMPLATE.format(user_line=user_line, prefix=self.prefix, port=port,
-                                          root=self.root, log_format=_LOG_FORMAT))
+            f.write(conf)
         for name in ("error.log", "access.log"):
             open(os.path.join(self.prefix, name), "w").close()
         stderr_path = os.path.join(self.prefix, "stderr.log")
@@ -400,6 +427,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--root", required=True, help="document root")
     parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
     parser.add_argument("--port-file", help="write the port number to this file once serving")
+    parser.add_argument("--autoindex", choices=AUTOINDEX_FORMATS, default=None,
+                        help="serve directory listings in this format (default: files only)")
     args = parser.parse_args(argv)
 
     stop_requested = []
@@ -410,7 +439,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    with LoopbackNginx(args.root, port=args.port) as server:
+    with LoopbackNginx(args.root, port=args.port, autoindex=args.autoindex) as server:
         if args.port_file:
             tmp = args.port_file + ".tmp"
             with open(tmp, "w") as f:

@@ -122,6 +122,54 @@ Conditions (not limited by times):
     gone_after=K            after K successful (2xx) GETs on this path and options segment, 403
                             forever (to GETs, and to HEADs with head=1): an expired presigned URL
 
+Directory listings (the requests they cover are "listing requests"; everything else is a file
+request, served as above):
+
+    listing=html            a directory (a path ending in '/', or the options segment's root)
+                            answers an nginx-style HTML listing of the real directory; a
+                            directory's path without its '/' is 301 to the path with it. Without
+                            listing= (and s3=) a directory is 404, as before
+    listing=names           a fixed tree held in memory (NAMES_TREE), not the docroot: hrefs
+                            with spaces, '+', %2F, UTF-8 (percent-encoded and raw), invalid
+                            UTF-8 (%FF%FE), '..' and NUL (as %2E%2E/ and %00), a name listed
+                            twice and one listed under two spellings, a subdirectory with a
+                            space; each file listed answers NAMES_CONTENT(name) with Range
+    s3=1                    the options segment's root is a public S3 bucket (path-style; for
+                            virtual-hosted style, where the bucket is the origin and objects are
+                            at /KEY, start the server with --options s3=1, see below): a GET of
+                            the root with ?list-type=2[&prefix=P][&delimiter=D]
+                            [&continuation-token=T][&max-keys=N][&start-after=K]
+                            [&encoding-type=url] answers ListObjectsV2's ListBucketResult XML
+                            for the regular files under the docroot (keys are their paths, in
+                            UTF-8 byte order); objects are files as usual, a missing key is a
+                            404 NoSuchKey XML error
+    s3_page=N               at most N keys and common prefixes per ListObjectsV2 page (default
+                            1000; max-keys can ask for fewer)
+    only=dirs|files         the faults of the URL hit (and times/after count) only listing
+                            requests, or only file requests: e.g. listing=html,only=dirs,
+                            status=500,after=2 answers 500 to every listing request of a
+                            directory after its first two (a listing that breaks on refresh)
+    lfault=MODE             listing faults (fault options: times, after and head select them;
+                            they hit listing requests only; need listing= or s3=):
+        endless             an HTML listing that never ends: no Content-Length, a new link
+                            every `interval` ms (default 50; 0: as fast as the client reads)
+                            until the client leaves, STALL_LIMIT passes or the server stops
+        huge                a valid HTML listing `mib` MiB long (default 50) of distinct links
+        links               a valid HTML listing of `count` links (default 1000000)
+        loop                listings show an extra directory loop/ holding a/ and b/;
+                            loop/a/ is 302 to loop/b/, and loop/b/ is 302 to loop/a/
+        self                the real listing plus links to the directory itself and to its
+                            parent (".", "./", "", "../", "/", and their absolute URLs)
+        bomb                (s3 only) the ListBucketResult is a billion-laughs XML bomb: nested
+                            entity definitions that expand to 3 * 10**9 bytes
+    mib=N, count=N, interval=MS   the parameters above
+
+Server-wide options: --options SEGMENT (RangeTestServer(root, options="s3=1")) makes the
+server apply SEGMENT to every request and take the whole path as the file's: URLs have no
+options segment (http://127.0.0.1:P/dir/file), which is how an S3 bucket's virtual-hosted URLs
+look (http://127.0.0.1:P/?list-type=2&prefix=dir/). url() then leaves the segment out (and
+refuses options).
+
 Library use::
 
     with RangeTestServer("/some/docroot") as server:
@@ -136,7 +184,7 @@ Library use::
 Script use::
 
     python3 scripts/lib/range_test_server.py --root DIR [--port N] [--port-file F] [--log F]
-                                             [--tls [--cert-dir D]]
+                                             [--tls [--cert-dir D]] [--options SEGMENT]
 
 prints the base URL (and with --tls the certificate's path) and serves until SIGINT/SIGTERM (or,
 with --exit-on-stdin-eof, until its standard input reaches end of file: the library passes a
@@ -155,6 +203,7 @@ is used.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
 import email.utils
 import gzip
@@ -183,7 +232,8 @@ from typing import Callable, Optional, Union
 from procfs import wait_until  # scripts/lib, beside this file
 
 __all__ = ["RangeTestServer", "RangeTestServerError", "OptionError", "parse_options",
-           "parse_range_header", "make_certificate", "main",
+           "parse_range_header", "make_certificate", "main", "LISTING_MODES", "LISTING_FAULTS",
+           "NAMES_TREE", "NAMES_CONTENT", "NAMES_FILES", "S3_NAMESPACE", "bucket_keys",
            "FAULT_OPTIONS", "LONG_FILLER", "MP_EXTRA", "MP_SHORT", "MULTI_MODES", "MPGARBAGE_MODES",
            "OVERFLOW", "STALL_LIMIT", "WIDE"]
 
@@ -198,6 +248,8 @@ OVERFLOW = "99999999999999999999999"  # does not fit 64 bits, signed or not
 LONG_FILLER = b"LONG-BODY-EXTRA-BYTES|"  # long=N sends N bytes of this, repeated
 MP_EXTRA = 100               # mpgarbage=long: bytes of LONG_FILLER after the first part's data
 MP_SHORT = 1000              # mpgarbage=short: bytes the first part lacks (fewer if it is shorter)
+LISTING_MODES = ("html", "names")
+LISTING_FAULTS = ("endless", "huge", "links", "loop", "self", "bomb")
 MULTI_MODES = ("plain", "coalesce", "merge", "reverse", "first", "omit", "whole", "quoted",
                "notype", "preamble")
 MPGARBAGE_MODES = ("shift", "shift_back", "outside", "total", "long", "short", "delimiter",
@@ -314,14 +366,23 @@ _OPTION_SPECS: dict[str, tuple[Callable[[str], object], object]] = {
     # conditions
     "require_header": (_header_requirement, None),
     "gone_after": (_count(), None),
+    # directory listings
+    "listing": (_choice(*LISTING_MODES), None),
+    "s3": (_flag, False),
+    "s3_page": (_count(1, 100000), 1000),
+    "only": (_choice("dirs", "files"), None),
+    "lfault": (_choice(*LISTING_FAULTS), None),
+    "mib": (_count(1, 1024), 50),
+    "count": (_count(1, 10_000_000), 1_000_000),
+    "interval": (_count(0, 60_000), 50),
 }
 
 # The options `times`, `after` and `head` select requests for. A flag set to 0 is no fault.
 FAULT_OPTIONS = ("status", "redirect", "location", "drop", "short", "stall", "stall_headers",
                  "long", "cr", "total", "crnum", "gzip", "cl", "junk", "huge_header",
-                 "multi", "mpgarbage")
+                 "multi", "mpgarbage", "lfault")
 # At most one option of each group.
-_EXCLUSIVE = (("status", "redirect", "location"),
+_EXCLUSIVE = (("status", "redirect", "location", "lfault"),
               ("drop", "short", "stall", "stall_headers", "long"),
               ("cr", "crnum"), ("total", "crnum"), ("multi", "mpgarbage"))
 
@@ -372,6 +433,21 @@ def parse_options(segment: str) -> dict:
             raise OptionError(f"option '{selector}' given without a fault to limit")
     if "head" in seen and not active_faults(options) and "gone_after" not in seen:
         raise OptionError("option 'head' given without a fault or gone_after")
+    if "listing" in seen and options["s3"]:
+        raise OptionError("options listing and s3 cannot be combined")
+    listed = "listing" in seen or options["s3"]
+    for key in ("only", "lfault", "s3_page"):
+        if key in seen and not listed:
+            raise OptionError(f"option {key!r} needs 'listing' or 's3'")
+    if "only" in seen and not active_faults(options):
+        raise OptionError("option 'only' given without a fault to limit")
+    if options["lfault"] == "bomb" and not options["s3"]:
+        raise OptionError("option lfault=bomb needs s3=1 (it is an XML answer)")
+    if options["lfault"] is not None and options["only"] == "files":
+        raise OptionError("option lfault hits listing requests only; only=files contradicts it")
+    for key, mode in (("mib", "huge"), ("count", "links"), ("interval", "endless")):
+        if key in seen and options["lfault"] != mode:
+            raise OptionError(f"option {key!r} needs lfault={mode}")
     return options
 
 
@@ -476,6 +552,9 @@ class Plan:
     # modes), and the Content-Range of each part as sent, in body order (for the log).
     parts: Optional[list[tuple[int, int]]] = None
     labels: list[str] = field(default_factory=list)
+    # lfault=endless: after the body, a new link every this many seconds, forever; the head
+    # has no Content-Length and the connection's end is the body's.
+    endless: Optional[float] = None
 
     @property
     def length(self) -> int:
@@ -917,6 +996,298 @@ def long_filler(count: int) -> bytes:
     return (LONG_FILLER * (count // len(LONG_FILLER) + 1))[:count]
 
 
+# ------------------------------------------------------------------------------ listings
+# listing=names: directory (decoded path relative to the segment root, "" for the root) ->
+# the links of its page, in page order, as (href exactly as written in the page, the name
+# it decodes to). A name ending in '/' is a directory. Every decoded name that is a usable
+# file name (not empty, '.', '..', without '/' or NUL) is a file served with NAMES_CONTENT.
+NAMES_TREE: dict[bytes, list[tuple[bytes, bytes]]] = {
+    b"": [
+        (b"with%20space.txt", b"with space.txt"),
+        (b"plus+sign.txt", b"plus+sign.txt"),
+        (b"caf%C3%A9.txt", "café.txt".encode()),
+        ("café.txt".encode(), "café.txt".encode()),   # the same name, spelled raw
+        (b"%E6%97%A5%E6%9C%AC.bin", "日本.bin".encode()),
+        (b"bad%FF%FEname.txt", b"bad\xff\xfename.txt"),  # not UTF-8
+        (b"a%2Fb.txt", b"a/b.txt"),                    # a '/' after decoding: not a name
+        (b"%2E%2E/", b"../"),                          # '..' after decoding
+        (b"nul%00.txt", b"nul\x00.txt"),               # a NUL after decoding
+        (b"dup.txt", b"dup.txt"),
+        (b"dup.txt", b"dup.txt"),                      # listed twice
+        (b"sub%20dir/", b"sub dir/"),
+    ],
+    b"sub dir/": [
+        (b"inner.txt", b"inner.txt"),
+        (b"%C3%BC.txt", "ü.txt".encode()),
+    ],
+}
+
+
+def NAMES_CONTENT(path: bytes) -> bytes:  # noqa: N802  (a constant-like table function)
+    """The content of the listing=names file at `path` (decoded, relative to the root): 64
+    lines naming it, so that ranged reads can be checked."""
+    return b"".join(b"%04d %s\n" % (i, path) for i in range(64))
+
+
+def _names_files() -> set[bytes]:
+    files = set()
+    for directory, links in NAMES_TREE.items():
+        for _, name in links:
+            if name.endswith(b"/") or name in (b"", b".", b"..") or b"/" in name \
+                    or b"\0" in name:
+                continue
+            files.add(directory + name)
+    return files
+
+
+NAMES_FILES = frozenset(_names_files())
+
+
+def _html_page(title: str, rows: list[tuple[bytes, bytes, str]]) -> bytes:
+    """An nginx-autoindex-like page: rows of (href as written, text bytes, right column)."""
+    head = (f'<html>\r\n<head><title>Index of {_escape(title)}</title></head>\r\n<body>\r\n'
+            f'<h1>Index of {_escape(title)}</h1><hr><pre><a href="../">../</a>\r\n').encode()
+    body = [head]
+    for href, text, info in rows:
+        body.append(b'<a href="' + href + b'">' + text + b"</a>" + b" " * 8 + info.encode()
+                    + b"\r\n")
+    body.append(b"</pre><hr></body>\r\n</html>\r\n")
+    return b"".join(body)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(
+        '"', "&quot;")
+
+
+def _escape_bytes(data: bytes) -> bytes:
+    return (data.replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;")
+            .replace(b'"', b"&quot;"))
+
+
+def _listing_date(mtime: float) -> str:
+    return time.strftime("%d-%b-%Y %H:%M", time.gmtime(mtime))
+
+
+def directory_page(path: str, title: str, extra: Optional[list[tuple[bytes, bytes, str]]] = None
+                   ) -> Optional[bytes]:
+    """The listing=html page of the real directory `path`: directories first, then files, each
+    sorted by name, hrefs percent-encoded from the names' bytes; None if it is not one."""
+    try:
+        with os.scandir(path) as it:
+            entries = list(it)
+    except OSError:
+        return None
+    dirs, files = [], []
+    for entry in entries:
+        name = os.fsencode(entry.name)
+        try:
+            st = entry.stat()
+        except OSError:
+            continue
+        href = urllib.parse.quote_from_bytes(name).encode()
+        if entry.is_dir():
+            dirs.append((href + b"/", _escape_bytes(name) + b"/",
+                         f"{_listing_date(st.st_mtime)}                   -"))
+        elif entry.is_file():
+            files.append((href, _escape_bytes(name),
+                          f"{_listing_date(st.st_mtime)} {st.st_size:>19}"))
+    rows = sorted(dirs) + sorted(files) + (extra or [])
+    return _html_page(title, rows)
+
+
+def _generated_links(count: Optional[int] = None, size: Optional[int] = None) -> bytes:
+    """A valid listing page of distinct links: `count` of them, or as many as make the page
+    `size` bytes (padded to exactly that with a comment before the end)."""
+    head = b'<html>\r\n<head><title>Index of /</title></head>\r\n<body>\r\n<pre>\r\n'
+    tail = b"</pre></body>\r\n</html>\r\n"
+    parts = [head]
+    total = len(head) + len(tail)
+    i = 0
+    while True:
+        if count is not None and i >= count:
+            break
+        line = b'<a href="file-%08d.bin">file-%08d.bin</a>  01-Jan-2024 00:00  4096\r\n' % (i, i)
+        if size is not None and total + len(line) + 8 > size:
+            break
+        parts.append(line)
+        total += len(line)
+        i += 1
+    if size is not None and total < size:
+        pad = size - total
+        parts.append(b"<!--" + b"x" * max(0, pad - 7) + b"-->" if pad >= 7 else b" " * pad)
+    parts.append(tail)
+    return b"".join(parts)
+
+
+def endless_link(i: int) -> bytes:
+    return b'<a href="endless-%010d.bin">endless-%010d.bin</a>\r\n' % (i, i)
+
+
+# ---------------------------------------------------------------------------- S3 listings
+S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
+def _xml(text: str) -> str:
+    """XML character data (S3 escapes these five)."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&apos;"))
+
+
+def _s3_error(status: int, code: str, message: str) -> Plan:
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+            f"<Message>{_xml(message)}</Message></Error>\n").encode()
+    return Plan(status, [("Content-Type", "application/xml")], [body])
+
+
+def bucket_keys(root: str) -> list[tuple[str, os.stat_result]]:
+    """Every regular file under root as (key, stat), in UTF-8 byte order of the keys."""
+    out = []
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            path = os.path.join(directory, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                key = os.path.relpath(path, root).replace(os.sep, "/")
+                out.append((key, st))
+    out.sort(key=lambda item: item[0].encode("utf-8", "surrogateescape"))
+    return out
+
+
+def _token(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode("utf-8", "surrogateescape")).decode()
+
+
+def _untoken(token: str) -> Optional[str]:
+    try:
+        value = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True)
+        return value.decode("utf-8", "surrogateescape") if value else None
+    except (ValueError, UnicodeError):  # binascii.Error is a ValueError
+        return None
+
+
+def s3_list_objects_v2(root: str, bucket: str, query: dict[str, list[str]], page: int,
+                       options: dict) -> Plan:
+    """ListObjectsV2 (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html)
+    over the regular files under root."""
+    def arg(name: str) -> Optional[str]:
+        values = query.get(name)
+        return values[0] if values else None
+
+    if arg("list-type") != "2":
+        return _s3_error(400, "InvalidArgument",
+                         "this test bucket answers ListObjectsV2 only (list-type=2)")
+    prefix = arg("prefix") or ""
+    delimiter = arg("delimiter") or ""
+    encoding = arg("encoding-type")
+    if encoding not in (None, "url"):
+        return _s3_error(400, "InvalidArgument", "Invalid Encoding Method specified in Request")
+    max_keys_text = arg("max-keys")
+    max_keys = 1000
+    if max_keys_text is not None:
+        if not re.fullmatch(r"[0-9]{1,9}", max_keys_text):
+            return _s3_error(400, "InvalidArgument", "Provided max-keys not an integer or "
+                                                     "within integer range")
+        max_keys = min(int(max_keys_text), 1000)
+    limit = min(max_keys, page)
+    token = arg("continuation-token")
+    after = arg("start-after") or ""
+    if token is not None:
+        last = _untoken(token)
+        if last is None:
+            return _s3_error(400, "InvalidArgument", "The continuation token provided is "
+                                                     "incorrect")
+        after = max(after, last, key=lambda v: v.encode("utf-8", "surrogateescape"))
+    after_bytes = after.encode("utf-8", "surrogateescape")
+
+    contents: list[tuple[str, os.stat_result]] = []
+    prefixes: list[str] = []
+    truncated = False
+    last_value = None
+    for key, st in bucket_keys(root):
+        if not key.startswith(prefix):
+            continue
+        value = key
+        common = False
+        if delimiter:
+            cut = key.find(delimiter, len(prefix))
+            if cut >= 0:
+                value = key[:cut + len(delimiter)]
+                common = True
+        value_bytes = value.encode("utf-8", "surrogateescape")
+        if after and value_bytes <= after_bytes:
+            continue  # returned on an earlier page (a common prefix repeats for its keys)
+        if value == last_value:
+            continue
+        if len(contents) + len(prefixes) >= limit:
+            truncated = True
+            break
+        last_value = value
+        if common:
+            prefixes.append(value)
+        else:
+            contents.append((key, st))
+
+    def enc(text: str) -> str:
+        if encoding == "url":
+            return urllib.parse.quote(text.encode("utf-8", "surrogateescape"), safe="/")
+        return _xml(text)
+
+    body = ['<?xml version="1.0" encoding="UTF-8"?>\n',
+            f'<ListBucketResult xmlns="{S3_NAMESPACE}">',
+            f"<Name>{_xml(bucket)}</Name>",
+            f"<Prefix>{enc(prefix)}</Prefix>"]
+    if arg("start-after") is not None:
+        body.append(f"<StartAfter>{enc(arg('start-after') or '')}</StartAfter>")
+    if token is not None:
+        body.append(f"<ContinuationToken>{_xml(token)}</ContinuationToken>")
+    body.append(f"<KeyCount>{len(contents) + len(prefixes)}</KeyCount>")
+    body.append(f"<MaxKeys>{max_keys}</MaxKeys>")
+    if delimiter:
+        body.append(f"<Delimiter>{enc(delimiter)}</Delimiter>")
+    if encoding:
+        body.append(f"<EncodingType>{encoding}</EncodingType>")
+    body.append(f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>")
+    if truncated and last_value is not None:
+        body.append(f"<NextContinuationToken>{_token(last_value)}</NextContinuationToken>")
+    for key, st in contents:
+        modified = datetime.datetime.fromtimestamp(st.st_mtime_ns // 1_000_000 / 1000,
+                                                   datetime.timezone.utc)
+        etag = _validators(st, {"etag": "strong"}).opaque
+        body.append(f"<Contents><Key>{enc(key)}</Key>"
+                    f"<LastModified>{modified.strftime('%Y-%m-%dT%H:%M:%S.')}"
+                    f"{modified.microsecond // 1000:03d}Z</LastModified>"
+                    f"<ETag>&quot;{etag}&quot;</ETag><Size>{st.st_size}</Size>"
+                    f"<StorageClass>STANDARD</StorageClass></Contents>")
+    for common in prefixes:
+        body.append(f"<CommonPrefixes><Prefix>{enc(common)}</Prefix></CommonPrefixes>")
+    body.append("</ListBucketResult>\n")
+    data = "".join(body).encode("utf-8", "surrogateescape")
+    return Plan(200, [("Content-Type", "application/xml")], [data])
+
+
+def xml_bomb(bucket: str) -> bytes:
+    """Billion laughs: ten levels of ten references; &lol9; expands to 10**9 'lol's."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<!DOCTYPE ListBucketResult [",
+             '  <!ENTITY lol "lol">']
+    previous = "lol"
+    for level in range(1, 10):
+        lines.append(f'  <!ENTITY lol{level} "' + f"&{previous};" * 10 + '">')
+        previous = f"lol{level}"
+    lines.append("]>")
+    lines.append(f'<ListBucketResult xmlns="{S3_NAMESPACE}"><Name>{_xml(bucket)}</Name>'
+                 "<Prefix></Prefix><KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys>"
+                 "<IsTruncated>false</IsTruncated><Contents><Key>&lol9;</Key>"
+                 "<LastModified>2024-01-01T00:00:00.000Z</LastModified>"
+                 "<ETag>&quot;0&quot;</ETag><Size>3</Size><StorageClass>STANDARD"
+                 "</StorageClass></Contents></ListBucketResult>")
+    return ("\n".join(lines) + "\n").encode()
+
+
 # --------------------------------------------------------------------------------- server
 _LOGGED_FIELDS = {  # log key -> request header
     "range": "Range", "if_range": "If-Range", "if_match": "If-Match",
@@ -930,8 +1301,15 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], root: str, log_path: Optional[str],
-                 ssl_context: Optional[ssl.SSLContext] = None):
+                 ssl_context: Optional[ssl.SSLContext] = None,
+                 fixed_options: Optional[str] = None):
         self.root = os.path.realpath(root)
+        # --options: applied to every request, whose whole path is then the file's.
+        self.fixed_options = fixed_options
+        # Generated content (listing=names files, huge pages), one memfd each, made once so
+        # that a file keeps its validators; each response reads a dup of it.
+        self._memfds: dict[tuple, int] = {}
+        self._memfds_lock = threading.Lock()
         self.ssl_context = ssl_context
         self.scheme = "https" if ssl_context is not None else "http"
         self.stopping = threading.Event()  # ends stalls when the server stops
@@ -1035,6 +1413,25 @@ class _Server(ThreadingHTTPServer):
         if self._busy_fd is not None:
             os.pwrite(self._busy_fd, f"{self._in_flight:12d}\n".encode(), 0)
 
+    def memfd(self, key: tuple, make: Callable[[], bytes]) -> int:
+        """A new descriptor (the caller closes it) of the in-memory file for key, made with
+        make() the first time. Made outside the lock: two first requests may both build it,
+        and the first one stored wins."""
+        with self._memfds_lock:
+            fd = self._memfds.get(key)
+            if fd is not None:
+                return os.dup(fd)
+        data = make()
+        new = os.memfd_create("range-test-server", os.MFD_CLOEXEC)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(new, view):]
+        with self._memfds_lock:
+            fd = self._memfds.setdefault(key, new)
+            if fd != new:
+                os.close(new)
+            return os.dup(fd)
+
     def shutdown(self) -> None:
         self.stopping.set()
         super().shutdown()
@@ -1049,6 +1446,10 @@ class _Server(ThreadingHTTPServer):
             if self._busy_fd is not None:
                 os.close(self._busy_fd)
                 self._busy_fd = None
+        with self._memfds_lock:
+            for fd in self._memfds.values():
+                os.close(fd)
+            self._memfds.clear()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1172,6 +1573,8 @@ class _Handler(BaseHTTPRequestHandler):
         status = options["redirect_status"] or 302
         if options["location"] is not None:
             location = options["location"]
+        elif self.server.fixed_options is not None:
+            location = f"{self.server.base_url}/{raw_rest}"  # nothing in the URL to count down
         else:
             location = (f"{self.server.base_url}/"
                         f"{_next_redirect_segment(raw_segment, options['redirect'])}/{raw_rest}")
@@ -1184,9 +1587,16 @@ class _Handler(BaseHTTPRequestHandler):
         redirects) come first; the file's plan is then damaged by the others."""
         target = self.path
         if target.startswith(("http://", "https://")):  # absolute-form request target
-            target = urllib.parse.urlsplit(target).path or "/"
-        target = target.split("?", 1)[0].split("#", 1)[0]
-        segment, _, rest = target.lstrip("/").partition("/")
+            split = urllib.parse.urlsplit(target)
+            target = (split.path or "/") + (f"?{split.query}" if split.query else "")
+        target, _, query_text = target.split("#", 1)[0].partition("?")
+        self._query = urllib.parse.parse_qs(query_text, keep_blank_values=True,
+                                             errors="surrogateescape")
+        if self.server.fixed_options is not None:
+            segment, rest = self.server.fixed_options, target.lstrip("/")
+        else:
+            segment, _, rest = target.lstrip("/").partition("/")
+        self._raw_segment = segment
         record["options"] = urllib.parse.unquote(segment)
         relative = os.fsdecode(urllib.parse.unquote_to_bytes(rest))
         record["path"] = relative
@@ -1205,6 +1615,11 @@ class _Handler(BaseHTTPRequestHandler):
                               [("WWW-Authenticate", 'Bearer realm="range-test-server"')]), None
         key = (relative, record["options"])
         matching = self.command == "GET" or options["head"]
+        self._listing_request = self._is_listing_request(options, relative)
+        if options["only"] == "dirs" or options["lfault"] is not None:
+            matching = matching and self._listing_request
+        elif options["only"] == "files":
+            matching = matching and not self._listing_request
         claimed = False
         if options["gone_after"] is not None and matching:
             if self.command == "GET":
@@ -1253,7 +1668,7 @@ class _Handler(BaseHTTPRequestHandler):
                 apply_transfer_faults(replaced, options)
                 return replaced, None
 
-        plan, fd = self._plan_file(record, options)
+        plan, fd = self._plan_target(record, options, options["lfault"] if active else None)
         if active:
             try:
                 if fd is not None:
@@ -1264,6 +1679,131 @@ class _Handler(BaseHTTPRequestHandler):
                     os.close(fd)
                 raise
         return plan, fd
+
+    # ------------------------------------------------------------------------- listings
+    def _is_listing_request(self, options: dict, relative: str) -> bool:
+        """Whether the request is for a listing: with s3=1 a GET of the bucket's root with a
+        query; with listing= the segment's root, a path ending in '/', or (listing=html) a
+        real directory, which is then redirected to its path with a '/'."""
+        if options["s3"]:
+            return relative == "" and bool(self._query)
+        if options["listing"] is None:
+            return False
+        if relative == "" or relative.endswith("/"):
+            return True
+        if options["listing"] == "html":
+            parts = [p for p in relative.split("/") if p]
+            return os.path.isdir(os.path.join(self.server.root, *parts))
+        return os.fsencode(relative) + b"/" in NAMES_TREE
+
+    def _root_url(self) -> str:
+        """The URL of the options segment's root (the bucket, the listed tree), with '/'."""
+        if self.server.fixed_options is not None:
+            return f"{self.server.base_url}/"
+        return f"{self.server.base_url}/{self._raw_segment}/"
+
+    def _url_of(self, relative: str) -> str:
+        return self._root_url() + urllib.parse.quote(os.fsencode(relative))
+
+    def _plan_memfd(self, record: dict, options: dict, key: tuple,
+                    make: Callable[[], bytes], content_type: str = "application/octet-stream"
+                    ) -> tuple[Plan, Optional[int]]:
+        """A file answer (Range, validators, preconditions) for generated content."""
+        fd = self.server.memfd(key, make)
+        try:
+            fields = {k: record[k] for k in _LOGGED_FIELDS}
+            plan = plan_file_response(self.command, fields, _validators(os.fstat(fd), options),
+                                      options)
+            if plan.status == 200:
+                plan.set_header("Content-Type", content_type)
+        except BaseException:
+            os.close(fd)
+            raise
+        return plan, fd
+
+    def _plan_target(self, record: dict, options: dict, lfault: Optional[str]
+                     ) -> tuple[Plan, Optional[int]]:
+        """The answer before the body and transfer faults: an S3 listing or object, a
+        listing page (damaged by lfault, when it is active), a listing=names file, or a file
+        of the docroot."""
+        relative = record["path"]
+        if options["s3"]:
+            bucket = record["options"] if self.server.fixed_options is None else "rangefs-test"
+            if self._listing_request:
+                if lfault == "bomb":
+                    return Plan(200, [("Content-Type", "application/xml")],
+                                [xml_bomb(bucket)]), None
+                return s3_list_objects_v2(self.server.root, bucket, self._query,
+                                          options["s3_page"], options), None
+            plan, fd = self._plan_file(record, options)
+            if fd is None and plan.status == 404:
+                return _s3_error(404, "NoSuchKey", "The specified key does not exist."), None
+            return plan, fd
+        mode = options["listing"]
+        if mode is None:
+            return self._plan_file(record, options)
+        if self._listing_request and relative and not relative.endswith("/"):
+            location = self._url_of(relative) + "/"
+            return _text_plan(301, f"moved to {location}", [("Location", location)]), None
+        if not self._listing_request:
+            if mode == "names":
+                name = os.fsencode(relative)
+                if name not in NAMES_FILES:
+                    return _text_plan(404, f"no such file: {relative!r}"), None
+                return self._plan_memfd(record, options, ("names", name),
+                                        lambda: NAMES_CONTENT(name))
+            return self._plan_file(record, options)
+
+        html = "text/html; charset=utf-8"
+        title = "/" + relative
+        if lfault == "endless":
+            head = (f"<html>\r\n<head><title>Index of {_escape(title)}</title></head>\r\n"
+                    f"<body>\r\n<h1>Index of {_escape(title)}</h1><hr><pre>\r\n").encode()
+            return Plan(200, [("Content-Type", html)], [head], close=True,
+                        endless=options["interval"] / 1000.0), None
+        if lfault == "huge":
+            mib = options["mib"]
+            return self._plan_memfd(record, options, ("huge", mib),
+                                    lambda: _generated_links(size=mib * 1024 * 1024), html)
+        if lfault == "links":
+            count = options["count"]
+            return self._plan_memfd(record, options, ("links", count),
+                                    lambda: _generated_links(count=count), html)
+        extra: list[tuple[bytes, bytes, str]] = []
+        if lfault == "loop":
+            if relative in ("loop/a/", "loop/b/"):
+                other = self._url_of("loop/b/" if relative == "loop/a/" else "loop/a/")
+                return _text_plan(302, f"redirected to {other}", [("Location", other)]), None
+            if relative == "loop/":
+                return Plan(200, [("Content-Type", html)],
+                            [_html_page(title, [(b"a/", b"a/", "-"), (b"b/", b"b/", "-")])]), None
+            extra.append((b"loop/", b"loop/", "01-Jan-2024 00:00                   -"))
+        if lfault == "self":
+            here = self._url_of(relative).encode()
+            parent = self._url_of(relative.rstrip("/").rpartition("/")[0] + "/"
+                                  if "/" in relative.rstrip("/") else "").encode()
+            for href in (b".", b"./", b"", b"../", b"/", here, parent, b"?C=N;O=D", b"#top"):
+                extra.append((href, _escape_bytes(href or b"(empty)"), "-"))
+        if mode == "names":
+            links = NAMES_TREE.get(os.fsencode(relative))
+            if links is None:
+                return _text_plan(404, f"no such directory: {relative!r}"), None
+            rows = [(href, _escape_bytes(name), "01-Jan-2024 00:00" +
+                     (" " * 19 + "-" if name.endswith(b"/")
+                      else f"{len(NAMES_CONTENT(os.fsencode(relative) + name)):>20}"))
+                    for href, name in links] + extra
+            return Plan(200, [("Content-Type", html)], [_html_page(title, rows)]), None
+        parts = [p for p in relative.split("/") if p]
+        if any(p in (".", "..") for p in parts) or "\0" in relative:
+            return _text_plan(404, f"no such directory: {relative!r}"), None
+        path = os.path.join(self.server.root, *parts)
+        real = os.path.realpath(path)
+        if os.path.commonpath([real, self.server.root]) != self.server.root:
+            return _text_plan(404, f"no such directory: {relative!r} (outside the root)"), None
+        page = directory_page(real, title, extra)
+        if page is None:
+            return _text_plan(404, f"no such directory: {relative!r}"), None
+        return Plan(200, [("Content-Type", html)], [page]), None
 
     def _plan_file(self, record: dict, options: dict) -> tuple[Plan, Optional[int]]:
         relative = record["path"]
@@ -1303,7 +1843,7 @@ class _Handler(BaseHTTPRequestHandler):
                 lines.append(f"{line[0]}: {line[1]}".encode("latin-1"))
         # RFC 9110 section 8.6: a 304 carries no Content-Length unless it is the 200's;
         # leaving it out is the simple correct choice.
-        if plan.status != 304:
+        if plan.status != 304 and plan.endless is None:
             length = plan.content_length if plan.content_length is not None else plan.length
             lines.append(f"Content-Length: {length}".encode("latin-1"))
         if plan.close:
@@ -1384,6 +1924,19 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 return
 
+    def _trickle(self, interval: float, record: dict) -> None:
+        """lfault=endless: links until the client goes away (the send fails), STALL_LIMIT
+        passes or the server stops; with interval 0 in batches, as fast as they are read."""
+        deadline = time.monotonic() + STALL_LIMIT
+        i = 0
+        while not self.server.stopping.is_set() and time.monotonic() < deadline:
+            batch = 1 if interval > 0 else 256
+            self._send(b"".join(endless_link(i + k) for k in range(batch)), record)
+            i += batch
+            if interval > 0 and self.server.stopping.wait(interval):
+                break
+        self._drop()
+
     def _write(self, plan: Plan, fd: Optional[int], record: dict) -> None:
         """Sends the plan, doing its damage: silence before the head, a body cut short by a
         close or a stall, extra bytes after it."""
@@ -1413,6 +1966,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._stall()
             elif damage.extra:
                 self._send(long_filler(damage.extra), record)
+            if plan.endless is not None and has_body:
+                record["aborted"] = True  # it never ends by itself
+                self._trickle(plan.endless, record)
         except OSError:  # the client went away (EPIPE, ECONNRESET, timeout)
             record["aborted"] = True
             self.close_connection = True
@@ -1440,14 +1996,15 @@ def make_certificate(directory: str, timeout: float = 60.0) -> tuple[str, str]:
 
 
 def serve(root: str, port: int, log_path: Optional[str],
-          tls: Optional[tuple[str, str]] = None) -> _Server:
+          tls: Optional[tuple[str, str]] = None, fixed_options: Optional[str] = None) -> _Server:
     """A bound and listening server (not yet serving); port 0 picks a free one. tls:
-    (certificate, key) files to serve HTTPS with."""
+    (certificate, key) files to serve HTTPS with. fixed_options: an options segment applied
+    to every request, whose URLs then carry none."""
     context = None
     if tls is not None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(*tls)
-    return _Server(("127.0.0.1", port), root, log_path, context)
+    return _Server(("127.0.0.1", port), root, log_path, context, fixed_options)
 # ------------------------------------------------------------------------------ library
 class RangeTestServerError(RuntimeError):
     """The server could not be started (the message carries its output)."""
@@ -1462,7 +2019,12 @@ class RangeTestServer:
     (cert_path: trust it to connect)."""
 
     def __init__(self, root: str, *, port: Optional[int] = None, start_timeout: float = 30.0,
-                 tls: bool = False):
+                 tls: bool = False, options: Optional[str] = None):
+        """options: an options segment ("s3=1", "listing=html,lfault=self") applied to every
+        request; URLs then have no options segment (--options)."""
+        if options is not None:
+            parse_options(options)  # a typo fails here, not as a 400 later
+        self.fixed_options = options
         self.root = os.path.abspath(root)
         if not os.path.isdir(self.root):
             raise RangeTestServerError(f"document root {self.root} is not a directory")
@@ -1488,6 +2050,8 @@ class RangeTestServer:
                        "--log", self.log_path, "--exit-on-stdin-eof"]
             if self.tls:
                 command += ["--tls", "--cert-dir", self.tmpdir]
+            if self.fixed_options is not None:
+                command += ["--options", self.fixed_options]
             with open(self.output_path, "wb") as output:
                 self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=output,
                                                 stderr=output, start_new_session=True)
@@ -1585,7 +2149,13 @@ class RangeTestServer:
         """URL of a path relative to the root with the given options, in the given order:
         url("a b.bin", etag="weak", lm=False) -> .../etag=weak,lm=0/a%20b.bin. Keys and values
         are percent-encoded (',' '=' ':' '/' too), so any text can be a value. Options are not
-        checked here: the server answers 400 to a bad one."""
+        checked here: the server answers 400 to a bad one. A server started with options=
+        takes none per URL: url(path) is base_url/path."""
+        if self.fixed_options is not None:
+            if options:
+                raise RangeTestServerError("this server applies options= to every request; "
+                                           "URLs carry no options")
+            return f"{self.base_url}/{urllib.parse.quote(path.lstrip('/'))}"
         items = []
         for key, value in options.items():
             if isinstance(value, bool):
@@ -1676,7 +2246,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                              "localhost, made with the openssl command")
     parser.add_argument("--cert-dir", help="with --tls: write cert.pem and key.pem here "
                                            "(default: a temporary directory removed at exit)")
+    parser.add_argument("--options", help="apply this options segment (e.g. s3=1) to every "
+                                          "request; URLs then carry no options segment")
     args = parser.parse_args(argv)
+    if args.options is not None:
+        try:
+            parse_options(args.options)
+        except OptionError as e:
+            parser.error(f"--options: {e}")
     if not os.path.isdir(args.root):
         parser.error(f"--root {args.root} is not a directory")
     if args.cert_dir and not args.tls:
@@ -1715,7 +2292,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 1
 
     try:
-        server = serve(args.root, args.port, args.log, tls)
+        server = serve(args.root, args.port, args.log, tls, args.options)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                   name="serve", daemon=True)
         thread.start()

@@ -1354,3 +1354,338 @@ class TlsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ListingTest(unittest.TestCase):
+    """Directory listings: listing=html and listing=names pages, the S3 ListObjectsV2 bucket
+    (path-style and, with options=, virtual-hosted style), and every listing fault."""
+
+    TREE = {"top.txt": b"top\n", "d1/a.txt": b"a" * 100, "d1/b.txt": b"bb\n",
+            "d1/sub/c.txt": b"c\n", "d2/x y.bin": os.urandom(5000), "d2/\u00e9t\u00e9.txt": b"summer\n",
+            "d3/k1": b"1", "d3/k2": b"2", "d3/k3": b"3", "d3/k4": b"4", "d3/k5": b"5"}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp(prefix="range-test-server-listing-")
+        cls.addClassCleanup(shutil.rmtree, cls.root, True)
+        for name, data in cls.TREE.items():
+            path = os.path.join(cls.root, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+        os.makedirs(os.path.join(cls.root, "empty"))
+        cls.server = RangeTestServer(cls.root)
+        cls.server.start()
+        cls.addClassCleanup(cls.server.cleanup)
+
+    def get(self, target: str, headers: Optional[dict] = None, method: str = "GET",
+            server: Optional[RangeTestServer] = None) -> tuple[http.client.HTTPResponse, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", (server or self.server).port,
+                                          timeout=TIMEOUT)
+        self.addCleanup(conn.close)
+        conn.request(method, target, headers=headers or {})
+        response = conn.getresponse()
+        return response, response.read()
+
+    # ------------------------------------------------------------------------ S3 helpers
+    NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+
+    def s3_page(self, segment: str, server: Optional[RangeTestServer] = None, **query):
+        query.setdefault("list-type", "2")
+        target = f"/{segment}/?" if segment else "/?"
+        response, body = self.get(target + urllib.parse.urlencode(query), server=server)
+        self.assertEqual(response.status, 200, body[:500])
+        self.assertEqual(response.getheader("Content-Type"), "application/xml")
+        import xml.etree.ElementTree as ET
+        root = ET.fromstring(body)
+        self.assertEqual(root.tag, self.NS + "ListBucketResult")
+        return root
+
+    def text(self, element, name: str) -> Optional[str]:
+        found = element.find(self.NS + name)
+        return None if found is None else (found.text or "")
+
+    def s3_all(self, segment: str, server: Optional[RangeTestServer] = None, **query
+               ) -> tuple[list[str], list[str], int]:
+        """Follows continuation tokens: (keys, common prefixes, pages)."""
+        keys, prefixes, pages, token = [], [], 0, None
+        while True:
+            q = dict(query)
+            if token:
+                q["continuation-token"] = token
+            page = self.s3_page(segment, server, **q)
+            pages += 1
+            self.assertLess(pages, 100)
+            contents = page.findall(self.NS + "Contents")
+            commons = page.findall(self.NS + "CommonPrefixes")
+            self.assertEqual(int(self.text(page, "KeyCount")), len(contents) + len(commons))
+            keys += [self.text(c, "Key") for c in contents]
+            prefixes += [self.text(c, "Prefix") for c in commons]
+            if token:
+                self.assertEqual(self.text(page, "ContinuationToken"), token)
+            if self.text(page, "IsTruncated") == "false":
+                self.assertIsNone(self.text(page, "NextContinuationToken"))
+                return keys, prefixes, pages
+            self.assertEqual(self.text(page, "IsTruncated"), "true")
+            token = self.text(page, "NextContinuationToken")
+            self.assertTrue(token)
+
+    def all_keys(self) -> list[str]:
+        return sorted(self.TREE, key=lambda k: k.encode())
+
+    # ----------------------------------------------------------------------- listing=html
+    def test_html_listing_of_the_real_directory(self):
+        response, body = self.get("/listing=html/")
+        self.assertEqual(response.status, 200)
+        self.assertTrue(response.getheader("Content-Type").startswith("text/html"))
+        for href in (b'href="d1/"', b'href="d2/"', b'href="empty/"', b'href="top.txt"'):
+            self.assertIn(href, body)
+        _, body = self.get("/listing=html/d2/")
+        self.assertIn(b'href="x%20y.bin"', body)
+        self.assertIn(b'href="%C3%A9t%C3%A9.txt"', body)
+        self.assertIn(b">x y.bin</a>", body)
+        self.assertIn(str(len(self.TREE["d2/x y.bin"])).encode(), body)
+        # A directory without its '/' is redirected, like nginx does; files are files.
+        response, _ = self.get("/listing=html/d1")
+        self.assertEqual(response.status, 301)
+        self.assertEqual(response.getheader("Location"),
+                         f"{self.server.base_url}/listing=html/d1/")
+        response, body = self.get("/listing=html/d2/x%20y.bin", {"Range": "bytes=10-19"})
+        self.assertEqual((response.status, body), (206, self.TREE["d2/x y.bin"][10:20]))
+        response, _ = self.get("/listing=html/nothing/")
+        self.assertEqual(response.status, 404)
+        response, body = self.get("/listing=html/d1/", method="HEAD")
+        self.assertEqual((response.status, body), (200, b""))
+        # Without listing= a directory stays a 404, as before.
+        response, _ = self.get("/-/d1/")
+        self.assertEqual(response.status, 404)
+
+    def test_listing_that_fails_from_the_nth_request_on(self):
+        for status in (404, 500):
+            segment = f"listing=html,only=dirs,status={status},after=2"
+            got = [self.get(f"/{segment}/d1/")[0].status for _ in range(4)]
+            self.assertEqual(got, [200, 200, status, status])
+            # Files under the same options are not hit, nor counted.
+            got = [self.get(f"/{segment}/d1/a.txt")[0].status for _ in range(4)]
+            self.assertEqual(got, [200] * 4)
+        entries = self.server.wait_for_requests(lambda e: len(e) >= 16, TIMEOUT)
+        self.assertEqual(sum(1 for e in entries if e["fault"] == "status"), 4)
+
+    def test_only_files(self):
+        segment = "listing=html,only=files,status=503"
+        self.assertEqual(self.get(f"/{segment}/d1/")[0].status, 200)
+        self.assertEqual(self.get(f"/{segment}/d1/a.txt")[0].status, 503)
+
+    # ---------------------------------------------------------------------- listing=names
+    def test_names_tree(self):
+        response, body = self.get("/listing=names/")
+        self.assertEqual(response.status, 200)
+        pos = 0
+        for href, _ in range_test_server.NAMES_TREE[b""]:  # in order, duplicates included
+            pos = body.index(b'<a href="' + href + b'">', pos) + 1
+        self.assertEqual(body.count(b'<a href="dup.txt">'), 2)
+        for name in range_test_server.NAMES_FILES:
+            target = "/listing=names/" + urllib.parse.quote_from_bytes(name)
+            response, data = self.get(target)
+            self.assertEqual((response.status, data), (200, range_test_server.NAMES_CONTENT(name)),
+                             name)
+            etag = response.getheader("ETag")
+            response, data = self.get(target, {"Range": "bytes=5-20"})
+            self.assertEqual((response.status, data),
+                             (206, range_test_server.NAMES_CONTENT(name)[5:21]))
+            self.assertEqual(response.getheader("ETag"), etag)  # stable: one file in memory
+        self.assertIn(b"bad\xff\xfename.txt", range_test_server.NAMES_FILES)
+        self.assertIn("sub dir/\u00fc.txt".encode(), range_test_server.NAMES_FILES)
+        for target in ("/listing=names/a%2Fb.txt", "/listing=names/nul%00.txt",
+                       "/listing=names/missing.txt", "/listing=names/nodir/"):
+            self.assertEqual(self.get(target)[0].status, 404, target)
+        response, body = self.get("/listing=names/sub%20dir/")
+        self.assertIn(b'href="%C3%BC.txt"', body)
+        response, _ = self.get("/listing=names/sub%20dir")
+        self.assertEqual(response.status, 301)
+        self.assertTrue(response.getheader("Location").endswith("/listing=names/sub%20dir/"))
+
+    # ------------------------------------------------------------------------- S3 bucket
+    def test_s3_list_with_delimiter_has_every_field(self):
+        page = self.s3_page("s3=1", prefix="", delimiter="/")
+        self.assertEqual(self.text(page, "Name"), "s3=1")
+        self.assertEqual(self.text(page, "Prefix"), "")
+        self.assertEqual(self.text(page, "Delimiter"), "/")
+        self.assertEqual(self.text(page, "MaxKeys"), "1000")
+        self.assertEqual(self.text(page, "KeyCount"), "4")
+        self.assertEqual(self.text(page, "IsTruncated"), "false")
+        contents = page.findall(self.NS + "Contents")
+        self.assertEqual([self.text(c, "Key") for c in contents], ["top.txt"])
+        top = contents[0]
+        self.assertEqual(self.text(top, "Size"), "4")
+        self.assertEqual(self.text(top, "StorageClass"), "STANDARD")
+        self.assertRegex(self.text(top, "LastModified"),
+                         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        response, _ = self.get("/s3=1/top.txt", method="HEAD")
+        self.assertEqual(self.text(top, "ETag"), response.getheader("ETag"))
+        self.assertEqual([self.text(c, "Prefix") for c in page.findall(self.NS + "CommonPrefixes")],
+                         ["d1/", "d2/", "d3/"])  # the empty directory has no key
+
+        page = self.s3_page("s3=1", prefix="d1/", delimiter="/")
+        self.assertEqual([self.text(c, "Key") for c in page.findall(self.NS + "Contents")],
+                         ["d1/a.txt", "d1/b.txt"])
+        self.assertEqual([self.text(c, "Prefix") for c in page.findall(self.NS + "CommonPrefixes")],
+                         ["d1/sub/"])
+        page = self.s3_page("s3=1", prefix="d2/", delimiter="/")
+        self.assertEqual([self.text(c, "Key") for c in page.findall(self.NS + "Contents")],
+                         ["d2/x y.bin", "d2/\u00e9t\u00e9.txt"])
+        page = self.s3_page("s3=1", prefix="nothing/", delimiter="/")
+        self.assertEqual((self.text(page, "KeyCount"), page.find(self.NS + "Contents")), ("0", None))
+
+    def test_s3_continuation_tokens(self):
+        for page_size in (1, 2, 3):
+            segment = f"s3=1,s3_page={page_size}"
+            keys, prefixes, pages = self.s3_all(segment)
+            self.assertEqual((keys, prefixes), (self.all_keys(), []))
+            # The last page is not truncated even when it is full: no empty page at the end.
+            self.assertEqual(pages, -(-len(self.TREE) // page_size))
+            keys, prefixes, _ = self.s3_all(segment, delimiter="/")
+            self.assertEqual((keys, prefixes), (["top.txt"], ["d1/", "d2/", "d3/"]))
+            keys, prefixes, _ = self.s3_all(segment, prefix="d3/", delimiter="/")
+            self.assertEqual((keys, prefixes), ([f"d3/k{i}" for i in range(1, 6)], []))
+        # max-keys asks for fewer than the page size; start-after skips.
+        page = self.s3_page("s3=1", **{"max-keys": "2", "prefix": "d3/"})
+        self.assertEqual([self.text(c, "Key") for c in page.findall(self.NS + "Contents")],
+                         ["d3/k1", "d3/k2"])
+        self.assertEqual((self.text(page, "MaxKeys"), self.text(page, "IsTruncated")), ("2", "true"))
+        page = self.s3_page("s3=1", **{"start-after": "d3/k3", "prefix": "d3/"})
+        self.assertEqual([self.text(c, "Key") for c in page.findall(self.NS + "Contents")],
+                         ["d3/k4", "d3/k5"])
+        self.assertEqual(self.text(page, "StartAfter"), "d3/k3")
+        page = self.s3_page("s3=1", **{"encoding-type": "url", "prefix": "d2/"})
+        self.assertEqual([self.text(c, "Key") for c in page.findall(self.NS + "Contents")],
+                         ["d2/x%20y.bin", "d2/%C3%A9t%C3%A9.txt"])
+        for bad in ({"continuation-token": "!!"}, {"list-type": "1"}, {"max-keys": "x"}):
+            response, body = self.get("/s3=1/?" + urllib.parse.urlencode(
+                {"list-type": "2", **bad}))
+            self.assertEqual(response.status, 400, bad)
+            self.assertIn(b"<Code>InvalidArgument</Code>", body)
+
+    def test_s3_objects_have_range_and_head(self):
+        data = self.TREE["d2/x y.bin"]
+        response, body = self.get("/s3=1/d2/x%20y.bin", {"Range": "bytes=100-199"})
+        self.assertEqual((response.status, body), (206, data[100:200]))
+        response, body = self.get("/s3=1/d2/x%20y.bin", method="HEAD")
+        self.assertEqual((response.status, int(response.getheader("Content-Length"))),
+                         (200, len(data)))
+        response, body = self.get("/s3=1/d2/nokey")
+        self.assertEqual(response.status, 404)
+        self.assertIn(b"<Code>NoSuchKey</Code>", body)
+
+    def test_s3_virtual_hosted_style(self):
+        with RangeTestServer(self.root, options="s3=1,s3_page=3") as server:
+            keys, prefixes, pages = self.s3_all("", server, delimiter="/")
+            self.assertEqual((keys, prefixes, pages), (["top.txt"], ["d1/", "d2/", "d3/"], 2))
+            self.assertEqual(self.text(self.s3_page("", server), "Name"), "rangefs-test")
+            response, body = self.get("/d1/a.txt", {"Range": "bytes=0-9"}, server=server)
+            self.assertEqual((response.status, body), (206, b"a" * 10))
+            self.assertEqual(server.url("d2/x y.bin"), f"{server.base_url}/d2/x%20y.bin")
+            with self.assertRaises(range_test_server.RangeTestServerError):
+                server.url("top.txt", etag="weak")
+        with self.assertRaises(OptionError):
+            RangeTestServer(self.root, options="s3=2")
+
+    def test_s3_xml_bomb(self):
+        response, body = self.get("/s3=1,lfault=bomb/?list-type=2&delimiter=/")
+        self.assertEqual(response.status, 200)
+        self.assertLess(len(body), 4096)  # tiny on the wire ...
+        self.assertIn(b"<!DOCTYPE ListBucketResult [", body)
+        self.assertEqual(body.count(b"<!ENTITY lol"), 10)
+        self.assertEqual(body.count(b"&lol8;"), 10)  # ... 10**9 'lol's once expanded
+        self.assertIn(b"<Key>&lol9;</Key>", body)
+        # Objects under the same options are not hit.
+        response, body = self.get("/s3=1,lfault=bomb/top.txt")
+        self.assertEqual((response.status, body), (200, b"top\n"))
+
+    # ---------------------------------------------------------------------- listing faults
+    def test_endless_listing_trickles_until_the_client_leaves(self):
+        sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=TIMEOUT)
+        self.addCleanup(sock.close)
+        sock.sendall(b"GET /listing=html,lfault=endless,interval=20/d1/ HTTP/1.1\r\n"
+                     b"Host: x\r\n\r\n")
+        data = b""
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline or b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        self.assertIn(b"200", head.split(b"\r\n")[0])
+        self.assertNotIn(b"content-length", head.lower())
+        self.assertNotIn(b"transfer-encoding", head.lower())
+        links = body.count(b"<a href=")
+        self.assertGreater(links, 5)
+        self.assertLess(links, 200)  # trickling: about one per 20 ms
+        sock.close()
+        entries = self.server.wait_for_requests(
+            lambda e: any(x["fault"] == "lfault" for x in e), TIMEOUT)
+        entry = [e for e in entries if e["fault"] == "lfault"][-1]
+        self.assertTrue(entry["aborted"])
+
+    def test_endless_at_full_speed(self):
+        sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=TIMEOUT)
+        self.addCleanup(sock.close)
+        sock.sendall(b"GET /listing=html,lfault=endless,interval=0/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = 0
+        while received < 20 * MiB:
+            chunk = sock.recv(1 << 20)
+            self.assertTrue(chunk)
+            received += len(chunk)
+
+    def test_huge_and_million_link_pages(self):
+        response, body = self.get("/listing=html,lfault=huge,mib=3/d1/")
+        self.assertEqual(response.status, 200)
+        self.assertEqual(int(response.getheader("Content-Length")), 3 * MiB)
+        self.assertEqual(len(body), 3 * MiB)
+        self.assertTrue(body.endswith(b"</html>\r\n"))
+        self.assertGreater(body.count(b"<a href="), 40000)
+        response, body = self.get("/listing=html,lfault=links/")
+        self.assertEqual(response.status, 200)
+        self.assertEqual(body.count(b"<a href="), 1_000_000)
+        self.assertIn(b'<a href="file-00999999.bin">', body)
+        response, body = self.get("/listing=html,lfault=links,count=10/")
+        self.assertEqual(body.count(b"<a href="), 10)
+        # times=1: the first listing request is faulted, the next one is the real listing.
+        segment = "listing=html,lfault=links,count=3,times=1"
+        self.assertEqual(self.get(f"/{segment}/d1/")[1].count(b'<a href="file-'), 3)
+        self.assertIn(b'href="a.txt"', self.get(f"/{segment}/d1/")[1])
+
+    def test_redirect_loop_between_two_directories(self):
+        segment = "listing=html,lfault=loop"
+        _, body = self.get(f"/{segment}/")
+        self.assertIn(b'href="loop/"', body)
+        self.assertIn(b'href="d1/"', body)
+        _, body = self.get(f"/{segment}/loop/")
+        self.assertIn(b'href="a/"', body)
+        self.assertIn(b'href="b/"', body)
+        base = f"{self.server.base_url}/{segment}"
+        response, _ = self.get(f"/{segment}/loop/a/")
+        self.assertEqual((response.status, response.getheader("Location")),
+                         (302, f"{base}/loop/b/"))
+        response, _ = self.get(f"/{segment}/loop/b/")
+        self.assertEqual((response.status, response.getheader("Location")),
+                         (302, f"{base}/loop/a/"))
+
+    def test_page_linking_to_itself_and_its_parent(self):
+        segment = "listing=html,lfault=self"
+        _, body = self.get(f"/{segment}/d1/sub/")
+        base = f"{self.server.base_url}/{segment}"
+        for href in (".", "./", "", "../", "/", f"{base}/d1/sub/", f"{base}/d1/", "?C=N;O=D",
+                     "#top", "c.txt"):
+            self.assertIn(f'<a href="{href}">'.encode(), body, href)
+
+    def test_listing_option_errors(self):
+        for segment, words in (("lfault=self", "needs 'listing'"),
+                               ("listing=html,lfault=bomb", "needs s3=1"),
+                               ("listing=html,mib=3", "needs lfault=huge"),
+                               ("listing=html,s3=1", "cannot be combined"),
+                               ("listing=html,only=dirs", "without a fault"),
+                               ("listing=html,lfault=self,status=500", "cannot be combined"),
+                               ("listing=html,lfault=self,only=files", "contradicts"),
+                               ("listing=xml", "expected one of")):
+            response, body = self.get(f"/{segment}/")
+            self.assertEqual(response.status, 400, segment)
+            self.assertIn(words.encode(), body, segment)

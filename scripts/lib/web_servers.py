@@ -1,0 +1,673 @@
+#!/usr/bin/env python3
+"""Real web servers serving a directory as a listing on 127.0.0.1, for tests and benchmarks.
+
+Every server the directory-mount feature must understand, each started as a private instance:
+its config, pid file, logs and scratch files live in a temporary directory, it listens on a
+free 127.0.0.1 port, and it is stopped by PID. The system services are never touched.
+
+    with start_server("apache", "fancy", "/some/docroot") as server:
+        print(server.url)                       # http://127.0.0.1:PORT/  (the root listing)
+        print(server.pid, server.access_log_path)
+        entries = server.access_log_entries()   # [{"method", "uri", "status", "range"}, ...]
+
+Servers and listing modes (SERVERS lists them all):
+    nginx     html | json | xml          autoindex, autoindex_format (via loopback_nginx.py)
+    apache    plain | fancy | htmltable  mod_autoindex: no FancyIndexing / FancyIndexing /
+                                         FancyIndexing HTMLTable (apache2 -X, mpm_event)
+    lighttpd  html                       mod_dirlisting (lighttpd -D)
+    caddy     browse                     file_server browse (answers JSON to
+                                         Accept: application/json)
+    python    html                       python3 -m http.server (ignores Range: always 200)
+
+stop() ends the process (by PID, bounded, SIGKILL as a last resort) and keeps the logs
+readable; cleanup() (also what leaving the `with` block does) stops and removes the temporary
+directory. Servers log a request when they finish it, a moment after the client got the last
+byte: call quiet_access_log_entries() or stop() before counting.
+
+Script use (serves until SIGINT/SIGTERM):
+
+    python3 scripts/lib/web_servers.py SERVER MODE DOCROOT
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Optional
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+import loopback_nginx  # noqa: E402  (path set up above)
+from loopback_nginx import child_pids, free_port  # noqa: E402
+from procfs import pid_alive  # noqa: E402
+
+__all__ = ["SERVERS", "WebServer", "WebServerError", "start_server", "server_available",
+           "NginxServer", "ApacheServer", "LighttpdServer", "CaddyServer", "PythonServer"]
+
+
+class WebServerError(RuntimeError):
+    """A server could not be started (the message carries its logs)."""
+
+
+# ------------------------------------------------------------------------- process helpers
+def _listening_inodes(port: int) -> set[int]:
+    """Socket inodes listening on 127.0.0.1:port (or 0.0.0.0:port), from /proc/net/tcp."""
+    inodes = set()
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                addr, port_hex = fields[1].split(":")
+                if (int(port_hex, 16) == port and fields[3] == "0A"
+                        and addr in ("0100007F", "00000000")):
+                    inodes.add(int(fields[9]))
+    except OSError:
+        pass
+    return inodes
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _owns_listener(pid: int, port: int) -> bool:
+    """Whether pid (or a child of it) holds the socket listening on port: tells our server's
+    socket apart from someone else's that took the port first."""
+    listening = _listening_inodes(port)
+    if not listening:
+        return False
+    return any(_socket_inodes(p) & listening for p in [pid, *child_pids(pid)])
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _stop_process(process: subprocess.Popen, sig: int, timeout: float = 10.0) -> None:
+    """Sends sig to the process (by PID), waits for it, SIGKILLs after timeout; then makes sure
+    the children it had are gone too (by PID, bounded)."""
+    if process.poll() is not None:
+        return
+    children = child_pids(process.pid)
+    try:
+        os.kill(process.pid, signal.SIGCONT)  # in case a test stopped it
+        os.kill(process.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.kill(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    for child in children:
+        while pid_alive(child) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if pid_alive(child):
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+# ---------------------------------------------------------------------------- access logs
+# Each server's access-log line is parsed into {"method", "uri", "status": int, "range"}.
+# "uri" is the request target as sent (percent-encoded, with the query), "range" the Range
+# header or "".
+_REQUEST_LINE_RE = re.compile(r"^(\S+) (\S+)(?: HTTP/[0-9.]+)?$")
+
+
+def _tab_entry(line: str) -> Optional[dict]:
+    """`STATUS<TAB>REQUEST LINE<TAB>RANGE` (the format given to Apache and lighttpd)."""
+    parts = line.split("\t")
+    if len(parts) < 3 or not parts[0].isdigit():
+        return None
+    m = _REQUEST_LINE_RE.match(parts[1])
+    if not m:
+        return None
+    rng = parts[2]
+    return {"method": m.group(1), "uri": m.group(2), "status": int(parts[0]),
+            "range": "" if rng == "-" else rng}
+
+
+# 127.0.0.1 - - [07/Dec/2026 09:37:00] "GET /a HTTP/1.1" 200 -
+_PYTHON_LINE_RE = re.compile(r'\] "(\S+) (\S+) HTTP/[0-9.]+" (\d{3}) ')
+
+
+# ------------------------------------------------------------------------------ the servers
+class WebServer:
+    """A real server on 127.0.0.1:<free port> serving `docroot` with directory listings.
+    Context manager. Not thread-safe; one owner starts and stops it."""
+
+    kind = ""
+    modes: tuple[str, ...] = ()
+
+    def __init__(self, docroot: str, mode: Optional[str] = None, *, start_timeout: float = 15.0,
+                 bind_attempts: int = 5):
+        self.docroot = os.path.abspath(docroot)
+        if not os.path.isdir(self.docroot):
+            raise WebServerError(f"document root {self.docroot} is not a directory")
+        self.mode = mode or self.modes[0]
+        if self.mode not in self.modes:
+            raise WebServerError(f"{self.kind}: mode must be one of {self.modes}, "
+                                 f"not {self.mode!r}")
+        self.start_timeout = start_timeout
+        self.bind_attempts = bind_attempts
+        self.workdir: Optional[str] = None
+        self.port: Optional[int] = None
+        self.process: Optional[subprocess.Popen] = None
+
+    # ------------------------------------------------------------------------- interface
+    @property
+    def url(self) -> str:
+        """The root directory's URL, with its trailing slash: http://127.0.0.1:PORT/"""
+        if self.port is None:
+            raise WebServerError("not started")
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise WebServerError("not started")
+        return self.process.pid
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def access_log_path(self) -> str:
+        assert self.workdir is not None
+        return os.path.join(self.workdir, "access.log")
+
+    @property
+    def error_log_path(self) -> str:
+        assert self.workdir is not None
+        return os.path.join(self.workdir, "error.log")
+
+    def access_log_entries(self) -> list[dict]:
+        """Every complete access-log line, parsed: method, uri, status (int), range."""
+        try:
+            with open(self.access_log_path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return []
+        entries = []
+        for raw in data.split(b"\n")[:-1]:  # the last one may be half written
+            entry = self._parse_log_line(raw.decode("utf-8", errors="replace"))
+            if entry is not None:
+                entries.append(entry)
+        return entries
+
+    def quiet_access_log_entries(self, quiet: float = 0.3, bound: float = 10.0) -> list[dict]:
+        """The access log once it has not grown for `quiet` seconds (at most `bound`),
+        flushing the server's log buffer (flush_access_log) before each look."""
+        deadline = time.monotonic() + bound
+        self.flush_access_log()
+        entries = self.access_log_entries()
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            self.flush_access_log()
+            now = self.access_log_entries()
+            if len(now) == len(entries):
+                break
+            entries = now
+        return entries
+
+    def flush_access_log(self) -> None:
+        """Makes the lines of finished requests reach the file (a no-op where the server
+        writes each line as the request ends)."""
+
+    def request_counts(self, entries: Optional[list[dict]] = None) -> collections.Counter:
+        """Requests per method (GET, HEAD, ...) in the access log (or in `entries`)."""
+        if entries is None:
+            entries = self.access_log_entries()
+        return collections.Counter(e["method"] for e in entries)
+
+    def clear_access_log(self) -> None:
+        """Truncates the access log; the servers append, so later lines start at 0."""
+        with open(self.access_log_path, "r+b") as f:
+            f.truncate(0)
+
+    def error_log(self) -> str:
+        return _read(self.error_log_path) + _read(os.path.join(self.workdir or "", "stderr.log"))
+
+    # ------------------------------------------------------------------------- lifecycle
+    def start(self) -> "WebServer":
+        if self.process is not None:
+            raise WebServerError("already started")
+        self.workdir = tempfile.mkdtemp(prefix=f"web-{self.kind}-")
+        try:
+            last_error = ""
+            for _ in range(self.bind_attempts):
+                port = free_port()
+                ok, last_error = self._try_start(port)
+                if ok:
+                    self.port = port
+                    return self
+            raise WebServerError(f"{self.kind} ({self.mode}) did not start after "
+                                 f"{self.bind_attempts} attempt(s):\n{last_error}")
+        except BaseException:
+            self._remove_workdir()
+            raise
+
+    def _try_start(self, port: int) -> tuple[bool, str]:
+        assert self.workdir is not None
+        for name in ("access.log", "error.log"):
+            open(os.path.join(self.workdir, name), "w").close()
+        argv, env = self._prepare(port)
+        stderr_path = os.path.join(self.workdir, "stderr.log")
+        with open(stderr_path, "wb") as stderr_file:
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stderr_file,
+                                       stderr=stderr_file, env=env, cwd=self.workdir,
+                                       start_new_session=True)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                break
+            if _owns_listener(process.pid, port):
+                self.process = process
+                return True, ""
+            time.sleep(0.02)
+        _stop_process(process, signal.SIGKILL)
+        return False, (f"port {port}, command {argv}, exit status {process.returncode}:\n"
+                       f"{self.error_log()}")
+
+    def stop(self) -> None:
+        """Stops the server by PID and waits for it to exit; the logs stay until cleanup()."""
+        if self.process is not None:
+            _stop_process(self.process, self._stop_signal)
+
+    def cleanup(self) -> None:
+        self.stop()
+        self._remove_workdir()
+
+    def _remove_workdir(self) -> None:
+        if self.workdir and os.path.isdir(self.workdir):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir = None
+
+    def __enter__(self) -> "WebServer":
+        # start_server() returns a started server, and `with start_server(...)` must work.
+        return self if self.process is not None else self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.kind}/{self.mode} {self.url if self.port else ''}>"
+
+    # ----------------------------------------------------------------- per-server parts
+    _stop_signal = signal.SIGTERM
+
+    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
+        """Writes the config for `port` into workdir; returns (argv, environment or None)."""
+        raise NotImplementedError
+
+    def _parse_log_line(self, line: str) -> Optional[dict]:
+        raise NotImplementedError
+
+    @classmethod
+    def binary(cls) -> Optional[str]:
+        raise NotImplementedError
+
+
+class NginxServer(WebServer):
+    """nginx autoindex in autoindex_format html, json or xml: loopback_nginx.LoopbackNginx
+    (which has its own start, port retry and graceful stop) behind this interface."""
+
+    kind = "nginx"
+    modes = loopback_nginx.AUTOINDEX_FORMATS
+
+    def __init__(self, docroot: str, mode: Optional[str] = None, **kwargs):
+        super().__init__(docroot, mode, **kwargs)
+        self._nginx: Optional[loopback_nginx.LoopbackNginx] = None
+
+    def start(self) -> "NginxServer":
+        if self._nginx is not None:
+            raise WebServerError("already started")
+        try:
+            self._nginx = loopback_nginx.LoopbackNginx(
+                self.docroot, autoindex=self.mode, start_timeout=self.start_timeout,
+                bind_attempts=self.bind_attempts).start()
+        except loopback_nginx.NginxError as e:
+            self._nginx = None
+            raise WebServerError(str(e)) from e
+        self.workdir = self._nginx.prefix
+        self.port = self._nginx.port
+        self.process = self._nginx.process
+        return self
+
+    def stop(self) -> None:
+        if self._nginx is not None:
+            self._nginx.stop()
+
+    def cleanup(self) -> None:
+        if self._nginx is not None:
+            self._nginx.cleanup()
+        self.workdir = None
+
+    @property
+    def nginx(self) -> loopback_nginx.LoopbackNginx:
+        """The LoopbackNginx underneath (its richer access-log entries, pause/resume)."""
+        assert self._nginx is not None
+        return self._nginx
+
+    def access_log_entries(self) -> list[dict]:
+        if self._nginx is None or self._nginx.prefix is None:
+            return []
+        return self._nginx.access_log_entries()
+
+    @classmethod
+    def binary(cls) -> Optional[str]:
+        return loopback_nginx.find_nginx()
+
+
+_APACHE_MODULES_DIR = "/usr/lib/apache2/modules"
+_APACHE_INDEX_OPTIONS = {
+    "plain": "-FancyIndexing Charset=UTF-8",
+    "fancy": "FancyIndexing Charset=UTF-8",
+    "htmltable": "FancyIndexing HTMLTable Charset=UTF-8",
+}
+
+
+class ApacheServer(WebServer):
+    """Apache httpd mod_autoindex, one process (-X) with mpm_event's threads. Modes: plain (a
+    <ul> list), fancy (FancyIndexing: a <pre> table, names cut at 23 columns in the text but
+    whole in the href) and htmltable (FancyIndexing HTMLTable).
+
+    Run as root, Apache refuses `User root`; with -X and no User it keeps the caller's
+    identity (after logging an AH02155 alert), so it can read a private docroot."""
+
+    kind = "apache"
+    modes = ("plain", "fancy", "htmltable")
+    _stop_signal = signal.SIGTERM
+
+    @classmethod
+    def binary(cls) -> Optional[str]:
+        for candidate in (shutil.which("apache2"), "/usr/sbin/apache2", shutil.which("httpd")):
+            if candidate and os.access(candidate, os.X_OK):
+                return candidate
+        return None
+
+    @staticmethod
+    def _built_in_modules(binary: str) -> set[str]:
+        """Modules compiled in (`apache2 -l`: mod_log_config.c, mod_unixd.c, ...): loading
+        one of them again is a configuration error."""
+        out = subprocess.run([binary, "-l"], capture_output=True, text=True, timeout=10).stdout
+        return {line.strip()[:-2] for line in out.splitlines() if line.strip().endswith(".c")}
+
+    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
+        assert self.workdir is not None
+        binary = self.binary()
+        if binary is None:
+            raise WebServerError("apache2 not found")
+        built_in = self._built_in_modules(binary)
+        loads = []
+        for name in ("mpm_event", "authz_core", "dir", "autoindex", "mime", "log_config"):
+            if f"mod_{name}" not in built_in:
+                loads.append(f"LoadModule {name}_module {_APACHE_MODULES_DIR}/mod_{name}.so")
+        w = self.workdir
+        conf = "\n".join([
+            "# Generated by web_servers.py; lives only as long as the server.",
+            f'ServerRoot "{w}"',
+            f'PidFile "{w}/apache2.pid"',
+            f'DefaultRuntimeDir "{w}"',
+            f"Mutex file:{w} default",
+            f"Listen 127.0.0.1:{port}",
+            "ServerName 127.0.0.1",
+            *loads,
+            f'ErrorLog "{w}/error.log"',
+            "LogLevel warn",
+            # STATUS, the request line (Apache escapes quotes and control bytes) and Range.
+            r'LogFormat "%>s\t%r\t%{Range}i\t%B" rangefs',
+            f'CustomLog "{w}/access.log" rangefs',
+            "TypesConfig /etc/mime.types",
+            "ServerTokens Prod",
+            f'DocumentRoot "{self.docroot}"',
+            f'<Directory "{self.docroot}">',
+            "    Options +Indexes",
+            "    AllowOverride None",
+            "    Require all granted",
+            f"    IndexOptions {_APACHE_INDEX_OPTIONS[self.mode]}",
+            "</Directory>",
+            "",
+        ])
+        conf_path = os.path.join(w, "httpd.conf")
+        with open(conf_path, "w") as f:
+            f.write(conf)
+        return [binary, "-X", "-d", w, "-f", conf_path], None
+
+    def _parse_log_line(self, line: str) -> Optional[dict]:
+        return _tab_entry(line)
+
+
+class LighttpdServer(WebServer):
+    """lighttpd mod_dirlisting (lighttpd -D, in the foreground). Its access log is buffered
+    (written out about once a second or on SIGHUP): count requests with
+    quiet_access_log_entries(), after flush_access_log(), or after stop()."""
+
+    kind = "lighttpd"
+    modes = ("html",)
+    _stop_signal = signal.SIGTERM
+
+    def flush_access_log(self) -> None:
+        """SIGHUP: lighttpd flushes and reopens its logs on the next turn of its event loop
+        (up to a second when idle) and says so in the error log; waits for that line."""
+        if not self.running:
+            return
+        before = _read(self.error_log_path).count("logfiles cycled")
+        os.kill(self.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while (time.monotonic() < deadline and self.running
+               and _read(self.error_log_path).count("logfiles cycled") <= before):
+            time.sleep(0.01)
+
+    @classmethod
+    def binary(cls) -> Optional[str]:
+        for candidate in (shutil.which("lighttpd"), "/usr/sbin/lighttpd"):
+            if candidate and os.access(candidate, os.X_OK):
+                return candidate
+        return None
+
+    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
+        assert self.workdir is not None
+        binary = self.binary()
+        if binary is None:
+            raise WebServerError("lighttpd not found")
+        w = self.workdir
+        conf = "\n".join([
+            "# Generated by web_servers.py; lives only as long as the server.",
+            'server.modules = ( "mod_dirlisting", "mod_accesslog" )',
+            f'server.document-root = "{self.docroot}"',
+            'server.bind = "127.0.0.1"',
+            f"server.port = {port}",
+            f'server.pid-file = "{w}/lighttpd.pid"',
+            f'server.errorlog = "{w}/error.log"',
+            f'server.upload-dirs = ( "{w}" )',
+            'server.tag = "lighttpd"',
+            'dir-listing.activate = "enable"',
+            'dir-listing.encoding = "utf-8"',
+            f'accesslog.filename = "{w}/access.log"',
+            r'accesslog.format = "%s\t%r\t%{Range}i\t%b"',
+            'mimetype.assign = ( ".txt" => "text/plain", ".html" => "text/html", '
+            '"" => "application/octet-stream" )',
+            "",
+        ])
+        conf_path = os.path.join(w, "lighttpd.conf")
+        with open(conf_path, "w") as f:
+            f.write(conf)
+        return [binary, "-D", "-f", conf_path], None
+
+    def _parse_log_line(self, line: str) -> Optional[dict]:
+        return _tab_entry(line)
+
+
+class CaddyServer(WebServer):
+    """Caddy `file_server browse` (HTML, and JSON to `Accept: application/json`), admin API
+    off, automatic HTTPS off, HOME and XDG_* pointed into the temporary directory."""
+
+    kind = "caddy"
+    modes = ("browse",)
+    _stop_signal = signal.SIGTERM
+
+    @classmethod
+    def binary(cls) -> Optional[str]:
+        return shutil.which("caddy") or (
+            "/usr/bin/caddy" if os.access("/usr/bin/caddy", os.X_OK) else None)
+
+    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
+        assert self.workdir is not None
+        binary = self.binary()
+        if binary is None:
+            raise WebServerError("caddy not found")
+        w = self.workdir
+        for sub in ("home", "data", "config"):
+            os.makedirs(os.path.join(w, sub), exist_ok=True)
+        caddyfile = "\n".join([
+            "# Generated by web_servers.py; lives only as long as the server.",
+            "{",
+            "    admin off",
+            "    auto_https off",
+            f"    storage file_system {w}/data",
+            "}",
+            f"http://127.0.0.1:{port} {{",
+            "    bind 127.0.0.1",
+            f'    root * "{self.docroot}"',
+            "    file_server browse",
+            "    log {",
+            f"        output file {w}/access.log {{",
+            "            roll_disabled",
+            "        }",
+            "        format json",
+            "    }",
+            "}",
+            "",
+        ])
+        path = os.path.join(w, "Caddyfile")
+        with open(path, "w") as f:
+            f.write(caddyfile)
+        env = dict(os.environ, HOME=f"{w}/home", XDG_DATA_HOME=f"{w}/data",
+                   XDG_CONFIG_HOME=f"{w}/config")
+        return [binary, "run", "--config", path, "--adapter", "caddyfile"], env
+
+    def _parse_log_line(self, line: str) -> Optional[dict]:
+        try:
+            record = json.loads(line)
+            request = record["request"]
+            rng = request.get("headers", {}).get("Range", [""])
+            return {"method": request["method"], "uri": request["uri"],
+                    "status": int(record["status"]), "range": rng[0] if rng else ""}
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+class PythonServer(WebServer):
+    """`python3 -m http.server` (threaded). Its log is its stderr, kept as the access log. It
+    ignores Range: a ranged GET answers 200 with the whole file."""
+
+    kind = "python"
+    modes = ("html",)
+    _stop_signal = signal.SIGTERM
+
+    @classmethod
+    def binary(cls) -> Optional[str]:
+        return sys.executable or shutil.which("python3")
+
+    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+        return [self.binary() or "python3", "-u", "-m", "http.server", "--bind", "127.0.0.1",
+                str(port), "--directory", self.docroot], env
+
+    @property
+    def access_log_path(self) -> str:
+        assert self.workdir is not None
+        return os.path.join(self.workdir, "stderr.log")
+
+    def _parse_log_line(self, line: str) -> Optional[dict]:
+        m = _PYTHON_LINE_RE.search(line)
+        if not m:
+            return None
+        return {"method": m.group(1), "uri": m.group(2), "status": int(m.group(3)),
+                "range": ""}
+
+
+_CLASSES = {cls.kind: cls for cls in (NginxServer, ApacheServer, LighttpdServer, CaddyServer,
+                                      PythonServer)}
+
+# Every (server, mode) pair this module can start.
+SERVERS: tuple[tuple[str, str], ...] = tuple(
+    (kind, mode) for kind, cls in _CLASSES.items() for mode in cls.modes)
+
+
+def server_available(kind: str) -> bool:
+    """Whether the server's binary is installed."""
+    return _CLASSES[kind].binary() is not None
+
+
+def start_server(kind: str, mode: Optional[str], docroot: str, **kwargs) -> WebServer:
+    """Starts `kind` (nginx, apache, lighttpd, caddy, python) in `mode` (None: its first)
+    serving docroot; returns the running server. Raises WebServerError."""
+    if kind not in _CLASSES:
+        raise WebServerError(f"unknown server {kind!r}; known: {sorted(_CLASSES)}")
+    return _CLASSES[kind](docroot, mode, **kwargs).start()
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Serve a directory listing with a real server on 127.0.0.1 until "
+                    "SIGINT/SIGTERM.")
+    parser.add_argument("server", choices=sorted(_CLASSES))
+    parser.add_argument("mode", nargs="?", default=None)
+    parser.add_argument("docroot")
+    args = parser.parse_args(argv)
+    stop_requested = []
+    signal.signal(signal.SIGINT, lambda s, f: stop_requested.append(s))
+    signal.signal(signal.SIGTERM, lambda s, f: stop_requested.append(s))
+    with start_server(args.server, args.mode, args.docroot) as server:
+        print(server.url, flush=True)
+        print(f"pid {server.pid}, access log {server.access_log_path}", file=sys.stderr,
+              flush=True)
+        while not stop_requested and server.running:
+            time.sleep(0.2)
+        if not server.running and not stop_requested:
+            print(f"{server.kind} exited unexpectedly:\n{server.error_log()}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
