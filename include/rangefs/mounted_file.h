@@ -95,7 +95,9 @@ class MountedFile final : public VersionRegistry {
   // True exactly once per generation: for the first open of that version.
   bool FirstOpenOf(uint64_t generation);
 
-  SharedReadahead& readahead() { return readahead_; }
+  // The readahead state its readers share, made on first use (the first open): a file that is
+  // only listed or looked up costs nothing here.
+  SharedReadahead& readahead();
 
   // VersionRegistry, for the readers of this file.
   bool IsCurrent(const FileVersion& version) const override;
@@ -110,7 +112,7 @@ class MountedFile final : public VersionRegistry {
   const std::weak_ptr<MountedDirectory> parent_;
   const uint64_t block_size_;
   const ChangeHandler on_change_;
-  SharedReadahead readahead_;  // internally synchronized
+  const ReadaheadConfig readahead_config_;
 
   mutable std::mutex mu_;
   FileVersionPtr current_;          // Guarded by mu_
@@ -123,8 +125,10 @@ class MountedFile final : public VersionRegistry {
   std::optional<uint64_t> opened_generation_;                 // Guarded by mu_
   bool expired_ = false;                                      // Guarded by mu_
   std::atomic<bool> probed_ = true;                           // written under mu_, read without it
-  bool size_known_ = true;                                    // Guarded by mu_
-  Status first_probe_failure_;                                // Guarded by mu_
+  // Made once under mu_, then used without it (internally synchronized).
+  std::unique_ptr<SharedReadahead> readahead_;  // Guarded by mu_ (the pointer)
+  bool size_known_ = true;                      // Guarded by mu_
+  Status first_probe_failure_;                  // Guarded by mu_
 };
 
 }  // namespace rangefs

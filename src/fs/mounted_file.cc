@@ -12,7 +12,7 @@ MountedFile::MountedFile(std::string name, RemoteFileInfo info,
       parent_(std::move(parent)),
       block_size_(block_size),
       on_change_(std::move(on_change)),
-      readahead_(readahead),
+      readahead_config_(readahead),
       current_(MakeFileVersion(std::move(info), block_size)),
       confirmed_at_(probed_at.value_or(Clock::time_point())),
       attempted_at_(probed_at.value_or(Clock::time_point())),
@@ -46,6 +46,12 @@ FileVersionPtr MountedFile::Find(uint64_t generation) const {
 MountedFile::Clock::time_point MountedFile::confirmed_at() const {
   std::lock_guard lock(mu_);
   return confirmed_at_;
+}
+
+SharedReadahead& MountedFile::readahead() {
+  std::lock_guard lock(mu_);
+  if (!readahead_) readahead_ = std::make_unique<SharedReadahead>(readahead_config_);
+  return *readahead_;
 }
 
 bool MountedFile::probed() const { return probed_.load(); }

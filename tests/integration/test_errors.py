@@ -117,10 +117,11 @@ class ErrorsTest(unittest.TestCase):
                          "the healthy URL was reported as failing")
 
     # --------------------------------------------------------------------- usage errors
-    def test_url_without_last_segment_is_usage_error(self):
+    def test_directory_that_cannot_be_listed_exits_1_and_names_url(self):
+        # A path ending in '/' is a directory: listed at mount, and a refusal refuses the mount.
         url = "http://127.0.0.1:1/"
-        run = harness.run_expect_failure([url], timeout=USAGE_BOUND)
-        self.assert_failed(run, 2, USAGE_BOUND, [url])
+        run = harness.run_expect_failure([url], timeout=PROBE_BOUND)
+        self.assert_failed(run, 1, PROBE_BOUND, [url])
 
     def test_duplicate_names_are_usage_error(self):
         a = self.server.url("data.bin")
