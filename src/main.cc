@@ -266,6 +266,8 @@ int Run(int argc, char** argv) {
       });
   // It reads the filesystem's counters: stop it while the filesystem exists.
   if (metrics_server) metrics_server->Stop();
+  // Probes and listings ahead use the sources and the lister: stop them first.
+  filesystem.StopBackgroundWork();
   // Unfinished transfers report to the cache: stop them while it still exists.
   sources.Shutdown();
   return exit_code;

@@ -193,6 +193,9 @@ class Filesystem final {
   // Makes every read that waits for the network give up at once: the session is ending
   // (SIGTERM, unmount), and a reader must not hold it open until its retries run out.
   void RequestStop() { stop_.request_stop(); }
+  // Stops the probes and listings ahead, waiting for those running: before the sources they
+  // use go away. Nothing is fetched ahead afterwards.
+  void StopBackgroundWork();
 
   BlockCacheStats cache_stats() const { return cache_.stats(); }
 

@@ -92,6 +92,10 @@ Filesystem::Filesystem(RangeSource& source, const Scheduler& clock, std::vector<
 
 Filesystem::~Filesystem() {
   // Its tasks use the members below.
+  StopBackgroundWork();
+}
+
+void Filesystem::StopBackgroundWork() {
   if (ahead_) ahead_->Stop();
 }
 

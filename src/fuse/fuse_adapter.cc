@@ -401,7 +401,9 @@ int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
       spdlog::info("stopping: reads still waiting for a server give up");
       filesystem.RequestStop();
     });
-    // The loop has joined its workers: nobody calls the listener any more.
+    // The loop has joined its workers, and with the work ahead stopped nobody calls the
+    // listener any more.
+    filesystem.StopBackgroundWork();
     filesystem.SetVersionListener(nullptr);
   }
 
