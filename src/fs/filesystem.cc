@@ -388,18 +388,18 @@ Result<Attributes> Filesystem::GetAttributes(const Node& node) const {
 Result<OpenedDirectory> Filesystem::OpenDirectory(const Node& node) {
   const std::shared_ptr<MountedDirectory> directory = DirectoryOf(node);
   if (!directory) return Status(ErrorCode::kNotADirectory, "not a directory");
-  Result<DirectorySnapshotPtr> children = ChildrenOf(*directory);
-  if (!children.ok()) return children.status();
-  directory->NoteRead();
   const std::shared_ptr<MountedDirectory> parent = directory->parent();
   if (parent) {
     // A walk (find, ls -R) opens the subdirectories of a directory it read one after another:
-    // list the ones after this one meanwhile.
+    // list the ones after this one meanwhile, starting before this one's own listing.
     const DirectorySnapshotPtr siblings = parent->KnownChildren();
     if (const std::optional<size_t> index = siblings->IndexOf(directory->name())) {
       ListAhead(parent, siblings, *index);
     }
   }
+  Result<DirectorySnapshotPtr> children = ChildrenOf(*directory);
+  if (!children.ok()) return children.status();
+  directory->NoteRead();
   return OpenedDirectory{.node = node,
                          .parent = parent ? NodeOf(parent) : node,
                          .children = std::move(children).value()};
