@@ -390,8 +390,10 @@ def report(results: dict) -> str:
         if tool == "rangefs":
             continue
         kind = server.split("-")[0]
-        ours = [k for k in keys if k[1] == "rangefs" and k[0].split("-")[0] == kind]
+        ours = [k for k in keys if k[1] == "rangefs" and k[0].split("-")[0] == kind
+                and by.get((k[0], "rangefs", "ls -R"), {}).get("seconds")]
         if not ours:
+            ratio_lines.append(f"- {tool} / rangefs on {kind}: n/a (no rangefs times)")
             continue
         parts = []
         for m in MEASUREMENTS:

@@ -32,7 +32,7 @@ enum class Dialect { kNginx, kCaddy };
 
 std::string EntryLabel(size_t index) { return "entry " + std::to_string(index + 1); }
 
-// One element of the array; `skip` says why it is no entry, when it is not.
+// One element of the array: an entry, or a line in the collector's skipped ones.
 Status AddElement(const Json& element, size_t index, Dialect dialect, EntryCollector& collector) {
   if (!element.is_object()) {
     collector.Skip("skipped " + EntryLabel(index) + ": not a JSON object");
@@ -94,8 +94,9 @@ Result<std::string> ParseJsonListing(std::string_view body, EntryCollector& coll
   if (!dialect) {
     return NotAListing("a JSON array whose first object has neither \"type\" nor \"is_dir\"");
   }
-  for (size_t i = 0; i < document.size(); ++i) {
-    if (Status status = AddElement(document[i], i, *dialect, collector); !status.ok()) {
+  size_t index = 0;
+  for (const Json& element : document) {
+    if (Status status = AddElement(element, index++, *dialect, collector); !status.ok()) {
       return status;
     }
   }

@@ -87,9 +87,9 @@ std::optional<std::time_t> ParseRfc3339(std::string_view input) {
     while (at < text.size() && IsDigit(text[at])) ++at;
     if (at == fraction_start) return std::nullopt;
   }
-  int offset_minutes = 0;
-  if (Char(text, at, 'Z') || Char(text, at, 'z')) {
-  } else if (at < text.size() && (text[at] == '+' || text[at] == '-')) {
+  int offset_minutes = 0;  // "Z": UTC
+  if (!Char(text, at, 'Z') && !Char(text, at, 'z')) {
+    if (at >= text.size() || (text[at] != '+' && text[at] != '-')) return std::nullopt;
     const int sign = text[at] == '+' ? 1 : -1;
     ++at;
     const std::optional<int> offset_hours = Digits(text, at, 2);
@@ -97,8 +97,6 @@ std::optional<std::time_t> ParseRfc3339(std::string_view input) {
     const std::optional<int> offset_mins = Digits(text, at, 2);
     if (!offset_mins || *offset_mins > 59) return std::nullopt;
     offset_minutes = sign * (*offset_hours * 60 + *offset_mins);
-  } else {
-    return std::nullopt;
   }
   if (at != text.size()) return std::nullopt;
   const std::optional<std::time_t> local = ToTime(*year, *month, *day, *hour, *minute, *second);
