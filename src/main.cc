@@ -44,7 +44,7 @@ constexpr int kUsageExitCode = 2;
 constexpr std::chrono::milliseconds kRetryFailedListingAfter{10000};
 // Probes and listings ahead (ls -l, find) run on this many threads per --connections: they are
 // small requests, mostly waiting a round trip, and a walk of a wide tree wants many at once.
-constexpr size_t kAheadWorkersPerConnection = 4;
+constexpr size_t kAheadWorkersPerConnection = 8;
 
 class CurlGlobal {
  public:

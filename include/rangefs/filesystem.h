@@ -221,6 +221,8 @@ class Filesystem final {
                   const DirectorySnapshotPtr& children, size_t index);
   void ListAhead(const std::shared_ptr<MountedDirectory>& directory,
                  const DirectorySnapshotPtr& children, size_t index);
+  // How many entries past the one looked up are probed ahead.
+  size_t ProbeAheadWindow() const;
   // The version `node` stands for: kNotFound for a directory, kStaleHandle for a version
   // nothing uses any more.
   Result<FileVersionPtr> VersionOf(const Node& node) const;

@@ -450,6 +450,13 @@ class ApacheServer(WebServer):
             f"Listen 127.0.0.1:{port}",
             "ServerName 127.0.0.1",
             *loads,
+            # -X runs one process; Debian's packaged Apache serves 150 requests at once
+            # (MaxRequestWorkers over several processes). One process of 64 threads stays closer
+            # to that than mpm_event's default 25, which would make the test server, not the
+            # client, the bound on parallel requests.
+            "ThreadLimit 64",
+            "ThreadsPerChild 64",
+            "MaxRequestWorkers 64",
             f'ErrorLog "{w}/error.log"',
             "LogLevel warn",
             # STATUS, the request line (Apache escapes quotes and control bytes) and Range.

@@ -61,6 +61,9 @@ ListedEntry EntryNamed(std::string_view name, std::string url, bool is_directory
   return entry;
 }
 
+// How many pools' worth of entries past the one looked up are probed ahead.
+constexpr size_t kProbeAheadPools = 4;
+
 }  // namespace
 
 Filesystem::Filesystem(RangeSource& source, const Scheduler& clock, std::vector<NamedFile> files,
@@ -255,7 +258,7 @@ void Filesystem::ProbeAhead(const std::shared_ptr<MountedDirectory>& directory,
                             const DirectorySnapshotPtr& children, size_t index) {
   if (!ahead_ || !directory->was_read()) return;
   const auto [first, last] =
-      directory->ClaimAhead(MountedDirectory::Ahead::kProbe, index, directories_.ahead_workers);
+      directory->ClaimAhead(MountedDirectory::Ahead::kProbe, index, ProbeAheadWindow());
   const auto& all = children->children();
   for (size_t i = first; i < std::min(last, all.size()); ++i) {
     const std::shared_ptr<DirectoryChild>& child = all[i];
@@ -280,6 +283,12 @@ void Filesystem::ListAhead(const std::shared_ptr<MountedDirectory>& directory,
     if (!subdirectory->remote() || subdirectory->listed()) continue;
     ahead_->Post([this, subdirectory] { (void)ChildrenOf(*subdirectory); });
   }
+}
+
+size_t Filesystem::ProbeAheadWindow() const {
+  // Probes are small: a window of a few pools' worth keeps every worker busy while the walker
+  // catches up, and each entry is claimed once, so none is probed twice.
+  return kProbeAheadPools * directories_.ahead_workers;
 }
 
 Result<FileVersionPtr> Filesystem::VersionOf(const Node& node) const {

@@ -196,26 +196,33 @@ TEST_F(FilesystemTreeTest, SubdirectoriesAreListedOnFirstUse) {
 }
 
 TEST_F(FilesystemTreeTest, LookingAtEntriesOfADirectoryThatWasReadProbesTheNextOnesAhead) {
+  // Two workers probe ahead a window of four pools' worth: eight entries.
+  constexpr int kFiles = 20;
+  constexpr int kWindow = 8;
   std::vector<ListedEntry> entries;
-  for (int i = 0; i < 10; ++i) {
+  for (int i = 0; i < kFiles; ++i) {
     const std::string name = "f" + std::to_string(i);
     source_.AddFile(kPub + name, name);
     entries.push_back(ListedFile(kPub, name));
   }
   lister_.SetEntries(kPub, entries);
-  auto fs = Make(4);
+  auto fs = Make(2);
   ASSERT_TRUE(fs->AddDirectory("", kPub, std::nullopt).ok());
   Walk(*fs, {"f0"});
   EXPECT_EQ(source_.probe_count(), 1u) << "no walk seen yet: nothing ahead";
   ASSERT_TRUE(fs->ReadDirectory(Filesystem::Root()).ok());
   Walk(*fs, {"f1"});
-  // f1 itself and the four after it.
-  ASSERT_TRUE(fakes::Eventually([&] { return source_.probe_count() == 6; }))
+  // f1 itself and the window after it.
+  ASSERT_TRUE(fakes::Eventually([&] { return source_.probe_count() == 2 + kWindow; }))
       << source_.probe_count();
+  // Each look further extends the window by one.
   for (int i = 2; i <= 5; ++i) Walk(*fs, {"f" + std::to_string(i)});
-  ASSERT_TRUE(fakes::Eventually([&] { return source_.probe_count() == 10; }));
-  EXPECT_EQ(Walk(*fs, {"f9"}).size, 2u);
-  EXPECT_EQ(source_.probe_count(), 10u) << "each file probed once";
+  ASSERT_TRUE(fakes::Eventually([&] { return source_.probe_count() == 6 + kWindow; }))
+      << source_.probe_count();
+  for (int i = 6; i < kFiles; ++i) Walk(*fs, {"f" + std::to_string(i)});
+  ASSERT_TRUE(fakes::Eventually([&] { return source_.probe_count() == kFiles; }));
+  EXPECT_EQ(Walk(*fs, {"f19"}).size, 3u);
+  EXPECT_EQ(source_.probe_count(), size_t{kFiles}) << "each file probed once";
 }
 
 TEST_F(FilesystemTreeTest, OpeningASubdirectoryOfADirectoryThatWasReadListsTheNextOnesAhead) {
