@@ -42,7 +42,7 @@ class DirectoryLister {
   virtual ~DirectoryLister() = default;
   // Fetches and parses the listing of the directory at `url` (every page of it). Errors:
   // kNotFound for a 404 or 410, kLimitExceeded when the page or its entries exceed the
-  // configured limits, kInvalidArgument when the answer is no listing rangefs can read, and
+  // configured limits, kProtocolViolation when the answer is no listing rangefs can read, and
   // the transport and HTTP errors of any request.
   virtual Result<Listing> List(const std::string& url) = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <future>
 #include <iostream>
 #include <string>
@@ -18,6 +19,12 @@ bool PathEndsInSlash(std::string_view url) {
   const size_t end = url.find_first_of("?#");
   const std::string_view before = url.substr(0, end);
   return !before.empty() && before.back() == '/';
+}
+
+// "https://h/pub?x" -> "https://h/pub/?x".
+std::string WithSlashAfterPath(std::string_view url) {
+  const size_t end = std::min(url.find_first_of("?#"), url.size());
+  return std::string(url.substr(0, end)) + "/" + std::string(url.substr(end));
 }
 
 void WarnIfRangesIgnored(const MountSpec& spec, const RemoteFileInfo& info,
@@ -41,7 +48,23 @@ Result<PreparedEntry> Prepare(RangeSource& source, DirectoryLister& lister, Moun
   PreparedEntry entry{.spec = std::move(spec), .info = std::nullopt, .listing = std::nullopt};
   if (entry.spec.kind == SpecKind::kFile) {
     Result<RemoteFileInfo> info = source.Probe(entry.spec.url);
-    if (!info.ok()) return info.status();
+    if (!info.ok()) {
+      // "https://host/pub" redirected to a listing sent without a length (nginx's chunked
+      // autoindex): no file, but maybe the directory at "https://host/pub/".
+      if (info.status().code() != ErrorCode::kProtocolViolation ||
+          PathEndsInSlash(entry.spec.url)) {
+        return info.status();
+      }
+      const std::string directory_url = WithSlashAfterPath(entry.spec.url);
+      Result<Listing> listing = lister.List(directory_url);
+      if (!listing.ok()) return info.status();
+      spdlog::info("{}: a directory (listed at {})", RedactUrl(entry.spec.url),
+                   RedactUrl(directory_url));
+      entry.spec.kind = SpecKind::kDirectory;
+      entry.spec.url = directory_url;
+      entry.listing = std::move(listing).value();
+      return entry;
+    }
     if (!PathEndsInSlash(info->final_url) || PathEndsInSlash(entry.spec.url)) {
       entry.info = std::move(info).value();
       return entry;

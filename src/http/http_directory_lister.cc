@@ -70,13 +70,20 @@ class HttpDirectoryLister final : public DirectoryLister {
   }
 
  private:
+  // One page, its retries included, within --timeout: a reader of the directory gets an answer
+  // within that bound whatever the server does.
   Result<listing::ParsedPage> FetchAndParse(const std::string& url, const std::string& page_url) {
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point deadline = Clock::now() + requests_.options().request_timeout;
     std::chrono::milliseconds pause = kFirstPause;
     for (int attempt = 0;; ++attempt) {
-      Result<http::FetchedPage> fetched =
-          http::FetchListingPage(pool_, requests_, page_url, limits_.max_page_bytes, metrics_);
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      Result<http::FetchedPage> fetched = http::FetchListingPage(
+          pool_, requests_, page_url, limits_.max_page_bytes, left, metrics_);
       if (!fetched.ok()) {
-        if (attempt < kRetries && IsRetryable(fetched.status())) {
+        if (attempt < kRetries && IsRetryable(fetched.status()) &&
+            Clock::now() + pause < deadline) {
           spdlog::info("{}: listing failed ({}); trying again", RedactUrl(page_url),
                        fetched.status().ToString());
           std::this_thread::sleep_for(pause);
@@ -89,8 +96,12 @@ class HttpDirectoryLister final : public DirectoryLister {
       Result<listing::ParsedPage> parsed = listing::ParseListingPage(
           fetched->body, fetched->content_type, fetched->final_url, url, limits);
       if (!parsed.ok()) {
-        return Status(parsed.status().code(),
-                      RedactUrl(page_url) + ": " + parsed.status().message());
+        // A page that is no listing is the server's answer being unusable (EIO for a reader),
+        // not a bad argument of the caller's.
+        const ErrorCode code = parsed.status().code() == ErrorCode::kInvalidArgument
+                                   ? ErrorCode::kProtocolViolation
+                                   : parsed.status().code();
+        return Status(code, RedactUrl(page_url) + ": " + parsed.status().message());
       }
       return parsed;
     }

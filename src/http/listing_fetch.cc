@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <utility>
 
 #include "http/redirect.h"
@@ -46,7 +47,9 @@ Status StatusError(const Exchange& exchange, long code) {
 }  // namespace
 
 Result<FetchedPage> FetchListingPage(CurlHandlePool& pool, const RequestSetup& requests,
-                                     const std::string& url, uint64_t max_bytes, Metrics* metrics) {
+                                     const std::string& url, uint64_t max_bytes,
+                                     std::chrono::milliseconds budget, Metrics* metrics) {
+  const auto deadline = std::chrono::steady_clock::now() + budget;
   Result<UrlTarget> original = ParseUrlTarget(url);
   if (!original.ok()) return original.status();
   const CurlHandlePool::Lease lease = pool.Acquire();
@@ -67,6 +70,15 @@ Result<FetchedPage> FetchListingPage(CurlHandlePool& pool, const RequestSetup& r
     }
     FetchedPage page;
     BodyLimit limit{.body = &page.body, .max_bytes = max_bytes};
+    // What is left of the budget bounds this hop: a page that never ends, or a chain of slow
+    // redirects, ends by the deadline whatever the server does.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return Status(ErrorCode::kTransport, RedactUrl(url) + ": no answer within " +
+                                               std::to_string(budget.count()) + " ms");
+    }
+    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(left.count()));
     curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &KeepUpToLimit);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &limit);

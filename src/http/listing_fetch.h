@@ -4,6 +4,7 @@
 // Thread-safety: thread-safe; each call leases its own easy handle and blocks on it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -20,11 +21,12 @@ struct FetchedPage {
   std::string final_url;     // after redirects: the page's links resolve against it
 };
 
-// GETs the listing page at `url`. Errors: kNotFound for 404 and 410, kServerBusy for 408, 429
-// and 5xx, kHttpStatus for other statuses and refused redirects, kLimitExceeded when the body
-// exceeds `max_bytes`, kTransport for the connection's failures. Requests are counted in
-// `metrics` (when given) under `url`.
+// GETs the listing page at `url`, all its redirects within `budget`. Errors: kNotFound for 404 and
+// 410, kServerBusy for 408, 429 and 5xx, kHttpStatus for other statuses and refused redirects,
+// kLimitExceeded when the body exceeds `max_bytes`, kTransport for the connection's failures.
+// Requests are counted in `metrics` (when given) under `url`.
 Result<FetchedPage> FetchListingPage(CurlHandlePool& pool, const RequestSetup& requests,
-                                     const std::string& url, uint64_t max_bytes, Metrics* metrics);
+                                     const std::string& url, uint64_t max_bytes,
+                                     std::chrono::milliseconds budget, Metrics* metrics);
 
 }  // namespace rangefs::http
