@@ -180,6 +180,28 @@ TEST_F(FilesystemTreeTest, AfterTheTtlAddedFilesAppearAndRemovedOnesKeepTheirOpe
   EXPECT_TRUE(fs->GetAttributes(old_file.node).ok()) << "its inode still answers";
 }
 
+TEST_F(FilesystemTreeTest, AnOpenedDirectoryReadsOnAsItWasOpenedWhileTheListingChanges) {
+  lister_.SetEntries(kPub, {ListedFile(kPub, "a", 1), ListedFile(kPub, "b", 1),
+                            ListedFile(kPub, "c", 1)});
+  auto fs = Make();
+  ASSERT_TRUE(fs->AddDirectory("", kPub, std::nullopt).ok());
+  Result<OpenedDirectory> opened = fs->OpenDirectory(Filesystem::Root());
+  ASSERT_TRUE(opened.ok());
+  ASSERT_EQ(opened->size(), 5u);
+  EXPECT_EQ(fs->EntryAt(*opened, 2).name, "a");
+  // The remote changes, and a second reader sees it, while the first is half way through.
+  lister_.SetEntries(kPub, {ListedFile(kPub, "new", 1), ListedFile(kPub, "c", 1)});
+  clock_.AdvanceBy(kTtl);
+  Result<std::vector<DirectoryEntry>> now = fs->ReadDirectory(Filesystem::Root());
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(Names(*now), (std::vector<std::string>{".", "..", "new", "c"}));
+  // The offsets the first reader was given still mean what they meant.
+  EXPECT_EQ(fs->EntryAt(*opened, 3).name, "b");
+  EXPECT_EQ(fs->EntryAt(*opened, 4).name, "c");
+  EXPECT_EQ(fs->EntryAt(*opened, 4).attributes.node, (*now)[3].attributes.node)
+      << "an entry both listings have is the same node";
+}
+
 TEST_F(FilesystemTreeTest, SubdirectoriesAreListedOnFirstUse) {
   const std::string sub = std::string(kPub) + "sub/";
   lister_.SetEntries(kPub, {ListedDirectory(kPub, "sub")});
