@@ -232,13 +232,21 @@ class ForgetTest(unittest.TestCase):
         self.addCleanup(server.cleanup)
 
         def snapshot(root):
+            """{path: (st_ino, size or None)}; d_ino of each listing agrees with st_ino."""
             seen = {}
-            for directory, dirnames, filenames in os.walk(root):
-                for name in dirnames + filenames:
-                    path = os.path.join(directory, name)
-                    st = os.stat(path)
-                    seen[os.path.relpath(path, root)] = (st.st_ino, st.st_size
-                                                         if stat.S_ISREG(st.st_mode) else None)
+            pending = [root]
+            while pending:
+                with os.scandir(pending.pop()) as it:
+                    entries = list(it)
+                for entry in entries:
+                    st = os.stat(entry.path)
+                    if entry.inode() != st.st_ino:
+                        raise AssertionError(f"{entry.path}: d_ino {entry.inode()}, st_ino "
+                                             f"{st.st_ino}")
+                    if stat.S_ISDIR(st.st_mode):
+                        pending.append(entry.path)
+                    seen[os.path.relpath(entry.path, root)] = (
+                        st.st_ino, st.st_size if stat.S_ISREG(st.st_mode) else None)
             return seen
 
         def drop_caches():
