@@ -115,11 +115,8 @@ class DirectoryFaultsTest(unittest.TestCase):
              f"{elapsed:.1f}s")
         unmount_cleanly(self, mount)
 
-    # Product bug (reported): --timeout is "seconds a fetch may take, retries and their waits
-    # included", but the lister tries a timed-out listing page three times, each with the whole
-    # --timeout: ls fails after 15.6 s with --timeout 5 ("listing failed (transport: Operation
-    # timed out after 5000 milliseconds ...); trying again", twice).
-    @unittest.expectedFailure
+    # --timeout is "seconds a fetch may take, retries and their waits included": a listing
+    # page's retries share it.
     def test_endless_listing_fails_within_the_timeout(self):
         url = self.server.url("", listing="html", lfault="endless", interval=50)
         mount = self.mount_with_bad({"endless": url}, ["--timeout", "5"])
@@ -205,10 +202,8 @@ class DirectoryFaultsTest(unittest.TestCase):
         self.assertIn("malformed XML", mount.stderr())
         unmount_cleanly(self, mount)
 
-    # Product bug (reported): a listing page that cannot be parsed ("not a directory listing:
-    # malformed XML", ErrorCode kInvalidArgument) fails the directory with EINVAL ("Invalid
-    # argument"), not the EIO every other bad listing gets.
-    @unittest.expectedFailure
+    # A page that cannot be read as a listing ("not a directory listing: malformed XML") is
+    # the server's answer being unusable: EIO, as every other bad listing.
     def test_xml_bomb_is_eio(self):
         url = self.server.url("", s3=1, lfault="bomb") + S3_QUERY
         mount = self.mount_with_bad({"bomb": url})
