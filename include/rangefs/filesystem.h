@@ -206,7 +206,7 @@ class Filesystem final {
   // The folder at `path` ("" for the root), made (as fixed directories) where missing.
   Result<std::shared_ptr<MountedDirectory>> FolderAt(std::string_view path);
   // The children of `directory`, listed first when stale; logs what a listing found.
-  Result<DirectorySnapshotPtr> ChildrenOf(MountedDirectory& directory);
+  Result<DirectorySnapshotPtr> ChildrenOf(const std::shared_ptr<MountedDirectory>& directory);
   // The object for a child of `directory`, made on first use.
   std::shared_ptr<MountedFile> FileOf(const std::shared_ptr<MountedDirectory>& directory,
                                       DirectoryChild& child);

@@ -95,6 +95,9 @@ class MountedDirectory final {
     std::string format;
     size_t added = 0;
     size_t removed = 0;
+    // The names the kernel may still hold that now mean something else or nothing: removed,
+    // or described differently.
+    std::vector<std::string> stale_names;
   };
   // The children. A remote directory is listed first when it never was, or its listing is
   // older than `ttl` (and the last failure is older than `retry_after`). Fails only while the

@@ -212,7 +212,9 @@ Node Filesystem::NodeOf(const std::shared_ptr<MountedDirectory>& directory) cons
   return directory == root_ ? Root() : Node{.file = nullptr, .directory = directory};
 }
 
-Result<DirectorySnapshotPtr> Filesystem::ChildrenOf(MountedDirectory& directory) {
+Result<DirectorySnapshotPtr> Filesystem::ChildrenOf(
+    const std::shared_ptr<MountedDirectory>& shared) {
+  MountedDirectory& directory = *shared;
   if (!directory.remote()) return directory.KnownChildren();
   if (!directories_.lister) return directory.KnownChildren();
   DirectoryLister& lister = *directories_.lister;
@@ -228,6 +230,12 @@ Result<DirectorySnapshotPtr> Filesystem::ChildrenOf(MountedDirectory& directory)
       spdlog::debug("{}: listed as {}: {} entries ({} new, {} gone)", RedactUrl(directory.url()),
                     refresh.format, children.ok() ? (*children)->children().size() : 0,
                     refresh.added, refresh.removed);
+      // The kernel forgets what the names it cached stood for, so that a removed file is
+      // gone at once rather than after the entry timeout.
+      if (listener_ && !refresh.stale_names.empty()) {
+        const Node node = NodeOf(shared);
+        for (const std::string& name : refresh.stale_names) listener_(node, name);
+      }
     }
   }
   return children;
@@ -281,7 +289,7 @@ void Filesystem::ListAhead(const std::shared_ptr<MountedDirectory>& directory,
     if (!child->entry.is_directory) continue;
     std::shared_ptr<MountedDirectory> subdirectory = SubdirectoryOf(directory, *child);
     if (!subdirectory->remote() || subdirectory->listed()) continue;
-    ahead_->Post([this, subdirectory] { (void)ChildrenOf(*subdirectory); });
+    ahead_->Post([this, subdirectory] { (void)ChildrenOf(subdirectory); });
   }
 }
 
@@ -368,7 +376,7 @@ void Filesystem::PrefetchForFirstOpen(const FileVersionPtr& version) {
 Result<Attributes> Filesystem::Lookup(const Node& parent, std::string_view name) {
   const std::shared_ptr<MountedDirectory> directory = DirectoryOf(parent);
   if (!directory) return Status(ErrorCode::kNotADirectory, "not a directory");
-  Result<DirectorySnapshotPtr> children = ChildrenOf(*directory);
+  Result<DirectorySnapshotPtr> children = ChildrenOf(directory);
   if (!children.ok()) return children.status();
   const std::optional<size_t> index = (*children)->IndexOf(name);
   if (!index) return Status(ErrorCode::kNotFound, "no such file: " + std::string(name));
@@ -406,7 +414,7 @@ Result<OpenedDirectory> Filesystem::OpenDirectory(const Node& node) {
       ListAhead(parent, siblings, *index);
     }
   }
-  Result<DirectorySnapshotPtr> children = ChildrenOf(*directory);
+  Result<DirectorySnapshotPtr> children = ChildrenOf(directory);
   if (!children.ok()) return children.status();
   directory->NoteRead();
   return OpenedDirectory{.node = node,

@@ -156,6 +156,7 @@ DirectorySnapshotPtr MountedDirectory::MergeLocked(const DirectorySnapshot& old,
   for (ListedEntry& entry : listing.entries) {
     std::shared_ptr<DirectoryChild> before = old.Find(entry.name);
     if (!before || before->entry.is_directory != entry.is_directory) {
+      if (before) refresh.stale_names.push_back(entry.name);
       ++refresh.added;
       children.push_back(NewChild(std::move(entry)));
       continue;
@@ -167,6 +168,7 @@ DirectorySnapshotPtr MountedDirectory::MergeLocked(const DirectorySnapshot& old,
     // Described differently (a new size or date, another URL): a new child. A directory at
     // the same URL stays the same directory; a file the kernel may already know by its probed
     // version stays the same file, to be probed again, so the change is found the usual way.
+    refresh.stale_names.push_back(entry.name);
     auto child = NewChild(std::move(entry));
     if (before->directory && before->entry.url == child->entry.url) {
       child->directory = before->directory;
@@ -180,7 +182,10 @@ DirectorySnapshotPtr MountedDirectory::MergeLocked(const DirectorySnapshot& old,
   }
   auto next = std::make_shared<const DirectorySnapshot>(std::move(children));
   for (const std::shared_ptr<DirectoryChild>& child : old.children()) {
-    if (!next->Find(child->entry.name)) ++refresh.removed;
+    if (!next->Find(child->entry.name)) {
+      ++refresh.removed;
+      refresh.stale_names.push_back(child->entry.name);
+    }
   }
   return next;
 }

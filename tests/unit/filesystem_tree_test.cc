@@ -173,6 +173,9 @@ TEST_F(FilesystemTreeTest, AfterTheTtlAddedFilesAppearAndRemovedOnesKeepTheirOpe
       << "the listing is trusted for the TTL";
   clock_.AdvanceBy(kTtl);
   EXPECT_EQ(fs->Lookup(Filesystem::Root(), "old").status().code(), ErrorCode::kNotFound);
+  ASSERT_EQ(changed_.size(), 1u) << "the kernel is told to forget the removed name";
+  EXPECT_TRUE(changed_[0].first.is_root());
+  EXPECT_EQ(changed_[0].second, "old");
   EXPECT_EQ(Walk(*fs, {"new"}).size, 3u);
   Result<ReadBuffer> read = opened->reader->Read(0, 9);
   ASSERT_TRUE(read.ok()) << read.status().ToString();

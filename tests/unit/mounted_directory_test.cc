@@ -93,6 +93,7 @@ TEST_F(MountedDirectoryTest, ARefreshAddsAndRemovesAndKeepsWhatItLeavesAlone) {
   EXPECT_TRUE(refresh.fetched);
   EXPECT_EQ(refresh.added, 1u);
   EXPECT_EQ(refresh.removed, 1u);
+  EXPECT_EQ(refresh.stale_names, (std::vector<std::string>{"resized", "gone"}));
   EXPECT_EQ(Names(**after), (std::vector<std::string>{"same", "resized", "new"}));
   EXPECT_EQ((*after)->Find("same"), (*before)->Find("same")) << "an unchanged child is kept";
   EXPECT_NE((*after)->Find("resized"), (*before)->Find("resized"));
