@@ -219,6 +219,10 @@ class Filesystem final {
   // walked (see the class comment).
   void ProbeAhead(const std::shared_ptr<MountedDirectory>& directory,
                   const DirectorySnapshotPtr& children, size_t index);
+  // Probes in the background the files from `from` on whose size the listing did not state,
+  // a window of them (each claimed once).
+  void ProbeFrom(const std::shared_ptr<MountedDirectory>& directory,
+                 const DirectorySnapshotPtr& children, size_t from);
   void ListAhead(const std::shared_ptr<MountedDirectory>& directory,
                  const DirectorySnapshotPtr& children, size_t index);
   // How many entries past the one looked up are probed ahead.

@@ -125,6 +125,10 @@ class MountedDirectory final {
   // a walk queues each entry once.
   enum class Ahead { kProbe, kList };
   std::pair<size_t, size_t> ClaimAhead(Ahead kind, size_t index, size_t window);
+  // The same from the child at `from` on (ClaimAhead(kind, i, w) is ClaimFrom(kind, i + 1, w)).
+  std::pair<size_t, size_t> ClaimFrom(Ahead kind, size_t from, size_t window);
+  // Whether its first children were claimed for probing already.
+  bool probed_ahead_from_start() const { return probed_ahead_to_.load() > 0; }
 
  private:
   // The next snapshot: `listing`'s entries, carrying over the children of `old` it leaves as

@@ -265,8 +265,32 @@ std::shared_ptr<MountedDirectory> Filesystem::SubdirectoryOf(
 void Filesystem::ProbeAhead(const std::shared_ptr<MountedDirectory>& directory,
                             const DirectorySnapshotPtr& children, size_t index) {
   if (!ahead_ || !directory->was_read()) return;
+  ProbeFrom(directory, children, index + 1);
+  // A walk that stats every entry of a directory it reached from its parent (ls -lR, du) does
+  // the same in the next subdirectory: start there too, so the round trips of one directory
+  // overlap the stats of the one before.
+  const std::shared_ptr<MountedDirectory> parent = directory->parent();
+  if (!parent || !parent->was_read()) return;
+  const DirectorySnapshotPtr siblings = parent->KnownChildren();
+  const std::optional<size_t> at = siblings->IndexOf(directory->name());
+  if (!at) return;
+  for (size_t i = *at + 1; i < siblings->children().size(); ++i) {
+    DirectoryChild& sibling = *siblings->children()[i];
+    if (!sibling.entry.is_directory) continue;
+    const std::shared_ptr<MountedDirectory> next = SubdirectoryOf(parent, sibling);
+    if (next->probed_ahead_from_start()) return;
+    ahead_->Post([this, next] {
+      Result<DirectorySnapshotPtr> listed = ChildrenOf(next);
+      if (listed.ok()) ProbeFrom(next, *listed, 0);
+    });
+    return;
+  }
+}
+
+void Filesystem::ProbeFrom(const std::shared_ptr<MountedDirectory>& directory,
+                           const DirectorySnapshotPtr& children, size_t from) {
   const auto [first, last] =
-      directory->ClaimAhead(MountedDirectory::Ahead::kProbe, index, ProbeAheadWindow());
+      directory->ClaimFrom(MountedDirectory::Ahead::kProbe, from, ProbeAheadWindow());
   const auto& all = children->children();
   for (size_t i = first; i < std::min(last, all.size()); ++i) {
     const std::shared_ptr<DirectoryChild>& child = all[i];

@@ -191,13 +191,17 @@ DirectorySnapshotPtr MountedDirectory::MergeLocked(const DirectorySnapshot& old,
 }
 
 std::pair<size_t, size_t> MountedDirectory::ClaimAhead(Ahead kind, size_t index, size_t window) {
+  return ClaimFrom(kind, index + 1, window);
+}
+
+std::pair<size_t, size_t> MountedDirectory::ClaimFrom(Ahead kind, size_t from, size_t window) {
   std::atomic<size_t>& claimed_to = kind == Ahead::kProbe ? probed_ahead_to_ : listed_ahead_to_;
-  const size_t last = index + 1 + window;
+  const size_t last = from + window;
   size_t first = claimed_to.load();
   do {
     if (first >= last) return {last, last};
   } while (!claimed_to.compare_exchange_weak(first, last));
-  return {std::max(first, index + 1), last};
+  return {std::max(first, from), last};
 }
 
 std::shared_ptr<MountedFile> MountedDirectory::FileOf(

@@ -250,6 +250,30 @@ TEST_F(FilesystemTreeTest, LookingAtEntriesOfADirectoryThatWasReadProbesTheNextO
   EXPECT_EQ(source_.probe_count(), size_t{kFiles}) << "each file probed once";
 }
 
+TEST_F(FilesystemTreeTest, AWalkThatStatsADirectorysEntriesStartsOnTheNextDirectory) {
+  // ls -lR: the root read, then each subdirectory read and every entry stat'ed.
+  lister_.SetEntries(kPub, {ListedDirectory(kPub, "a"), ListedDirectory(kPub, "b"),
+                            ListedDirectory(kPub, "c")});
+  for (const char* name : {"a", "b", "c"}) {
+    const std::string directory = std::string(kPub) + name + "/";
+    source_.AddFile(directory + "f", "f");
+    lister_.SetEntries(directory, {ListedFile(directory, "f")});
+  }
+  auto fs = Make(2);
+  ASSERT_TRUE(fs->AddDirectory("", kPub, std::nullopt).ok());
+  ASSERT_TRUE(fs->ReadDirectory(Filesystem::Root()).ok());
+  ASSERT_TRUE(fs->ReadDirectory(Walk(*fs, {"a"}).node).ok());
+  EXPECT_EQ(source_.probe_count(), 0u);
+  Walk(*fs, {"a", "f"});
+  // a/f itself, and b/f ahead; c waits until the walk reaches b.
+  ASSERT_TRUE(fakes::Eventually([&] { return source_.probe_count() == 2; }))
+      << source_.probe_count();
+  ASSERT_TRUE(fs->ReadDirectory(Walk(*fs, {"b"}).node).ok());
+  Walk(*fs, {"b", "f"});
+  ASSERT_TRUE(fakes::Eventually([&] { return source_.probe_count() == 3; }));
+  EXPECT_EQ(lister_.calls(std::string(kPub) + "c/"), 1u);
+}
+
 TEST_F(FilesystemTreeTest, OpeningASubdirectoryOfADirectoryThatWasReadListsTheNextOnesAhead) {
   std::vector<ListedEntry> entries;
   for (int i = 0; i < 6; ++i) {
