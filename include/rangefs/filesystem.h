@@ -32,6 +32,7 @@
 #include <ctime>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <stop_token>
 #include <string>
@@ -256,8 +257,13 @@ class Filesystem final {
 
   mutable std::shared_mutex root_mu_;
   std::shared_ptr<MountedDirectory> root_;  // Guarded by root_mu_ (replaced only while adding)
-  // Probes and listings ahead; declared last, so it stops (joining its workers) first.
-  std::unique_ptr<TaskPool> ahead_;
+  // The pool of the probes and listings ahead, started on first use; null once stopped (and
+  // when there are no workers).
+  TaskPool* AheadPool();
+  std::mutex ahead_mu_;
+  bool ahead_stopped_ = false;  // Guarded by ahead_mu_
+  // Declared last, so it stops (joining its workers) first.
+  std::unique_ptr<TaskPool> ahead_;  // Guarded by ahead_mu_ (the pointer; set once)
 };
 
 }  // namespace rangefs

@@ -83,9 +83,6 @@ Filesystem::Filesystem(RangeSource& source, const Scheduler& clock, std::vector<
       metrics_(metrics),
       directories_(directories),
       root_(std::make_shared<MountedDirectory>("", std::weak_ptr<MountedDirectory>())) {
-  if (directories_.ahead_workers > 0) {
-    ahead_ = std::make_unique<TaskPool>(directories_.ahead_workers);
-  }
   for (NamedFile& file : files) {
     const Status added = AddFile(std::move(file));
     assert(added.ok() && "the command line gives each file its own name");
@@ -99,7 +96,23 @@ Filesystem::~Filesystem() {
 }
 
 void Filesystem::StopBackgroundWork() {
-  if (ahead_) ahead_->Stop();
+  TaskPool* pool = nullptr;
+  {
+    std::lock_guard lock(ahead_mu_);
+    ahead_stopped_ = true;
+    pool = ahead_.get();
+  }
+  // Outside the lock: its running tasks may ask for the pool (and get none).
+  if (pool) pool->Stop();
+}
+
+TaskPool* Filesystem::AheadPool() {
+  if (directories_.ahead_workers == 0) return nullptr;
+  std::lock_guard lock(ahead_mu_);
+  if (ahead_stopped_) return nullptr;
+  // Started on first use, which comes after the daemon's fork: threads do not survive it.
+  if (!ahead_) ahead_ = std::make_unique<TaskPool>(directories_.ahead_workers);
+  return ahead_.get();
 }
 
 std::shared_ptr<MountedFile> Filesystem::MakeFile(std::string name, RemoteFileInfo info,
@@ -264,7 +277,9 @@ std::shared_ptr<MountedDirectory> Filesystem::SubdirectoryOf(
 
 void Filesystem::ProbeAhead(const std::shared_ptr<MountedDirectory>& directory,
                             const DirectorySnapshotPtr& children, size_t index) {
-  if (!ahead_ || !directory->was_read()) return;
+  if (!directory->was_read()) return;
+  TaskPool* const pool = AheadPool();
+  if (!pool) return;
   ProbeFrom(directory, children, index + 1);
   // A walk that stats every entry of a directory it reached from its parent (ls -lR, du) does
   // the same in the next subdirectory: start there too, so the round trips of one directory
@@ -279,7 +294,7 @@ void Filesystem::ProbeAhead(const std::shared_ptr<MountedDirectory>& directory,
     if (!sibling.entry.is_directory) continue;
     const std::shared_ptr<MountedDirectory> next = SubdirectoryOf(parent, sibling);
     if (next->probed_ahead_from_start()) return;
-    ahead_->Post([this, next] {
+    pool->Post([this, next] {
       Result<DirectorySnapshotPtr> listed = ChildrenOf(next);
       if (listed.ok()) ProbeFrom(next, *listed, 0);
     });
@@ -296,7 +311,9 @@ void Filesystem::ProbeFrom(const std::shared_ptr<MountedDirectory>& directory,
     const std::shared_ptr<DirectoryChild>& child = all[i];
     if (child->entry.is_directory || child->entry.size) continue;
     std::shared_ptr<MountedFile> file = FileOf(directory, *child);
-    ahead_->Post([this, file] {
+    TaskPool* const pool = AheadPool();
+    if (!pool) return;
+    pool->Post([this, file] {
       if (!file->probed()) Revalidate(*file, clock_.Now(), nullptr);
     });
   }
@@ -304,7 +321,9 @@ void Filesystem::ProbeFrom(const std::shared_ptr<MountedDirectory>& directory,
 
 void Filesystem::ListAhead(const std::shared_ptr<MountedDirectory>& directory,
                            const DirectorySnapshotPtr& children, size_t index) {
-  if (!ahead_ || !directory->was_read()) return;
+  if (!directory->was_read()) return;
+  TaskPool* const pool = AheadPool();
+  if (!pool) return;
   const auto [first, last] =
       directory->ClaimAhead(MountedDirectory::Ahead::kList, index, directories_.ahead_workers);
   const auto& all = children->children();
@@ -313,7 +332,7 @@ void Filesystem::ListAhead(const std::shared_ptr<MountedDirectory>& directory,
     if (!child->entry.is_directory) continue;
     std::shared_ptr<MountedDirectory> subdirectory = SubdirectoryOf(directory, *child);
     if (!subdirectory->remote() || subdirectory->listed()) continue;
-    ahead_->Post([this, subdirectory] { (void)ChildrenOf(subdirectory); });
+    pool->Post([this, subdirectory] { (void)ChildrenOf(subdirectory); });
   }
 }
 
