@@ -45,6 +45,8 @@ constexpr std::chrono::milliseconds kRetryFailedListingAfter{10000};
 // Probes and listings ahead (ls -l, find) run on this many threads per --connections: they are
 // small requests, mostly waiting a round trip, and a walk of a wide tree wants many at once.
 constexpr size_t kAheadWorkersPerConnection = 8;
+// However many connections: threads, and requests at once to one server, stay within reason.
+constexpr size_t kMostAheadWorkers = 256;
 
 class CurlGlobal {
  public:
@@ -233,7 +235,8 @@ int Run(int argc, char** argv) {
       .lister = lister.get(),
       .ttl = dir_ttl,
       .retry_failed_after = std::min(dir_ttl, kRetryFailedListingAfter),
-      .ahead_workers = kAheadWorkersPerConnection * options.read.connections};
+      .ahead_workers =
+          std::min(kAheadWorkersPerConnection * options.read.connections, kMostAheadWorkers)};
   Filesystem filesystem(sources.top(), sources.scheduler(), {}, std::time(nullptr), options.read,
                         Milliseconds(options.revalidate_seconds), &metrics, directories);
   if (Status added = AddEntries(filesystem, std::move(*entries)); !added.ok()) {
