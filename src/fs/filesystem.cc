@@ -21,48 +21,12 @@ ExtendedAttribute Attribute(std::string_view suffix, std::string value) {
   return {std::string(kAttributePrefix) + std::string(suffix), std::move(value)};
 }
 
-bool IsPlainName(std::string_view name);
-
-// "a/b/c": plain names joined by single slashes.
-bool IsPath(std::string_view path) {
-  size_t start = 0;
-  while (true) {
-    const size_t slash = path.find('/', start);
-    if (!IsPlainName(path.substr(start, slash - start))) return false;
-    if (slash == std::string_view::npos) return true;
-    start = slash + 1;
-  }
-}
-
-bool IsPlainName(std::string_view name) {
-  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos &&
-         name.find('\0') == std::string_view::npos;
-}
-
-// Splits "a/b/c" into its folder "a/b" and its name "c".
-std::pair<std::string_view, std::string_view> SplitPath(std::string_view path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string_view::npos) return {{}, path};
-  return {path.substr(0, slash), path.substr(slash + 1)};
-}
-
 // Why a file that was to be probed still is not.
 Status WhyNotProbed(const MountedFile& file) {
   Status failure = file.first_probe_failure();
   if (!failure.ok()) return failure;
   return Status(ErrorCode::kTransport, file.name() + ": not probed yet");
 }
-
-ListedEntry EntryNamed(std::string_view name, std::string url, bool is_directory) {
-  ListedEntry entry;
-  entry.name = std::string(name);
-  entry.url = std::move(url);
-  entry.is_directory = is_directory;
-  return entry;
-}
-
-// How many pools' worth of entries past the one looked up are probed ahead.
-constexpr size_t kProbeAheadPools = 4;
 
 }  // namespace
 
@@ -95,26 +59,6 @@ Filesystem::~Filesystem() {
   StopBackgroundWork();
 }
 
-void Filesystem::StopBackgroundWork() {
-  TaskPool* pool = nullptr;
-  {
-    std::lock_guard lock(ahead_mu_);
-    ahead_stopped_ = true;
-    pool = ahead_.get();
-  }
-  // Outside the lock: its running tasks may ask for the pool (and get none).
-  if (pool) pool->Stop();
-}
-
-TaskPool* Filesystem::AheadPool() {
-  if (directories_.ahead_workers == 0) return nullptr;
-  std::lock_guard lock(ahead_mu_);
-  if (ahead_stopped_) return nullptr;
-  // Started on first use, which comes after the daemon's fork: threads do not survive it.
-  if (!ahead_) ahead_ = std::make_unique<TaskPool>(directories_.ahead_workers);
-  return ahead_.get();
-}
-
 std::shared_ptr<MountedFile> Filesystem::MakeFile(std::string name, RemoteFileInfo info,
                                                   bool probed, bool size_known,
                                                   const std::shared_ptr<MountedDirectory>& parent) {
@@ -128,89 +72,6 @@ std::shared_ptr<MountedFile> Filesystem::MakeFile(std::string name, RemoteFileIn
       std::move(name), std::move(info),
       probed ? std::optional<MountedFile::Clock::time_point>(clock_.Now()) : std::nullopt,
       read_options_.block_size, readahead_, std::move(on_change), size_known, parent);
-}
-
-Result<std::shared_ptr<MountedDirectory>> Filesystem::FolderAt(std::string_view path) {
-  std::shared_ptr<MountedDirectory> folder;
-  {
-    std::shared_lock lock(root_mu_);
-    folder = root_;
-  }
-  size_t start = 0;
-  while (start < path.size()) {
-    const size_t slash = std::min(path.find('/', start), path.size());
-    const std::string_view name = path.substr(start, slash - start);
-    if (!IsPlainName(name)) {
-      return Status(ErrorCode::kInvalidArgument, "not a path of names: " + std::string(path));
-    }
-    if (folder->remote()) {
-      return Status(ErrorCode::kInvalidArgument, std::string(path) + ": inside a remote directory");
-    }
-    std::shared_ptr<DirectoryChild> child = folder->KnownChildren()->Find(name);
-    if (!child) {
-      auto made = std::make_shared<MountedDirectory>(std::string(name), folder);
-      const Status added = folder->Add(EntryNamed(name, {}, true), nullptr, made);
-      if (!added.ok()) return added;
-      folder = std::move(made);
-    } else if (!child->entry.is_directory || !child->directory) {
-      return Status(ErrorCode::kInvalidArgument,
-                    std::string(path.substr(0, slash)) + " is a file and a folder");
-    } else {
-      folder = child->directory;
-    }
-    start = slash + 1;
-  }
-  return folder;
-}
-
-Status Filesystem::AddFile(NamedFile file) {
-  const auto [folder_path, name] = SplitPath(file.name);
-  if (!IsPath(file.name)) {
-    return Status(ErrorCode::kInvalidArgument, "not a file name: " + file.name);
-  }
-  Result<std::shared_ptr<MountedDirectory>> folder = FolderAt(folder_path);
-  if (!folder.ok()) return folder.status();
-  ListedEntry entry{.name = std::string(name),
-                    .url = file.info.url,
-                    .is_directory = false,
-                    .size = file.info.size,
-                    .mtime = file.info.last_modified};
-  std::shared_ptr<MountedFile> mounted =
-      MakeFile(std::string(name), std::move(file.info), true, true, *folder);
-  return (*folder)->Add(std::move(entry), std::move(mounted));
-}
-
-Status Filesystem::AddUnprobedFile(std::string_view path, std::string url) {
-  const auto [folder_path, name] = SplitPath(path);
-  if (!IsPath(path)) {
-    return Status(ErrorCode::kInvalidArgument, "not a file name: " + std::string(path));
-  }
-  Result<std::shared_ptr<MountedDirectory>> folder = FolderAt(folder_path);
-  if (!folder.ok()) return folder.status();
-  // The file object is made on first use: until then the entry is all it costs.
-  return (*folder)->Add(EntryNamed(name, std::move(url), false));
-}
-
-Status Filesystem::AddDirectory(std::string_view path, std::string url,
-                                std::optional<Listing> listing) {
-  if (path.empty()) {
-    std::unique_lock lock(root_mu_);
-    if (root_->remote() || !root_->KnownChildren()->children().empty()) {
-      return Status(ErrorCode::kInvalidArgument, "the root holds other entries");
-    }
-    root_ = std::make_shared<MountedDirectory>("", std::weak_ptr<MountedDirectory>(),
-                                               std::move(url), std::move(listing), clock_.Now());
-    return Status();
-  }
-  const auto [folder_path, name] = SplitPath(path);
-  if (!IsPath(path)) {
-    return Status(ErrorCode::kInvalidArgument, "not a directory name: " + std::string(path));
-  }
-  Result<std::shared_ptr<MountedDirectory>> folder = FolderAt(folder_path);
-  if (!folder.ok()) return folder.status();
-  auto directory = std::make_shared<MountedDirectory>(std::string(name), *folder, url,
-                                                      std::move(listing), clock_.Now());
-  return (*folder)->Add(EntryNamed(name, std::move(url), true), nullptr, std::move(directory));
 }
 
 std::shared_ptr<MountedDirectory> Filesystem::DirectoryOf(const Node& node) const {
@@ -273,73 +134,6 @@ std::shared_ptr<MountedDirectory> Filesystem::SubdirectoryOf(
     return std::make_shared<MountedDirectory>(child.entry.name, directory, child.entry.url,
                                               std::nullopt, clock_.Now());
   });
-}
-
-void Filesystem::ProbeAhead(const std::shared_ptr<MountedDirectory>& directory,
-                            const DirectorySnapshotPtr& children, size_t index) {
-  if (!directory->was_read()) return;
-  TaskPool* const pool = AheadPool();
-  if (!pool) return;
-  ProbeFrom(directory, children, index + 1);
-  // A walk that stats every entry of a directory it reached from its parent (ls -lR, du) does
-  // the same in the next subdirectory: start there too, so the round trips of one directory
-  // overlap the stats of the one before.
-  const std::shared_ptr<MountedDirectory> parent = directory->parent();
-  if (!parent || !parent->was_read()) return;
-  const DirectorySnapshotPtr siblings = parent->KnownChildren();
-  const std::optional<size_t> at = siblings->IndexOf(directory->name());
-  if (!at) return;
-  for (size_t i = *at + 1; i < siblings->children().size(); ++i) {
-    DirectoryChild& sibling = *siblings->children()[i];
-    if (!sibling.entry.is_directory) continue;
-    const std::shared_ptr<MountedDirectory> next = SubdirectoryOf(parent, sibling);
-    if (next->probed_ahead_from_start()) return;
-    pool->Post([this, next] {
-      Result<DirectorySnapshotPtr> listed = ChildrenOf(next);
-      if (listed.ok()) ProbeFrom(next, *listed, 0);
-    });
-    return;
-  }
-}
-
-void Filesystem::ProbeFrom(const std::shared_ptr<MountedDirectory>& directory,
-                           const DirectorySnapshotPtr& children, size_t from) {
-  const auto [first, last] =
-      directory->ClaimFrom(MountedDirectory::Ahead::kProbe, from, ProbeAheadWindow());
-  const auto& all = children->children();
-  for (size_t i = first; i < std::min(last, all.size()); ++i) {
-    const std::shared_ptr<DirectoryChild>& child = all[i];
-    if (child->entry.is_directory || child->entry.size) continue;
-    std::shared_ptr<MountedFile> file = FileOf(directory, *child);
-    TaskPool* const pool = AheadPool();
-    if (!pool) return;
-    pool->Post([this, file] {
-      if (!file->probed()) Revalidate(*file, clock_.Now(), nullptr);
-    });
-  }
-}
-
-void Filesystem::ListAhead(const std::shared_ptr<MountedDirectory>& directory,
-                           const DirectorySnapshotPtr& children, size_t index) {
-  if (!directory->was_read()) return;
-  TaskPool* const pool = AheadPool();
-  if (!pool) return;
-  const auto [first, last] =
-      directory->ClaimAhead(MountedDirectory::Ahead::kList, index, directories_.ahead_workers);
-  const auto& all = children->children();
-  for (size_t i = first; i < std::min(last, all.size()); ++i) {
-    const std::shared_ptr<DirectoryChild>& child = all[i];
-    if (!child->entry.is_directory) continue;
-    std::shared_ptr<MountedDirectory> subdirectory = SubdirectoryOf(directory, *child);
-    if (!subdirectory->remote() || subdirectory->listed()) continue;
-    pool->Post([this, subdirectory] { (void)ChildrenOf(subdirectory); });
-  }
-}
-
-size_t Filesystem::ProbeAheadWindow() const {
-  // Probes are small: a window of a few pools' worth keeps every worker busy while the walker
-  // catches up, and each entry is claimed once, so none is probed twice.
-  return kProbeAheadPools * directories_.ahead_workers;
 }
 
 Result<FileVersionPtr> Filesystem::VersionOf(const Node& node) const {

@@ -184,8 +184,8 @@ TEST_F(FilesystemTreeTest, AfterTheTtlAddedFilesAppearAndRemovedOnesKeepTheirOpe
 }
 
 TEST_F(FilesystemTreeTest, AnOpenedDirectoryReadsOnAsItWasOpenedWhileTheListingChanges) {
-  lister_.SetEntries(kPub, {ListedFile(kPub, "a", 1), ListedFile(kPub, "b", 1),
-                            ListedFile(kPub, "c", 1)});
+  lister_.SetEntries(
+      kPub, {ListedFile(kPub, "a", 1), ListedFile(kPub, "b", 1), ListedFile(kPub, "c", 1)});
   auto fs = Make();
   ASSERT_TRUE(fs->AddDirectory("", kPub, std::nullopt).ok());
   Result<OpenedDirectory> opened = fs->OpenDirectory(Filesystem::Root());
@@ -252,8 +252,8 @@ TEST_F(FilesystemTreeTest, LookingAtEntriesOfADirectoryThatWasReadProbesTheNextO
 
 TEST_F(FilesystemTreeTest, AWalkThatStatsADirectorysEntriesStartsOnTheNextDirectory) {
   // ls -lR: the root read, then each subdirectory read and every entry stat'ed.
-  lister_.SetEntries(kPub, {ListedDirectory(kPub, "a"), ListedDirectory(kPub, "b"),
-                            ListedDirectory(kPub, "c")});
+  lister_.SetEntries(
+      kPub, {ListedDirectory(kPub, "a"), ListedDirectory(kPub, "b"), ListedDirectory(kPub, "c")});
   for (const char* name : {"a", "b", "c"}) {
     const std::string directory = std::string(kPub) + name + "/";
     source_.AddFile(directory + "f", "f");
