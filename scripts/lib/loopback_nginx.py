@@ -180,6 +180,39 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
+def stop_process_tree(process: subprocess.Popen, sig: int, timeout: float = 10.0) -> None:
+    """Sends sig to a server process (by PID; SIGCONT first, to it and its children, in case a
+    test stopped them), waits for it, SIGKILLs it after timeout, then makes sure the children
+    it had are gone too (by PID, bounded)."""
+    if process.poll() is not None:
+        return
+    children = child_pids(process.pid)
+    try:
+        os.kill(process.pid, signal.SIGCONT)
+        for child in children:
+            os.kill(child, signal.SIGCONT)
+        os.kill(process.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.kill(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    for child in children:
+        while _pid_alive(child) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _pid_alive(child):
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 class LoopbackNginx:
     """A real nginx on 127.0.0.1:<free port> serving `root`. Context manager."""
 
@@ -278,32 +311,7 @@ class LoopbackNginx:
     @staticmethod
     def _kill(process: subprocess.Popen, graceful_timeout: float = 10.0) -> None:
         """SIGQUIT (graceful: finish requests, flush logs), then SIGKILL after a bound."""
-        workers = child_pids(process.pid)
-        try:
-            os.kill(process.pid, signal.SIGCONT)  # in case a test stopped it
-            for worker in workers:
-                os.kill(worker, signal.SIGCONT)
-            os.kill(process.pid, signal.SIGQUIT)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(timeout=graceful_timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.kill(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait(timeout=10)
-        # Workers die with the master; make sure of it (by PID, bounded).
-        deadline = time.monotonic() + 5
-        for worker in workers:
-            while _pid_alive(worker) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if _pid_alive(worker):
-                try:
-                    os.kill(worker, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        stop_process_tree(process, signal.SIGQUIT, graceful_timeout)
 
     def stop(self) -> None:
         """Stop nginx (graceful, bounded) and keep the logs readable until cleanup()."""

@@ -51,8 +51,7 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 import loopback_nginx  # noqa: E402  (path set up above)
-from loopback_nginx import child_pids, free_port  # noqa: E402
-from procfs import pid_alive  # noqa: E402
+from loopback_nginx import child_pids, free_port, stop_process_tree  # noqa: E402
 
 __all__ = ["SERVERS", "WebServer", "WebServerError", "start_server", "server_available",
            "NginxServer", "ApacheServer", "LighttpdServer", "CaddyServer", "PythonServer"]
@@ -114,33 +113,7 @@ def _read(path: str) -> str:
 
 
 def _stop_process(process: subprocess.Popen, sig: int, timeout: float = 10.0) -> None:
-    """Sends sig to the process (by PID), waits for it, SIGKILLs after timeout; then makes sure
-    the children it had are gone too (by PID, bounded)."""
-    if process.poll() is not None:
-        return
-    children = child_pids(process.pid)
-    try:
-        os.kill(process.pid, signal.SIGCONT)  # in case a test stopped it
-        os.kill(process.pid, sig)
-    except ProcessLookupError:
-        pass
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.kill(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=10)
-    deadline = time.monotonic() + 5
-    for child in children:
-        while pid_alive(child) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if pid_alive(child):
-            try:
-                os.kill(child, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    stop_process_tree(process, sig, timeout)
 
 
 # ---------------------------------------------------------------------------- access logs
