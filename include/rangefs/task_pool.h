@@ -28,13 +28,10 @@ class TaskPool {
   bool Post(std::function<void()> task);
   void Stop();
 
-  // Tasks queued and not yet started.
-  size_t pending() const;
-
  private:
   void Work();
 
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> queue_;  // Guarded by mu_
   bool stopping_ = false;                    // Guarded by mu_

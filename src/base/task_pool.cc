@@ -35,11 +35,6 @@ void TaskPool::Stop() {
   // Destroyed here, outside the lock: a task's captures may take locks of their own.
 }
 
-size_t TaskPool::pending() const {
-  std::lock_guard lock(mu_);
-  return queue_.size();
-}
-
 void TaskPool::Work() {
   while (true) {
     std::function<void()> task;
