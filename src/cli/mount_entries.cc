@@ -14,13 +14,6 @@
 namespace rangefs {
 namespace {
 
-// Whether the path of `url` ends in '/': what a server redirects a directory's URL to.
-bool PathEndsInSlash(std::string_view url) {
-  const size_t end = url.find_first_of("?#");
-  const std::string_view before = url.substr(0, end);
-  return !before.empty() && before.back() == '/';
-}
-
 // "https://h/pub?x" -> "https://h/pub/?x".
 std::string WithSlashAfterPath(std::string_view url) {
   const size_t end = std::min(url.find_first_of("?#"), url.size());
@@ -50,11 +43,9 @@ Result<PreparedEntry> Prepare(RangeSource& source, DirectoryLister& lister, Moun
     Result<RemoteFileInfo> info = source.Probe(entry.spec.url);
     if (!info.ok()) {
       // "https://host/pub" redirected to a listing sent without a length (nginx's chunked
-      // autoindex): no file, but maybe the directory at "https://host/pub/".
-      if (info.status().code() != ErrorCode::kProtocolViolation ||
-          PathEndsInSlash(entry.spec.url)) {
-        return info.status();
-      }
+      // autoindex): no file, but maybe the directory at "https://host/pub/". (A file spec's
+      // own path never ends in '/': that would have made it a directory spec.)
+      if (info.status().code() != ErrorCode::kProtocolViolation) return info.status();
       const std::string directory_url = WithSlashAfterPath(entry.spec.url);
       Result<Listing> listing = lister.List(directory_url);
       if (!listing.ok()) return info.status();
@@ -65,7 +56,8 @@ Result<PreparedEntry> Prepare(RangeSource& source, DirectoryLister& lister, Moun
       entry.listing = std::move(listing).value();
       return entry;
     }
-    if (!PathEndsInSlash(info->final_url) || PathEndsInSlash(entry.spec.url)) {
+    const Result<SpecKind> answered_from = KindOfUrl(info->final_url);
+    if (!answered_from.ok() || *answered_from != SpecKind::kDirectory) {
       entry.info = std::move(info).value();
       return entry;
     }
