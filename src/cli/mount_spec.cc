@@ -6,17 +6,17 @@
 #include <memory>
 #include <optional>
 #include <unordered_set>
+#include <utility>
+
+#include "listing/curl_url.h"
+#include "listing/url_resolution.h"
 
 namespace rangefs {
 namespace {
 
-struct CurlUrlDeleter {
-  void operator()(CURLU* url) const { curl_url_cleanup(url); }
-};
-struct CurlFreeDeleter {
-  void operator()(char* text) const { curl_free(text); }
-};
-using CurlString = std::unique_ptr<char, CurlFreeDeleter>;
+using listing::CurlUrl;
+using listing::PercentDecode;
+using listing::UrlPart;
 
 Status BadUrl(std::string_view url, std::string_view why) {
   return Status(ErrorCode::kInvalidArgument, std::string(url) + ": " + std::string(why));
@@ -31,59 +31,27 @@ struct UrlParts {
 };
 
 Result<UrlParts> ParseUrl(std::string_view url) {
-  std::unique_ptr<CURLU, CurlUrlDeleter> handle(curl_url());
+  CurlUrl handle(curl_url());
   if (!handle) return Status(ErrorCode::kInternal, "out of memory");
   const std::string text(url);
   if (text.find('\0') != std::string::npos) return BadUrl(url, "contains NUL");
   if (const CURLUcode rc = curl_url_set(handle.get(), CURLUPART_URL, text.c_str(), 0); rc) {
     return BadUrl(url, curl_url_strerror(rc));
   }
-  char* raw = nullptr;
-  if (curl_url_get(handle.get(), CURLUPART_SCHEME, &raw, 0) != CURLUE_OK) {
-    return BadUrl(url, "no scheme");
-  }
-  const CurlString scheme(raw);
-  const std::string_view scheme_text(scheme.get());
-  if (scheme_text != "http" && scheme_text != "https") {
+  const std::optional<std::string> scheme = UrlPart(handle.get(), CURLUPART_SCHEME);
+  if (!scheme) return BadUrl(url, "no scheme");
+  if (*scheme != "http" && *scheme != "https") {
     return BadUrl(url, "only http and https URLs are supported");
   }
+  std::optional<std::string> host = UrlPart(handle.get(), CURLUPART_HOST);
+  if (!host) return BadUrl(url, "no host");
+  std::optional<std::string> path = UrlPart(handle.get(), CURLUPART_PATH);
+  if (!path) return BadUrl(url, "no path");
   UrlParts parts;
-  if (curl_url_get(handle.get(), CURLUPART_HOST, &raw, 0) != CURLUE_OK) {
-    return BadUrl(url, "no host");
-  }
-  parts.host = CurlString(raw).get();
-  if (curl_url_get(handle.get(), CURLUPART_PATH, &raw, 0) != CURLUE_OK) {
-    return BadUrl(url, "no path");
-  }
-  parts.path = CurlString(raw).get();
-  if (curl_url_get(handle.get(), CURLUPART_QUERY, &raw, 0) == CURLUE_OK) {
-    parts.query = CurlString(raw).get();
-  }
+  parts.host = std::move(*host);
+  parts.path = std::move(*path);
+  parts.query = UrlPart(handle.get(), CURLUPART_QUERY).value_or("");
   return parts;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// "%XX" becomes its byte; anything else, a '%' without two hex digits included, stays (as
-// curl_easy_unescape does). '+' stays '+': it means a space only in HTML forms.
-std::string PercentDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
-        HexValue(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
 }
 
 // "a/b//" -> "b"; "/" -> "".

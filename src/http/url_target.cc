@@ -2,31 +2,16 @@
 
 #include <curl/curl.h>
 
-#include <algorithm>
-#include <cctype>
 #include <memory>
+
+#include "listing/curl_url.h"
 
 namespace rangefs::http {
 namespace {
 
-struct CurlUrlDeleter {
-  void operator()(CURLU* url) const { curl_url_cleanup(url); }
-};
-using CurlUrl = std::unique_ptr<CURLU, CurlUrlDeleter>;
-
-std::optional<std::string> GetPart(CURLU* url, CURLUPart part, unsigned int flags) {
-  char* raw = nullptr;
-  if (curl_url_get(url, part, &raw, flags) != CURLUE_OK || raw == nullptr) return std::nullopt;
-  std::string text(raw);
-  curl_free(raw);
-  return text;
-}
-
-std::string Lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
+using listing::AsciiLower;
+using listing::CurlUrl;
+using listing::UrlPart;
 
 Status Invalid(std::string why) { return Status(ErrorCode::kInvalidArgument, std::move(why)); }
 
@@ -50,7 +35,7 @@ Result<CurlUrl> Parse(std::string_view text) {
 std::string UrlScheme(std::string_view text) {
   Result<CurlUrl> url = Parse(text);
   if (!url.ok()) return "";
-  return Lower(GetPart(url->get(), CURLUPART_SCHEME, 0).value_or(""));
+  return AsciiLower(UrlPart(url->get(), CURLUPART_SCHEME, 0).value_or(""));
 }
 
 Result<UrlTarget> ParseUrlTarget(std::string_view text) {
@@ -58,22 +43,22 @@ Result<UrlTarget> ParseUrlTarget(std::string_view text) {
   if (!parsed.ok()) return parsed.status();
   CURLU* const url = parsed->get();
   UrlTarget target;
-  target.scheme = Lower(GetPart(url, CURLUPART_SCHEME, 0).value_or(""));
+  target.scheme = AsciiLower(UrlPart(url, CURLUPART_SCHEME, 0).value_or(""));
   if (target.scheme != "http" && target.scheme != "https") {
     return Invalid("only http and https URLs are supported");
   }
-  const std::optional<std::string> host = GetPart(url, CURLUPART_HOST, 0);
+  const std::optional<std::string> host = UrlPart(url, CURLUPART_HOST, 0);
   if (!host || host->empty()) return Invalid("the URL has no host");
-  const std::optional<std::string> port = GetPart(url, CURLUPART_PORT, CURLU_DEFAULT_PORT);
-  target.origin = target.scheme + "://" + Lower(*host) + ":" + port.value_or("");
+  const std::optional<std::string> port = UrlPart(url, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  target.origin = target.scheme + "://" + AsciiLower(*host) + ":" + port.value_or("");
 
-  target.user = GetPart(url, CURLUPART_USER, CURLU_URLDECODE);
-  target.password = GetPart(url, CURLUPART_PASSWORD, CURLU_URLDECODE);
-  if (target.user || target.password || GetPart(url, CURLUPART_OPTIONS, 0)) {
+  target.user = UrlPart(url, CURLUPART_USER, CURLU_URLDECODE);
+  target.password = UrlPart(url, CURLUPART_PASSWORD, CURLU_URLDECODE);
+  if (target.user || target.password || UrlPart(url, CURLUPART_OPTIONS, 0)) {
     curl_url_set(url, CURLUPART_USER, nullptr, 0);
     curl_url_set(url, CURLUPART_PASSWORD, nullptr, 0);
     curl_url_set(url, CURLUPART_OPTIONS, nullptr, 0);
-    std::optional<std::string> stripped = GetPart(url, CURLUPART_URL, 0);
+    std::optional<std::string> stripped = UrlPart(url, CURLUPART_URL, 0);
     if (!stripped) return Status(ErrorCode::kInternal, "out of memory");
     target.url_without_userinfo = std::move(*stripped);
   } else {

@@ -35,27 +35,13 @@ void AppendEscape(std::string& out, unsigned char byte) {
   out += kHex[byte & 0xF];
 }
 
-std::optional<std::string> GetPart(CURLU* url, CURLUPart part, unsigned int flags) {
-  char* raw = nullptr;
-  if (curl_url_get(url, part, &raw, flags) != CURLUE_OK || raw == nullptr) return std::nullopt;
-  std::string text(raw);
-  curl_free(raw);
-  return text;
-}
-
-std::string Lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
 // "scheme://host:port", or nullopt when the URL has no host.
 std::optional<std::string> OriginOf(CURLU* url) {
-  const std::optional<std::string> scheme = GetPart(url, CURLUPART_SCHEME, 0);
-  const std::optional<std::string> host = GetPart(url, CURLUPART_HOST, 0);
+  const std::optional<std::string> scheme = UrlPart(url, CURLUPART_SCHEME, 0);
+  const std::optional<std::string> host = UrlPart(url, CURLUPART_HOST, 0);
   if (!scheme || !host || host->empty()) return std::nullopt;
-  const std::optional<std::string> port = GetPart(url, CURLUPART_PORT, CURLU_DEFAULT_PORT);
-  return Lower(*scheme) + "://" + Lower(*host) + ":" + port.value_or("");
+  const std::optional<std::string> port = UrlPart(url, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  return AsciiLower(*scheme) + "://" + AsciiLower(*host) + ":" + port.value_or("");
 }
 
 constexpr unsigned int kParseFlags = CURLU_NON_SUPPORT_SCHEME | CURLU_ALLOW_SPACE;
@@ -171,11 +157,11 @@ Result<DirectoryUrl> DirectoryUrl::Parse(std::string_view text) {
   CURLU* const url = parsed->get();
   DirectoryUrl directory;
   directory.origin_ = *OriginOf(url);
-  directory.query_ = GetPart(url, CURLUPART_QUERY, 0).value_or("");
+  directory.query_ = UrlPart(url, CURLUPART_QUERY, 0).value_or("");
   curl_url_set(url, CURLUPART_FRAGMENT, nullptr, 0);
   curl_url_set(url, CURLUPART_QUERY, nullptr, 0);
-  std::optional<std::string> without_query = GetPart(url, CURLUPART_URL, 0);
-  std::optional<std::string> path = GetPart(url, CURLUPART_PATH, 0);
+  std::optional<std::string> without_query = UrlPart(url, CURLUPART_URL, 0);
+  std::optional<std::string> path = UrlPart(url, CURLUPART_PATH, 0);
   if (!without_query || !path) return NotAbsolute("the directory URL");
   directory.without_query_ = *without_query;
   directory.base_ = std::move(*without_query);
@@ -196,7 +182,7 @@ Result<LinkResolver> LinkResolver::Create(std::string_view page_url,
 
 void LinkResolver::Rebase(CurlUrl base) {
   base_on_origin_ = OriginOf(base.get()) == directory_->origin();
-  base_directory_path_ = GetPart(base.get(), CURLUPART_PATH, 0).value_or("/");
+  base_directory_path_ = UrlPart(base.get(), CURLUPART_PATH, 0).value_or("/");
   base_directory_path_.erase(base_directory_path_.rfind('/') + 1);
   base_ = std::move(base);
 }
@@ -234,7 +220,7 @@ std::optional<ChildLink> LinkResolver::Child(std::string_view href) const {
     return std::nullopt;
   }
   if (may_leave && OriginOf(url.get()) != directory_->origin()) return std::nullopt;
-  const std::optional<std::string> path = GetPart(url.get(), CURLUPART_PATH, 0);
+  const std::optional<std::string> path = UrlPart(url.get(), CURLUPART_PATH, 0);
   if (!path) return std::nullopt;
   return ChildOfPath(*path);
 }

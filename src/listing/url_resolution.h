@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "listing/curl_url.h"
 #include "rangefs/status.h"
 
 namespace rangefs::listing {
@@ -29,11 +30,6 @@ std::string PercentEncode(std::string_view text, bool keep_slash = false);
 // unreserved characters decoded ("%7e" -> "~", "%c3%a9" -> "%C3%A9"), so that two spellings of
 // one path compare equal.
 std::string NormalizePercentEncoding(std::string_view text);
-
-struct CurlUrlDeleter {
-  void operator()(CURLU* url) const { curl_url_cleanup(url); }
-};
-using CurlUrl = std::unique_ptr<CURLU, CurlUrlDeleter>;
 
 // The directory being listed.
 class DirectoryUrl {
