@@ -96,17 +96,13 @@ class HttpDirectoryLister final : public DirectoryLister {
       Result<listing::ParsedPage> parsed = listing::ParseListingPage(
           fetched->body, fetched->content_type, fetched->final_url, url, limits);
       if (!parsed.ok()) {
-        // A page that is no listing is the server's answer being unusable (EIO for a reader),
-        // not a bad argument of the caller's.
         if (parsed.status().code() == ErrorCode::kLimitExceeded) {
           return Status(ErrorCode::kLimitExceeded,
                         RedactUrl(page_url) + ": " + parsed.status().message() +
                             " (--max-dir-entries " + std::to_string(limits_.max_entries) + ")");
         }
-        const ErrorCode code = parsed.status().code() == ErrorCode::kInvalidArgument
-                                   ? ErrorCode::kProtocolViolation
-                                   : parsed.status().code();
-        return Status(code, RedactUrl(page_url) + ": " + parsed.status().message());
+        return Status(parsed.status().code(),
+                      RedactUrl(page_url) + ": " + parsed.status().message());
       }
       return parsed;
     }

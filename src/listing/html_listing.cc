@@ -179,7 +179,7 @@ Result<std::string> ParseHtmlListing(std::string_view body, std::string_view cha
                                       HTML_PARSE_NONET | HTML_PARSE_COMPACT));
   const xmlNode* root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;
   if (root == nullptr) {
-    return Status(ErrorCode::kInvalidArgument, "not a directory listing: an empty HTML page");
+    return Status(ErrorCode::kProtocolViolation, "not a directory listing: an empty HTML page");
   }
   const PageShape shape = Survey(root);
   const Flavor flavor = Recognize(shape);
@@ -194,7 +194,7 @@ Result<std::string> ParseHtmlListing(std::string_view body, std::string_view cha
   }
   if (flavor == Flavor::kGeneric && collector.entry_count() == 0 &&
       !LooksLikeIndexTitle(shape.title) && !LooksLikeIndexTitle(shape.heading)) {
-    return Status(ErrorCode::kInvalidArgument,
+    return Status(ErrorCode::kProtocolViolation,
                   "not a directory listing: an HTML page with no entries and no index title");
   }
   return std::string(FormatName(flavor));

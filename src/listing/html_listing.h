@@ -18,7 +18,7 @@
 namespace rangefs::listing {
 
 // Parses `body` as HTML (in `charset` when the Content-Type named one, else as the page says)
-// and adds its entries to `collector`. Returns the format's name. Errors: kInvalidArgument for
+// and adds its entries to `collector`. Returns the format's name. Errors: kProtocolViolation for
 // a page of another kind (no entries and no index title), kLimitExceeded from the collector.
 Result<std::string> ParseHtmlListing(std::string_view body, std::string_view charset,
                                      LinkResolver& resolver, EntryCollector& collector);

@@ -11,7 +11,7 @@ namespace {
 using Json = nlohmann::json;
 
 Status NotAListing(std::string why) {
-  return Status(ErrorCode::kInvalidArgument, "not a directory listing: " + std::move(why));
+  return Status(ErrorCode::kProtocolViolation, "not a directory listing: " + std::move(why));
 }
 
 // The member `key` of `object` when it is a string. find() and the type checks keep every

@@ -15,7 +15,7 @@
 namespace rangefs::listing {
 
 // Parses `body` as a JSON listing and adds its entries to `collector`. Returns "nginx-json",
-// "caddy-json", or "json" for an empty array. Errors: kInvalidArgument for malformed JSON or
+// "caddy-json", or "json" for an empty array. Errors: kProtocolViolation for malformed JSON or
 // JSON of another shape, kLimitExceeded from the collector.
 Result<std::string> ParseJsonListing(std::string_view body, EntryCollector& collector);
 

@@ -115,9 +115,9 @@ Result<ParsedPage> ParseListingPage(std::string_view body, std::string_view cont
   }
   const std::string shown_type =
       media.type.empty() ? "no Content-Type" : "Content-Type " + QuoteForLog(media.type);
-  return Status(ErrorCode::kInvalidArgument, "not a directory listing: " + shown_type +
-                                                 " and a body that is neither HTML, "
-                                                 "JSON nor XML");
+  return Status(ErrorCode::kProtocolViolation, "not a directory listing: " + shown_type +
+                                                   " and a body that is neither HTML, "
+                                                   "JSON nor XML");
 }
 
 }  // namespace rangefs::listing

@@ -63,8 +63,9 @@ inline constexpr size_t kMaxSkippedLines = 1000;
 //   page_url      the URL the page came from, after redirects: links resolve against it
 //   directory_url the directory being listed: entries are directly under it, on its origin
 //                 (for S3, its list URL: "http://host/?list-type=2&prefix=dir/&delimiter=/")
-// Errors: kInvalidArgument "not a directory listing: ..." when no format matches (or a URL is
-// not absolute); kLimitExceeded when the entries exceed limits.max_entries.
+// Errors: kProtocolViolation "not a directory listing: ..." when no format matches (the
+// server's answer is unusable); kInvalidArgument when a URL given is not absolute;
+// kLimitExceeded when the entries exceed limits.max_entries.
 Result<ParsedPage> ParseListingPage(std::string_view body, std::string_view content_type,
                                     std::string_view page_url, std::string_view directory_url,
                                     const ListingLimits& limits);

@@ -120,7 +120,7 @@ Result<std::optional<std::string>> ParseS3ListBucketResult(const xmlNode* root,
                                                            const DirectoryUrl& directory,
                                                            EntryCollector& collector) {
   if (!ChildText(root, "EncodingType").empty()) {
-    return Status(ErrorCode::kInvalidArgument,
+    return Status(ErrorCode::kProtocolViolation,
                   "not a directory listing rangefs reads: an S3 listing with EncodingType");
   }
   const std::string prefix = DirectoryPrefix(directory);
@@ -142,7 +142,7 @@ Result<std::optional<std::string>> ParseS3ListBucketResult(const xmlNode* root,
   }
   if (!truncated) return std::optional<std::string>();
   if (token.empty()) {
-    return Status(ErrorCode::kInvalidArgument,
+    return Status(ErrorCode::kProtocolViolation,
                   "not a directory listing rangefs reads: a truncated S3 listing without "
                   "NextContinuationToken");
   }

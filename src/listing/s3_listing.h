@@ -24,7 +24,7 @@
 namespace rangefs::listing {
 
 // Reads the <ListBucketResult> element `root`; returns the next page's URL when the listing
-// is truncated. Errors: kInvalidArgument for a truncated listing without a continuation
+// is truncated. Errors: kProtocolViolation for a truncated listing without a continuation
 // token or a url-encoded one (EncodingType), kLimitExceeded from the collector.
 Result<std::optional<std::string>> ParseS3ListBucketResult(const xmlNode* root,
                                                            const DirectoryUrl& directory,

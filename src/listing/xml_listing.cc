@@ -12,7 +12,7 @@ namespace rangefs::listing {
 namespace {
 
 Status NotAListing(std::string why) {
-  return Status(ErrorCode::kInvalidArgument, "not a directory listing: " + std::move(why));
+  return Status(ErrorCode::kProtocolViolation, "not a directory listing: " + std::move(why));
 }
 
 // nginx: <list><directory mtime="...">name</directory><file mtime="..." size="N">name</file>

@@ -23,7 +23,7 @@ struct XmlListing {
 };
 
 // Parses `body` as an XML listing and adds its entries to `collector`. Errors:
-// kInvalidArgument for malformed XML, a DTD, or XML of another kind; kLimitExceeded from the
+// kProtocolViolation for malformed XML, a DTD, or XML of another kind; kLimitExceeded from the
 // collector.
 Result<XmlListing> ParseXmlListing(std::string_view body, const DirectoryUrl& directory,
                                    EntryCollector& collector);

@@ -82,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (page.ok()) {
     fuzz::CheckPage(*page, s3);
   } else {
-    FUZZ_CHECK(page.status().code() == ErrorCode::kInvalidArgument ||
+    FUZZ_CHECK(page.status().code() == ErrorCode::kProtocolViolation ||
                page.status().code() == ErrorCode::kLimitExceeded);
     FUZZ_CHECK(!page.status().message().empty());
   }

@@ -99,7 +99,7 @@ TEST(ListingJsonTest, DeepNestingFailsCleanly) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   const Result<ParsedPage> page = Parse(deep, "application/json");
   ASSERT_FALSE(page.ok());
-  EXPECT_EQ(page.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(page.status().code(), ErrorCode::kProtocolViolation);
 }
 
 TEST(ListingXmlTest, NginxXmlNamesAreUnescapedAndRaw) {
@@ -132,7 +132,7 @@ TEST(ListingXmlTest, AnXmlBombIsRefusedNotExpanded) {
   for (const std::string_view type : {"text/xml", "application/xml", ""}) {
     const Result<ParsedPage> page = Parse(bomb, type);
     ASSERT_FALSE(page.ok()) << type;
-    EXPECT_EQ(page.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(page.status().code(), ErrorCode::kProtocolViolation);
   }
   // The same entities in an S3 answer, and one external entity: refused as well.
   std::string s3_bomb = bomb;
@@ -140,11 +140,11 @@ TEST(ListingXmlTest, AnXmlBombIsRefusedNotExpanded) {
       s3_bomb.find("<list><file size=\"1\">&lol9;</file></list>"), 41,
       "<ListBucketResult><Contents><Key>data/&lol9;</Key></Contents></ListBucketResult>");
   EXPECT_EQ(Parse(s3_bomb, "application/xml", kS3List).status().code(),
-            ErrorCode::kInvalidArgument);
+            ErrorCode::kProtocolViolation);
   const std::string external =
       "<?xml version=\"1.0\"?><!DOCTYPE list [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
       "<list><file>&x;</file></list>";
-  EXPECT_EQ(Parse(external, "text/xml").status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(Parse(external, "text/xml").status().code(), ErrorCode::kProtocolViolation);
 }
 
 TEST(ListingS3Test, TwoPagesWithAContinuationToken) {
@@ -218,13 +218,13 @@ TEST(ListingS3Test, TruncatedWithoutATokenOrUrlEncodedKeysIsRefused) {
                              "application/xml", kS3List, kS3List, {})
                 .status()
                 .code(),
-            ErrorCode::kInvalidArgument);
+            ErrorCode::kProtocolViolation);
   EXPECT_EQ(
       ParseListingPage("<ListBucketResult><EncodingType>url</EncodingType></ListBucketResult>",
                        "application/xml", kS3List, kS3List, {})
           .status()
           .code(),
-      ErrorCode::kInvalidArgument);
+      ErrorCode::kProtocolViolation);
 }
 
 TEST(ListingTimeTest, Rfc3339) {

@@ -204,7 +204,7 @@ TEST(ListingLinksTest, PagesThatAreNoListingAreInvalidArgument) {
        }) {
     const Result<ParsedPage> page = ParseListingPage(body, type, kDirectory, kDirectory, {});
     ASSERT_FALSE(page.ok()) << type << ": " << body;
-    EXPECT_EQ(page.status().code(), ErrorCode::kInvalidArgument) << body;
+    EXPECT_EQ(page.status().code(), ErrorCode::kProtocolViolation) << body;
     EXPECT_THAT(page.status().message(), HasSubstr("not a directory listing")) << body;
   }
 }
