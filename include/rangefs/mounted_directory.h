@@ -143,11 +143,12 @@ class MountedDirectory final {
   std::atomic<size_t> listed_ahead_to_{0};  // children before it were claimed for listing
 
   mutable std::mutex mu_;
-  DirectorySnapshotPtr snapshot_;  // Guarded by mu_
+  // Mutable: a const reader publishes what was added (KnownChildren).
+  mutable DirectorySnapshotPtr snapshot_;  // Guarded by mu_
   // A fixed directory's children as added; published to snapshot_ (a copy) when read after an
   // addition, so that adding many children costs one copy, not one each.
   std::shared_ptr<DirectorySnapshot> building_;  // Guarded by mu_
-  bool unpublished_ = false;                     // Guarded by mu_
+  mutable bool unpublished_ = false;             // Guarded by mu_
   bool listed_ = false;                          // Guarded by mu_
   Clock::time_point listed_at_;                  // Guarded by mu_
   std::optional<Clock::time_point> failed_at_;   // Guarded by mu_

@@ -78,9 +78,8 @@ DirectorySnapshotPtr MountedDirectory::KnownChildren() const {
   std::lock_guard lock(mu_);
   if (unpublished_) {
     // Published lazily: a copy per burst of additions.
-    auto& self = const_cast<MountedDirectory&>(*this);
-    self.snapshot_ = std::make_shared<const DirectorySnapshot>(*building_);
-    self.unpublished_ = false;
+    snapshot_ = std::make_shared<const DirectorySnapshot>(*building_);
+    unpublished_ = false;
   }
   return snapshot_;
 }
