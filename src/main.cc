@@ -60,6 +60,10 @@ class CurlGlobal {
   const bool ok_;
 };
 
+// How much longer than --timeout a read may wait for its bytes (README: "every read returns
+// within --timeout plus 2 s").
+constexpr std::chrono::milliseconds kReadWaitSlack{2'000};
+
 std::chrono::milliseconds Milliseconds(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
 }
@@ -194,6 +198,7 @@ int Run(int argc, char** argv) {
   if (!options.proxy.empty())
     spdlog::info("requests go through the proxy {}", RedactUrl(options.proxy));
   http_options.stall_timeout = Milliseconds(options.stall_timeout_seconds);
+  http_options.min_rate = options.min_rate;
   http_options.max_ranges = options.read.max_ranges;
   const RetryConfig retry{.max_retries = options.retries,
                           .deadline = Milliseconds(options.timeout_seconds)};
@@ -237,7 +242,10 @@ int Run(int argc, char** argv) {
       .retry_failed_after = std::min(dir_ttl, kRetryFailedListingAfter),
       .ahead_workers =
           std::min(kAheadWorkersPerConnection * options.read.connections, kMostAheadWorkers)};
-  Filesystem filesystem(sources.top(), sources.scheduler(), {}, std::time(nullptr), options.read,
+  ReadOptions read_options = options.read;
+  // Fetches end by --timeout on their own; the read's own bound is a backstop just after it.
+  read_options.wait.timeout = Milliseconds(options.timeout_seconds) + kReadWaitSlack;
+  Filesystem filesystem(sources.top(), sources.scheduler(), {}, std::time(nullptr), read_options,
                         Milliseconds(options.revalidate_seconds), &metrics, directories);
   if (Status added = AddEntries(filesystem, std::move(*entries)); !added.ok()) {
     std::cerr << "rangefs: " << added.message() << "\n";

@@ -4,11 +4,15 @@
 // now if it is still queued behind readahead), and feeds the file's readahead.
 // Once the remote has replaced its version, it serves what is still cached and fails the rest
 // with kRemoteChanged: a handle never sees bytes of two versions.
+// A read waits at most ReadWaitLimits::timeout, and a block whose load just failed (or that a
+// read just gave up waiting for) fails the handle's reads of it at once for a moment, so the
+// kernel's immediate retry of a failed read does not wait a second time.
 //
 // Thread-safety: Read() may be called concurrently (the kernel issues parallel reads on one
 // handle). Everything the reader refers to must outlive it.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -21,6 +25,7 @@
 #include "rangefs/file_version.h"
 #include "rangefs/metrics.h"
 #include "rangefs/prefetcher.h"
+#include "rangefs/read_options.h"
 #include "rangefs/readahead_policy.h"
 #include "rangefs/status.h"
 
@@ -62,14 +67,15 @@ class FileReader {
   // `metrics`, when given, counts the handle while it exists, its reads and its readahead.
   FileReader(BlockFetcher& fetcher, Prefetcher& prefetcher, SharedReadahead& readahead,
              VersionRegistry& versions, FileVersionPtr version, std::stop_token stop = {},
-             Metrics* metrics = nullptr)
+             Metrics* metrics = nullptr, const ReadWaitLimits& limits = {})
       : fetcher_(fetcher),
         prefetcher_(prefetcher),
         readahead_(readahead),
         versions_(versions),
         version_(std::move(version)),
         stop_(std::move(stop)),
-        metrics_(metrics) {
+        metrics_(metrics),
+        limits_(limits) {
     if (metrics_) metrics_->HandleOpened();
   }
   ~FileReader() {
@@ -91,6 +97,20 @@ class FileReader {
   // not start itself begin now, if they still wait for a connection.
   void ExpediteOthersLoads(const std::vector<BlockCache::Acquired>& blocks, uint64_t first_index);
 
+  // The failure to answer at once for block `index`, if its load failed (or a read gave up on
+  // it) within ReadWaitLimits::failure_memory.
+  std::optional<Status> RecentFailureOf(uint64_t index, std::chrono::steady_clock::time_point now);
+  void RememberFailure(uint64_t index, const Status& status);
+  // Waits for the load of block `index`, until `deadline` or a stop.
+  Result<BlockPtr> AwaitLoad(BlockCache::Acquired& acquired, uint64_t index,
+                             std::chrono::steady_clock::time_point deadline);
+
+  struct RecentFailure {
+    uint64_t index = 0;
+    Status status;
+    std::chrono::steady_clock::time_point when;
+  };
+
   BlockFetcher& fetcher_;
   Prefetcher& prefetcher_;
   SharedReadahead& readahead_;
@@ -98,6 +118,10 @@ class FileReader {
   const FileVersionPtr version_;
   const std::stop_token stop_;
   Metrics* const metrics_;
+  const ReadWaitLimits limits_;
+
+  std::mutex mu_;
+  std::optional<RecentFailure> recent_failure_;  // Guarded by mu_
 };
 
 }  // namespace rangefs

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@ struct HttpOptions {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(15)};
   // A response that delivers no byte for this long is aborted (and retried by the caller).
   std::chrono::milliseconds stall_timeout{std::chrono::seconds(15)};
+  // Bytes a second a response must average over each stall_timeout, else it is aborted and
+  // retried like a stall (a server trickling a few bytes a second never stalls). 0: no minimum.
+  uint64_t min_rate = 1024;
   // Sent as User-Agent; some servers and CDNs refuse requests without one.
   std::string user_agent = "rangefs";
   // Prefetch requests running at once (demand requests are never held back).

@@ -2,6 +2,7 @@
 // default with its reason; main() fills it from the command line.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -9,6 +10,19 @@
 #include "rangefs/readahead_policy.h"
 
 namespace rangefs {
+
+// How long one read may wait for the network, whatever the server does.
+struct ReadWaitLimits {
+  // A read still waiting for a block this long after it began fails (kTransport), while the
+  // load goes on for later reads. Fetches end by --timeout on their own (the retry deadline,
+  // the request timeout); this backstop is --timeout plus a slack (main: 2 s) so that a read
+  // holds a reader for a bounded time even where a path has no deadline of its own.
+  std::chrono::milliseconds timeout{62'000};
+  // A block whose load just failed fails the handle's next read of it at once, for this long:
+  // the kernel answers a failed readahead by reading the page again at once, which would
+  // otherwise wait for a second whole --timeout behind the same broken server.
+  std::chrono::milliseconds failure_memory{1'000};
+};
 
 struct ReadOptions {
   // Unit of caching and of the smallest request. Small enough that a random 4 KiB read costs
@@ -38,6 +52,8 @@ struct ReadOptions {
   bool open_prefetch = true;
   uint64_t open_prefetch_head = 64 << 10;
   uint64_t open_prefetch_tail = 256 << 10;
+  // How a read waits; see ReadWaitLimits.
+  ReadWaitLimits wait;
 };
 
 // The runs of blocks (first and last index, inclusive) the first open of a file of `size` bytes

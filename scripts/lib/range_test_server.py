@@ -37,7 +37,8 @@ Which requests a fault hits:
                             faulted without this)
 
 Faults (each applies to matching requests only). At most one of status, redirect and
-location; one of drop, short, stall, stall_headers and long; crnum goes with neither cr nor
+location; one of drop, short, stall, stall_headers, long, trickle, trickle_headers and
+endless_headers; crnum goes with neither cr nor
 total. The header and transfer faults (junk, huge_header, cl, drop, short, stall, long) damage
 whatever is answered, a status or a redirect too. The log's "fault" field names those applied.
 
@@ -53,6 +54,12 @@ whatever is answered, a status or a redirect too. The log's "fault" field names 
     stall=N                 headers and N body bytes, then silence, the connection held open
                             until the client goes away (at most STALL_LIMIT seconds)
     stall_headers=1         the same silence before any header is sent
+    trickle=RATE            the head at once, then the body at RATE bytes a second (a slice
+                            every 0.1 s) until it ends, the client goes away, STALL_LIMIT
+                            passes or the server stops: never silent long enough to stall
+    trickle_headers=RATE    the head itself at RATE bytes a second, then the body at once
+    endless_headers=1       the status line, then header lines (X-Endless-N) as fast as they
+                            are read, never the blank line that ends the head
     long=N                  N bytes of LONG_FILLER after the promised body, same connection
     cr=shift|wider|none     on a single-part 206: Content-Range says first+1-last+1 (the
                             asked bytes are sent); or a 206 for the asked range widened to
@@ -242,6 +249,7 @@ MAX_PARTS = 16  # more ranges than this in one request: answer the whole file in
 # Like nginx's keepalive_timeout: an idle keep-alive connection is closed after this.
 IDLE_TIMEOUT = 65.0
 STALL_LIMIT = 300.0          # longest a stall holds a connection
+PACE_INTERVAL = 0.1          # trickle=: seconds between two slices of the body
 TLS_HANDSHAKE_TIMEOUT = 10.0
 WIDE = 64 * 1024             # cr=wider rounds the range out to multiples of this
 OVERFLOW = "99999999999999999999999"  # does not fit 64 bits, signed or not
@@ -353,6 +361,9 @@ _OPTION_SPECS: dict[str, tuple[Callable[[str], object], object]] = {
     "short": (_count(), None),
     "stall": (_count(), None),
     "stall_headers": (_flag, None),
+    "trickle": (_count(1, 1 << 30), None),
+    "trickle_headers": (_count(1, 1 << 30), None),
+    "endless_headers": (_flag, None),
     "long": (_count(0, 64 * 1024 * 1024), None),
     "cr": (_choice("shift", "wider", "none"), None),
     "total": (_count(), None),
@@ -379,11 +390,12 @@ _OPTION_SPECS: dict[str, tuple[Callable[[str], object], object]] = {
 
 # The options `times`, `after` and `head` select requests for. A flag set to 0 is no fault.
 FAULT_OPTIONS = ("status", "redirect", "location", "drop", "short", "stall", "stall_headers",
-                 "long", "cr", "total", "crnum", "gzip", "cl", "junk", "huge_header",
+                 "trickle", "trickle_headers", "endless_headers", "long", "cr", "total", "crnum", "gzip", "cl", "junk", "huge_header",
                  "multi", "mpgarbage", "lfault")
 # At most one option of each group.
 _EXCLUSIVE = (("status", "redirect", "location", "lfault"),
-              ("drop", "short", "stall", "stall_headers", "long"),
+              ("drop", "short", "stall", "stall_headers", "trickle", "trickle_headers",
+               "endless_headers", "long"),
               ("cr", "crnum"), ("total", "crnum"), ("multi", "mpgarbage"))
 
 
@@ -527,11 +539,15 @@ class Damage:
     """What the writer does to the transfer itself. cut_after: body bytes sent before
     `action` ("drop": shutdown and close; "stall": silence until the client leaves), None for
     all of them; extra: bytes sent after the body (long=N); stall_headers: silence before the
-    status line."""
+    status line; rate/head_rate: bytes a second the body/head are paced at (trickle=,
+    trickle_headers=); endless_headers: header lines forever instead of the head."""
     cut_after: Optional[int] = None
     action: Optional[str] = None
     extra: int = 0
     stall_headers: bool = False
+    rate: Optional[int] = None
+    head_rate: Optional[int] = None
+    endless_headers: bool = False
 
 
 @dataclass
@@ -960,6 +976,12 @@ def apply_transfer_faults(plan: Plan, options: dict) -> None:
         damage.cut_after, damage.action = options["stall"], "stall"
     elif options["stall_headers"]:
         damage.stall_headers = True
+    elif options["trickle"] is not None:
+        damage.rate = options["trickle"]
+    elif options["trickle_headers"] is not None:
+        damage.head_rate = options["trickle_headers"]
+    elif options["endless_headers"]:
+        damage.endless_headers = True
     elif options["long"]:
         damage.extra = options["long"]
     elif options["mpgarbage"] == "cut" and plan.parts is not None and plan.labels:
@@ -1457,6 +1479,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "rangefs-test-server/1"
     timeout = IDLE_TIMEOUT
     server: _Server
+    _pace: Optional[int] = None  # trickle=: bytes a second _send paces the body at
+    _pace_deadline = 0.0
 
     def setup(self) -> None:
         super().setup()
@@ -1852,8 +1876,46 @@ class _Handler(BaseHTTPRequestHandler):
         return b"\r\n".join(lines) + b"\r\n\r\n"
 
     def _send(self, data: bytes, record: dict) -> None:
-        self.wfile.write(data)
-        record["body_bytes"] += len(data)
+        if self._pace is None:
+            self.wfile.write(data)
+            record["body_bytes"] += len(data)
+            return
+        for piece in self._paced(data, self._pace):
+            self.wfile.write(piece)
+            record["body_bytes"] += len(piece)
+
+    def _paced(self, data: bytes, rate: int):
+        """Slices of data, one every PACE_INTERVAL seconds, so that `rate` bytes a second go
+        out. Ends early (raising TimeoutError, an OSError the writer treats as a client gone)
+        once the connection has been paced for STALL_LIMIT seconds or the server stops."""
+        step = max(1, int(rate * PACE_INTERVAL))
+        for start in range(0, len(data), step):
+            if start and self.server.stopping.wait(PACE_INTERVAL):
+                raise TimeoutError("the server is stopping")
+            if time.monotonic() > self._pace_deadline:
+                raise TimeoutError("paced for STALL_LIMIT seconds")
+            yield data[start:start + step]
+
+    def _send_head(self, plan: Plan, damage: Damage) -> None:
+        head = self._head_bytes(plan)
+        if damage.endless_headers:
+            # The status line and nothing that ends the head: header lines until the client
+            # gives up (the write fails), STALL_LIMIT passes or the server stops.
+            self.close_connection = True
+            self.wfile.write(head.split(b"\r\n", 1)[0] + b"\r\n")
+            deadline = time.monotonic() + STALL_LIMIT
+            i = 0
+            while not self.server.stopping.is_set() and time.monotonic() < deadline:
+                self.wfile.write(b"".join(b"X-Endless-%d: %s\r\n" % (i + k, b"e" * 64)
+                                          for k in range(256)))
+                i += 256
+            raise TimeoutError("endless headers ended")
+        if damage.head_rate is None:
+            self.wfile.write(head)
+            return
+        self._pace_deadline = time.monotonic() + STALL_LIMIT
+        for piece in self._paced(head, damage.head_rate):
+            self.wfile.write(piece)
 
     def _send_body(self, plan: Plan, fd: Optional[int], budget: Optional[int],
                    record: dict) -> bool:
@@ -1951,10 +2013,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._stall()
                 record["aborted"] = True
                 return
-            self.wfile.write(self._head_bytes(plan))
+            self._send_head(plan, damage)
             has_body = getattr(self, "command", None) != "HEAD" and plan.status != 304
             if has_body:
-                if not self._send_body(plan, fd, damage.cut_after, record):
+                if damage.rate is not None:
+                    self._pace = damage.rate
+                    self._pace_deadline = time.monotonic() + STALL_LIMIT
+                    self.close_connection = True
+                sent = self._send_body(plan, fd, damage.cut_after, record)
+                self._pace = None
+                if not sent:
                     record["aborted"] = True
                     self.close_connection = True
                     return

@@ -191,6 +191,11 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
                  "Memory for cached blocks, all files together, in bytes")
       ->transform(as_size)
       ->default_str(HumanSize(options.read.cache_size));
+  app.add_option("--min-rate", options.min_rate,
+                 "Bytes a second a response must average over every --stall-timeout, else it is "
+                 "aborted and retried like a stall; 0: no minimum")
+      ->transform(as_size)
+      ->default_str(HumanSize(options.min_rate));
   app.add_option("--readahead-max", options.read.readahead.max_window,
                  "Largest readahead window per stream, in bytes (at most a quarter of the cache)")
       ->transform(as_size)

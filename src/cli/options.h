@@ -27,7 +27,12 @@ struct Options {
   double timeout_seconds = 60;            // per fetch, retries included: bounds a read's wait
   double connect_timeout_seconds = 15;    // per connection attempt
   double stall_timeout_seconds = 15;      // a response that sends nothing this long is retried
-  int retries = 5;                        // tries after the first, for failures that may pass
+  // --min-rate: bytes a second a response must average over each --stall-timeout, else it is
+  // retried like a stall. 1 KiB/s (CernVM-FS's floor too) is far below any link worth reading
+  // from, yet a server trickling a few bytes a second is cut off in one window, not one
+  // --timeout.
+  uint64_t min_rate = 1024;
+  int retries = 5;                              // tries after the first, for failures that may pass
   uint64_t max_full_fetch = uint64_t{1} << 30;  // largest file downloaded whole (no Range)
   // How old a confirmation of a file's version may be when it is looked up or opened; also how
   // long the kernel caches names and attributes.

@@ -293,11 +293,11 @@ Result<OpenedFile> Filesystem::Open(const Node& node) {
   FileVersionPtr version = file.current();
   if (version->generation != node.generation) return stale;
   if (file.FirstOpenOf(version->generation)) PrefetchForFirstOpen(version);
-  return OpenedFile{
-      .reader = std::make_unique<FileReader>(fetcher_, prefetcher_, file.readahead(), file,
-                                             std::move(version), stop_.get_token(), metrics_),
-      // Each node holds one version, so what the kernel cached stays valid.
-      .keep_cache = true};
+  return OpenedFile{.reader = std::make_unique<FileReader>(
+                        fetcher_, prefetcher_, file.readahead(), file, std::move(version),
+                        stop_.get_token(), metrics_, read_options_.wait),
+                    // Each node holds one version, so what the kernel cached stays valid.
+                    .keep_cache = true};
 }
 
 Result<std::vector<ExtendedAttribute>> Filesystem::ExtendedAttributes(const Node& node) const {

@@ -84,7 +84,7 @@ void HttpRangeSource::Submit(std::unique_ptr<TransferType> transfer, const Reque
                              FetchPriority priority) {
   if (!requests_.Configure(transfer->handle(), request, transfer->exchange(),
                            transfer->headers()) ||
-      !transfer->Configure(options_.stall_timeout)) {
+      !transfer->Configure({.window = options_.stall_timeout, .min_rate = options_.min_rate})) {
     return transfer->OnComplete(CURLE_OUT_OF_MEMORY);
   }
   engine_.Submit(std::move(transfer), priority == FetchPriority::kPrefetch);

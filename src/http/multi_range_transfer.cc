@@ -32,9 +32,9 @@ std::vector<ByteRange> MultiRangeTransfer::AskedRanges() const {
   return ranges;
 }
 
-bool MultiRangeTransfer::Configure(std::chrono::milliseconds stall_timeout) {
+bool MultiRangeTransfer::Configure(const ProgressLimits& limits) {
   return ConfigureRangeGet(handle(), headers_, AskedRanges(), file_, &MultiRangeTransfer::OnBody,
-                           this, stall_, stall_timeout);
+                           this, stall_, limits);
 }
 
 bool MultiRangeTransfer::Fetches(const std::string& url, const ByteRange& range) const {

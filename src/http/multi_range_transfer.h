@@ -66,7 +66,7 @@ class MultiRangeTransfer final : public http::Transfer {
                      std::vector<ByteRange> ranges, std::vector<std::shared_ptr<RangeSink>> sinks,
                      MultiRangeMemory& memory, std::string origin, Metrics* metrics);
 
-  bool Configure(std::chrono::milliseconds stall_timeout);
+  bool Configure(const ProgressLimits& limits);
 
   Exchange& exchange() { return exchange_; }
   CurlSlist& headers() { return headers_; }

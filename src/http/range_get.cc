@@ -93,8 +93,8 @@ std::optional<uint64_t> ContentLength(CURL* easy) {
   return static_cast<uint64_t>(length);
 }
 
-void StallWatch::Arm(CURL* easy, std::chrono::milliseconds limit) {
-  limit_ = limit;
+void StallWatch::Arm(CURL* easy, const ProgressLimits& limits) {
+  watch_.emplace(limits);
   curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &StallWatch::OnProgress);
   curl_easy_setopt(easy, CURLOPT_XFERINFODATA, this);
@@ -102,26 +102,15 @@ void StallWatch::Arm(CURL* easy, std::chrono::milliseconds limit) {
 
 int StallWatch::OnProgress(void* user, curl_off_t, curl_off_t downloaded, curl_off_t, curl_off_t) {
   StallWatch& self = *static_cast<StallWatch*>(user);
-  const auto now = std::chrono::steady_clock::now();
-  // The clock starts when the transfer does, not when it was queued.
-  if (!self.seen_ || downloaded != self.downloaded_) {
-    self.seen_ = true;
-    self.downloaded_ = downloaded;
-    self.last_progress_ = now;
-    return 0;
-  }
-  if (now - self.last_progress_ < self.limit_) return 0;
-  const auto silent =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now - self.last_progress_);
-  self.stalled_ = Status(ErrorCode::kTransport, "stalled: nothing received for " +
-                                                    std::to_string(silent.count()) + " ms after " +
-                                                    std::to_string(downloaded) + " bytes");
-  return 1;  // abort: CURLE_ABORTED_BY_CALLBACK
+  if (!self.watch_ || downloaded < 0) return 0;
+  self.stalled_ =
+      self.watch_->OnProgress(ProgressWatch::Clock::now(), static_cast<uint64_t>(downloaded));
+  return self.stalled_ ? 1 : 0;  // 1 aborts: CURLE_ABORTED_BY_CALLBACK
 }
 
 bool ConfigureRangeGet(CURL* easy, CurlSlist& headers, std::span<const ByteRange> ranges,
                        const RemoteFileInfo& file, curl_write_callback on_body, void* body_data,
-                       StallWatch& stall, std::chrono::milliseconds stall_timeout) {
+                       StallWatch& stall, const ProgressLimits& limits) {
   if (!http::AppendHeader(headers, "Range: " + http::FormatRangeHeaderValue(ranges))) {
     return false;
   }
@@ -135,9 +124,10 @@ bool ConfigureRangeGet(CURL* easy, CurlSlist& headers, std::span<const ByteRange
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, body_data);
   // With HTTP/2, wait for a stream on the existing connection rather than open another.
   curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
-  // A response that delivers nothing for this long is cut off (and retried from where it
-  // stopped): a stalled server must not hold a reader for the whole request timeout.
-  stall.Arm(easy, stall_timeout);
+  // A response that delivers nothing for a while, or too little, is cut off (and retried from
+  // where it stopped): a stalled or trickling server must not hold a reader for the whole
+  // request timeout.
+  stall.Arm(easy, limits);
   return true;
 }
 

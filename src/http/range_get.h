@@ -16,6 +16,7 @@
 #include <span>
 
 #include "http/curl_handle.h"
+#include "http/progress_watch.h"
 #include "http/protocol.h"
 #include "http/response.h"
 #include "rangefs/byte_range.h"
@@ -56,21 +57,19 @@ Status CheckIdentityEncoding(CURL* easy, long code);
 // The answer's Content-Length; nullopt when it has none (chunked, or HTTP/2 without one).
 std::optional<uint64_t> ContentLength(CURL* easy);
 
-// Measures how long a transfer has received nothing, from libcurl's progress callback (called
-// at least once a second); libcurl's own low-speed limit averages over several seconds.
+// Cuts off a transfer its ProgressWatch finds stalled or too slow, from libcurl's progress
+// callback (called at least once a second). libcurl's own low-speed limit would do the rate
+// part, but its error could not be told apart from the whole request's timeout.
 class StallWatch {
  public:
-  void Arm(CURL* easy, std::chrono::milliseconds limit);
+  void Arm(CURL* easy, const ProgressLimits& limits);
   // Set when the watch aborted the transfer.
   const std::optional<Status>& stalled() const { return stalled_; }
 
  private:
   static int OnProgress(void* user, curl_off_t, curl_off_t downloaded, curl_off_t, curl_off_t);
 
-  std::chrono::milliseconds limit_{0};
-  bool seen_ = false;
-  curl_off_t downloaded_ = 0;
-  std::chrono::steady_clock::time_point last_progress_;
+  std::optional<ProgressWatch> watch_;
   std::optional<Status> stalled_;
 };
 
@@ -94,6 +93,6 @@ bool StoppedByShutdown(CURLcode result, const StallWatch& stall);
 // watch. `headers` already holds the shared headers. False when out of memory.
 bool ConfigureRangeGet(CURL* easy, CurlSlist& headers, std::span<const ByteRange> ranges,
                        const RemoteFileInfo& file, curl_write_callback on_body, void* body_data,
-                       StallWatch& stall, std::chrono::milliseconds stall_timeout);
+                       StallWatch& stall, const ProgressLimits& limits);
 
 }  // namespace rangefs::http

@@ -32,9 +32,9 @@ RangeTransfer::RangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& 
       metrics_(metrics),
       start_(std::chrono::steady_clock::now()) {}
 
-bool RangeTransfer::Configure(std::chrono::milliseconds stall_timeout) {
+bool RangeTransfer::Configure(const ProgressLimits& limits) {
   return ConfigureRangeGet(handle(), headers_, {&range_, 1}, file_, &RangeTransfer::OnBody, this,
-                           stall_, stall_timeout);
+                           stall_, limits);
 }
 
 void RangeTransfer::OnComplete(CURLcode result) {

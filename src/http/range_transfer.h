@@ -53,7 +53,7 @@ class RangeTransfer final : public http::Transfer {
                 std::shared_ptr<RangeSink> sink, LieLog& lies, Metrics* metrics);
 
   // Sets what differs from the shared configuration; false when out of memory.
-  bool Configure(std::chrono::milliseconds stall_timeout);
+  bool Configure(const ProgressLimits& limits);
 
   Exchange& exchange() { return exchange_; }
   CurlSlist& headers() { return headers_; }  // the shared ones go first, then Configure's

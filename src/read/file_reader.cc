@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <string>
 
 namespace rangefs {
 namespace {
@@ -50,7 +51,50 @@ Result<ReadBuffer> FileReader::Read(uint64_t offset, uint64_t size) {
   return read;
 }
 
+std::optional<Status> FileReader::RecentFailureOf(uint64_t index,
+                                                  std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mu_);
+  if (!recent_failure_ || recent_failure_->index != index ||
+      now - recent_failure_->when >= limits_.failure_memory) {
+    return std::nullopt;
+  }
+  return recent_failure_->status;
+}
+
+void FileReader::RememberFailure(uint64_t index, const Status& status) {
+  std::lock_guard lock(mu_);
+  recent_failure_ = RecentFailure{index, status, std::chrono::steady_clock::now()};
+}
+
+Result<BlockPtr> FileReader::AwaitLoad(BlockCache::Acquired& acquired, uint64_t index,
+                                       std::chrono::steady_clock::time_point deadline) {
+  // Polled rather than woken: a stop is rare, and a waiting reader costs one wakeup per
+  // interval.
+  while (true) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      const Status timed_out(ErrorCode::kTransport, "no answer within " +
+                                                        std::to_string(limits_.timeout.count()) +
+                                                        " ms (--timeout and its slack)");
+      RememberFailure(index, timed_out);
+      return timed_out;
+    }
+    const auto wait =
+        std::min<std::chrono::steady_clock::duration>(kStopPollInterval, deadline - now);
+    if (acquired.pending.wait_for(wait) == std::future_status::ready) break;
+    if (stop_.stop_requested()) return Status(ErrorCode::kInternal, "rangefs is stopping");
+  }
+  const BlockResult& loaded = acquired.pending.get();
+  if (loaded.ok()) return loaded.value();
+  if (loaded.status().code() == ErrorCode::kRemoteChanged) {
+    versions_.ReportChanged(*version_, loaded.status());
+  }
+  RememberFailure(index, loaded.status());
+  return loaded.status();
+}
+
 Result<ReadBuffer> FileReader::ReadBlocks(uint64_t offset, uint64_t size) {
+  const auto started = std::chrono::steady_clock::now();
   const uint64_t file_size = version_->info.size;
   const std::optional<ByteRange> range = ClampToFile(offset, size, file_size);
   if (!range) return ReadBuffer();
@@ -65,7 +109,19 @@ Result<ReadBuffer> FileReader::ReadBlocks(uint64_t offset, uint64_t size) {
   for (uint64_t index = first_index; index <= last_index; ++index) {
     blocks.push_back(cache.Acquire(version_->KeyFor(index)));
   }
+  // A block that just failed fails this read at once (the kernel retrying what failed), unless
+  // it has arrived since.
+  std::optional<Status> recent;
+  for (size_t i = 0; i < blocks.size() && !recent; ++i) {
+    if (!blocks[i].block) recent = RecentFailureOf(first_index + i, started);
+  }
   // Checked once: every claim below must end in exactly one fetch or one failure.
+  if (recent) {
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      if (blocks[i].claimed) cache.Fail(version_->KeyFor(first_index + i), *recent);
+    }
+    return *recent;
+  }
   if (!versions_.IsCurrent(*version_)) {
     // The remote replaced this version: what is cached may be served, nothing may be fetched.
     const Status replaced(ErrorCode::kRemoteChanged,
@@ -100,21 +156,9 @@ Result<ReadBuffer> FileReader::ReadBlocks(uint64_t offset, uint64_t size) {
   for (size_t i = 0; i < blocks.size(); ++i) {
     BlockPtr block = blocks[i].block;
     if (!block) {
-      // Polled rather than woken: a stop is rare, and a waiting reader costs one wakeup per
-      // interval.
-      while (blocks[i].pending.wait_for(kStopPollInterval) != std::future_status::ready) {
-        if (stop_.stop_requested()) {
-          return Status(ErrorCode::kInternal, "rangefs is stopping");
-        }
-      }
-      const BlockResult& loaded = blocks[i].pending.get();
-      if (!loaded.ok()) {
-        if (loaded.status().code() == ErrorCode::kRemoteChanged) {
-          versions_.ReportChanged(*version_, loaded.status());
-        }
-        return loaded.status();
-      }
-      block = loaded.value();
+      Result<BlockPtr> loaded = AwaitLoad(blocks[i], first_index + i, started + limits_.timeout);
+      if (!loaded.ok()) return loaded.status();
+      block = *std::move(loaded);
     }
     const uint64_t block_start = (first_index + i) * block_size;
     const uint64_t from = std::max(range->first, block_start) - block_start;

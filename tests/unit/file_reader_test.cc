@@ -120,8 +120,11 @@ class FileReaderTest : public ::testing::Test {
   }
   // Opens a reader sharing `readahead` (another handle of the same file).
   FileReader& Open(const FileVersionPtr& version, SharedReadahead& readahead) {
-    readers_.push_back(std::make_unique<FileReader>(stack_->fetcher, stack_->prefetcher, readahead,
-                                                    versions_, version));
+    // Without failure memory, so that a test's next read after a failure asks again (the
+    // memory has tests of its own).
+    readers_.push_back(std::make_unique<FileReader>(
+        stack_->fetcher, stack_->prefetcher, readahead, versions_, version, std::stop_token(),
+        nullptr, ReadWaitLimits{.failure_memory = std::chrono::milliseconds(0)}));
     return *readers_.back();
   }
   FileReader& Open(const RemoteFileInfo& info, const ReadaheadConfig& readahead = NoReadahead()) {
@@ -732,6 +735,63 @@ TEST_F(FileReaderTest, MetricsCountTheHandleItsReadsAndItsReadahead) {
     EXPECT_EQ(sample("rangefs_reads_total"), 4);
   }
   EXPECT_EQ(sample("rangefs_open_handles"), 0) << "a destroyed reader is a closed handle";
+}
+
+// --- How long a read waits ---
+
+TEST_F(FileReaderTest, AReadWaitsNoLongerThanItsTimeoutAndTheLoadGoesOn) {
+  const RemoteFileInfo file = source_.AddSyntheticFile("https://h/f", 10 * kBlock, 7);
+  SharedReadahead& readahead = readaheads_.emplace_back(NoReadahead());
+  FileReader reader(
+      stack_->fetcher, stack_->prefetcher, readahead, versions_, Version(file), {}, nullptr,
+      {.timeout = std::chrono::milliseconds(50), .failure_memory = std::chrono::hours(1)});
+  source_.DeferAllFetches(true);  // a server that never answers
+  Result<ReadBuffer> read = reader.Read(0, 100);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), ErrorCode::kTransport) << read.status().ToString();
+  EXPECT_EQ(source_.pending_count(), 1u) << "the load goes on for later reads";
+
+  // Read again at once (the kernel retrying a failed read): no second wait, no second request.
+  source_.ResetCounters();
+  EXPECT_TRUE(ReturnsWithoutAnswers([&] {
+    Result<ReadBuffer> again = reader.Read(0, 100);
+    EXPECT_FALSE(again.ok());
+  })) << "the retry waited again";
+  EXPECT_TRUE(source_.fetch_calls().empty());
+
+  // Once the load has finished, the block is served even within the failure memory.
+  ReleaseAll();
+  ExpectBytes(reader, 0, 100);
+}
+
+TEST_F(FileReaderTest, ABlockThatJustFailedFailsTheNextReadAtOnceWithoutARequest) {
+  const RemoteFileInfo file = source_.AddSyntheticFile("https://h/f", 10 * kBlock, 8);
+  SharedReadahead& readahead = readaheads_.emplace_back(NoReadahead());
+  FileReader reader(stack_->fetcher, stack_->prefetcher, readahead, versions_, Version(file), {},
+                    nullptr, {.failure_memory = std::chrono::hours(1)});
+  source_.FailNextFetches(1, Status(ErrorCode::kTransport, "connection reset"));
+  Result<ReadBuffer> read = reader.Read(2 * kBlock, 100);
+  ASSERT_FALSE(read.ok());
+
+  source_.ResetCounters();
+  Result<ReadBuffer> again = reader.Read(2 * kBlock + 50, 100);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().message(), read.status().message());
+  EXPECT_TRUE(source_.fetch_calls().empty()) << "the failed block was asked for again";
+  EXPECT_EQ(cache().stats().loading_blocks, 0u) << "the replayed failure left a claim behind";
+
+  // Other blocks are read as usual.
+  ExpectRead(reader, 5 * kBlock, 100, {Blocks(5, 5)});
+}
+
+TEST_F(FileReaderTest, WithoutFailureMemoryAFailedBlockIsAskedForAgain) {
+  const RemoteFileInfo file = source_.AddSyntheticFile("https://h/f", 10 * kBlock, 9);
+  SharedReadahead& readahead = readaheads_.emplace_back(NoReadahead());
+  FileReader reader(stack_->fetcher, stack_->prefetcher, readahead, versions_, Version(file), {},
+                    nullptr, {.failure_memory = std::chrono::milliseconds(0)});
+  source_.FailNextFetches(1, Status(ErrorCode::kTransport, "connection reset"));
+  ASSERT_FALSE(reader.Read(2 * kBlock, 100).ok());
+  ExpectRead(reader, 2 * kBlock, 100, {Blocks(2, 2)});
 }
 
 }  // namespace

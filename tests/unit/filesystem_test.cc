@@ -281,6 +281,10 @@ TEST_F(FilesystemTest, ReaderFailuresKeepTheirCode) {
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.status().code(), ErrorCode::kRangeNotSupported);
   source_.ClearFailures();
+  // Through a new handle: the failed one answers its next read of the block with the same
+  // failure for a moment (ReadWaitLimits::failure_memory).
+  reader = OpenReader("hello.txt");
+  ASSERT_NE(reader, nullptr);
   Result<ReadBuffer> retried = reader->Read(0, 4);
   ASSERT_TRUE(retried.ok()) << retried.status().ToString();
   EXPECT_EQ(Text(*retried), "hell");
