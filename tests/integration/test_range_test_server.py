@@ -772,6 +772,44 @@ class FaultOptionsTest(_ServerTestCase):
         self.assertEqual((e["body_bytes"], e["aborted"], e["fault"]),
                          (0, True, "stall_headers"))
 
+    def test_trickle_paces_the_body_and_sends_it_whole(self):
+        start = time.monotonic()
+        sock = self.raw(self.target(trickle=1000), {"Range": "bytes=0-399"})
+        head, rest = self.read_head(sock)
+        self.assertEqual(head_value(head, "Content-Length"), "400")
+        body = self.read_exactly(sock, 400, rest)
+        took = time.monotonic() - start
+        self.assertEqual(body, self.data[:400])
+        # 100 bytes every 0.1 s: the last slice goes out 0.3 s after the first.
+        self.assertGreaterEqual(took, 0.3)
+        sock.close()
+        e = self.entry()
+        self.assertEqual((e["status"], e["body_bytes"], e["fault"]), (206, 400, "trickle"))
+
+    def test_trickle_headers_paces_the_head(self):
+        start = time.monotonic()
+        sock = self.raw(self.target(trickle_headers=500), {"Range": "bytes=0-9"})
+        head, rest = self.read_head(sock)
+        took = time.monotonic() - start
+        self.assertGreaterEqual(took, 0.2, "a head of over 150 bytes at 500 bytes a second")
+        self.assertEqual(self.read_exactly(sock, 10, rest), self.data[:10])
+        sock.close()
+        self.assertEqual(self.entry()["fault"], "trickle_headers")
+
+    def test_endless_headers_never_end_the_head(self):
+        sock = self.raw(self.target(endless_headers=1), {"Range": "bytes=0-9"})
+        data = b""
+        sock.settimeout(TIMEOUT)
+        while len(data) < 256 * 1024:  # never ends by itself: read a bounded amount
+            chunk = sock.recv(65536)
+            self.assertTrue(chunk, "the server closed the connection")
+            data += chunk
+        self.assertTrue(data.startswith(b"HTTP/1.1 206"), data[:40])
+        self.assertGreater(len(data), 64 * 1024, "header lines as fast as they are read")
+        self.assertNotIn(b"\r\n\r\n", data, "the head ended")
+        sock.close()
+        self.assertEqual(self.entry()["fault"], "endless_headers")
+
     def test_long_sends_extra_bytes_on_the_same_connection(self):
         sock = self.raw(self.target(long=50), {"Range": "bytes=0-99"})
         head, rest = self.read_head(sock)
