@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -183,7 +184,10 @@ int Run(int argc, char** argv) {
     std::cerr << "rangefs: libcurl failed to initialize\n";
     return kFailureExitCode;
   }
+  // Requested once the session ends: probes and listings blocked on a server give up then.
+  std::stop_source stopping;
   HttpOptions http_options;
+  http_options.stop = stopping.get_token();
   http_options.request_timeout = Milliseconds(options.timeout_seconds);
   http_options.connect_timeout = Milliseconds(options.connect_timeout_seconds);
   http_options.max_parallel_prefetch = options.read.connections;
@@ -260,8 +264,9 @@ int Run(int argc, char** argv) {
                          .foreground = options.foreground,
                          .fuse_debug = options.debug,
                          .attribute_timeout_seconds = options.revalidate_seconds};
-  const int exit_code =
-      ServeFuse(filesystem, fuse_config, [&options, &mount_log, &metrics_server, &render_metrics] {
+  const int exit_code = ServeFuse(
+      filesystem, fuse_config,
+      [&options, &mount_log, &metrics_server, &render_metrics] {
         mount_log->Activate();
         // stderr had it; now the log too.
         if (options.insecure && mount_log->target() != LogTarget::kStderr) {
@@ -274,7 +279,8 @@ int Run(int argc, char** argv) {
             spdlog::info("metrics at {}", metrics_server->where());
           }
         }
-      });
+      },
+      [&stopping] { stopping.request_stop(); });
   // It reads the filesystem's counters: stop it while the filesystem exists.
   if (metrics_server) metrics_server->Stop();
   // Probes and listings ahead use the sources and the lister: stop them first.

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,11 @@ struct HttpOptions {
   size_t max_parallel_prefetch = 8;
   // Most ranges asked for in one multi-range request (ReadOptions::max_ranges).
   size_t max_ranges = 16;
+  // Once a stop is requested (rangefs is stopping), the requests that block their caller
+  // (probes, listings) end within about a second with an error, instead of at their timeout:
+  // a signal must not wait for a server that does not answer. Transfers on the engine end when
+  // the source is destroyed.
+  std::stop_token stop;
 
   // Security. Redirects are followed by rangefs itself (at most 10, http and https only), so
   // that credentials stay with the origin (scheme, host, port) of the URL the user gave.

@@ -331,7 +331,7 @@ constexpr fuse_lowlevel_ops kOperations = MakeOperations();
 }  // namespace
 
 int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
-              const std::function<void()>& on_mounted) {
+              const std::function<void()>& on_mounted, const std::function<void()>& on_stopping) {
   // fsname and subtype make the mount show up as "SOURCE ... fuse.rangefs" in /proc/mounts;
   // default_permissions lets the kernel enforce the 0444/0555 modes.
   std::vector<std::string> args = {
@@ -369,10 +369,12 @@ int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
           }
         });
     // A reader may be waiting for a server that is gone, and the loop waits for it. When a
-    // signal ends the session, make such readers give up, so that SIGTERM unmounts at once.
-    exit_code = session->Serve([&filesystem] {
+    // signal ends the session, make such readers give up, so that SIGTERM unmounts at once;
+    // likewise the probes and listings that lookups and the work ahead are blocked in.
+    exit_code = session->Serve([&filesystem, &on_stopping] {
       spdlog::info("stopping: reads still waiting for a server give up");
       filesystem.RequestStop();
+      if (on_stopping) on_stopping();
     });
     // The loop has joined its workers, and with the work ahead stopped nobody calls the
     // listener any more.

@@ -27,8 +27,11 @@ struct FuseConfig {
 // Mounts `filesystem`, daemonizes unless config.foreground, calls `on_mounted` (in the
 // daemon, after daemonizing), and serves until unmounted (fusermount3 -u) or
 // SIGINT/SIGTERM/SIGHUP, then unmounts. Returns the process exit code. Errors before the mount
-// is up go to stderr.
+// is up go to stderr. `on_stopping` (if set) is called once, as soon as the session ends and
+// while requests may still be running, after the filesystem's readers were told to give up: for
+// what else must give up then (requests blocked on a server).
 int ServeFuse(Filesystem& filesystem, const FuseConfig& config,
-              const std::function<void()>& on_mounted);
+              const std::function<void()>& on_mounted,
+              const std::function<void()>& on_stopping = nullptr);
 
 }  // namespace rangefs

@@ -9,11 +9,14 @@
 // (threads, logging), Serve, Unmount.
 //
 // Thread-safety: one thread drives it (the one that mounted it); the callbacks run on the
-// loop's worker threads. Ownership: the operations table and the user data must outlive it.
+// loop's worker threads. At most one session of a process has its signal handlers installed at
+// a time. Ownership: the operations table and the user data must outlive it.
 #pragma once
 
 #include <fuse3/fuse_lowlevel.h>
 
+#include <array>
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,8 +49,10 @@ class FuseSession {
   // Serves kernel requests on libfuse's multithreaded loop until the filesystem is unmounted
   // (fusermount3 -u) or a signal ends the session; returns the process's exit code: 0 for
   // either, 1 if the loop failed. The loop ends only once every worker has answered its
-  // request, so `on_exit` (if set) is called, once, on a thread of its own, as soon as the
-  // session has exited while workers may still be busy: to make requests that wait give up.
+  // request, so `on_exit` (if set) is called, once: on a thread of its own as soon as a signal
+  // has ended the session, while workers may still be busy (to make requests that wait give
+  // up), or else once the loop has ended. That thread sleeps until a signal comes: an idle
+  // mount wakes nobody.
   int Serve(const std::function<void()>& on_exit = nullptr);
 
   // Unmounts and removes the signal handlers. Idempotent.
@@ -58,6 +63,13 @@ class FuseSession {
 
  private:
   FuseSession() = default;
+  // Puts a relay in front of libfuse's handlers for SIGINT, SIGTERM and SIGHUP: it calls
+  // libfuse's handler (which ends the session), then wakes Serve's watcher through wake_fd_.
+  bool RelaySignals();
+  // Puts libfuse's handlers back, so that fuse_remove_signal_handlers recognises them.
+  void RestoreSignals();
+  // Makes the watcher look at the session again.
+  void Wake() const;
 
   fuse_args args_ = FUSE_ARGS_INIT(0, nullptr);
   // Frees args_'s strings, after the session they were parsed into is gone.
@@ -65,6 +77,10 @@ class FuseSession {
   std::unique_ptr<fuse_session, SessionDeleter> session_;
   bool signal_handlers_set_ = false;
   bool mounted_ = false;
+  // An eventfd the relay writes when a signal comes (and Serve, to end its watcher).
+  int wake_fd_ = -1;
+  bool signals_relayed_ = false;
+  std::array<struct sigaction, 3> fuse_actions_{};  // libfuse's, while relayed
 };
 
 }  // namespace rangefs

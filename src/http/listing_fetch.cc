@@ -84,8 +84,10 @@ Result<FetchedPage> FetchListingPage(CurlHandlePool& pool, const RequestSetup& r
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &limit);
     // A listing may come compressed; libcurl decodes what it can.
     curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");
+    requests.EndOnStop(handle);
     const CURLcode rc = curl_easy_perform(handle);
     CountRequest(metrics, url, handle);
+    if (rc == CURLE_ABORTED_BY_CALLBACK) return RequestSetup::Stopped();
     if (limit.exceeded) {
       return Status(ErrorCode::kLimitExceeded,
                     RedactUrl(request->url) + ": the listing is larger than " +

@@ -67,8 +67,10 @@ ProbeStep ProbeWithHead(const RequestSetup& requests, CURL* handle, const Reques
   curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
   curl_easy_setopt(handle, CURLOPT_FILETIME, 1L);
+  requests.EndOnStop(handle);
   const CURLcode rc = curl_easy_perform(handle);
   CountRequest(counted.metrics, counted.url, handle);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return ProbeStep::Answer(RequestSetup::Stopped());
   if (rc != CURLE_OK) {
     return ProbeStep::Answer(TransportError(rc, exchange));
   }
@@ -133,8 +135,10 @@ ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const R
   size_t received = 0;
   curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &DiscardAfterFirstByte);
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, &received);
+  requests.EndOnStop(handle);
   const CURLcode rc = curl_easy_perform(handle);
   CountRequest(counted.metrics, counted.url, handle);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return ProbeStep::Answer(RequestSetup::Stopped());
   const bool stopped_whole_body = rc == CURLE_WRITE_ERROR && received > 1;
   if (rc != CURLE_OK && !stopped_whole_body) {
     return ProbeStep::Answer(TransportError(rc, exchange));

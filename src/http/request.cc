@@ -1,5 +1,6 @@
 #include "http/request.h"
 
+#include <stop_token>
 #include <utility>
 
 #include "rangefs/header_file.h"
@@ -38,6 +39,25 @@ Result<Request> RequestSetup::RequestFor(const http::UrlTarget& original,
     request.password = original.password;
   }
   return request;
+}
+
+namespace {
+
+int AbortWhenStopped(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::stop_token*>(user)->stop_requested() ? 1 : 0;
+}
+
+}  // namespace
+
+void RequestSetup::EndOnStop(CURL* handle) const {
+  if (!options_.stop.stop_possible()) return;
+  curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, &AbortWhenStopped);
+  curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &options_.stop);
+}
+
+Status RequestSetup::Stopped() {
+  return Status(ErrorCode::kInternal, "cancelled: rangefs is stopping");
 }
 
 bool RequestSetup::Configure(CURL* handle, const Request& request, Exchange& exchange,

@@ -45,6 +45,13 @@ class RequestSetup {
   // the caller appends its own and sets CURLOPT_HTTPHEADER. False when out of memory.
   bool Configure(CURL* handle, const Request& request, Exchange& exchange,
                  CurlSlist& headers) const;
+  // For a request its caller blocks on (curl_easy_perform): it ends, with
+  // CURLE_ABORTED_BY_CALLBACK, soon after options().stop is requested. libcurl asks at least
+  // once a second, also while nothing arrives. Call after Configure; it takes the progress
+  // callback, which the engine's transfers use for themselves.
+  void EndOnStop(CURL* handle) const;
+  // What such a request fails with: the caller is stopping, not the server at fault.
+  static Status Stopped();
 
  private:
   const HttpOptions& options_;
