@@ -171,10 +171,18 @@ bool MultiRangeTransfer::OnPart(const http::ContentRange& part) {
     verdict_ = Status(ErrorCode::kProtocolViolation, "a part without a byte range");
     return false;
   }
-  if (part.complete_length != file_.size) {
+  if (part.complete_length && *part.complete_length != file_.size) {
     verdict_ = http::CheckSameVersion(
         file_, {.etag = std::nullopt, .last_modified = std::nullopt, .size = part.complete_length});
-    if (verdict_.ok()) verdict_ = Status(ErrorCode::kProtocolViolation, "a part without a total");
+    return false;
+  }
+  // "bytes a-b/*": the server does not know the total (RFC 9110 section 14.4); the size the
+  // probe found stands for it, so the part must lie within it.
+  if (!part.complete_length && part.range->last >= file_.size) {
+    verdict_ = Status(ErrorCode::kProtocolViolation,
+                      "a part for " + std::to_string(part.range->first) + "-" +
+                          std::to_string(part.range->last) + "/*, past the end of the " +
+                          std::to_string(file_.size) + "-byte file");
     return false;
   }
   // Bytes are placed by the part's label, so a label that is off by a byte would shift them:
