@@ -175,7 +175,10 @@ ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const R
       return ProbeStep::Answer(Status(ErrorCode::kProtocolViolation,
                                       "server gives neither Content-Length nor Content-Range"));
     }
-    spdlog::warn("{}: server ignores Range requests (200 OK to bytes=0-0)", RedactUrl(request.url));
+    // Not a warning of its own: the mount says what becomes of such a file, and the
+    // whole-file fallback when it downloads it.
+    spdlog::debug("{}: server ignores Range requests (200 OK to bytes=0-0)",
+                  RedactUrl(request.url));
     info.size = static_cast<uint64_t>(length);
     info.ranges_supported = false;
     return ProbeStep::Answer(std::move(info));

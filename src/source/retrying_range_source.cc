@@ -171,7 +171,9 @@ void RetryingRangeSource::Fetch::OnAttemptDone(uint64_t attempt, const Status& s
       std::lock_guard lock(mu_);
       if (!EndLocked(status)) return;
     }
-    if (retries > 0) {
+    // A server that ignores Range is no reason to give up: the whole-file fallback answers
+    // the range, and says so.
+    if (retries > 0 && status.code() != ErrorCode::kRangeNotSupported) {
       spdlog::warn("{} bytes={}-{}: giving up after {} retries: {}", RedactUrl(file_.url),
                    range_.first, range_.last, retries, status.ToString());
     }
