@@ -13,12 +13,14 @@
 //
 // Versions: a name resolves to the Node of the file's current version. Lookup and Open first
 // confirm that version with the server (a probe, single-flight per file, with no lock held
-// while it runs) when the last confirmation is older than `revalidate_after` by the scheduler's
-// clock, and readers report responses from another version. When the remote has changed, the
-// new version gets a new Node, the old one's cached blocks are dropped, the change is logged
-// once, and the version listener hears of it (so the kernel forgets the name). Handles open on
-// the old version keep it, and fail reads that cached bytes cannot serve. A file that
-// disappears from a listing keeps its open handles, and they keep reading what they pinned.
+// while it runs, RangeSource::Reprobe: retried by the source while it fails in a way that may
+// pass) when the last confirmation is older than `revalidate_after` by the scheduler's clock,
+// and readers report responses from another version. A confirmation that still fails keeps
+// the last confirmed version: stat and open go on with it, and the next lookup asks again. When the
+// remote has changed, the new version gets a new Node, the old one's cached blocks are dropped, the
+// change is logged once, and the version listener hears of it (so the kernel forgets the name).
+// Handles open on the old version keep it, and fail reads that cached bytes cannot serve. A file
+// that disappears from a listing keeps its open handles, and they keep reading what they pinned.
 //
 // Extended attributes (user.rangefs.*) tell where a file comes from, which version a Node
 // stands for and what the file has cost; they are answered from memory, without a request.

@@ -25,6 +25,7 @@ class ForwardingRangeSource : public RangeSource {
   ForwardingRangeSource& operator=(const ForwardingRangeSource&) = delete;
 
   Result<RemoteFileInfo> Probe(const std::string& url) override { return inner_.Probe(url); }
+  Result<RemoteFileInfo> Reprobe(const std::string& url) override { return inner_.Reprobe(url); }
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override {
     inner_.StartFetch(file, range, priority, std::move(sink));

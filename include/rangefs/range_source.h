@@ -42,6 +42,13 @@ class RangeSource {
   // Learns size, validators and final URL of `url`.
   virtual Result<RemoteFileInfo> Probe(const std::string& url) = 0;
 
+  // Probe, for a file the mount already serves: a revalidation, or the first probe of a file a
+  // listing named. Probe itself answers the mount's question about its operands, where a bad
+  // URL must refuse the mount at once; here a source may retry what may pass (a busy server,
+  // a dropped connection) within its deadline, since a failure makes the user's stat or open
+  // fail or wait. This default asks once.
+  virtual Result<RemoteFileInfo> Reprobe(const std::string& url) { return Probe(url); }
+
   // Starts fetching `range` of `file` into `sink` and returns without waiting.
   // REQUIRES: range.last < file.size.
   virtual void StartFetch(const RemoteFileInfo& file, const ByteRange& range,

@@ -6,6 +6,10 @@
 // resolve the original URL again, once per fetch, and go on at the new address when the
 // version there is the same.
 //
+// Reprobe (a probe of a file the mount serves, at revalidation) is retried the same way, by
+// the same policy and within the same deadline, waiting out each backoff on the scheduler;
+// Probe (the mount's, which must fail fast on a bad URL) and Expedite are forwarded as they are.
+//
 // Bounded: once a fetch has failed, it ends by its deadline (RetryConfig::deadline from its
 // start) whatever the inner source does; bytes the inner source delivers after that are
 // refused, which aborts the transfer. A deadline that falls while the sink is taking bytes ends
@@ -17,6 +21,7 @@
 // destroyed (main does).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,8 +43,15 @@ class RetryingRangeSource final : public ForwardingRangeSource {
   RetryingRangeSource(RangeSource& inner, Scheduler& scheduler, const RetryConfig& config,
                       Metrics* metrics = nullptr);
 
-  // Probe and Expedite are forwarded as they are. A probe is not retried: it answers the user
-  // (mount) or revalidates a version that stays usable when the probe fails.
+  // Probe and Expedite are forwarded as they are: the mount's probe is not retried.
+  //
+  // Reprobe: the inner Reprobe, tried again after a backoff while it fails in a way that may
+  // pass, until the policy's retries or its deadline (from the first try) run out; then its
+  // last failure. Blocks the calling thread (a lookup or open, which needs the answer) for the
+  // backoffs, which the scheduler ends; a retry starts only while time is left, and one try
+  // takes at most the inner source's own request timeout.
+  Result<RemoteFileInfo> Reprobe(const std::string& url) override;
+
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override;
   void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
@@ -51,6 +63,8 @@ class RetryingRangeSource final : public ForwardingRangeSource {
   friend class Fetch;
 
   double Random01();
+  // Blocks until the scheduler has let `delay` pass (or dropped the wait: it is stopping).
+  void WaitOnScheduler(std::chrono::milliseconds delay);
   // The file as it should be fetched now: at the address a re-resolution found, if any.
   RemoteFileInfo CurrentAddress(const RemoteFileInfo& file);
   void RememberAddress(const std::string& url, const std::string& final_url);

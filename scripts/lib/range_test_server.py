@@ -38,8 +38,8 @@ Which requests a fault hits:
 
 Faults (each applies to matching requests only). At most one of status, redirect and
 location; one of drop, short, stall, stall_headers, long, trickle, trickle_headers and
-endless_headers; crnum goes with neither cr nor
-total. The header and transfer faults (junk, huge_header, cl, drop, short, stall, long) damage
+endless_headers; crnum goes with neither cr nor total; at most one of total, crnum and crstar.
+The header and transfer faults (junk, huge_header, cl, drop, short, stall, long) damage
 whatever is answered, a status or a redirect too. The log's "fault" field names those applied.
 
     status=CODE             answer CODE (400-599) with a short text body
@@ -66,6 +66,10 @@ whatever is answered, a status or a redirect too. The log's "fault" field names 
                             64 KiB boundaries (clamped to the file; correct Content-Range and
                             bytes); or no Content-Range at all
     total=N                 Content-Range total N instead of the size (bytes still correct)
+    crstar=1                Content-Range total "*" ("bytes a-b/*": complete length unknown,
+                            RFC 9110 section 14.4) instead of the size, on a single-part 206
+                            and in every part of a multipart one (ranges and bytes still
+                            correct); a 416 keeps "bytes */N"
     crnum=overflow|overflow_last|negative|negative_first|wrap
                             Content-Range numbers a 64-bit parser must refuse: total or last
                             = 99999999999999999999999; total or first = -5; or every number
@@ -367,6 +371,7 @@ _OPTION_SPECS: dict[str, tuple[Callable[[str], object], object]] = {
     "long": (_count(0, 64 * 1024 * 1024), None),
     "cr": (_choice("shift", "wider", "none"), None),
     "total": (_count(), None),
+    "crstar": (_flag, None),
     "crnum": (_choice("overflow", "overflow_last", "negative", "negative_first", "wrap"), None),
     "gzip": (_flag, None),
     "cl": (_integer_literal, None),
@@ -390,13 +395,14 @@ _OPTION_SPECS: dict[str, tuple[Callable[[str], object], object]] = {
 
 # The options `times`, `after` and `head` select requests for. A flag set to 0 is no fault.
 FAULT_OPTIONS = ("status", "redirect", "location", "drop", "short", "stall", "stall_headers",
-                 "trickle", "trickle_headers", "endless_headers", "long", "cr", "total", "crnum", "gzip", "cl", "junk", "huge_header",
+                 "trickle", "trickle_headers", "endless_headers", "long", "cr", "total",
+                 "crstar", "crnum", "gzip", "cl", "junk", "huge_header",
                  "multi", "mpgarbage", "lfault")
 # At most one option of each group.
 _EXCLUSIVE = (("status", "redirect", "location", "lfault"),
               ("drop", "short", "stall", "stall_headers", "trickle", "trickle_headers",
                "endless_headers", "long"),
-              ("cr", "crnum"), ("total", "crnum"), ("multi", "mpgarbage"))
+              ("cr", "crnum"), ("total", "crnum", "crstar"), ("multi", "mpgarbage"))
 
 
 def active_faults(options: dict) -> list[str]:
@@ -799,12 +805,14 @@ def plan_file_response(method: str, fields: dict[str, str], v: _Validators,
 
 # ------------------------------------------------------------------------------- faults
 def _content_range_fault(plan: Plan, options: dict) -> None:
-    """cr=, total= and crnum= on a single-part 206 (anything else is left alone)."""
+    """cr=, total=, crstar= and crnum= on a single-part 206 (anything else is left alone)."""
     if plan.status != 206 or plan.range is None or plan.size is None:
         return
     offset, length = plan.range
     first, last, size = offset, offset + length - 1, plan.size
     total = size if options["total"] is None else options["total"]
+    if options["crstar"]:
+        total = "*"
     mode = options["cr"]
     if mode == "none":
         plan.set_header("Content-Range", None)
@@ -831,6 +839,18 @@ def _content_range_fault(plan: Plan, options: dict) -> None:
     elif crnum == "wrap":
         value = f"bytes {first + 2**64}-{last + 2**64}/{size + 2**64}"
     plan.set_header("Content-Range", value)
+
+
+_PART_TOTAL_RE = re.compile(rb"(Content-Range: bytes [0-9]+-[0-9]+)/[0-9]+\r\n")
+
+
+def _unknown_part_totals(plan: Plan) -> None:
+    """crstar= on a multipart answer: every part's Content-Range total becomes "*"."""
+    if plan.status != 206 or not plan.labels:
+        return
+    plan.body = [_PART_TOTAL_RE.sub(rb"\1/*\r\n", s) if isinstance(s, bytes) else s
+                 for s in plan.body]
+    plan.labels = [re.sub(r"/[0-9]+$", "/*", label) for label in plan.labels]
 
 
 def _first_gap(parts: list[tuple[int, int]], size: int) -> Optional[tuple[int, int]]:
@@ -950,6 +970,8 @@ def apply_body_faults(plan: Plan, options: dict, fd: Optional[int]) -> None:
     and the encoding."""
     _multi_range_mode(plan, options)
     _content_range_fault(plan, options)
+    if options["crstar"]:
+        _unknown_part_totals(plan)
     if options["gzip"] and plan.status in (200, 206) and plan.size is not None:
         if plan.status == 200 or plan.range is not None:  # not multipart
             plan.body = [gzip.compress(_read_segments(plan.body, fd), compresslevel=1, mtime=0)]

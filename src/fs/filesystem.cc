@@ -157,7 +157,9 @@ Attributes Filesystem::DirectoryAttributes(const Node& node) const {
 
 void Filesystem::Revalidate(MountedFile& file, MountedFile::Clock::time_point asked_at,
                             const FileVersion* suspect) {
-  const auto probe = [this](const RemoteFileInfo& current) { return source_.Probe(current.url); };
+  // The file is served already: a failure that may pass is retried (within --timeout) rather
+  // than failing the lookup or open that needs the answer, or leaving a change unseen.
+  const auto probe = [this](const RemoteFileInfo& current) { return source_.Reprobe(current.url); };
   const std::optional<MountedFile::Probed> probed =
       file.Revalidate(asked_at, suspect, revalidate_after_, clock_, probe);
   if (!probed) return;  // not needed, or another caller's probe answered
@@ -168,10 +170,14 @@ void Filesystem::Revalidate(MountedFile& file, MountedFile::Clock::time_point as
                    probed->status.ToString());
       return;
     }
-    // The version stays: reads carry its validators, so a changed remote still cannot mix
-    // versions, and the next lookup or open tries again.
-    spdlog::warn("{}: could not confirm the version with the server: {}", file.name(),
-                 probed->status.ToString());
+    // Retried already, and still failing: the version stays (it was good when last confirmed,
+    // and reads carry its validators, so a changed remote still cannot mix versions: they fail
+    // then, and a reader's evidence makes a new probe), and the next lookup or open tries
+    // again. Failing the stat or open instead would make a server's bad minute the user's.
+    spdlog::warn(
+        "{}: could not confirm the version with the server; serving the last confirmed "
+        "one: {}",
+        file.name(), probed->status.ToString());
     return;
   }
   if (!probed->replaced) {

@@ -142,9 +142,14 @@ void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
       for (const std::shared_ptr<RangeSink>& sink : group_sinks) sink->OnDone(prepared.status());
       continue;
     }
-    Submit(std::make_unique<MultiRangeTransfer>(std::move(prepared->lease), file,
-                                                std::move(group_ranges), std::move(group_sinks),
-                                                multi_ranges_, target->origin, metrics_),
+    // The transfer outlives no member it points to: the engine, declared last, ends first.
+    auto ask_alone = [this, file, priority](const ByteRange& range,
+                                            std::shared_ptr<RangeSink> sink) {
+      StartFetch(file, range, priority, std::move(sink));
+    };
+    Submit(std::make_unique<MultiRangeTransfer>(
+               std::move(prepared->lease), file, std::move(group_ranges), std::move(group_sinks),
+               multi_ranges_, target->origin, metrics_, std::move(ask_alone)),
            prepared->request, priority);
   }
 }

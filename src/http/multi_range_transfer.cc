@@ -14,12 +14,13 @@ MultiRangeTransfer::MultiRangeTransfer(CurlHandlePool::Lease lease, const Remote
                                        std::vector<ByteRange> ranges,
                                        std::vector<std::shared_ptr<RangeSink>> sinks,
                                        MultiRangeMemory& memory, std::string origin,
-                                       Metrics* metrics)
+                                       Metrics* metrics, AskAlone ask_alone)
     : lease_(std::move(lease)),
       file_(file),
       memory_(memory),
       origin_(std::move(origin)),
-      metrics_(metrics) {
+      metrics_(metrics),
+      ask_alone_(std::move(ask_alone)) {
   for (size_t i = 0; i < ranges.size() && i < sinks.size(); ++i) {
     wanted_.push_back({ranges[i], std::move(sinks[i])});
   }
@@ -59,13 +60,24 @@ void MultiRangeTransfer::OnComplete(CURLcode result) {
   if (!status.ok() && status.code() == ErrorCode::kProtocolViolation) {
     // The server cannot be trusted with several ranges at once; single ranges it may still
     // answer well, so the ranges are retried alone (kTruncated) and the origin remembered.
-    RememberUnusable(status.message());
+    RememberUnusable(status.message(), true);
     status = Status(ErrorCode::kTruncated, "multi-range answer unusable: " + status.message());
   }
   const std::string url = RedactUrl(file_.final_url);
   for (Wanted& wanted : wanted_) {
     if (wanted.delivered == wanted.range.length() && !wanted.refused) {
       wanted.sink->OnDone(Status::Ok());
+      continue;
+    }
+    // The server answered "not several at once" (or, if it ignores Range, "none at all": the
+    // answer to the range asked alone says which, and the whole-file fallback says so once).
+    // Nothing failed, so nothing is retried or logged as a failure.
+    if (whole_file_unread_ && ask_alone_ && wanted.delivered == 0 && !wanted.refused) {
+      spdlog::debug(
+          "GET {} bytes={}-{} (one of {} ranges): 200 with the whole file; asking for "
+          "it alone",
+          url, wanted.range.first, wanted.range.last, wanted_.size());
+      ask_alone_(wanted.range, std::move(wanted.sink));
       continue;
     }
     Status own = status;
@@ -83,12 +95,16 @@ void MultiRangeTransfer::OnComplete(CURLcode result) {
   }
 }
 
-void MultiRangeTransfer::RememberUnusable(const std::string& why) {
-  if (memory_.MarkBad(origin_)) {
+void MultiRangeTransfer::RememberUnusable(const std::string& why, bool fault) {
+  if (!memory_.MarkBad(origin_)) return;
+  if (fault) {
     spdlog::warn(
         "{}: unusable answer to a multi-range request ({}); asking for one range at a "
         "time from now on",
         RedactUrl(file_.final_url), why);
+  } else {
+    spdlog::debug("{}: {} to a multi-range request; asking for one range at a time from now on",
+                  RedactUrl(file_.final_url), why);
   }
 }
 
@@ -110,10 +126,11 @@ Status MultiRangeTransfer::CheckHeaders() {
     // The whole file: every range is in it, and the server does not do several at once (S3,
     // and nginx or Apache past their range limits, answer so). Worth reading only when what
     // is asked for comes early; else each range is asked for alone.
-    RememberUnusable("200 with the whole file");
+    RememberUnusable("200 with the whole file", false);
     uint64_t last_wanted = 0;
     for (const Wanted& wanted : wanted_) last_wanted = std::max(last_wanted, wanted.range.last);
     if (last_wanted >= kWholeFileReadLimit) {
+      whole_file_unread_ = true;
       return Status(ErrorCode::kTruncated, "200 with the whole file to a multi-range request");
     }
     BeginSegment(ByteRange{0, file_.size - 1});
@@ -171,10 +188,18 @@ bool MultiRangeTransfer::OnPart(const http::ContentRange& part) {
     verdict_ = Status(ErrorCode::kProtocolViolation, "a part without a byte range");
     return false;
   }
-  if (part.complete_length != file_.size) {
+  if (part.complete_length && *part.complete_length != file_.size) {
     verdict_ = http::CheckSameVersion(
         file_, {.etag = std::nullopt, .last_modified = std::nullopt, .size = part.complete_length});
-    if (verdict_.ok()) verdict_ = Status(ErrorCode::kProtocolViolation, "a part without a total");
+    return false;
+  }
+  // "bytes a-b/*": the server does not know the total (RFC 9110 section 14.4); the size the
+  // probe found stands for it, so the part must lie within it.
+  if (!part.complete_length && part.range->last >= file_.size) {
+    verdict_ = Status(ErrorCode::kProtocolViolation,
+                      "a part for " + std::to_string(part.range->first) + "-" +
+                          std::to_string(part.range->last) + "/*, past the end of the " +
+                          std::to_string(file_.size) + "-byte file");
     return false;
   }
   // Bytes are placed by the part's label, so a label that is off by a byte would shift them:

@@ -2,7 +2,10 @@
 // may be a multipart/byteranges body, a single part that covers them (servers may coalesce), or
 // the whole file (200); each asked range is cut out of the part that contains it and streamed to
 // its sink as the bytes arrive. A range that no part delivered ends with kTruncated, so the retry
-// layer asks for what is missing of it on its own. Every sink ends with exactly one OnDone.
+// layer asks for what is missing of it on its own. A 200 whose asked bytes lie too far in to be
+// read through is no failure but the server's answer that it does not do several ranges at once:
+// each range is handed, with its sink, to the transfer's AskAlone, at once and without a retry.
+// Every sink ends with exactly one OnDone (or goes on to AskAlone, which then owes it).
 // MultiRangeMemory: the origins whose multi-range answers were unusable.
 //
 // Thread-safety: MultiRangeMemory is thread-safe. A MultiRangeTransfer is configured by the
@@ -18,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,10 +65,15 @@ class MultiRangeMemory {
 
 class MultiRangeTransfer final : public http::Transfer {
  public:
+  // Asks for one range of the file alone, into `sink` (a single-range GET with the same
+  // priority). Called on the engine thread; must not block.
+  using AskAlone = std::function<void(const ByteRange& range, std::shared_ptr<RangeSink> sink)>;
+
   // `metrics` (may be null) counts the request when it ends.
   MultiRangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file,
                      std::vector<ByteRange> ranges, std::vector<std::shared_ptr<RangeSink>> sinks,
-                     MultiRangeMemory& memory, std::string origin, Metrics* metrics);
+                     MultiRangeMemory& memory, std::string origin, Metrics* metrics,
+                     AskAlone ask_alone);
 
   bool Configure(const ProgressLimits& limits);
 
@@ -88,8 +97,10 @@ class MultiRangeTransfer final : public http::Transfer {
   // for alone.
   static constexpr uint64_t kWholeFileReadLimit = 4 << 20;
 
-  // Remembers the origin as one to ask for one range at a time, logging that once.
-  void RememberUnusable(const std::string& why);
+  // Remembers the origin as one to ask for one range at a time, logging that once: as a
+  // warning when its answer was a fault (`fault`), else (a 200, which RFC 9110 allows) for
+  // debugging only, since each range asked alone then tells what the server does.
+  void RememberUnusable(const std::string& why, bool fault);
   Status CheckHeaders();
   std::vector<ByteRange> AskedRanges() const;
   // A part of the answer begins: it must describe this version.
@@ -105,11 +116,14 @@ class MultiRangeTransfer final : public http::Transfer {
   MultiRangeMemory& memory_;
   const std::string origin_;
   Metrics* const metrics_;
+  const AskAlone ask_alone_;
   std::vector<Wanted> wanted_;
   Exchange exchange_;
   CurlSlist headers_;
   bool headers_checked_ = false;
   bool all_delivered_ = false;
+  // A 200 that is not read through: every range goes to ask_alone_.
+  bool whole_file_unread_ = false;
   std::optional<http::MultipartByterangesParser> parser_;
   uint64_t segment_first_ = 0;
   uint64_t segment_length_ = 0;

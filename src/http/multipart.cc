@@ -118,7 +118,8 @@ std::string MultipartByterangesParser::PartName() const {
   if (!in_headers && part_range_) {
     name += " (bytes " + std::to_string(part_range_->range->first) + "-" +
             std::to_string(part_range_->range->last) + "/" +
-            std::to_string(*part_range_->complete_length) + ")";
+            (part_range_->complete_length ? std::to_string(*part_range_->complete_length) : "*") +
+            ")";
   }
   return name;
 }
@@ -268,13 +269,12 @@ Status MultipartByterangesParser::HeaderLine(std::string_view line) {
     return Violation(PartName() + ": Content-Range \"" + std::string(TrimOws(value)) +
                      "\" names no range");
   }
-  if (!parsed->complete_length) {
+  // "bytes a-b/*" (the server does not know the complete length) agrees with any total; the
+  // totals that are given must be one.
+  if (complete_length_ && parsed->complete_length &&
+      *parsed->complete_length != *complete_length_) {
     return Violation(PartName() + ": Content-Range \"" + std::string(TrimOws(value)) +
-                     "\" gives no complete length");
-  }
-  if (complete_length_ && *parsed->complete_length != *complete_length_) {
-    return Violation(PartName() + ": Content-Range \"" + std::string(TrimOws(value)) +
-                     "\" gives another complete length than part 1 (" +
+                     "\" gives another complete length than an earlier part (" +
                      std::to_string(*complete_length_) + ")");
   }
   part_range_ = std::move(parsed).value();

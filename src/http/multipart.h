@@ -82,8 +82,10 @@ bool IsMultipartMediaType(std::string_view content_type);
 //
 // Strictness:
 // - Each part must have exactly one Content-Range, as ParseContentRange accepts it, naming a
-//   range and the complete length ("bytes a-b/N"; not "bytes */N", not "bytes a-b/*"), and
-//   every part must give the same complete length (they are slices of one representation).
+//   range ("bytes a-b/N", or "bytes a-b/*" when the server does not know the complete length,
+//   RFC 9110 section 14.4; not "bytes */N"), and the parts that give a complete length must
+//   all give the same one (they are slices of one representation). Whether a part lies within
+//   the file is the caller's check (in on_part), which knows the file's size.
 //   Other part headers (Content-Type, anything else) are checked for syntax only: a token
 //   name, ':', and no control characters but tab. Obsolete line folding is an error.
 // - Line endings: the CRLF that precedes every delimiter after a part body must be exactly
@@ -109,8 +111,8 @@ class MultipartByterangesParser {
   static constexpr size_t kMaxPreambleBytes = 64 * 1024;
 
   struct Callbacks {
-    // A part begins. `content_range` has a range and a complete length. An empty function
-    // accepts every part.
+    // A part begins. `content_range` has a range, and a complete length unless the part said
+    // "*". An empty function accepts every part.
     std::function<Status(const ContentRange& content_range)> on_part;
     // The next bytes of the current part's body, never empty, never more in total than the
     // part's range length. The span points into the piece being fed and is valid only during
@@ -188,7 +190,7 @@ class MultipartByterangesParser {
   std::string held_;  // the part's last bytes, not yet delivered: at most delimiter_.size() - 1
 
   size_t part_count_ = 0;
-  std::optional<uint64_t> complete_length_;  // of the first part; every part must agree
+  std::optional<uint64_t> complete_length_;  // the first one a part gave; the others must agree
 };
 
 }  // namespace rangefs::http

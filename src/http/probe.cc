@@ -33,6 +33,13 @@ RemoteFileInfo IdentityOfResponse(CURL* handle, const std::string& url) {
   return info;
 }
 
+// A status that answers no probe: kServerBusy where it may pass (a probe of a file the mount
+// serves is then retried; the mount's own probe fails on it all the same), else kHttpStatus.
+Status StatusError(CURL* handle, long code, const Exchange& exchange) {
+  if (std::optional<Status> busy = ServerBusyStatus(handle, code, exchange)) return *busy;
+  return Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code));
+}
+
 // What one request of a probe learned: the answer (the file, or an error), or a redirect to
 // follow, or neither: HEAD could not tell, so ask again with a ranged GET.
 struct ProbeStep {
@@ -90,9 +97,7 @@ ProbeStep ProbeWithHead(const RequestSetup& requests, CURL* handle, const Reques
   if (code == 404 || code == 410) {
     return ProbeStep::Answer(Status(ErrorCode::kNotFound, DescribeStatus(exchange, code)));
   }
-  if (code < 200 || code > 299) {
-    return ProbeStep::Answer(Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code)));
-  }
+  if (code < 200 || code > 299) return ProbeStep::Answer(StatusError(handle, code, exchange));
 
   curl_off_t length = -1;
   curl_easy_getinfo(handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
@@ -179,12 +184,15 @@ ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const R
       return ProbeStep::Answer(Status(ErrorCode::kProtocolViolation,
                                       "server gives neither Content-Length nor Content-Range"));
     }
-    spdlog::warn("{}: server ignores Range requests (200 OK to bytes=0-0)", RedactUrl(request.url));
+    // Not a warning of its own: the mount says what becomes of such a file, and the
+    // whole-file fallback when it downloads it.
+    spdlog::debug("{}: server ignores Range requests (200 OK to bytes=0-0)",
+                  RedactUrl(request.url));
     info.size = static_cast<uint64_t>(length);
     info.ranges_supported = false;
     return ProbeStep::Answer(std::move(info));
   }
-  return ProbeStep::Answer(Status(ErrorCode::kHttpStatus, DescribeStatus(exchange, code)));
+  return ProbeStep::Answer(StatusError(handle, code, exchange));
 }
 
 }  // namespace

@@ -97,6 +97,14 @@ bool IsIdentityEncoding(std::string_view content_encoding) {
 Status CheckContentRangeCovers(const ContentRange& got, const ByteRange& requested,
                                uint64_t file_size) {
   if (got.range && got.range->first <= requested.first && got.range->last >= requested.last) {
+    // Without a total, only the size the probe found bounds what the answer may cover: bytes
+    // past it belong to no file we know.
+    if (!got.complete_length && got.range->last >= file_size) {
+      return Status(ErrorCode::kProtocolViolation,
+                    "Content-Range covers " + std::to_string(got.range->first) + "-" +
+                        std::to_string(got.range->last) + "/*, past the end of the " +
+                        std::to_string(file_size) + "-byte file");
+    }
     return CheckContentRangeMatches(ContentRange{requested, got.complete_length}, requested,
                                     file_size);
   }
@@ -135,11 +143,16 @@ Status CheckContentRangeMatches(const ContentRange& got, const ByteRange& reques
                   "Content-Range covers " + std::to_string(got.range->first) + "-" +
                       std::to_string(got.range->last) + "; asked " + asked);
   }
-  if (got.complete_length != file_size) {
+  if (!got.complete_length) {
+    // "*": the server does not say; the range is right if it lies within the file we know.
+    if (got.range->last < file_size) return Status::Ok();
     return Status(ErrorCode::kProtocolViolation,
-                  "Content-Range total is " +
-                      (got.complete_length ? std::to_string(*got.complete_length) : "*") +
-                      "; asked " + asked);
+                  "Content-Range total is * and the range ends past the file; asked " + asked);
+  }
+  if (*got.complete_length != file_size) {
+    return Status(
+        ErrorCode::kProtocolViolation,
+        "Content-Range total is " + std::to_string(*got.complete_length) + "; asked " + asked);
   }
   return Status::Ok();
 }

@@ -44,7 +44,8 @@ bool IsIdentityEncoding(std::string_view content_encoding);
 
 // Checks that a 206 answer's Content-Range contains `requested` (RFC 7233 lets a server send
 // more than was asked; only the asked slice is then used) within a file of `file_size` bytes.
-// The message says what differed, for the log.
+// A total of "*" is taken as CheckContentRangeMatches takes it: what it covers must then lie
+// within `file_size`. The message says what differed, for the log.
 Status CheckContentRangeCovers(const ContentRange& got, const ByteRange& requested,
                                uint64_t file_size);
 
@@ -56,7 +57,10 @@ Status CheckContentRangeCovers(const ContentRange& got, const ByteRange& request
 Status CheckPartCoversAskedRanges(const ByteRange& part, std::span<const ByteRange> asked);
 
 // Checks that a 206 answer's Content-Range names exactly `requested` within a file of
-// `file_size` bytes. The message says what differed, for the log.
+// `file_size` bytes. A total of "*" ("bytes a-b/*": the server does not know the complete
+// length, RFC 9110 section 14.4) is no contradiction: the size the probe found stands for it,
+// so the named range must lie within `file_size`; the version is the validators' to tell. The
+// message says what differed, for the log.
 Status CheckContentRangeMatches(const ContentRange& got, const ByteRange& requested,
                                 uint64_t file_size);
 

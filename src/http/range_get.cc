@@ -4,7 +4,6 @@
 #include <string>
 
 #include "http/protocol.h"
-#include "http/retry_after.h"
 #include "http/validators.h"
 
 namespace rangefs::http {
@@ -36,17 +35,7 @@ std::optional<Status> FailureStatus(CURL* easy, long code, const Exchange& excha
     return Status(ErrorCode::kUrlExpired,
                   DescribeStatus(exchange, code) + " from the address a redirect led to");
   }
-  if (code == 408 || code == 429 || (code >= 500 && code <= 599)) {
-    Status busy(ErrorCode::kServerBusy, DescribeStatus(exchange, code));
-    if (const std::optional<std::string> value = ResponseHeader(easy, "Retry-After")) {
-      if (const std::optional<std::chrono::seconds> delay =
-              http::ParseRetryAfter(*value, std::time(nullptr))) {
-        return std::move(busy).WithRetryAfter(*delay);
-      }
-    }
-    return busy;
-  }
-  return std::nullopt;
+  return ServerBusyStatus(easy, code, exchange);
 }
 
 }  // namespace

@@ -62,6 +62,10 @@ void RangeTransfer::OnComplete(CURLcode result) {
         "{}: the server answered a range request wrongly (further wrong answers for "
         "this file are logged at info level): GET bytes={}-{}: {}",
         url, range_.first, range_.last, status.ToString());
+  } else if (status.code() == ErrorCode::kRangeNotSupported) {
+    // The answer, not a failure: the whole-file fallback takes the range over and says so,
+    // once per file, with what it costs.
+    spdlog::debug("GET {} bytes={}-{}: {}", url, range_.first, range_.last, status.ToString());
   } else if (IsRetryable(status) || IsLie(status)) {
     // The retry layer says what becomes of it.
     spdlog::info("GET {} bytes={}-{} failed after {} ms: {}", url, range_.first, range_.last,

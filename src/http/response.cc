@@ -1,6 +1,9 @@
 #include "http/response.h"
 
+#include <ctime>
 #include <string_view>
+
+#include "http/retry_after.h"
 
 namespace rangefs::http {
 
@@ -58,6 +61,18 @@ void CountRequest(Metrics* metrics, const std::string& url, CURL* handle) {
 Status TransportError(CURLcode code, const Exchange& exchange) {
   const char* detail = exchange.error[0] != '\0' ? exchange.error.data() : curl_easy_strerror(code);
   return Status(ErrorCode::kTransport, detail);
+}
+
+std::optional<Status> ServerBusyStatus(CURL* handle, long code, const Exchange& exchange) {
+  if (code != 408 && code != 429 && (code < 500 || code > 599)) return std::nullopt;
+  Status busy(ErrorCode::kServerBusy, DescribeStatus(exchange, code));
+  if (const std::optional<std::string> value = ResponseHeader(handle, "Retry-After")) {
+    if (const std::optional<std::chrono::seconds> delay =
+            ParseRetryAfter(*value, std::time(nullptr))) {
+      return std::move(busy).WithRetryAfter(*delay);
+    }
+  }
+  return busy;
 }
 
 }  // namespace rangefs::http

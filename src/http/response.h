@@ -45,4 +45,9 @@ void CountRequest(Metrics* metrics, const std::string& url, CURL* handle);
 // kTransport with libcurl's own account of the failure (its error buffer, else the code's text).
 Status TransportError(CURLcode code, const Exchange& exchange);
 
+// kServerBusy for a status that says the server is busy or failing for now (408, 429, 5xx),
+// with the wait its Retry-After asks for (seconds or an HTTP-date); nullopt for any other
+// status. What may pass is retried where retrying is right (reads, revalidation probes).
+std::optional<Status> ServerBusyStatus(CURL* handle, long code, const Exchange& exchange);
+
 }  // namespace rangefs::http

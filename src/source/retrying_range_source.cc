@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -171,7 +173,9 @@ void RetryingRangeSource::Fetch::OnAttemptDone(uint64_t attempt, const Status& s
       std::lock_guard lock(mu_);
       if (!EndLocked(status)) return;
     }
-    if (retries > 0) {
+    // A server that ignores Range is no reason to give up: the whole-file fallback answers
+    // the range, and says so.
+    if (retries > 0 && status.code() != ErrorCode::kRangeNotSupported) {
       spdlog::warn("{} bytes={}-{}: giving up after {} retries: {}", RedactUrl(file_.url),
                    range_.first, range_.last, retries, status.ToString());
     }
@@ -268,6 +272,32 @@ void RetryingRangeSource::StartMultiFetch(const RemoteFileInfo& file,
             ->FirstAttemptSink());
   }
   inner().StartMultiFetch(at, ranges, priority, std::move(attempts));
+}
+
+Result<RemoteFileInfo> RetryingRangeSource::Reprobe(const std::string& url) {
+  const Scheduler::Clock::time_point deadline = scheduler_.Now() + policy_.config().deadline;
+  for (int retry = 1;; ++retry) {
+    Result<RemoteFileInfo> probed = inner().Reprobe(url);
+    if (probed.ok()) return probed;
+    const auto time_left = std::chrono::duration_cast<milliseconds>(deadline - scheduler_.Now());
+    const std::optional<milliseconds> delay =
+        policy_.DelayBeforeRetry(retry, probed.status(), time_left, Random01());
+    if (!delay) return probed;  // the caller says what becomes of the version
+    if (metrics_) metrics_->CountRetry(url);
+    spdlog::info("{}: probe retry {} in {} ms: {}", RedactUrl(url), retry, delay->count(),
+                 probed.status().ToString());
+    WaitOnScheduler(*delay);
+  }
+}
+
+void RetryingRangeSource::WaitOnScheduler(milliseconds delay) {
+  // A scheduler that stops drops the task, and the promise with it: the wait ends too (broken
+  // promise), and the next try fails fast against a source that is going away.
+  auto woken = std::make_shared<std::promise<void>>();
+  std::future<void> wait = woken->get_future();
+  scheduler_.RunAfter(delay, [woken] { woken->set_value(); });
+  woken.reset();
+  wait.wait();
 }
 
 double RetryingRangeSource::Random01() {

@@ -1,6 +1,7 @@
 #include "rangefs/whole_file_fallback.h"
 
 #include <fcntl.h>
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -32,6 +34,19 @@ int OpenAnonymousFile(const std::string& dir) {
 }
 
 std::string ErrnoText(int error) { return std::strerror(error); }
+
+// "1.2 GiB", "512 bytes": what a download costs, for the one line that announces it.
+std::string HumanSize(uint64_t bytes) {
+  constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
+  double value = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  return fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
 
 }  // namespace
 
@@ -88,10 +103,11 @@ class WholeFileFallback::Download::BodySink final : public RangeSink {
 };
 
 void WholeFileFallback::Download::Start(RangeSource& source) {
+  // The one line a file served this way gets: the answers that showed it are not logged as
+  // failures (they are the server's answer), and neither are the reads it serves.
   spdlog::warn(
-      "{}: the server ignores Range requests; downloading the whole file ({} bytes) "
-      "to serve reads",
-      RedactUrl(file_.url), file_.size);
+      "{}: the server ignores Range requests; downloading the whole file ({}) to serve reads",
+      RedactUrl(file_.url), HumanSize(file_.size));
   source.StartFetch(file_, ByteRange{0, file_.size - 1}, FetchPriority::kDemand,
                     std::make_shared<BodySink>(shared_from_this()));
 }

@@ -5,7 +5,7 @@
 //
 //   CRLF "--" boundary CRLF
 //   [Content-Type: TYPE CRLF]
-//   "Content-Range: bytes FIRST-LAST/LENGTH" CRLF CRLF
+//   "Content-Range: bytes FIRST-LAST/LENGTH" CRLF CRLF       (LENGTH "*" when not given)
 //   DATA
 //   CRLF "--" boundary CRLF ...
 //   CRLF "--" boundary "--" CRLF
@@ -25,7 +25,7 @@ namespace rangefs::fakes {
 
 struct MultipartPart {
   ByteRange range;
-  uint64_t complete_length = 0;
+  std::optional<uint64_t> complete_length;  // none: "*", the server does not know it
   std::string data;
 };
 
@@ -51,7 +51,7 @@ inline MultipartStyle ApacheStyle() {
 
 inline std::string ContentRangeValue(const MultipartPart& part) {
   return "bytes " + std::to_string(part.range.first) + "-" + std::to_string(part.range.last) + "/" +
-         std::to_string(part.complete_length);
+         (part.complete_length ? std::to_string(*part.complete_length) : "*");
 }
 
 inline std::string BuildByterangesBody(std::string_view boundary,

@@ -1,8 +1,10 @@
-// Content-Range (ParseContentRange) and the check of a 206 answer against the request
-// (CheckContentRangeMatches). Input: one header value.
+// Content-Range (ParseContentRange) and the checks of a 206 answer against the request
+// (CheckContentRangeMatches, and CheckContentRangeCovers for a total of "*"). Input: one header
+// value.
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -22,17 +24,44 @@ std::string Format(const http::ContentRange& value) {
   return text;
 }
 
+// "bytes a-b/*" (RFC 9110 section 14.4: the server does not know the total): it answers a
+// request for exactly a-b in any file that holds byte b, and nothing else; what it covers must
+// lie within the file for a request it contains.
+void CheckUnknownTotal(const ByteRange& range) {
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  const http::ContentRange value{range, std::nullopt};
+  FUZZ_CHECK(http::CheckContentRangeMatches(value, range, range.last + 1).ok());
+  FUZZ_CHECK(http::CheckContentRangeCovers(value, range, range.last + 1).ok());
+  if (range.last < kMax - 1) {
+    FUZZ_CHECK(http::CheckContentRangeMatches(value, range, kMax).ok());
+  }
+  auto refused = [&](const ByteRange& requested, uint64_t file_size) {
+    const Status status = http::CheckContentRangeMatches(value, requested, file_size);
+    FUZZ_CHECK(status.code() == ErrorCode::kProtocolViolation);
+    FUZZ_CHECK(!status.message().empty());
+  };
+  refused(range, range.last);  // ends past the file
+  if (range.first > 0) refused({range.first - 1, range.last}, range.last + 1);
+  if (range.last > range.first) refused({range.first, range.last - 1}, range.last + 1);
+  // Covers: a request inside it, in a file that ends before what it covers, is refused.
+  if (range.last > range.first) {
+    const ByteRange inside{range.first, range.last - 1};
+    FUZZ_CHECK(http::CheckContentRangeCovers(value, inside, range.last + 1).ok());
+    FUZZ_CHECK(http::CheckContentRangeCovers(value, inside, range.last).code() ==
+               ErrorCode::kProtocolViolation);
+  }
+}
+
 void CheckMatches(const http::ContentRange& value) {
   constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
-  if (!value.range || !value.complete_length) {
-    // Names no range or no size: no request can be satisfied by it.
+  if (!value.range) {
+    // Names no range: no request can be satisfied by it.
     const ByteRange any{0, 0};
     FUZZ_CHECK(!http::CheckContentRangeMatches(value, any, 1).ok());
-    if (value.range) {
-      FUZZ_CHECK(!http::CheckContentRangeMatches(value, *value.range, value.range->last + 1).ok());
-    }
+    FUZZ_CHECK(!http::CheckContentRangeCovers(value, any, 1).ok());
     return;
   }
+  if (!value.complete_length) return CheckUnknownTotal(*value.range);
   const ByteRange range = *value.range;
   const uint64_t size = *value.complete_length;
   const Status exact = http::CheckContentRangeMatches(value, range, size);

@@ -29,7 +29,7 @@ namespace {
 
 struct Part {
   ByteRange range;
-  uint64_t complete_length = 0;
+  std::optional<uint64_t> complete_length;  // none: "*"
   std::string data;
   bool operator==(const Part&) const = default;
 };
@@ -43,12 +43,13 @@ http::MultipartByterangesParser::Callbacks Recorder(std::vector<Part>* parts) {
   http::MultipartByterangesParser::Callbacks callbacks;
   callbacks.on_part = [parts](const http::ContentRange& content_range) {
     FUZZ_CHECK(content_range.range.has_value());
-    FUZZ_CHECK(content_range.complete_length.has_value());
     FUZZ_CHECK(content_range.range->last >= content_range.range->first);
-    FUZZ_CHECK(content_range.range->last < *content_range.complete_length);
+    if (content_range.complete_length) {
+      FUZZ_CHECK(content_range.range->last < *content_range.complete_length);
+    }
     // A part starts only after the previous one got all its bytes.
     if (!parts->empty()) FUZZ_CHECK(parts->back().data.size() == parts->back().range.length());
-    parts->push_back({*content_range.range, *content_range.complete_length, {}});
+    parts->push_back({*content_range.range, content_range.complete_length, {}});
     return Status::Ok();
   };
   callbacks.on_data = [parts](std::span<const std::byte> bytes) {
@@ -98,9 +99,12 @@ Run Parse(const std::string& boundary, std::string_view body, const std::vector<
     FUZZ_CHECK(parser.complete());
     FUZZ_CHECK(!run.parts.empty());
     FUZZ_CHECK(parser.part_count() == run.parts.size());
-    uint64_t complete_length = run.parts.front().complete_length;
+    // The totals given ("*" gives none) are one.
+    std::optional<uint64_t> complete_length;
     for (const Part& part : run.parts) {
       FUZZ_CHECK(part.data.size() == part.range.length());
+      if (!part.complete_length) continue;
+      if (!complete_length) complete_length = part.complete_length;
       FUZZ_CHECK(part.complete_length == complete_length);
     }
   } else {
@@ -153,7 +157,11 @@ std::vector<fakes::MultipartPart> CutParts(std::string_view data, const std::vec
     parts.push_back({{offset, offset + slice.size() - 1}, 0, std::string(slice)});
     offset += slice.size() + (sizes.empty() ? 0 : sizes[next % sizes.size()] - 1);
   }
-  for (fakes::MultipartPart& part : parts) part.complete_length = offset + 7;
+  // Some parts say "*" (the server does not know the total), as the piece sizes choose.
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const bool unknown = !sizes.empty() && sizes[(i + 1) % sizes.size()] % 3 == 0;
+    parts[i].complete_length = unknown ? std::nullopt : std::optional<uint64_t>(offset + 7);
+  }
   if (reverse) std::ranges::reverse(parts);
   return parts;
 }

@@ -754,6 +754,82 @@ class ConsistencyTest(unittest.TestCase):
         self.assertEqual(len(transitions), len(set(transitions)),
                          f"a change was logged more than once: {lines}")
 
+    # ------------------------------------------------- probes during revalidation
+    def test_transient_failure_of_a_revalidation_probe_is_retried(self):
+        """--revalidate 1. The file changes; the HEAD of the next stat's revalidation is
+        answered 503 (with and without Retry-After) or 429, once (the mount's own HEAD is
+        served: after=1). The probe is retried like a read, so that very stat shows the new
+        size, and the new version reads right."""
+        name = "data.bin"
+        s1, s2 = 1 * MiB, 1 * MiB + 4321
+        cases = {"503": {"status": 503},
+                 "503 + Retry-After": {"status": 503, "retry_after": "1"},
+                 "429": {"status": 429}}
+        for label, fault in cases.items():
+            with self.subTest(label):
+                self.publish(name, 1, s1)
+                server, log = self.start_test_server()
+                mount = self.start_mount(
+                    server.url(name, head=1, times=1, after=1, **fault), 1,
+                    extra=["--timeout", "10"])
+                path = mount.path(name)
+                self.assertEqual(mount.call(os.stat, path).st_size, s1)
+                self.publish(name, 2, s2)
+                time.sleep(1.3)  # the confirmation and the kernel's entry expire
+                started = time.monotonic()
+                st = mount.call(os.stat, path)
+                took = time.monotonic() - started
+                heads = _heads(log.wait_for(lambda es: len(_heads(es)) >= 3, 5.0)[0])
+                # The kernel may look the name up again once it hears of the new version, and
+                # a confirmation dates from its probe's first try: another HEAD may follow.
+                self.assertEqual([h["status"] for h in heads[:3]], [200, fault["status"], 200],
+                                 f"{label}: the HEADs{self.tail(mount)}")
+                self.assertEqual(st.st_size, s2, f"{label}: stat after a {label} at "
+                                                 f"revalidation{self.tail(mount)}")
+                self.assertLess(took, 5.0, f"{label}: the stat took {took:.1f}s")
+                self.assert_new_open_sees(mount, name, 2)
+                mount.cleanup()
+
+    def test_revalidation_probe_that_keeps_failing_keeps_the_last_version(self):
+        """Every HEAD after the mount's is 503: the revalidation retries (--retries 2) within
+        --timeout, then gives up; stat still answers, with the last confirmed version, and the
+        log says the version could not be confirmed."""
+        name = "data.bin"
+        s1 = 1 * MiB
+        self.publish(name, 1, s1)
+        server, log = self.start_test_server()
+        timeout = 4
+        mount = self.start_mount(server.url(name, head=1, after=1, status=503), 1,
+                                 extra=["--timeout", str(timeout), "--retries", "2"])
+        path = mount.path(name)
+        self.assertEqual(mount.call(os.stat, path).st_size, s1)
+        time.sleep(1.3)
+        started = time.monotonic()
+        st = mount.call(os.stat, path)
+        took = time.monotonic() - started
+        self.assertEqual(st.st_size, s1)
+        self.assertLess(took, timeout + 2.0, f"the stat took {took:.1f}s, --timeout {timeout}")
+        heads = _heads(log.wait_for(lambda es: len(_heads(es)) >= 4, 2.0)[0])
+        self.assertEqual([h["status"] for h in heads], [200, 503, 503, 503],
+                         f"the mount's HEAD, then the revalidation's, retried twice"
+                         f"{self.tail(mount)}")
+        self.assertIn("could not confirm the version", mount.stderr())
+
+    def test_mount_probe_failing_is_not_retried(self):
+        """At mount a bad URL fails at once: a 503 (or 404) to the probe refuses the mount
+        with one request, no retry."""
+        self.publish("data.bin", 1, 1000)
+        server, log = self.start_test_server()
+        for fault in ({"status": 503, "head": 1}, {"status": 404, "head": 1}):
+            with self.subTest(**fault):
+                log.clear()
+                run = harness.run_expect_failure([server.url("data.bin", **fault)], timeout=30)
+                self.assertEqual(run.returncode, 1, run.stderr)
+                self.assertFalse(run.mounted)
+                self.assertLess(run.elapsed, 3.0, run.stderr)
+                self.assertIn(f"HTTP {fault['status']}", run.stderr)
+                self.assertEqual(len(log.entries()), 1, log.entries())
+
     def test_revalidate_zero_probes_every_open_and_sees_change_at_once(self):
         """Spec 4 with --revalidate 0: every open makes a HEAD, and the next open after a
         change reads the new version with no failed read."""

@@ -631,6 +631,28 @@ class FaultsTest(unittest.TestCase):
                                f"{_log_text(entries)}")
         self.unmount_cleanly(mount)
 
+    def test_unknown_total_content_range_is_accepted(self):
+        """crstar=1: every 206 says "bytes a-b/*" (RFC 9110 section 14.4: the server does not
+        know the complete length), the slice and the bytes right. The size the probe found
+        stands for the total: reads are right, at the start, in the middle and at the end,
+        and each range is asked for once (accepted, not refused and retried)."""
+        mount = self.start_mount([self.server.url("data.bin", crstar=1)])
+        for offset in (0, 2 * MiB + 12 * KiB, SIZE - 5000):
+            result, took = self.read(mount, "data.bin", 4096, offset)
+            self.assert_correct(result, self.expected("data.bin", 4096, offset), took, mount,
+                                f"read at {offset}")
+        result, took = self.read(mount, "data.bin")
+        self.assert_correct(result, self.expected("data.bin"), took, mount, "whole file")
+        entries = self.server.requests()
+        gets = _gets(entries)
+        starred = [e for e in gets if e["status"] == 206 and e["content_range"].endswith("/*")]
+        self.assertTrue(starred, f"no answer said /*: the test proved nothing{_log_text(entries)}")
+        ranges = [e["range"] for e in gets]
+        self.assertEqual(len(ranges), len(set(ranges)),
+                         f"a range was asked for twice: refused and retried{_log_text(entries)}")
+        self.assertNotIn("wrongly", mount.stderr(), self.tail(mount))
+        self.unmount_cleanly(mount)
+
     def test_impossible_numbers_never_give_wrong_bytes(self):
         """Content-Length -5 or beyond 64 bits, and Content-Range numbers that are negative,
         beyond 64 bits, or wrap around 2**64: EIO or the right bytes, no crash."""

@@ -2,7 +2,7 @@
 file at once, and the first open's head-and-tail fetch (--open-prefetch), go out as one
 `Range: bytes=a-b,c-d` request; nginx answers with multipart/byteranges, and every byte read
 must match the file. `--max-ranges 1` turns it off. A server that ignores Range (200) still
-gives correct bytes.
+gives correct bytes, and a real one (python3 -m http.server) is said to be one once per file.
 """
 
 import mmap
@@ -12,6 +12,7 @@ import subprocess
 import unittest
 
 import harness
+import web_servers  # scripts/lib, on the path through harness
 from harness import KiB, MiB
 from range_test_server import RangeTestServer
 
@@ -123,6 +124,45 @@ class MultiRangeTest(unittest.TestCase):
         self.assertEqual(mount.call(direct_pread, path, 3 * BLOCK, 0), self.content[:3 * BLOCK])
         whole = mount.call(harness.read_whole, path, timeout=60)
         self.assertEqual(whole, self.content)
+
+    def test_python_http_server_is_downloaded_whole_and_said_once(self):
+        """python3 -m http.server ignores Range. The first open's head-and-tail request (one
+        multi-range GET) gets the whole file, and so does every range asked alone: each file is
+        then downloaded whole. The log says so in one warning per file, with what it costs,
+        and nothing else about the file at warning or info level: a 200 to a range request is
+        the server's answer, not a failure to retry. f.bin (over 4 MiB) is past what rangefs
+        reads of a 200 to a multi-range request; a.zip is not, and is cut out of it."""
+        server = web_servers.start_server("python", "html", self.data)
+        self.addCleanup(server.cleanup)
+        names = ("f.bin", "a.zip")
+        mount = harness.Mount([server.url + name for name in names])
+        self.addCleanup(mount.cleanup)
+        mount.start()
+        for name in names:
+            with self.subTest(name=name):
+                path = os.path.join(self.data, name)
+                result = mount.run(["sha256sum", mount.path(name)], timeout=60)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertEqual(result.stdout.split()[0].decode(), harness.sha256_file(path))
+                result = mount.run(["cat", mount.path(name)], timeout=60)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                with open(path, "rb") as f:
+                    self.assertEqual(result.stdout, f.read())
+        self.assertEqual(mount.fusermount_unmount().returncode, 0)
+        self.assertEqual(mount.wait_exit(10), 0)
+        lines = mount.stderr().splitlines()
+        statuses = {e["status"] for e in server.quiet_access_log_entries(quiet=0.2)
+                    if e["method"] == "GET"}
+        self.assertEqual(statuses, {200}, "the server answered a range: the test proved nothing")
+        for name in names:
+            with self.subTest(name=name):
+                about = [line for line in lines if (" warning: " in line or " info: " in line)
+                         and (server.url + name) in line]
+                self.assertEqual(len(about), 1, "\n".join(lines))
+                self.assertIn(" warning: ", about[0])
+                self.assertIn("ignores Range requests; downloading the whole file", about[0])
+        warnings = [line for line in lines if " warning: " in line or " error: " in line]
+        self.assertEqual(len(warnings), len(names), "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def in_region(ranges: list[tuple[int, int]], region: int) -> bool:
     return all(low <= first and last <= high for first, last in ranges)
 
 
-def label(first: int, last: int, total: int = SIZE) -> str:
+def label(first: int, last: int, total: int | str = SIZE) -> str:
     return f"bytes {first}-{last}/{total}"
 
 
@@ -215,6 +215,14 @@ class MultiRangeFaultsTest(unittest.TestCase):
     def asked(p: list[tuple[int, int]]) -> list[str]:
         return [label(a, b) for a, b in p]
 
+    def single_part_labelled(self, label_of):
+        """answer(): a single-part 206 whose Content-Range is label_of(pieces)."""
+        def answer(entry: dict, region: int) -> None:
+            self.assertEqual(entry["status"], 206, entry)
+            self.assertEqual(entry["content_range"], label_of(pieces(region)), entry)
+            self.assertEqual(entry["parts"], [], entry)
+        return answer
+
     def single_part(self, range_of):
         """answer(): a single-part 206 for range_of(pieces)."""
         def answer(entry: dict, region: int) -> None:
@@ -282,6 +290,19 @@ class MultiRangeFaultsTest(unittest.TestCase):
                        and "," not in e["range"] and harness.parse_range(e)[0] >= region * BLOCK)
         for piece in pieces(region):
             self.assertIn(piece, alone, f"piece {piece} was not asked for alone: {gets}")
+
+    def test_unknown_total_in_every_part(self):
+        # "bytes a-b/*" in every part (RFC 9110 section 14.4): the size the probe found stands
+        # for the total, so the parts are used as they are: nothing asked for again, and the
+        # origin still asked for several ranges at once.
+        self.check({"crstar": 1, "multi": "plain"},
+                   self.multipart(lambda p: [label(a, b, "*") for a, b in p]), [],
+                   remembered=False, must_read=True)
+
+    def test_unknown_total_in_a_coalesced_single_part(self):
+        self.check({"crstar": 1, "multi": "coalesce"},
+                   self.single_part_labelled(lambda p: label(p[0][0], p[-1][1], "*")), [],
+                   remembered=False, must_read=True)
 
     def test_quoted_boundary(self):
         def answer(entry: dict, region: int) -> None:

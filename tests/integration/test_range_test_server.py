@@ -881,6 +881,31 @@ class FaultOptionsTest(_ServerTestCase):
         response, body = self.fetch(self.name, {"Range": "bytes=0-1,5-6"}, cr="none")
         self.assertEqual(len(parse_multipart(body, response.getheader("Content-Type"))), 2)
 
+    def test_crstar_says_the_total_is_unknown(self):
+        """crstar=1: "bytes a-b/*" on a single-part 206 and in every part of a multipart one,
+        bytes unchanged; a 416 and a 200 as usual; not with total=."""
+        size = DATA_SIZE
+        response, body = self.fetch(self.name, {"Range": "bytes=100-199"}, crstar=1)
+        self.assertEqual(response.status, 206)
+        self.assertEqual(response.getheader("Content-Range"), "bytes 100-199/*")
+        self.assertEqual(body, self.data[100:200])
+        response, body = self.fetch(self.name, {"Range": "bytes=100-199"}, crstar=1,
+                                    cr="shift")
+        self.assertEqual(response.getheader("Content-Range"), "bytes 101-200/*")
+        response, body = self.multi_fetch(crstar=1)
+        self.assert_parts(parse_multipart(body, response.getheader("Content-Type")), self.ASKED,
+                          total="*")
+        response, body = self.multi_fetch(crstar=1, multi="coalesce")
+        self.assertEqual(response.getheader("Content-Range"), "bytes 0-300049/*")
+        self.assertEqual(body, self.data[:300050])
+        response, _ = self.fetch(self.name, {"Range": f"bytes={size}-"}, crstar=1)
+        self.assertEqual(response.status, 416)
+        self.assertEqual(response.getheader("Content-Range"), f"bytes */{size}")
+        self.assert_whole(*self.fetch(self.name, crstar=1), name=self.name)
+        entries = self.wait_log(6)
+        self.assertEqual(entries[2]["parts"], [f"bytes {a}-{b}/*" for a, b in self.ASKED])
+        self.assertEqual(self.fetch(self.name, crstar=1, total=5)[0].status, 400)
+
     def test_crnum_puts_impossible_numbers_in_content_range(self):
         size = DATA_SIZE
         big = range_test_server.OVERFLOW
@@ -1085,7 +1110,7 @@ class FaultOptionsTest(_ServerTestCase):
         return self.fetch(self.name, {"Range": self.MULTI}, **options)
 
     def assert_parts(self, parts: list[tuple[dict[str, str], bytes]],
-                     ranges: list[tuple[int, int]], total: int = DATA_SIZE,
+                     ranges: list[tuple[int, int]], total: int | str = DATA_SIZE,
                      typed: bool = True) -> None:
         """The parts are these ranges of data.bin, in this order, correctly labelled."""
         self.assertEqual([h["content-range"] for h, _ in parts],

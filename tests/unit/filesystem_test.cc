@@ -9,6 +9,7 @@
 #include <ctime>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "fakes/memory_range_source.h"
 #include "fakes/printers.h"
 #include "rangefs/metrics_collection.h"
+#include "rangefs/retrying_range_source.h"
 
 namespace rangefs {
 namespace {
@@ -489,6 +491,88 @@ TEST_F(FilesystemVersionTest, FailedProbeKeepsTheVersion) {
   ASSERT_TRUE(opened.ok()) << "reads still carry the validators, so the open may proceed";
   Result<ReadBuffer> read = opened->reader->Read(0, 100);
   ASSERT_TRUE(read.ok());
+  EXPECT_EQ(Text(*read), "hello, world");
+  EXPECT_TRUE(changed_names_.empty());
+}
+
+// Revalidation through the retrying source, as main builds it: a transient failure of the
+// probe is retried like a read (within the deadline), where a failure would leave a change
+// unseen (or, before the first probe, fail the lookup).
+class FilesystemRevalidationRetryTest : public FilesystemVersionTest {
+ protected:
+  static constexpr RetryConfig kRetry{.max_retries = 3,
+                                      .deadline = std::chrono::milliseconds(10'000),
+                                      .base_delay = std::chrono::milliseconds(100),
+                                      .max_delay = std::chrono::milliseconds(1'000)};
+  static constexpr std::chrono::milliseconds kRevalidate{10'000};
+
+  void SetUp() override {
+    FilesystemVersionTest::SetUp();
+    fs_.reset();
+    retrying_ = std::make_unique<RetryingRangeSource>(source_, clock_, kRetry);
+    fs_ = std::make_unique<Filesystem>(*retrying_, clock_, files_, kMountTime, Options(),
+                                       kRevalidate);
+    fs_->SetVersionListener(
+        [this](const Node&, const std::string& name) { changed_names_.push_back(name); });
+  }
+  void TearDown() override { fs_.reset(); }
+
+  // A lookup of hello.txt while the clock moves on through its backoffs.
+  std::optional<fakes::Timed<Result<Attributes>>> LookUpHello() {
+    return fakes::WhileTimePasses(clock_, std::chrono::milliseconds(10),
+                                  [this] { return fs_->Lookup(Filesystem::Root(), "hello.txt"); });
+  }
+
+  std::unique_ptr<RetryingRangeSource> retrying_;
+};
+
+TEST_F(FilesystemRevalidationRetryTest, ATransientFailureOfTheProbeIsRetried) {
+  for (const Status& failure :
+       {Status(ErrorCode::kServerBusy, "HTTP 503"),
+        Status(ErrorCode::kServerBusy, "HTTP 503").WithRetryAfter(std::chrono::seconds(1)),
+        Status(ErrorCode::kServerBusy, "HTTP 429"),
+        Status(ErrorCode::kTransport, "connection reset")}) {
+    SCOPED_TRACE(failure.ToString());
+    const size_t probes = source_.probe_count();
+    clock_.AdvanceBy(kRevalidate);
+    source_.FailNextProbes(1, failure);
+    const auto looked_up = LookUpHello();
+    ASSERT_TRUE(looked_up.has_value()) << "the lookup did not return";
+    ASSERT_TRUE(looked_up->value.ok()) << looked_up->value.status().ToString();
+    EXPECT_EQ(source_.probe_count(), probes + 2) << "asked again after the failure";
+    EXPECT_LE(looked_up->elapsed, kRetry.deadline);
+  }
+  // And what the retry finds is adopted: a change is not left unseen.
+  ChangeHello();
+  clock_.AdvanceBy(kRevalidate);
+  source_.FailNextProbes(1, Status(ErrorCode::kServerBusy, "HTTP 503"));
+  const auto changed = LookUpHello();
+  ASSERT_TRUE(changed.has_value());
+  ASSERT_TRUE(changed->value.ok()) << changed->value.status().ToString();
+  EXPECT_EQ(changed->value->size, 20u) << "the new version, seen through the retry";
+  EXPECT_EQ(changed_names_, (std::vector<std::string>{"hello.txt"}));
+}
+
+TEST_F(FilesystemRevalidationRetryTest, AProbeThatKeepsFailingKeepsTheLastConfirmedVersion) {
+  const Result<Attributes> before = fs_->Lookup(Filesystem::Root(), "hello.txt");
+  ASSERT_TRUE(before.ok());
+  clock_.AdvanceBy(kRevalidate);
+  source_.FailNextProbes(MemoryRangeSource::kForever, Status(ErrorCode::kTransport, "refused"));
+  const auto looked_up = LookUpHello();
+  ASSERT_TRUE(looked_up.has_value());
+  ASSERT_TRUE(looked_up->value.ok()) << "the last confirmed version stays: stat works";
+  EXPECT_EQ(looked_up->value->node, before->node);
+  EXPECT_EQ(source_.probe_count(), 1u + kRetry.max_retries) << "retried, then given up";
+  EXPECT_LE(looked_up->elapsed, kRetry.deadline) << "within the deadline (--timeout)";
+  // Open and read go on with it; a probe that cannot pass is not retried at all.
+  source_.FailNextProbes(MemoryRangeSource::kForever, Status(ErrorCode::kNotFound, "HTTP 404"));
+  clock_.AdvanceBy(kRevalidate);
+  const size_t probes = source_.probe_count();
+  Result<OpenedFile> opened = fs_->Open(before->node);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(source_.probe_count(), probes + 1);
+  Result<ReadBuffer> read = opened->reader->Read(0, 100);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
   EXPECT_EQ(Text(*read), "hello, world");
   EXPECT_TRUE(changed_names_.empty());
 }

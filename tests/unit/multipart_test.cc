@@ -27,13 +27,14 @@ using Parser = MultipartByterangesParser;
 struct Delivered {
   uint64_t first = 0;
   uint64_t last = 0;
-  uint64_t complete_length = 0;
+  std::optional<uint64_t> complete_length;  // none: "*"
   std::string data;
   friend bool operator==(const Delivered&, const Delivered&) = default;
 };
 
 void PrintTo(const Delivered& part, std::ostream* os) {
-  *os << "{bytes " << part.first << "-" << part.last << "/" << part.complete_length << ": \"";
+  *os << "{bytes " << part.first << "-" << part.last << "/"
+      << (part.complete_length ? std::to_string(*part.complete_length) : "*") << ": \"";
   for (const char c : part.data) {
     if (c == '\r') {
       *os << "\\r";
@@ -54,9 +55,10 @@ std::string AsString(std::span<const std::byte> bytes) {
 Parser::Callbacks Recorder(std::vector<Delivered>* parts) {
   Parser::Callbacks callbacks;
   callbacks.on_part = [parts](const ContentRange& content_range) {
-    EXPECT_TRUE(content_range.range && content_range.complete_length);
-    parts->push_back({content_range.range->first, content_range.range->last,
-                      content_range.complete_length.value_or(0), ""});
+    EXPECT_TRUE(content_range.range);
+    if (!content_range.range) return Status::Ok();
+    parts->push_back(
+        {content_range.range->first, content_range.range->last, content_range.complete_length, ""});
     return Status::Ok();
   };
   callbacks.on_data = [parts](std::span<const std::byte> bytes) {
@@ -424,6 +426,20 @@ std::vector<ValidCase> ValidCases() {
        fakes::BuildByterangesBody("b", {{{0, 0}, 3, "x"}, {{1, 1}, 3, "-"}, {{2, 2}, 3, "\r"}}),
        {{0, 0, 3, "x"}, {1, 1, 3, "-"}, {2, 2, 3, "\r"}}});
 
+  // RFC 9110 section 14.4: a server that does not know the complete length says "*"; the
+  // totals that are given must still agree (the caller checks the parts against the file).
+  cases.push_back(
+      {"unknown complete length",
+       n,
+       fakes::BuildByterangesBody(n, {{{0, 1}, std::nullopt, "ab"}, {{4, 5}, std::nullopt, "ef"}}),
+       {{0, 1, std::nullopt, "ab"}, {4, 5, std::nullopt, "ef"}}});
+  cases.push_back(
+      {"known and unknown complete lengths",
+       n,
+       fakes::BuildByterangesBody(
+           n, {{{0, 1}, std::nullopt, "ab"}, {{4, 5}, 26, "ef"}, {{8, 9}, std::nullopt, "ij"}}),
+       {{0, 1, std::nullopt, "ab"}, {4, 5, 26, "ef"}, {8, 9, std::nullopt, "ij"}}});
+
   // Lengths are known: what merely looks like a delimiter inside a part's bytes is data.
   const std::string near_delimiters = "\r\n-" + n + "\r\n--" + n.substr(0, n.size() - 1) +
                                       "\r\n--" + n.substr(1) + "--" + n + "\n--" + n;
@@ -686,13 +702,6 @@ std::vector<ErrorCase> ErrorCases() {
                    "\"bytes */26\" names no range",
                    false,
                    {}});
-  cases.push_back({"unknown complete length",
-                   n,
-                   head + "Content-Range: bytes 0-1/*\r\n\r\nab" + close,
-                   kLie,
-                   "gives no complete length",
-                   false,
-                   {}});
   for (const std::string value :
        {"bytes 1-0/26", "bytes 0-x/26", "bytes 0-26/26", "bytes -1-2/26", "bytes 0-1",
         "items 0-1/26", "bytes 0-1/26x", "bytes 0 - 1/26", "bytes 0-18446744073709551616/26", ""}) {
@@ -717,9 +726,26 @@ std::vector<ErrorCase> ErrorCases() {
                    first + head + "Content-Range: bytes 2-3/27\r\n\r\ncd" + close,
                    kLie,
                    "part 2: Content-Range \"bytes 2-3/27\" gives another complete length than "
-                   "part 1 (26)",
+                   "an earlier part (26)",
                    false,
                    {ab}});
+
+  cases.push_back({"complete lengths differ across an unknown one",
+                   n,
+                   first + head + "Content-Range: bytes 2-3/*\r\n\r\ncd" + head +
+                       "Content-Range: bytes 4-5/27\r\n\r\nef" + close,
+                   kLie,
+                   "part 3: Content-Range \"bytes 4-5/27\" gives another complete length than "
+                   "an earlier part (26)",
+                   false,
+                   {ab, {2, 3, std::nullopt, "cd"}}});
+  cases.push_back({"unknown complete length, body shorter than declared",
+                   n,
+                   head + "Content-Range: bytes 0-4/*\r\n\r\nabc" + close,
+                   kLie,
+                   "part 1 (bytes 0-4/*): '-' where the delimiter",
+                   false,
+                   {{0, 4, std::nullopt, ""}}});
 
   // Bodies that do not have their Content-Range's length.
   cases.push_back({"body shorter than declared",

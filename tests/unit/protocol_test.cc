@@ -240,6 +240,26 @@ TEST(CheckContentRangeMatchesTest, ExactMatchAbove4GiBIsOk) {
   EXPECT_TRUE(status.ok()) << status.ToString();
 }
 
+// RFC 9110 section 14.4: "bytes a-b/*" when the server does not know the complete length.
+// The size the probe found stands for it.
+TEST(CheckContentRangeMatchesTest, UnknownTotalWithTheAskedRangeIsOk) {
+  for (const ByteRange range : {ByteRange{100, 199}, ByteRange{0, 999}, ByteRange{999, 999}}) {
+    SCOPED_TRACE(testing::Message() << range.first << "-" << range.last);
+    const Status status = CheckContentRangeMatches(ContentRange{range, std::nullopt}, range, 1000);
+    EXPECT_TRUE(status.ok()) << status.ToString();
+  }
+  const ByteRange high{4 * kGiB + 1, 4 * kGiB + 4096};
+  EXPECT_TRUE(CheckContentRangeMatches(ContentRange{high, std::nullopt}, high, 5 * kGiB).ok());
+}
+
+TEST(CheckContentRangeMatchesTest, UnknownTotalWithARangePastTheFileIsALie) {
+  // A caller never asks for bytes past the file, but the check does not rely on it.
+  const ByteRange range{900, 1000};
+  const Status status = CheckContentRangeMatches(ContentRange{range, std::nullopt}, range, 1000);
+  EXPECT_EQ(status.code(), ErrorCode::kProtocolViolation);
+  EXPECT_NE(status.message().find("past the file"), std::string::npos) << status.message();
+}
+
 struct MismatchCase {
   const char* label;
   ContentRange got;
@@ -256,7 +276,8 @@ TEST(CheckContentRangeMatchesTest, MismatchesAreProtocolViolations) {
       {"different total", {ByteRange{100, 199}, 999}},
       {"larger total", {ByteRange{100, 199}, 1001}},
       {"total above 4 GiB", {ByteRange{100, 199}, kFileSize + 4 * kGiB}},
-      {"unknown total", {ByteRange{100, 199}, std::nullopt}},
+      {"unknown total, different first", {ByteRange{101, 199}, std::nullopt}},
+      {"unknown total, one byte too many", {ByteRange{100, 200}, std::nullopt}},
       {"unsatisfied range", {std::nullopt, kFileSize}},
   };
   for (const MismatchCase& c : cases) {
@@ -302,6 +323,15 @@ TEST(CheckContentRangeCoversTest, ARangeThatContainsTheRequestIsOk) {
   }
 }
 
+TEST(CheckContentRangeCoversTest, AnUnknownTotalIsOkWithinTheFile) {
+  const ByteRange requested{100, 199};
+  for (const ByteRange got : {ByteRange{100, 199}, ByteRange{0, 299}, ByteRange{0, 999}}) {
+    SCOPED_TRACE(::testing::Message() << got.first << "-" << got.last);
+    const Status status = CheckContentRangeCovers(ContentRange{got, std::nullopt}, requested, 1000);
+    EXPECT_TRUE(status.ok()) << status.ToString();
+  }
+}
+
 TEST(CheckContentRangeCoversTest, ARangeMissingPartOfTheRequestOrTheWrongTotalIsNot) {
   const ByteRange requested{100, 199};
   const std::vector<MismatchCase> cases = {
@@ -309,7 +339,9 @@ TEST(CheckContentRangeCoversTest, ARangeMissingPartOfTheRequestOrTheWrongTotalIs
       {"ends early", {ByteRange{0, 198}, 1000}},
       {"disjoint", {ByteRange{300, 399}, 1000}},
       {"wider, wrong total", {ByteRange{0, 299}, 999}},
-      {"unknown total", {ByteRange{0, 299}, std::nullopt}},
+      {"unknown total, ends early", {ByteRange{0, 198}, std::nullopt}},
+      {"unknown total, past the end of the file", {ByteRange{0, 1000}, std::nullopt}},
+      {"unknown total, far past the end of the file", {ByteRange{100, 5 * kGiB}, std::nullopt}},
       {"unsatisfied range", {std::nullopt, 1000}},
   };
   for (const MismatchCase& c : cases) {

@@ -143,6 +143,133 @@ TEST_F(RetryingRangeSourceTest, DeadlineEndsAFetchWhoseRetryNeverAnswers) {
   EXPECT_EQ(sink->bytes().size(), 10u);
 }
 
+// ----------------------------------------------------------------------------------- probes
+// The mount's probe (Probe) is asked once, so that a bad URL refuses the mount at once; a probe
+// of a file the mount serves (Reprobe, at revalidation) is retried like a read.
+
+TEST_F(RetryingRangeSourceTest, TheMountsProbeIsNotRetried) {
+  for (const Status& failure :
+       {Status(ErrorCode::kTransport, "connection refused"),
+        Status(ErrorCode::kServerBusy, "HTTP 503"), Status(ErrorCode::kNotFound, "HTTP 404")}) {
+    SCOPED_TRACE(failure.ToString());
+    source_.ResetCounters();
+    source_.FailNextProbes(1, failure);
+    Result<RemoteFileInfo> probed = retrying_.Probe(file_.url);
+    ASSERT_FALSE(probed.ok());
+    EXPECT_EQ(probed.status().code(), failure.code());
+    EXPECT_EQ(source_.probe_count(), 1u);
+    EXPECT_EQ(scheduler_.pending(), 0u) << "no backoff";
+  }
+}
+
+TEST_F(RetryingRangeSourceTest, ReprobeRetriesWhatMayPass) {
+  for (const Status& failure :
+       {Status(ErrorCode::kServerBusy, "HTTP 503"), Status(ErrorCode::kServerBusy, "HTTP 429"),
+        Status(ErrorCode::kTransport, "connection reset")}) {
+    SCOPED_TRACE(failure.ToString());
+    source_.ResetCounters();
+    source_.FailNextProbes(1, failure);
+    const auto probed = fakes::WhileTimePasses(scheduler_, milliseconds(10),
+                                               [this] { return retrying_.Reprobe(file_.url); });
+    ASSERT_TRUE(probed.has_value()) << "Reprobe did not return";
+    ASSERT_TRUE(probed->value.ok()) << probed->value.status().ToString();
+    EXPECT_TRUE(SameVersion(*probed->value, file_));
+    EXPECT_EQ(source_.probe_count(), 2u);
+    EXPECT_LE(probed->elapsed, kConfig.base_delay) << "one backoff of the first step at most";
+  }
+}
+
+TEST_F(RetryingRangeSourceTest, ReprobeRetriesAgainAndAgainAsLongAsRetriesLast) {
+  source_.FailNextProbes(3, Status(ErrorCode::kServerBusy, "HTTP 429"));
+  const auto probed = fakes::WhileTimePasses(scheduler_, milliseconds(10),
+                                             [this] { return retrying_.Reprobe(file_.url); });
+  ASSERT_TRUE(probed.has_value());
+  ASSERT_TRUE(probed->value.ok()) << probed->value.status().ToString();
+  EXPECT_EQ(source_.probe_count(), 4u);
+}
+
+TEST_F(RetryingRangeSourceTest, ReprobeWaitsForRetryAfter) {
+  source_.FailNextProbes(
+      1, Status(ErrorCode::kServerBusy, "HTTP 503").WithRetryAfter(milliseconds(2'000)));
+  const auto probed = fakes::WhileTimePasses(scheduler_, milliseconds(250),
+                                             [this] { return retrying_.Reprobe(file_.url); });
+  ASSERT_TRUE(probed.has_value());
+  ASSERT_TRUE(probed->value.ok()) << probed->value.status().ToString();
+  EXPECT_EQ(probed->elapsed, milliseconds(2'000)) << "not before the server said, nor later";
+  EXPECT_EQ(source_.probe_count(), 2u);
+}
+
+TEST_F(RetryingRangeSourceTest, ReprobeDoesNotRetryWhatCannotPass) {
+  for (const Status& failure : {Status(ErrorCode::kNotFound, "HTTP 404"),
+                                Status(ErrorCode::kHttpStatus, "HTTP 401 Unauthorized"),
+                                Status(ErrorCode::kProtocolViolation, "no Content-Length")}) {
+    SCOPED_TRACE(failure.ToString());
+    source_.ResetCounters();
+    source_.FailNextProbes(1, failure);
+    Result<RemoteFileInfo> probed = retrying_.Reprobe(file_.url);  // returns at once
+    ASSERT_FALSE(probed.ok());
+    EXPECT_EQ(probed.status().code(), failure.code());
+    EXPECT_EQ(source_.probe_count(), 1u);
+    EXPECT_EQ(scheduler_.pending(), 0u);
+  }
+}
+
+TEST_F(RetryingRangeSourceTest, ReprobeGivesUpAfterTheLastRetry) {
+  source_.FailNextProbes(MemoryRangeSource::kForever, Status(ErrorCode::kTransport, "refused"));
+  const auto probed = fakes::WhileTimePasses(scheduler_, milliseconds(10),
+                                             [this] { return retrying_.Reprobe(file_.url); });
+  ASSERT_TRUE(probed.has_value());
+  ASSERT_FALSE(probed->value.ok());
+  EXPECT_EQ(probed->value.status().code(), ErrorCode::kTransport);
+  EXPECT_EQ(source_.probe_count(), 1u + kConfig.max_retries);
+  EXPECT_LE(probed->elapsed, kConfig.deadline);
+}
+
+TEST_F(RetryingRangeSourceTest, ReprobeRetryAfterBeyondTheDeadlineFailsAtOnce) {
+  source_.FailNextProbes(
+      1, Status(ErrorCode::kServerBusy, "HTTP 503").WithRetryAfter(milliseconds(60'000)));
+  Result<RemoteFileInfo> probed = retrying_.Reprobe(file_.url);  // returns at once
+  ASSERT_FALSE(probed.ok());
+  EXPECT_EQ(probed.status().code(), ErrorCode::kServerBusy);
+  EXPECT_EQ(source_.probe_count(), 1u);
+  EXPECT_EQ(scheduler_.pending(), 0u);
+}
+
+TEST(RetryingRangeSourceProbeTest, ReprobeEndsByTheDeadlineWhateverTheRetriesLeft) {
+  // A dead server (every probe refused) with retries to spare: the deadline (--timeout) ends it.
+  MemoryRangeSource source;
+  ManualScheduler scheduler;
+  const RemoteFileInfo file = source.AddSyntheticFile("https://h/f", 1000, 7);
+  constexpr RetryConfig kMany{.max_retries = 1000,
+                              .deadline = milliseconds(3'000),
+                              .base_delay = milliseconds(100),
+                              .max_delay = milliseconds(400)};
+  RetryingRangeSource retrying(source, scheduler, kMany);
+  source.FailNextProbes(MemoryRangeSource::kForever, Status(ErrorCode::kTransport, "refused"));
+  const auto probed = fakes::WhileTimePasses(scheduler, milliseconds(50),
+                                             [&] { return retrying.Reprobe(file.url); });
+  ASSERT_TRUE(probed.has_value());
+  ASSERT_FALSE(probed->value.ok());
+  EXPECT_EQ(probed->value.status().code(), ErrorCode::kTransport);
+  EXPECT_LE(probed->elapsed, kMany.deadline);
+  EXPECT_GT(source.probe_count(), 2u);
+  EXPECT_LT(source.probe_count(), 1u + kMany.max_retries);
+}
+
+TEST(RetryingRangeSourceProbeTest, ReprobeRetriesAreCountedUnderTheFilesUrl) {
+  MemoryRangeSource source;
+  ManualScheduler scheduler;
+  const RemoteFileInfo file = source.AddSyntheticFile("https://h/f", 1000, 7);
+  Metrics metrics({file.url});
+  RetryingRangeSource retrying(source, scheduler, kConfig, &metrics);
+  source.FailNextProbes(2, Status(ErrorCode::kServerBusy, "HTTP 503"));
+  const auto probed = fakes::WhileTimePasses(scheduler, milliseconds(10),
+                                             [&] { return retrying.Reprobe(file.url); });
+  ASSERT_TRUE(probed.has_value());
+  ASSERT_TRUE(probed->value.ok());
+  EXPECT_EQ(metrics.TrafficOf(file.url).retries, 2u);
+}
+
 TEST_F(RetryingRangeSourceTest, ExpiredRedirectTargetIsResolvedAgainOnce) {
   RemoteFileInfo redirected = file_;
   redirected.final_url = "https://cdn/f?signature=old";
