@@ -43,4 +43,15 @@ Status CheckRedirect(const HttpOptions& options, std::string_view from, std::str
   return Status::Ok();
 }
 
+Status RangeRedirect(const HttpOptions& options, std::string_view from, const std::string& answer,
+                     const Result<std::string>& location) {
+  if (!location.ok()) return location.status();
+  // The hop count is the caller's: 0 leaves the limit out of this check.
+  if (Status allowed = CheckRedirect(options, from, *location, 0); !allowed.ok()) {
+    return Status(ErrorCode::kHttpStatus, answer + " to a range request: " + allowed.message());
+  }
+  return Status(ErrorCode::kRedirected, answer + " to a range request, to " + RedactUrl(*location))
+      .WithRedirectTo(*location);
+}
+
 }  // namespace rangefs::http

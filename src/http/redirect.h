@@ -17,8 +17,8 @@
 
 namespace rangefs::http {
 
-// RFC 9110 suggests clients follow at most a handful of redirects; 10 matches curl's CLI.
-inline constexpr long kMaxRedirects = 10;
+// The probe's and the listing fetch's hop limit, the range fetches' (rangefs::kMaxRedirects).
+inline constexpr long kMaxRedirects = rangefs::kMaxRedirects;
 
 // The redirect statuses that name another location for the same request (RFC 9110 15.4).
 bool IsRedirect(long code);
@@ -32,5 +32,14 @@ std::optional<Result<std::string>> RedirectLocation(CURL* handle, long code,
 // `redirects` + 1. The error names both URLs, redacted.
 Status CheckRedirect(const HttpOptions& options, std::string_view from, std::string_view to,
                      long redirects);
+
+// What a redirect answer (`answer`, e.g. "HTTP 302 Found") to a range GET of `from` means:
+// kRedirected with the target in Status::redirect_to() when `location` may be followed by the
+// rules of CheckRedirect but the hop limit (the caller counts hops: RetryingRangeSource);
+// kHttpStatus, naming why, when the answer names no usable location or one that may not be
+// followed. The range GET does not follow it itself: the retry layer asks again at the target
+// as a new attempt, with the credentials RequestSetup::RequestFor allows there.
+Status RangeRedirect(const HttpOptions& options, std::string_view from, const std::string& answer,
+                     const Result<std::string>& location);
 
 }  // namespace rangefs::http
