@@ -6,6 +6,15 @@
 // resolve the original URL again, once per fetch, and go on at the new address when the
 // version there is the same.
 //
+// A fetch the inner source ends with kRedirected (a server that answers HEAD itself and
+// redirects range GETs, as signing front ends of object stores do) is asked again at once at
+// the target the status names: not a retry, and with the same range and precondition, so the
+// answer there is held to the pinned version like any other. At most kMaxRedirects in a row; a
+// redirect that repeats a hop of the same chain is a loop. Either ends the fetch (kHttpStatus)
+// with one log line. The target is remembered for the file's URL, and later fetches go
+// straight there, until a fetch from it fails: then it is forgotten, and fetches go back to
+// where the redirect came from (which redirects again; a 403/404/410 there re-resolves first).
+//
 // Bounded: once a fetch has failed, it ends by its deadline (RetryConfig::deadline from its
 // start) whatever the inner source does; bytes the inner source delivers after that are
 // refused, which aborts the transfer. A deadline that falls while the sink is taking bytes ends
@@ -51,17 +60,25 @@ class RetryingRangeSource final : public ForwardingRangeSource {
   friend class Fetch;
 
   double Random01();
-  // The file as it should be fetched now: at the address a re-resolution found, if any.
+  // The file as it should be fetched now: at the address a redirect of a range GET led to, if
+  // one is remembered; else at the address a re-resolution found, if any.
   RemoteFileInfo CurrentAddress(const RemoteFileInfo& file);
   void RememberAddress(const std::string& url, const std::string& final_url);
+  // A range GET of `url` was redirected to `target`, where later ones go. Returns whether no
+  // target was remembered for `url` before.
+  bool RememberRedirect(const std::string& url, const std::string& target);
+  // A fetch of `url` at `address` failed: if that is the remembered redirect target, it is
+  // forgotten. Returns whether it was.
+  bool ForgetRedirect(const std::string& url, const std::string& address);
 
   Scheduler& scheduler_;
   const RetryPolicy policy_;
   Metrics* const metrics_;
 
   std::mutex mu_;
-  std::mt19937_64 random_;                        // Guarded by mu_
-  std::map<std::string, std::string> addresses_;  // url -> final URL; Guarded by mu_
+  std::mt19937_64 random_;                         // Guarded by mu_
+  std::map<std::string, std::string> addresses_;   // url -> re-resolved final URL; Guarded by mu_
+  std::map<std::string, std::string> redirected_;  // url -> range GET target; Guarded by mu_
 };
 
 }  // namespace rangefs
