@@ -28,12 +28,13 @@ http::ResponseIdentity IdentityOf(CURL* easy) {
 // nullopt for the statuses JudgeRangeStatus classifies.
 std::optional<Status> FailureStatus(const HttpOptions& options, CURL* easy, long code,
                                     const Exchange& exchange, const RemoteFileInfo& file) {
-  if (std::optional<Result<std::string>> location = RedirectLocation(easy, code, exchange)) {
+  if (IsRedirect(code)) {
     // Servers that sign URLs for their storage answer HEAD themselves and redirect each GET:
     // the redirect is checked here and followed by the retry layer, which keeps the hop count
     // and remembers the target (libcurl's FOLLOWLOCATION would send the user's headers
     // anywhere).
-    return RangeRedirect(options, file.final_url, DescribeStatus(exchange, code), *location);
+    return RangeRedirect(options, file.final_url, DescribeStatus(exchange, code),
+                         ResponseHeader(easy, "Location"));
   }
   if ((code == 403 || code == 404 || code == 410) && file.final_url != file.url) {
     return Status(ErrorCode::kUrlExpired,

@@ -33,13 +33,21 @@ std::optional<Result<std::string>> RedirectLocation(CURL* handle, long code,
 Status CheckRedirect(const HttpOptions& options, std::string_view from, std::string_view to,
                      long redirects);
 
-// What a redirect answer (`answer`, e.g. "HTTP 302 Found") to a range GET of `from` means:
-// kRedirected with the target in Status::redirect_to() when `location` may be followed by the
-// rules of CheckRedirect but the hop limit (the caller counts hops: RetryingRangeSource);
-// kHttpStatus, naming why, when the answer names no usable location or one that may not be
-// followed. The range GET does not follow it itself: the retry layer asks again at the target
-// as a new attempt, with the credentials RequestSetup::RequestFor allows there.
+// Where a redirect's Location (`location`: the field's value, relative or absolute) leads from
+// `base`, the URL that was asked: absolute, resolved by RFC 3986 section 5 as libcurl resolves
+// it. kHttpStatus naming the problem when it cannot be resolved.
+Result<std::string> ResolveLocation(std::string_view base, std::string_view location);
+
+// What a redirect answer (`answer`, e.g. "HTTP 302 Found") to a range GET of `from` with the
+// Location field `location` (nullopt when it has none) means: kRedirected with the absolute
+// target in Status::redirect_to() when it may be followed by the rules of CheckRedirect but the
+// hop limit (the caller counts hops: RetryingRangeSource); kHttpStatus, naming why, when the
+// answer names no usable location or one that may not be followed. The range GET does not
+// follow it itself: the retry layer asks again at the target as a new attempt, with the
+// credentials RequestSetup::RequestFor allows there. (Unlike RedirectLocation this needs no
+// finished transfer: libcurl resolves CURLINFO_REDIRECT_URL only once a transfer is done, and
+// a range GET judges its answer at the first body byte.)
 Status RangeRedirect(const HttpOptions& options, std::string_view from, const std::string& answer,
-                     const Result<std::string>& location);
+                     const std::optional<std::string>& location);
 
 }  // namespace rangefs::http

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "rangefs/http_range_source.h"
 #include "rangefs/status.h"
@@ -52,11 +55,42 @@ TEST(RangeRedirectTest, HttpsToHttpOnlyWhenAllowed) {
 }
 
 TEST(RangeRedirectTest, MissingLocationEndsTheRead) {
-  const Status missing(ErrorCode::kHttpStatus, "HTTP 302 Found without a usable Location");
-  const Status status =
-      RangeRedirect(HttpOptions{}, "http://front/f", kAnswer, Result<std::string>(missing));
-  EXPECT_EQ(status.code(), ErrorCode::kHttpStatus);
-  EXPECT_EQ(status.message(), missing.message());
+  for (const std::optional<std::string>& location :
+       {std::optional<std::string>(), std::optional<std::string>(""),
+        std::optional<std::string>("  "), std::optional<std::string>("\r\n")}) {
+    const Status status = RangeRedirect(HttpOptions{}, "http://front/f", kAnswer, location);
+    EXPECT_EQ(status.code(), ErrorCode::kHttpStatus);
+    EXPECT_EQ(status.message(), "HTTP 302 Found to a range request without a usable Location");
+  }
+  const Status bad =
+      RangeRedirect(HttpOptions{}, "http://front/f", kAnswer, std::string("http://[::1/x"));
+  EXPECT_EQ(bad.code(), ErrorCode::kHttpStatus);
+  EXPECT_NE(bad.message().find("unusable Location"), std::string::npos) << bad.message();
+}
+
+TEST(RangeRedirectTest, RelativeLocationIsResolvedAgainstTheUrlAsked) {
+  const Status status = RangeRedirect(HttpOptions{}, "https://front:8443/dir/f?x=1", kAnswer,
+                                      std::string("../store/f?sig=1"));
+  EXPECT_EQ(status.code(), ErrorCode::kRedirected);
+  EXPECT_EQ(status.redirect_to(), "https://front:8443/store/f?sig=1");
+}
+
+TEST(ResolveLocationTest, ResolvesAsRfc3986Says) {
+  const std::string base = "http://front/a/b/f?q=1";
+  for (const auto& [location, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"https://store/f", "https://store/f"},
+           {"/x/y", "http://front/x/y"},
+           {"g", "http://front/a/b/g"},
+           {"../g?s=2", "http://front/a/g?s=2"},
+           {"//other:81/p", "http://other:81/p"},
+           {"?sig=3", "http://front/a/b/f?sig=3"},
+           {"file:///etc/passwd", "file:///etc/passwd"}}) {
+    SCOPED_TRACE(location);
+    const Result<std::string> resolved = ResolveLocation(base, location);
+    ASSERT_TRUE(resolved.ok()) << resolved.status().ToString();
+    EXPECT_EQ(*resolved, expected);
+  }
+  EXPECT_FALSE(ResolveLocation(base, std::string("http://x/\0y", 12)).ok());
 }
 
 TEST(RangeRedirectTest, CredentialsInEitherUrlAreNotShown) {
