@@ -11,7 +11,8 @@
 // the target the status names: not a retry, and with the same range and precondition, so the
 // answer there is held to the pinned version like any other. At most kMaxRedirects in a row; a
 // redirect that repeats a hop of the same chain is a loop. Either ends the fetch (kHttpStatus)
-// with one log line. The target is remembered for the file's URL, and later fetches go
+// with one log line. Where a chain ends with the range served is remembered for the file's
+// URL (never an intermediate hop, nor the end of a chain that failed), and later fetches go
 // straight there, until a fetch from it fails: then it is forgotten, and fetches go back to
 // where the redirect came from (which redirects again; a 403/404/410 there re-resolves first).
 //
@@ -64,8 +65,8 @@ class RetryingRangeSource final : public ForwardingRangeSource {
   // one is remembered; else at the address a re-resolution found, if any.
   RemoteFileInfo CurrentAddress(const RemoteFileInfo& file);
   void RememberAddress(const std::string& url, const std::string& final_url);
-  // A range GET of `url` was redirected to `target`, where later ones go. Returns whether no
-  // target was remembered for `url` before.
+  // Range GETs of `url` were redirected to `target`, which served one: later ones go there.
+  // Returns whether no target was remembered for `url` before.
   bool RememberRedirect(const std::string& url, const std::string& target);
   // A fetch of `url` at `address` failed: if that is the remembered redirect target, it is
   // forgotten. Returns whether it was.

@@ -166,10 +166,24 @@ void RetryingRangeSource::Fetch::OnAttemptDone(uint64_t attempt, const Status& s
   {
     std::unique_lock lock(mu_);
     if (finished_ || attempt != attempt_) return;
-    if (status.ok()) return Finish(lock, status);
     if (status.code() == ErrorCode::kRedirected) return FollowRedirect(lock, status);
+    const bool redirected = !hops_.empty();
     hops_.clear();
+    if (status.ok() && !redirected) return Finish(lock, status);
     address = address_;
+  }
+  if (status.ok()) {
+    // A chain of redirects ended at an address that served the range: later fetches of the
+    // file go there directly. Remembered before the sink hears of the end, as it may start the
+    // next fetch; intermediate hops, and chains that end otherwise, are never remembered.
+    if (owner_.RememberRedirect(file_.url, address)) {
+      spdlog::info(
+          "{}: the server redirects range requests (to {}); asking there directly "
+          "from now on",
+          RedactUrl(file_.url), RedactUrl(address));
+    }
+    std::unique_lock lock(mu_);
+    return Finish(lock, status);
   }
   // An address a redirect led to failed (a signed URL that expired, a storage host that is
   // down): later fetches go back to where the redirect came from, to be redirected anew.
@@ -253,9 +267,11 @@ void RetryingRangeSource::Fetch::FollowRedirect(std::unique_lock<std::mutex>& lo
                          RedactUrl(hop.first) + " to " + RedactUrl(hop.second) + ")");
   }
   if (refused) {
+    // Where the chain began: the remembered target, if the fetch started there.
+    const std::string start = hops_.empty() ? address_ : hops_.front().first;
     const bool call_sink = EndLocked(*refused);
     lock.unlock();
-    owner_.ForgetRedirect(file_.url, hop.first);
+    owner_.ForgetRedirect(file_.url, start);
     spdlog::warn("{} bytes={}-{}: {}", RedactUrl(file_.url), range_.first, range_.last,
                  refused->message());
     if (call_sink) sink_->OnDone(*refused);
@@ -267,17 +283,8 @@ void RetryingRangeSource::Fetch::FollowRedirect(std::unique_lock<std::mutex>& lo
   deadline_armed_ = true;
   lock.unlock();
 
-  // One line at info when a URL starts being redirected (again, after a target failed); the
-  // further hops of a chain at debug.
-  if (owner_.RememberRedirect(file_.url, hop.second)) {
-    spdlog::info(
-        "{}: the server redirects range requests (to {}); following, and asking "
-        "where they lead directly from now on",
-        RedactUrl(file_.url), RedactUrl(hop.second));
-  } else {
-    spdlog::debug("{} bytes={}-{}: redirected from {} to {}", RedactUrl(file_.url), range_.first,
-                  range_.last, RedactUrl(hop.first), RedactUrl(hop.second));
-  }
+  spdlog::debug("{} bytes={}-{}: redirected from {} to {}", RedactUrl(file_.url), range_.first,
+                range_.last, RedactUrl(hop.first), RedactUrl(hop.second));
   // A chain of redirects, each hop bounded by the request timeout, is bounded as a whole by
   // the fetch's deadline.
   if (arm_deadline) ArmDeadline();

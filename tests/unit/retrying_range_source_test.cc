@@ -361,8 +361,43 @@ TEST_F(RetryingRangeSourceTest, TenRedirectsInARowAreFollowedElevenAreNot) {
       EXPECT_NE(sink->status()->message().find("more than 10 redirects"), std::string::npos)
           << sink->status()->message();
       EXPECT_EQ(source_.fetch_count(), static_cast<size_t>(kMaxRedirects) + 1);
+      // No hop of the refused chain is remembered: the next fetch starts over, and fails alike
+      // (a fetch starting at a later hop would be served).
+      source_.ResetCounters();
+      auto again = std::make_shared<CollectingSink>();
+      retrying_.StartFetch(file, {100, 199}, FetchPriority::kDemand, again);
+      scheduler_.AdvanceBy(milliseconds(0));
+      ASSERT_TRUE(again->status().has_value());
+      EXPECT_EQ(again->status()->code(), ErrorCode::kHttpStatus);
+      ASSERT_FALSE(source_.fetched_addresses().empty());
+      EXPECT_EQ(source_.fetched_addresses().front(), url);
     }
   }
+}
+
+TEST_F(RetryingRangeSourceTest, OnlyAChainThatServedTheRangeIsRemembered) {
+  source_.RedirectFetchesAt(file_.url, "https://store/hop");
+  source_.RedirectFetchesAt("https://store/hop", kTarget);
+  source_.FailNextFetches(1, Status(ErrorCode::kProtocolViolation, "Content-Range lies"));
+  std::shared_ptr<CollectingSink> failed = Start({0, 99});
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_TRUE(failed->status().has_value());
+  EXPECT_EQ(failed->status()->code(), ErrorCode::kProtocolViolation);
+
+  source_.ResetCounters();
+  std::shared_ptr<CollectingSink> served = Start({0, 99});
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_TRUE(served->status().has_value());
+  EXPECT_TRUE(served->status()->ok()) << served->status()->ToString();
+  EXPECT_EQ(source_.fetched_addresses(),
+            (std::vector<std::string>{file_.url, "https://store/hop", kTarget}))
+      << "the failed chain left nothing behind";
+
+  source_.ResetCounters();
+  std::shared_ptr<CollectingSink> later = Start({100, 199});
+  ASSERT_TRUE(later->status().has_value() && later->status()->ok());
+  EXPECT_EQ(source_.fetched_addresses(), (std::vector<std::string>{kTarget}))
+      << "where the chain ended, not a hop on the way";
 }
 
 TEST_F(RetryingRangeSourceTest, RedirectChainIsBoundedByTheDeadline) {
