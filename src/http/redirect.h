@@ -1,6 +1,7 @@
-// Redirects, followed one checked hop at a time by the probe and the listing fetch alike: only
-// http and https, never from https to http unless allowed, at most kMaxRedirects hops. (The
-// caller decides per hop which credentials go along: RequestSetup::RequestFor.)
+// Redirects, followed one checked hop at a time by the probe, the listing fetch and (through
+// the retry layer, RangeRedirect) the range GETs alike: only http and https, never from https
+// to http unless allowed, at most kMaxRedirects hops. (The caller decides per hop which
+// credentials go along: RequestSetup::RequestFor.)
 //
 // Thread-safety: pure functions.
 #pragma once
