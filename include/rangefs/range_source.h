@@ -35,6 +35,10 @@ class RangeSink {
 // Demand fetches serve a reader that is waiting; prefetches may queue behind them.
 enum class FetchPriority { kDemand, kPrefetch };
 
+// Most redirects one request follows in a row, the probe's and a range fetch's alike. RFC 9110
+// suggests clients follow a handful; 10 matches curl's CLI.
+inline constexpr int kMaxRedirects = 10;
+
 class RangeSource {
  public:
   virtual ~RangeSource() = default;
@@ -49,7 +53,11 @@ class RangeSource {
   // fail or wait. This default asks once.
   virtual Result<RemoteFileInfo> Reprobe(const std::string& url) { return Probe(url); }
 
-  // Starts fetching `range` of `file` into `sink` and returns without waiting.
+  // Starts fetching `range` of `file` into `sink` and returns without waiting. The request
+  // goes to file.final_url. A source may end it with kRedirected, naming in
+  // Status::redirect_to() the checked address the bytes are to be asked for at instead (a
+  // server that redirects range requests its HEAD did not): the caller follows it, at most
+  // kMaxRedirects in a row (RetryingRangeSource does).
   // REQUIRES: range.last < file.size.
   virtual void StartFetch(const RemoteFileInfo& file, const ByteRange& range,
                           FetchPriority priority, std::shared_ptr<RangeSink> sink) = 0;

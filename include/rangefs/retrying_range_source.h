@@ -9,6 +9,15 @@
 // Reprobe (a probe of a file the mount serves, at revalidation) is retried the same way, by
 // the same policy and within the same deadline, waiting out each backoff on the scheduler;
 // Probe (the mount's, which must fail fast on a bad URL) and Expedite are forwarded as they are.
+// A fetch the inner source ends with kRedirected (a server that answers HEAD itself and
+// redirects range GETs, as signing front ends of object stores do) is asked again at once at
+// the target the status names: not a retry, and with the same range and precondition, so the
+// answer there is held to the pinned version like any other. At most kMaxRedirects in a row; a
+// redirect that repeats a hop of the same chain is a loop. Either ends the fetch (kHttpStatus)
+// with one log line. Where a chain ends with the range served is remembered for the file's
+// URL (never an intermediate hop, nor the end of a chain that failed), and later fetches go
+// straight there, until a fetch from it fails: then it is forgotten, and fetches go back to
+// where the redirect came from (which redirects again; a 403/404/410 there re-resolves first).
 //
 // Bounded: once a fetch has failed, it ends by its deadline (RetryConfig::deadline from its
 // start) whatever the inner source does; bytes the inner source delivers after that are
@@ -65,17 +74,25 @@ class RetryingRangeSource final : public ForwardingRangeSource {
   double Random01();
   // Blocks until the scheduler has let `delay` pass (or dropped the wait: it is stopping).
   void WaitOnScheduler(std::chrono::milliseconds delay);
-  // The file as it should be fetched now: at the address a re-resolution found, if any.
+  // The file as it should be fetched now: at the address a redirect of a range GET led to, if
+  // one is remembered; else at the address a re-resolution found, if any.
   RemoteFileInfo CurrentAddress(const RemoteFileInfo& file);
   void RememberAddress(const std::string& url, const std::string& final_url);
+  // Range GETs of `url` were redirected to `target`, which served one: later ones go there.
+  // Returns whether no target was remembered for `url` before.
+  bool RememberRedirect(const std::string& url, const std::string& target);
+  // A fetch of `url` at `address` failed: if that is the remembered redirect target, it is
+  // forgotten. Returns whether it was.
+  bool ForgetRedirect(const std::string& url, const std::string& address);
 
   Scheduler& scheduler_;
   const RetryPolicy policy_;
   Metrics* const metrics_;
 
   std::mutex mu_;
-  std::mt19937_64 random_;                        // Guarded by mu_
-  std::map<std::string, std::string> addresses_;  // url -> final URL; Guarded by mu_
+  std::mt19937_64 random_;                         // Guarded by mu_
+  std::map<std::string, std::string> addresses_;   // url -> re-resolved final URL; Guarded by mu_
+  std::map<std::string, std::string> redirected_;  // url -> range GET target; Guarded by mu_
 };
 
 }  // namespace rangefs

@@ -20,6 +20,7 @@ enum class ErrorCode {
   kTruncated,            // the body ended before the promised bytes (the rest may follow)
   kServerBusy,           // 408, 429 or 5xx: the server may answer later (see retry_after())
   kUrlExpired,           // 403, 404 or 410 from a URL reached by redirect (presigned, expired)
+  kRedirected,           // a range request was redirected: ask again at redirect_to()
   kHttpStatus,           // the server answered with a status we cannot use (404, 500, ...)
   kRangeNotSupported,    // the server answered a range request with the whole file (200)
   kRangeNotSatisfiable,  // 416: the range lies outside the file as the server sees it
@@ -56,10 +57,19 @@ class [[nodiscard]] Status {
     return std::move(*this);
   }
 
+  // Where a kRedirected answer says the bytes are: an absolute http(s) URL, already checked
+  // against the redirect rules by the source that saw it. Empty for every other status.
+  const std::string& redirect_to() const { return redirect_to_; }
+  Status&& WithRedirectTo(std::string url) && {
+    redirect_to_ = std::move(url);
+    return std::move(*this);
+  }
+
  private:
   ErrorCode code_ = ErrorCode::kOk;
   std::string message_;
   std::optional<std::chrono::milliseconds> retry_after_;
+  std::string redirect_to_;
 };
 
 // Whether trying the same request again may succeed: transport failures, truncated bodies and

@@ -49,6 +49,12 @@ whatever is answered, a status or a redirect too. The log's "fault" field names 
                             head when no fault is left), so the file's URL is a valid one
     location=URL            a redirect with exactly this Location (e.g. file:///etc/passwd)
     redirect_status=CODE    301|302|303|307|308 for redirect and location (default 302)
+    sign=1                  with redirect: the Location's options segment also carries sig=K,
+                            K numbering the redirects of this URL (1, 2, ...; the number of the
+                            request as times counts it): a new address each time, as a front end
+                            that signs a storage URL per request makes. With gone_after, each
+                            signed address expires on its own
+    sig=TEXT                no effect: what sign=1 adds (a signature that makes the URL unique)
     drop=N                  headers and N body bytes, then shutdown + close
     short=N                 the full Content-Length, N body bytes fewer, then shutdown + close
     stall=N                 headers and N body bytes, then silence, the connection held open
@@ -361,6 +367,8 @@ _OPTION_SPECS: dict[str, tuple[Callable[[str], object], object]] = {
     "redirect": (_count(0, 1000), None),
     "location": (_field_value, None),
     "redirect_status": (_status_code(300, 399, (301, 302, 303, 307, 308)), None),
+    "sign": (_flag, False),
+    "sig": (_field_value, None),
     "drop": (_count(), None),
     "short": (_count(), None),
     "stall": (_count(), None),
@@ -446,6 +454,8 @@ def parse_options(segment: str) -> dict:
         raise OptionError("option 'retry_after' needs 'status'")
     if "redirect_status" in seen and not seen & {"redirect", "location"}:
         raise OptionError("option 'redirect_status' needs 'redirect' or 'location'")
+    if "sign" in seen and "redirect" not in seen:
+        raise OptionError("option 'sign' needs 'redirect'")
     for selector in ("times", "after"):
         if selector in seen and not active_faults(options):
             raise OptionError(f"option '{selector}' given without a fault to limit")
@@ -1019,20 +1029,28 @@ def _has_matching_shape(options: dict, range_field: str) -> bool:
     return count == 1 if options["mpgarbage"] == "single" else count >= 2
 
 
-def _next_redirect_segment(raw_segment: str, redirect: int) -> str:
+def _next_redirect_segment(raw_segment: str, redirect: int,
+                           signature: Optional[int] = None) -> str:
     """The options segment with redirect=N-1; at 0 without redirect, and then also without
-    what only made sense with it (redirect_status; times, after and head when no fault is
-    left)."""
+    what only made sense with it (redirect_status, sign; times, after and head when no fault
+    is left). With a signature (sign=1), sig=<signature> in place of any earlier sig."""
     items = [(urllib.parse.unquote(item.partition("=")[0]), item)
              for item in raw_segment.split(",")]
+    if signature is not None:
+        items = [(key, item) for key, item in items if key != "sig"]
     if redirect > 1:
-        return ",".join(f"redirect={redirect - 1}" if key == "redirect" else item
-                        for key, item in items)
-    items = [(key, item) for key, item in items if key not in ("redirect", "redirect_status")]
-    keys = {key for key, _ in items}
-    if not keys & set(FAULT_OPTIONS):
+        items = [(key, f"redirect={redirect - 1}" if key == "redirect" else item)
+                 for key, item in items]
+    else:
         items = [(key, item) for key, item in items
-                 if key not in ("times", "after") and (key != "head" or "gone_after" in keys)]
+                 if key not in ("redirect", "redirect_status", "sign")]
+        keys = {key for key, _ in items}
+        if not keys & set(FAULT_OPTIONS):
+            items = [(key, item) for key, item in items
+                     if key not in ("times", "after")
+                     and (key != "head" or "gone_after" in keys)]
+    if signature is not None:
+        items.append(("sig", f"sig={signature}"))
     return ",".join(item for _, item in items) or "-"
 
 
@@ -1615,15 +1633,18 @@ class _Handler(BaseHTTPRequestHandler):
         values = self.headers.get_all(name, [])
         return len(values) == 1 and values[0].strip() == value
 
-    def _redirect_plan(self, options: dict, raw_segment: str, raw_rest: str) -> Plan:
+    def _redirect_plan(self, options: dict, raw_segment: str, raw_rest: str,
+                       number: int) -> Plan:
+        """`number`: of this request among the matching ones (sign=1's signature)."""
         status = options["redirect_status"] or 302
         if options["location"] is not None:
             location = options["location"]
         elif self.server.fixed_options is not None:
             location = f"{self.server.base_url}/{raw_rest}"  # nothing in the URL to count down
         else:
-            location = (f"{self.server.base_url}/"
-                        f"{_next_redirect_segment(raw_segment, options['redirect'])}/{raw_rest}")
+            segment = _next_redirect_segment(raw_segment, options["redirect"],
+                                             number if options["sign"] else None)
+            location = f"{self.server.base_url}/{segment}/{raw_rest}"
         return _text_plan(status, f"redirected to {location}", [("Location", location)])
 
     def _plan(self, record: dict) -> tuple[Plan, Optional[int]]:
@@ -1692,6 +1713,7 @@ class _Handler(BaseHTTPRequestHandler):
                      raw_segment: str, raw_rest: str) -> tuple[Plan, Optional[int]]:
         faults = active_faults(options)
         active = False
+        number = 0
         if faults and matching and not _has_matching_shape(options, record["range"]):
             matching = False
         if faults and matching:
@@ -1709,7 +1731,7 @@ class _Handler(BaseHTTPRequestHandler):
                 replaced = _text_plan(options["status"],
                                       f"injected status {options['status']}", headers)
             elif options["location"] is not None or options["redirect"]:
-                replaced = self._redirect_plan(options, raw_segment, raw_rest)
+                replaced = self._redirect_plan(options, raw_segment, raw_rest, number)
             if replaced is not None:
                 apply_transfer_faults(replaced, options)
                 return replaced, None

@@ -16,6 +16,8 @@ const char* ErrorCodeName(ErrorCode code) {
       return "server-busy";
     case ErrorCode::kUrlExpired:
       return "url-expired";
+    case ErrorCode::kRedirected:
+      return "redirected";
     case ErrorCode::kHttpStatus:
       return "http-status";
     case ErrorCode::kRangeNotSupported:

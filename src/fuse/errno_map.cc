@@ -28,6 +28,7 @@ int ErrnoFor(ErrorCode code) {
     case ErrorCode::kTruncated:
     case ErrorCode::kServerBusy:
     case ErrorCode::kUrlExpired:
+    case ErrorCode::kRedirected:
     case ErrorCode::kHttpStatus:
     case ErrorCode::kRangeNotSupported:
     case ErrorCode::kRangeNotSatisfiable:

@@ -41,8 +41,9 @@ class HttpRangeSource final : public RangeSource {
   }
 
  private:
-  // What a ranged GET of `file` goes out with: the request, straight to the probe's final URL
-  // with credentials only if that is the user's origin, and a handle of the pool.
+  // What a ranged GET of `file` goes out with: the request, straight to file.final_url (the
+  // probe's final URL, or where the retry layer was redirected to) with credentials only if
+  // that is the user's origin, and a handle of the pool.
   struct Prepared {
     Request request;
     CurlHandlePool::Lease lease;
@@ -102,8 +103,8 @@ void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& ra
   }
   Result<Prepared> prepared = Prepare(file);
   if (!prepared.ok()) return sink->OnDone(prepared.status());
-  Submit(std::make_unique<RangeTransfer>(std::move(prepared->lease), file, range, std::move(sink),
-                                         lies_, metrics_),
+  Submit(std::make_unique<RangeTransfer>(std::move(prepared->lease), options_, file, range,
+                                         std::move(sink), lies_, metrics_),
          prepared->request, priority);
 }
 
@@ -147,9 +148,10 @@ void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
                                             std::shared_ptr<RangeSink> sink) {
       StartFetch(file, range, priority, std::move(sink));
     };
-    Submit(std::make_unique<MultiRangeTransfer>(
-               std::move(prepared->lease), file, std::move(group_ranges), std::move(group_sinks),
-               multi_ranges_, target->origin, metrics_, std::move(ask_alone)),
+    Submit(std::make_unique<MultiRangeTransfer>(std::move(prepared->lease), options_, file,
+                                                std::move(group_ranges), std::move(group_sinks),
+                                                multi_ranges_, target->origin, metrics_,
+                                                std::move(ask_alone)),
            prepared->request, priority);
   }
 }

@@ -10,12 +10,13 @@
 
 namespace rangefs::http {
 
-MultiRangeTransfer::MultiRangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file,
-                                       std::vector<ByteRange> ranges,
+MultiRangeTransfer::MultiRangeTransfer(CurlHandlePool::Lease lease, const HttpOptions& options,
+                                       const RemoteFileInfo& file, std::vector<ByteRange> ranges,
                                        std::vector<std::shared_ptr<RangeSink>> sinks,
                                        MultiRangeMemory& memory, std::string origin,
                                        Metrics* metrics, AskAlone ask_alone)
     : lease_(std::move(lease)),
+      options_(options),
       file_(file),
       memory_(memory),
       origin_(std::move(origin)),
@@ -88,9 +89,11 @@ void MultiRangeTransfer::OnComplete(CURLcode result) {
                                         std::to_string(wanted.range.first + wanted.delivered) +
                                         "-" + std::to_string(wanted.range.last));
     }
-    spdlog::info("GET {} bytes={}-{} (one of {} ranges) ended after {} bytes: {}", url,
-                 wanted.range.first, wanted.range.last, wanted_.size(), wanted.delivered,
-                 own.ToString());
+    // A redirect is followed by the retry layer, which logs what it makes of it.
+    spdlog::log(own.code() == ErrorCode::kRedirected ? spdlog::level::debug : spdlog::level::info,
+                "GET {} bytes={}-{} (one of {} ranges) ended after {} bytes: {}", url,
+                wanted.range.first, wanted.range.last, wanted_.size(), wanted.delivered,
+                own.ToString());
     wanted.sink->OnDone(own);
   }
 }
@@ -116,7 +119,7 @@ Status MultiRangeTransfer::CheckHeaders() {
   if (code == 400 || code == 501) {
     return Status(ErrorCode::kProtocolViolation, DescribeStatus(exchange_, code));
   }
-  const Result<RangeAnswer> answer = JudgeRangeStatus(easy, code, exchange_, file_);
+  const Result<RangeAnswer> answer = JudgeRangeStatus(options_, easy, code, exchange_, file_);
   if (!answer.ok()) return answer.status();
   if (*answer == RangeAnswer::kWholeFile) {
     if (Status same = CheckAnswerVersion(easy, file_, ContentLength(easy)); !same.ok()) {

@@ -12,8 +12,8 @@
 // thread that creates it and, once submitted, runs only on the engine thread (libcurl's
 // callbacks and OnComplete).
 // Ownership: the transfer owns its leased easy handle, its header list and the exchange those
-// point into; the MultiRangeMemory it reports to must outlive it (HttpRangeSource owns it, and
-// declares it before the engine).
+// point into; the MultiRangeMemory it reports to and the options it judges redirects by must
+// outlive it (HttpRangeSource owns both, and declares them before the engine).
 #pragma once
 
 #include <curl/curl.h>
@@ -70,10 +70,10 @@ class MultiRangeTransfer final : public http::Transfer {
   using AskAlone = std::function<void(const ByteRange& range, std::shared_ptr<RangeSink> sink)>;
 
   // `metrics` (may be null) counts the request when it ends.
-  MultiRangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file,
-                     std::vector<ByteRange> ranges, std::vector<std::shared_ptr<RangeSink>> sinks,
-                     MultiRangeMemory& memory, std::string origin, Metrics* metrics,
-                     AskAlone ask_alone);
+  MultiRangeTransfer(CurlHandlePool::Lease lease, const HttpOptions& options,
+                     const RemoteFileInfo& file, std::vector<ByteRange> ranges,
+                     std::vector<std::shared_ptr<RangeSink>> sinks, MultiRangeMemory& memory,
+                     std::string origin, Metrics* metrics, AskAlone ask_alone);
 
   bool Configure(const ProgressLimits& limits);
 
@@ -112,6 +112,7 @@ class MultiRangeTransfer final : public http::Transfer {
   static size_t OnBody(char* data, size_t size, size_t count, void* user);
 
   CurlHandlePool::Lease lease_;
+  const HttpOptions& options_;
   const RemoteFileInfo file_;
   MultiRangeMemory& memory_;
   const std::string origin_;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "http/protocol.h"
+#include "http/redirect.h"
 #include "http/validators.h"
 
 namespace rangefs::http {
@@ -21,15 +22,18 @@ http::ResponseIdentity IdentityOf(CURL* easy) {
 }
 
 // What a range request's status says when it is neither 200 nor 206 nor 412 nor 416, and is
-// not final: a redirect or an expired redirect target (resolve the URL again), or a server that
-// is busy or failing for now (retry, after Retry-After if it says). nullopt for the statuses
-// JudgeRangeStatus classifies.
-std::optional<Status> FailureStatus(CURL* easy, long code, const Exchange& exchange,
-                                    const RemoteFileInfo& file) {
-  if (code >= 300 && code <= 399) {
-    // Range requests go to the probe's final address and do not follow redirects: a redirect
-    // now means that address moved, and the original URL knows where to.
-    return Status(ErrorCode::kUrlExpired, DescribeStatus(exchange, code) + " to a range request");
+// not final: a redirect (ask again where it leads), an expired redirect target (resolve the URL
+// again), or a server that is busy or failing for now (retry, after Retry-After if it says).
+// nullopt for the statuses JudgeRangeStatus classifies.
+std::optional<Status> FailureStatus(const HttpOptions& options, CURL* easy, long code,
+                                    const Exchange& exchange, const RemoteFileInfo& file) {
+  if (IsRedirect(code)) {
+    // Servers that sign URLs for their storage answer HEAD themselves and redirect each GET:
+    // the redirect is checked here and followed by the retry layer, which keeps the hop count
+    // and remembers the target (libcurl's FOLLOWLOCATION would send the user's headers
+    // anywhere).
+    return RangeRedirect(options, file.final_url, DescribeStatus(exchange, code),
+                         ResponseHeader(easy, "Location"));
   }
   if ((code == 403 || code == 404 || code == 410) && file.final_url != file.url) {
     return Status(ErrorCode::kUrlExpired,
@@ -40,8 +44,8 @@ std::optional<Status> FailureStatus(CURL* easy, long code, const Exchange& excha
 
 }  // namespace
 
-Result<RangeAnswer> JudgeRangeStatus(CURL* easy, long code, const Exchange& exchange,
-                                     const RemoteFileInfo& file) {
+Result<RangeAnswer> JudgeRangeStatus(const HttpOptions& options, CURL* easy, long code,
+                                     const Exchange& exchange, const RemoteFileInfo& file) {
   // 412: our If-Unmodified-Since failed, so the file changed.
   if (code == 412) {
     return Status(ErrorCode::kRemoteChanged, DescribeStatus(exchange, code) + " to " +
@@ -49,7 +53,7 @@ Result<RangeAnswer> JudgeRangeStatus(CURL* easy, long code, const Exchange& exch
                                                      "a request without precondition"));
   }
   if (code == 200) return RangeAnswer::kWholeFile;
-  if (std::optional<Status> failed = FailureStatus(easy, code, exchange, file)) {
+  if (std::optional<Status> failed = FailureStatus(options, easy, code, exchange, file)) {
     return *std::move(failed);
   }
   if (code == 206) return RangeAnswer::kPartial;

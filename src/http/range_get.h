@@ -20,6 +20,7 @@
 #include "http/protocol.h"
 #include "http/response.h"
 #include "rangefs/byte_range.h"
+#include "rangefs/http_range_source.h"
 #include "rangefs/remote_file.h"
 #include "rangefs/status.h"
 
@@ -36,11 +37,13 @@ enum class RangeAnswer {
 };
 
 // The judgement of a ranged GET's status that both transfers share. Failures: 412 (the
-// precondition failed, so the file changed: kRemoteChanged); a redirect or an expired redirect
-// target (kUrlExpired: resolve the URL again); a server that is busy or failing for now
-// (kServerBusy, after Retry-After if it says). Every other status is classified.
-Result<RangeAnswer> JudgeRangeStatus(CURL* easy, long code, const Exchange& exchange,
-                                     const RemoteFileInfo& file);
+// precondition failed, so the file changed: kRemoteChanged); a redirect (kRedirected to its
+// checked target, or kHttpStatus when it may not be followed: RangeRedirect with `options`);
+// 403, 404 or 410 from an address a redirect led to (kUrlExpired: resolve the URL again); a
+// server that is busy or failing for now (kServerBusy, after Retry-After if it says). Every
+// other status is classified; a 3xx that is no redirect is kUnusable.
+Result<RangeAnswer> JudgeRangeStatus(const HttpOptions& options, CURL* easy, long code,
+                                     const Exchange& exchange, const RemoteFileInfo& file);
 
 // kHttpStatus for an answer that is RangeAnswer::kUnusable.
 Status UnusableStatus(const Exchange& exchange, long code);

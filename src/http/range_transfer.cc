@@ -21,10 +21,11 @@ bool IsLie(const Status& status) {
 
 }  // namespace
 
-RangeTransfer::RangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file,
-                             const ByteRange& range, std::shared_ptr<RangeSink> sink, LieLog& lies,
-                             Metrics* metrics)
+RangeTransfer::RangeTransfer(CurlHandlePool::Lease lease, const HttpOptions& options,
+                             const RemoteFileInfo& file, const ByteRange& range,
+                             std::shared_ptr<RangeSink> sink, LieLog& lies, Metrics* metrics)
     : lease_(std::move(lease)),
+      options_(options),
       file_(file),
       range_(range),
       sink_(std::move(sink)),
@@ -57,6 +58,9 @@ void RangeTransfer::OnComplete(CURLcode result) {
   if (status.ok()) {
     spdlog::debug("GET {} bytes={}-{}: {} bytes in {} ms", url, range_.first, range_.last,
                   received_, elapsed.count());
+  } else if (status.code() == ErrorCode::kRedirected) {
+    // Followed by the retry layer, which logs what it makes of it.
+    spdlog::debug("GET {} bytes={}-{}: {}", url, range_.first, range_.last, status.message());
   } else if (IsLie(status) && lies_.First(file_.url)) {
     spdlog::warn(
         "{}: the server answered a range request wrongly (further wrong answers for "
@@ -80,7 +84,7 @@ void RangeTransfer::OnComplete(CURLcode result) {
 Status RangeTransfer::CheckHeaders() {
   CURL* const easy = handle();
   const long code = ResponseCode(easy);
-  const Result<RangeAnswer> answer = JudgeRangeStatus(easy, code, exchange_, file_);
+  const Result<RangeAnswer> answer = JudgeRangeStatus(options_, easy, code, exchange_, file_);
   if (!answer.ok()) return answer.status();
   if (*answer == RangeAnswer::kWholeFile) return CheckWholeBody(easy);
   // A Content-Range that does not parse is a lie whatever the status it comes with.

@@ -6,8 +6,8 @@
 // creates it and, once submitted, runs only on the engine thread (libcurl's callbacks and
 // OnComplete).
 // Ownership: the transfer owns its leased easy handle, its header list and the exchange those
-// point into; the LieLog it reports to must outlive it (HttpRangeSource owns it, and declares
-// it before the engine).
+// point into; the LieLog it reports to and the options it judges redirects by must outlive it
+// (HttpRangeSource owns both, and declares them before the engine).
 #pragma once
 
 #include <curl/curl.h>
@@ -49,8 +49,9 @@ class LieLog {
 class RangeTransfer final : public http::Transfer {
  public:
   // `metrics` (may be null) counts the request when it ends.
-  RangeTransfer(CurlHandlePool::Lease lease, const RemoteFileInfo& file, const ByteRange& range,
-                std::shared_ptr<RangeSink> sink, LieLog& lies, Metrics* metrics);
+  RangeTransfer(CurlHandlePool::Lease lease, const HttpOptions& options, const RemoteFileInfo& file,
+                const ByteRange& range, std::shared_ptr<RangeSink> sink, LieLog& lies,
+                Metrics* metrics);
 
   // Sets what differs from the shared configuration; false when out of memory.
   bool Configure(const ProgressLimits& limits);
@@ -78,6 +79,7 @@ class RangeTransfer final : public http::Transfer {
   static size_t OnBody(char* data, size_t size, size_t count, void* user);
 
   CurlHandlePool::Lease lease_;
+  const HttpOptions& options_;
   const RemoteFileInfo file_;
   const ByteRange range_;
   const std::shared_ptr<RangeSink> sink_;

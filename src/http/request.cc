@@ -66,8 +66,9 @@ bool RequestSetup::Configure(CURL* handle, const Request& request, Exchange& exc
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);  // signals and threads do not mix
   curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  // Probe follows redirects itself, one checked hop at a time; a range GET goes to the
-  // probe's final URL, and a redirect there fails it.
+  // Redirects are followed one checked hop at a time, each hop a request of its own that gets
+  // credentials only where it may: by the probe itself, and for a range GET by the retry
+  // layer (kRedirected).
   curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connect_timeout.count()));

@@ -2,10 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <future>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "rangefs/redact.h"
 
@@ -38,10 +41,12 @@ class RetryingRangeSource::Fetch final : public std::enable_shared_from_this<Fet
         sink_(std::move(sink)),
         deadline_(owner.scheduler_.Now() + owner.policy_.config().deadline) {}
 
-  void StartAttempt();
+  // Starts the current attempt at the file's current address (CurrentAddress), or at `address`
+  // when a redirect named it.
+  void StartAttempt(std::optional<std::string> address = std::nullopt);
   // The sink for the current attempt: for a first attempt that is part of a multi-range
-  // request made by the caller.
-  std::shared_ptr<RangeSink> FirstAttemptSink();
+  // request the caller makes at `address`.
+  std::shared_ptr<RangeSink> FirstAttemptSink(const std::string& address);
   const ByteRange& range() const { return range_; }
 
  private:
@@ -62,6 +67,12 @@ class RetryingRangeSource::Fetch final : public std::enable_shared_from_this<Fet
 
   bool OnAttemptData(uint64_t attempt, std::span<const std::byte> data);
   void OnAttemptDone(uint64_t attempt, const Status& status);
+  // The current attempt was redirected: asks again at once where it leads, or ends the fetch
+  // when the chain is too long or loops. REQUIRES: `lock` holds mu_.
+  void FollowRedirect(std::unique_lock<std::mutex>& lock, const Status& status);
+  // Starts the timer that ends the fetch at its deadline. Called once, by whoever set
+  // deadline_armed_.
+  void ArmDeadline();
   void OnDeadline();
   void Reresolve();
   // Marks the fetch ended with `status` unless it has ended. Returns whether the caller must
@@ -79,21 +90,32 @@ class RetryingRangeSource::Fetch final : public std::enable_shared_from_this<Fet
   const Scheduler::Clock::time_point deadline_;
 
   std::mutex mu_;
-  uint64_t attempt_ = 0;              // the current attempt; Guarded by mu_
-  uint64_t delivered_ = 0;            // bytes of range_ the sink has; Guarded by mu_
-  int retries_ = 0;                   // Guarded by mu_
-  bool reresolved_ = false;           // Guarded by mu_
-  bool deadline_armed_ = false;       // Guarded by mu_
+  uint64_t attempt_ = 0;    // the current attempt; Guarded by mu_
+  std::string address_;     // where the current attempt asks; Guarded by mu_
+  uint64_t delivered_ = 0;  // bytes of range_ the sink has; Guarded by mu_
+  // The redirects (from, to) followed since the last answer that was not a redirect.
+  std::vector<std::pair<std::string, std::string>> hops_;  // Guarded by mu_
+  int retries_ = 0;                                        // Guarded by mu_
+  bool reresolved_ = false;                                // Guarded by mu_
+  bool deadline_armed_ = false;                            // Guarded by mu_
   bool delivering_ = false;           // a thread is inside sink_->OnData; Guarded by mu_
   bool finished_ = false;             // Guarded by mu_
   std::optional<Status> parked_end_;  // OnDone owed by the delivering thread; Guarded by mu_
 };
 
-std::shared_ptr<RangeSink> RetryingRangeSource::Fetch::FirstAttemptSink() {
+std::shared_ptr<RangeSink> RetryingRangeSource::Fetch::FirstAttemptSink(
+    const std::string& address) {
+  {
+    std::lock_guard lock(mu_);
+    address_ = address;
+  }
   return std::make_shared<AttemptSink>(shared_from_this(), 0);
 }
 
-void RetryingRangeSource::Fetch::StartAttempt() {
+void RetryingRangeSource::Fetch::StartAttempt(std::optional<std::string> address) {
+  // Looked up before mu_ is taken: CurrentAddress takes the owner's lock.
+  RemoteFileInfo at = owner_.CurrentAddress(file_);
+  if (address) at.final_url = std::move(*address);
   uint64_t attempt = 0;
   ByteRange rest{};
   {
@@ -101,8 +123,9 @@ void RetryingRangeSource::Fetch::StartAttempt() {
     if (finished_) return;
     attempt = attempt_;
     rest = ByteRange{range_.first + delivered_, range_.last};
+    address_ = at.final_url;
   }
-  owner_.inner().StartFetch(owner_.CurrentAddress(file_), rest, priority_,
+  owner_.inner().StartFetch(at, rest, priority_,
                             std::make_shared<AttemptSink>(shared_from_this(), attempt));
 }
 
@@ -143,12 +166,41 @@ void RetryingRangeSource::Fetch::Finish(std::unique_lock<std::mutex>& lock, cons
 }
 
 void RetryingRangeSource::Fetch::OnAttemptDone(uint64_t attempt, const Status& status) {
-  int retries = 0;
+  std::string address;
   {
     std::unique_lock lock(mu_);
     if (finished_ || attempt != attempt_) return;
-    if (status.ok()) return Finish(lock, status);
+    if (status.code() == ErrorCode::kRedirected) return FollowRedirect(lock, status);
+    const bool redirected = !hops_.empty();
+    hops_.clear();
+    if (status.ok() && !redirected) return Finish(lock, status);
+    address = address_;
+  }
+  if (status.ok()) {
+    // A chain of redirects ended at an address that served the range: later fetches of the
+    // file go there directly. Remembered before the sink hears of the end, as it may start the
+    // next fetch; intermediate hops, and chains that end otherwise, are never remembered.
+    if (owner_.RememberRedirect(file_.url, address)) {
+      spdlog::info(
+          "{}: the server redirects range requests (to {}); asking there directly "
+          "from now on",
+          RedactUrl(file_.url), RedactUrl(address));
+    }
+    std::unique_lock lock(mu_);
+    return Finish(lock, status);
+  }
+  // An address a redirect led to failed (a signed URL that expired, a storage host that is
+  // down): later fetches go back to where the redirect came from, to be redirected anew.
+  // kInternal is rangefs's own end of a transfer (shutdown, a reader gone), not the address's.
+  if (status.code() != ErrorCode::kInternal && owner_.ForgetRedirect(file_.url, address)) {
+    spdlog::debug("{}: forgetting the redirect target {} after: {}", RedactUrl(file_.url),
+                  RedactUrl(address), status.ToString());
+  }
 
+  int retries = 0;
+  {
+    std::unique_lock lock(mu_);
+    if (finished_) return;  // the deadline ended the fetch meanwhile
     if (status.code() == ErrorCode::kUrlExpired && !reresolved_) {
       reresolved_ = true;
       ++attempt_;
@@ -196,17 +248,69 @@ void RetryingRangeSource::Fetch::OnAttemptDone(uint64_t attempt, const Status& s
   if (owner_.metrics_) owner_.metrics_->CountRetry(file_.url);
   spdlog::info("{} bytes={}-{}: retry {} in {} ms from byte {}: {}", RedactUrl(file_.url),
                range_.first, range_.last, retries, delay->count(), resume_at, status.ToString());
-  const std::shared_ptr<Fetch> self = shared_from_this();
-  if (arm_deadline) {
-    // Only failing fetches get a timer: a first attempt is bounded by the request timeout.
-    owner_.scheduler_.RunAfter(std::max(time_left, milliseconds(0)),
-                               [weak = std::weak_ptr<Fetch>(self)] {
-                                 if (const std::shared_ptr<Fetch> fetch = weak.lock()) {
-                                   fetch->OnDeadline();
-                                 }
-                               });
+  // Only failing (or redirected) fetches get a timer: a first attempt is bounded by the request
+  // timeout.
+  if (arm_deadline) ArmDeadline();
+  owner_.scheduler_.RunAfter(*delay, [self = shared_from_this()] { self->StartAttempt(); });
+}
+
+void RetryingRangeSource::Fetch::FollowRedirect(std::unique_lock<std::mutex>& lock,
+                                                const Status& status) {
+  std::pair<std::string, std::string> hop{address_, status.redirect_to()};
+  std::optional<Status> refused;
+  if (hop.second.empty()) {
+    refused = Status(ErrorCode::kInternal, "a redirect without a target: " + status.message());
+  } else if (std::find(hops_.begin(), hops_.end(), hop) != hops_.end()) {
+    // The same hop twice in one chain: the server sends the request round in a circle.
+    std::string chain = RedactUrl(hops_.front().first);
+    for (const auto& followed : hops_) chain += " -> " + RedactUrl(followed.second);
+    refused = Status(ErrorCode::kHttpStatus,
+                     "redirect loop on a range request: " + chain + " -> " + RedactUrl(hop.second));
+  } else if (hops_.size() >= static_cast<size_t>(kMaxRedirects)) {
+    refused = Status(ErrorCode::kHttpStatus,
+                     "more than " + std::to_string(kMaxRedirects) +
+                         " redirects of a range request (the next: redirect from " +
+                         RedactUrl(hop.first) + " to " + RedactUrl(hop.second) + ")");
   }
-  owner_.scheduler_.RunAfter(*delay, [self] { self->StartAttempt(); });
+  if (refused) {
+    // Where the chain began: the remembered target, if the fetch started there.
+    const std::string start = hops_.empty() ? address_ : hops_.front().first;
+    const bool call_sink = EndLocked(*refused);
+    lock.unlock();
+    owner_.ForgetRedirect(file_.url, start);
+    spdlog::warn("{} bytes={}-{}: {}", RedactUrl(file_.url), range_.first, range_.last,
+                 refused->message());
+    if (call_sink) sink_->OnDone(*refused);
+    return;
+  }
+  hops_.push_back(hop);
+  ++attempt_;
+  const bool arm_deadline = !deadline_armed_;
+  deadline_armed_ = true;
+  lock.unlock();
+
+  spdlog::debug("{} bytes={}-{}: redirected from {} to {}", RedactUrl(file_.url), range_.first,
+                range_.last, RedactUrl(hop.first), RedactUrl(hop.second));
+  // A chain of redirects, each hop bounded by the request timeout, is bounded as a whole by
+  // the fetch's deadline.
+  if (arm_deadline) ArmDeadline();
+  // Not a retry: no backoff, nothing counted. Started from the timer like every later attempt,
+  // so not from inside the inner source's callback, and never after the timer has stopped at
+  // shutdown.
+  owner_.scheduler_.RunAfter(
+      milliseconds(0),
+      [self = shared_from_this(), target = std::move(hop.second)] { self->StartAttempt(target); });
+}
+
+void RetryingRangeSource::Fetch::ArmDeadline() {
+  const auto time_left =
+      std::chrono::duration_cast<milliseconds>(deadline_ - owner_.scheduler_.Now());
+  owner_.scheduler_.RunAfter(std::max(time_left, milliseconds(0)),
+                             [weak = std::weak_ptr<Fetch>(shared_from_this())] {
+                               if (const std::shared_ptr<Fetch> fetch = weak.lock()) {
+                                 fetch->OnDeadline();
+                               }
+                             });
 }
 
 void RetryingRangeSource::Fetch::OnDeadline() {
@@ -269,7 +373,7 @@ void RetryingRangeSource::StartMultiFetch(const RemoteFileInfo& file,
   for (size_t i = 0; i < ranges.size() && i < sinks.size(); ++i) {
     attempts.push_back(
         std::make_shared<Fetch>(*this, file, ranges[i], priority, std::move(sinks[i]))
-            ->FirstAttemptSink());
+            ->FirstAttemptSink(at.final_url));
   }
   inner().StartMultiFetch(at, ranges, priority, std::move(attempts));
 }
@@ -307,11 +411,31 @@ double RetryingRangeSource::Random01() {
 
 RemoteFileInfo RetryingRangeSource::CurrentAddress(const RemoteFileInfo& file) {
   std::lock_guard lock(mu_);
-  const auto found = addresses_.find(file.url);
-  if (found == addresses_.end() || found->second == file.final_url) return file;
+  const std::string* address = &file.final_url;
+  if (const auto target = redirected_.find(file.url); target != redirected_.end()) {
+    address = &target->second;
+  } else if (const auto resolved = addresses_.find(file.url); resolved != addresses_.end()) {
+    address = &resolved->second;
+  }
+  if (*address == file.final_url) return file;
   RemoteFileInfo moved = file;
-  moved.final_url = found->second;
+  moved.final_url = *address;
   return moved;
+}
+
+bool RetryingRangeSource::RememberRedirect(const std::string& url, const std::string& target) {
+  std::lock_guard lock(mu_);
+  const auto [found, inserted] = redirected_.try_emplace(url, target);
+  if (!inserted) found->second = target;
+  return inserted;
+}
+
+bool RetryingRangeSource::ForgetRedirect(const std::string& url, const std::string& address) {
+  std::lock_guard lock(mu_);
+  const auto found = redirected_.find(url);
+  if (found == redirected_.end() || found->second != address) return false;
+  redirected_.erase(found);
+  return true;
 }
 
 void RetryingRangeSource::RememberAddress(const std::string& url, const std::string& final_url) {

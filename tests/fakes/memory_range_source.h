@@ -2,8 +2,9 @@
 //
 // Content is deterministic. A synthetic file's byte i is SyntheticByte(seed, i), computed on
 // the fly, so a 5 GiB file costs no memory; an explicit file holds its bytes. The source counts
-// Probe and StartFetch calls, records every fetch (failed ones too: a request was made), and
-// scripts outcomes: failures (optionally after part of the body), short bodies and long bodies.
+// Probe and StartFetch calls, records every fetch (failed ones too: a request was made) and the
+// address it was asked at, and scripts outcomes: failures (optionally after part of the body),
+// short bodies, long bodies, and redirects of the fetches asked at an address.
 //
 // Fetches complete inline, on the calling thread, unless their priority is deferred
 // (DeferFetches): then StartFetch only queues them, and the test settles each one when it
@@ -141,6 +142,14 @@ class MemoryRangeSource : public RangeSource {
   void LengthenNextFetches(size_t count, uint64_t extra_bytes) {
     SetScript(count, Script{.kind = Script::kLong, .status = Status::Ok(), .bytes = extra_bytes});
   }
+  // The next `count` fetches asked at `address` (their RemoteFileInfo::final_url) end at once
+  // with kRedirected to `target`, as the HTTP source ends a range GET answered with a usable
+  // redirect. Checked before the scripts above, which such a fetch does not use up. Replaces an
+  // earlier redirect of `address`; count 0 ends it.
+  void RedirectFetchesAt(const std::string& address, std::string target, size_t count = kForever) {
+    std::lock_guard lock(mu_);
+    redirects_[address] = Redirect{.target = std::move(target), .left = count};
+  }
   // The next `count` Probe calls fail with `status`.
   void FailNextProbes(size_t count, Status status) {
     std::lock_guard lock(mu_);
@@ -171,6 +180,12 @@ class MemoryRangeSource : public RangeSource {
     std::lock_guard lock(mu_);
     return fetch_calls_;
   }
+  // The address (RemoteFileInfo::final_url) each fetch was asked at, in the order of
+  // fetch_calls().
+  std::vector<std::string> fetched_addresses() const {
+    std::lock_guard lock(mu_);
+    return fetched_addresses_;
+  }
   // The ranges of every fetch, or of those of one priority.
   std::vector<ByteRange> fetched_ranges(std::optional<FetchPriority> priority = {}) const {
     std::lock_guard lock(mu_);
@@ -197,6 +212,7 @@ class MemoryRangeSource : public RangeSource {
     std::lock_guard lock(mu_);
     probe_count_ = 0;
     fetch_calls_.clear();
+    fetched_addresses_.clear();
     requests_.clear();
     expedite_calls_.clear();
   }
@@ -342,6 +358,7 @@ class MemoryRangeSource : public RangeSource {
     {
       std::lock_guard lock(mu_);
       fetch_calls_.push_back(transfer->call);
+      fetched_addresses_.push_back(file.final_url);
       Plan(file, *transfer);
       defer = priority == FetchPriority::kDemand ? defer_demand_ : defer_prefetch_;
       if (defer) pending_.push_back(transfer);
@@ -364,6 +381,11 @@ class MemoryRangeSource : public RangeSource {
     enum Kind { kFail, kShort, kLong } kind = kFail;
     Status status;
     uint64_t bytes = 0;
+  };
+
+  struct Redirect {
+    std::string target;
+    size_t left = 0;  // kForever: never runs out
   };
 
   // One fetch from StartFetch to OnDone.
@@ -397,6 +419,13 @@ class MemoryRangeSource : public RangeSource {
     }
     if (range.last >= file.size) {
       transfer.end = Status(ErrorCode::kInternal, "fake: StartFetch with range.last >= file.size");
+      return;
+    }
+    if (const auto redirect = redirects_.find(file.final_url);
+        redirect != redirects_.end() && redirect->second.left > 0) {
+      if (redirect->second.left != kForever) --redirect->second.left;
+      transfer.end = Status(ErrorCode::kRedirected, "fake: HTTP 302 Found to a range request")
+                         .WithRedirectTo(redirect->second.target);
       return;
     }
     const uint64_t length = range.length();
@@ -512,6 +541,8 @@ class MemoryRangeSource : public RangeSource {
   std::map<std::string, File> files_;                    // Guarded by mu_
   size_t probe_count_ = 0;                               // Guarded by mu_
   std::vector<FetchCall> fetch_calls_;                   // Guarded by mu_
+  std::vector<std::string> fetched_addresses_;           // Guarded by mu_
+  std::map<std::string, Redirect> redirects_;            // by address; Guarded by mu_
   std::vector<FetchCall> expedite_calls_;                // Guarded by mu_
   std::vector<std::vector<ByteRange>> requests_;         // Guarded by mu_
   size_t script_left_ = 0;                               // Guarded by mu_

@@ -1005,6 +1005,29 @@ class FaultOptionsTest(_ServerTestCase):
                 self.assertEqual(response.getheader("Location"),
                                  f"{self.server.base_url}/{segment}/{self.name}")
 
+    def test_sign_gives_each_redirect_its_own_address(self):
+        """sign=1: each redirect's Location carries sig=<its number>, so each is a new address;
+        with gone_after each such address expires on its own, and HEAD is not redirected."""
+        base = self.server.base_url
+        for number in (1, 2):
+            response, _ = self.fetch(self.name, redirect=1, sign=1, gone_after=1)
+            self.assertEqual(response.status, 302)
+            self.assertEqual(response.getheader("Location"),
+                             f"{base}/gone_after=1,sig={number}/{self.name}")
+        self.assert_whole(*self.fetch(self.name, gone_after=1, sig=1), name=self.name)
+        self.assertEqual(self.fetch(self.name, gone_after=1, sig=1)[0].status, 403)
+        self.assert_whole(*self.fetch(self.name, gone_after=1, sig=2), name=self.name)
+        response, _ = self.fetch(self.name, method="HEAD", redirect=1, sign=1, gone_after=1)
+        self.assertEqual(response.status, 200)
+        # Longer chains keep sign until the last hop; a signature replaces an earlier one.
+        response, _ = self.fetch(self.name, redirect=2, sign=1, sig="old")
+        self.assertEqual(response.getheader("Location"),
+                         f"{base}/redirect=1,sign=1,sig=1/{self.name}")
+        response, _ = self.fetch(self.name, sign=1, redirect=1, sig="old")
+        self.assertEqual(response.getheader("Location"), f"{base}/sig=1/{self.name}")
+        response, _ = self.fetch(self.name, sign=1)
+        self.assertEqual(response.status, 400)
+
     def test_location_is_sent_verbatim(self):
         for location, status in (("file:///etc/passwd", 302),
                                  ("http://127.0.0.1:1/x.bin?a=b,c", 301),

@@ -247,16 +247,33 @@ class SecurityTest(unittest.TestCase):
         run = self.fail_run([self.http.url(self.name, redirect=11, head=1)], 1)
         self.assertIn("more than 10 redirects", run.stderr)
 
-    def test_redirect_answer_to_a_range_get_fails_the_read(self):
-        # HEAD is not redirected (no head=1), so the probe stays on this URL; every GET is.
-        mount = self.mount(self.http.url(self.name, redirect=1))
+    def test_redirect_answer_to_a_range_get_follows_the_probes_rules(self):
+        # HEAD is not redirected (no head=1), so the probe stays on this URL; every GET is,
+        # and the GET's redirect is checked as the probe's would be (test_get_redirects has
+        # the redirects that are followed).
+        mount = self.mount(self.http.url(self.name, location="file:///etc/passwd"))
         result = mount.call(_pread_or_error, mount.path(self.name), 4096, 0)
-        self.assertIsInstance(result, OSError, "a 302 to a range GET returned data")
+        self.assertIsInstance(result, OSError, "a 302 to file: returned data")
         self.assertEqual(result.errno, errno.EIO)
-        self.assertIn("302", mount.stderr())
+        self.assertIn("only http and https", mount.stderr())
         gets = [e for e in self.http.settled_requests() if e["method"] == "GET"]
         self.assertTrue(gets)
         self.assertTrue(all(e["status"] == 302 for e in gets), gets)  # nothing followed
+        mount.cleanup()
+
+        # From https down to http only with --allow-insecure-redirect.
+        self.http.clear_requests()
+        url = self.https.url(self.name, location=self.http.url(self.name))
+        mount = self.mount(url, "--cacert", self.https.cert_path)
+        result = mount.call(_pread_or_error, mount.path(self.name), 4096, 0)
+        self.assertIsInstance(result, OSError, "a GET followed a redirect from https to http")
+        self.assertEqual(result.errno, errno.EIO)
+        self.assertIn("--allow-insecure-redirect", mount.stderr())
+        self.assertEqual(self.http.settled_requests(), [], "a request went to the http URL")
+        mount.cleanup()
+        mount = self.mount(url, "--cacert", self.https.cert_path, "--allow-insecure-redirect")
+        self.read_all(mount)
+        self.assertEqual(self.methods(self.http.settled_requests()), ["GET"])
 
     # ------------------------------------------------------------------------ credentials
     def test_header_reaches_every_request_and_never_the_log(self):

@@ -20,8 +20,8 @@ TEST(ErrnoMapTest, NamesAndAttributesGetTheirOwnErrno) {
 TEST(ErrnoMapTest, EveryFailureToGetTheBytesIsEio) {
   for (const ErrorCode code :
        {ErrorCode::kRemoteChanged, ErrorCode::kTransport, ErrorCode::kTruncated,
-        ErrorCode::kServerBusy, ErrorCode::kUrlExpired, ErrorCode::kHttpStatus,
-        ErrorCode::kRangeNotSupported, ErrorCode::kRangeNotSatisfiable,
+        ErrorCode::kServerBusy, ErrorCode::kUrlExpired, ErrorCode::kRedirected,
+        ErrorCode::kHttpStatus, ErrorCode::kRangeNotSupported, ErrorCode::kRangeNotSatisfiable,
         ErrorCode::kProtocolViolation, ErrorCode::kInternal}) {
     EXPECT_EQ(ErrnoFor(code), EIO) << ErrorCodeName(code);
   }

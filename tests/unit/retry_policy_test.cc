@@ -25,9 +25,10 @@ TEST(RetryPolicyTest, RetriesOnlyWhatMayPass) {
     SCOPED_TRACE(ErrorCodeName(code));
     EXPECT_TRUE(policy.DelayBeforeRetry(1, Status(code, "x"), kPlenty, 0.5).has_value());
   }
-  for (ErrorCode code : {ErrorCode::kHttpStatus, ErrorCode::kProtocolViolation,
-                         ErrorCode::kRangeNotSupported, ErrorCode::kRangeNotSatisfiable,
-                         ErrorCode::kRemoteChanged, ErrorCode::kUrlExpired, ErrorCode::kInternal}) {
+  for (ErrorCode code :
+       {ErrorCode::kHttpStatus, ErrorCode::kProtocolViolation, ErrorCode::kRangeNotSupported,
+        ErrorCode::kRangeNotSatisfiable, ErrorCode::kRemoteChanged, ErrorCode::kUrlExpired,
+        ErrorCode::kRedirected, ErrorCode::kInternal}) {
     SCOPED_TRACE(ErrorCodeName(code));
     EXPECT_EQ(policy.DelayBeforeRetry(1, Status(code, "x"), kPlenty, 0.5), std::nullopt);
   }

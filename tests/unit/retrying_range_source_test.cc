@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "fakes/collecting_sink.h"
@@ -305,6 +306,241 @@ TEST_F(RetryingRangeSourceTest, ResolvingAgainToAnotherVersionIsAChangedRemote) 
   ASSERT_TRUE(sink->status().has_value());
   EXPECT_EQ(sink->status()->code(), ErrorCode::kRemoteChanged);
   EXPECT_EQ(source_.fetch_count(), 1u);
+}
+
+// A server that answers HEAD itself and redirects every range GET (a signing front end of an
+// object store): the fetch is asked again at the target at once, with the same range.
+constexpr const char* kTarget = "https://store/f?sig=1";
+constexpr const char* kNewTarget = "https://store/f?sig=2";
+
+TEST_F(RetryingRangeSourceTest, RedirectedFetchIsAskedAgainAtTheTargetAtOnce) {
+  source_.RedirectFetchesAt(file_.url, kTarget);
+  std::shared_ptr<CollectingSink> sink = Start({0, 999});
+  EXPECT_FALSE(sink->status().has_value()) << "the follow-up starts from the timer thread";
+  scheduler_.AdvanceBy(milliseconds(0));  // no backoff
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_TRUE(sink->status()->ok()) << sink->status()->ToString();
+  EXPECT_TRUE(sink->bytes() == source_.Content(file_.url, {0, 999}));
+  EXPECT_EQ(source_.fetched_addresses(), (std::vector<std::string>{file_.url, kTarget}));
+  EXPECT_EQ(source_.fetched_ranges(), (std::vector<ByteRange>{{0, 999}, {0, 999}}));
+  EXPECT_EQ(source_.probe_count(), 0u) << "a redirect is no expiry: nothing to resolve again";
+  EXPECT_EQ(sink->done_calls(), 1);
+}
+
+TEST_F(RetryingRangeSourceTest, LaterFetchesGoStraightToTheRememberedTarget) {
+  source_.RedirectFetchesAt(file_.url, kTarget);
+  std::shared_ptr<CollectingSink> first = Start({0, 99});
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_TRUE(first->status().has_value());
+  ASSERT_TRUE(first->status()->ok()) << first->status()->ToString();
+  source_.ResetCounters();
+
+  std::shared_ptr<CollectingSink> second = Start({100, 199});
+  ASSERT_TRUE(second->status().has_value()) << "answered at once: no redirect on the way";
+  EXPECT_TRUE(second->status()->ok()) << second->status()->ToString();
+  EXPECT_TRUE(second->bytes() == source_.Content(file_.url, {100, 199}));
+  std::vector<std::shared_ptr<RangeSink>> sinks;
+  std::vector<std::shared_ptr<CollectingSink>> collected;
+  for (int i = 0; i < 2; ++i) {
+    collected.push_back(std::make_shared<CollectingSink>());
+    sinks.push_back(collected.back());
+  }
+  retrying_.StartMultiFetch(file_, {{200, 299}, {500, 599}}, FetchPriority::kPrefetch, sinks);
+  for (const auto& sink : collected) {
+    ASSERT_TRUE(sink->status().has_value());
+    EXPECT_TRUE(sink->status()->ok()) << sink->status()->ToString();
+  }
+  EXPECT_EQ(source_.fetched_addresses(), (std::vector<std::string>{kTarget, kTarget, kTarget}));
+  EXPECT_EQ(source_.requests(),
+            (std::vector<std::vector<ByteRange>>{{{100, 199}}, {{200, 299}, {500, 599}}}))
+      << "the multi-range request stays one request";
+}
+
+TEST_F(RetryingRangeSourceTest, RedirectedMultiRangeRequestFollowsEachRange) {
+  source_.RedirectFetchesAt(file_.url, kTarget);
+  std::vector<std::shared_ptr<RangeSink>> sinks;
+  std::vector<std::shared_ptr<CollectingSink>> collected;
+  for (int i = 0; i < 2; ++i) {
+    collected.push_back(std::make_shared<CollectingSink>());
+    sinks.push_back(collected.back());
+  }
+  retrying_.StartMultiFetch(file_, {{0, 99}, {500, 599}}, FetchPriority::kPrefetch, sinks);
+  scheduler_.AdvanceBy(milliseconds(0));
+  const std::vector<ByteRange> ranges{{0, 99}, {500, 599}};
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(collected[i]->status().has_value());
+    EXPECT_TRUE(collected[i]->status()->ok()) << collected[i]->status()->ToString();
+    EXPECT_TRUE(collected[i]->bytes() == source_.Content(file_.url, ranges[i]));
+  }
+  EXPECT_EQ(source_.fetched_addresses(),
+            (std::vector<std::string>{file_.url, file_.url, kTarget, kTarget}));
+}
+
+TEST_F(RetryingRangeSourceTest, RedirectsAreNotRetries) {
+  // Every GET of the URL is redirected; the target fails as often as retries allow: each
+  // failure sends the next attempt back through the redirect, which costs no retry.
+  Metrics metrics({file_.url});
+  RetryingRangeSource retrying(source_, scheduler_, kConfig, &metrics);
+  source_.RedirectFetchesAt(file_.url, kTarget);
+  source_.FailNextFetches(kConfig.max_retries, Status(ErrorCode::kServerBusy, "HTTP 503"));
+  auto sink = std::make_shared<CollectingSink>();
+  retrying.StartFetch(file_, {0, 99}, FetchPriority::kDemand, sink);
+  scheduler_.AdvanceBy(milliseconds(5'000));
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_TRUE(sink->status()->ok()) << sink->status()->ToString();
+  EXPECT_EQ(metrics.TrafficOf(file_.url).retries, static_cast<uint64_t>(kConfig.max_retries));
+  std::vector<std::string> expected;
+  for (int attempt = 0; attempt <= kConfig.max_retries; ++attempt) {
+    expected.push_back(file_.url);
+    expected.push_back(kTarget);
+  }
+  EXPECT_EQ(source_.fetched_addresses(), expected)
+      << "a target that failed is forgotten: the retry goes through the redirect again";
+}
+
+TEST_F(RetryingRangeSourceTest, TargetThatFailsIsForgottenAndTheRedirectFollowedAnew) {
+  source_.RedirectFetchesAt(file_.url, kTarget);
+  std::shared_ptr<CollectingSink> first = Start({0, 99});
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_TRUE(first->status().has_value() && first->status()->ok());
+  source_.ResetCounters();
+
+  source_.RedirectFetchesAt(file_.url, kNewTarget);  // the front end signs anew
+  source_.FailNextFetches(1, Status(ErrorCode::kTransport, "connection refused"));
+  std::shared_ptr<CollectingSink> sink = Start({100, 199});
+  scheduler_.AdvanceBy(milliseconds(100));  // the first backoff step at most
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_TRUE(sink->status()->ok()) << sink->status()->ToString();
+  EXPECT_TRUE(sink->bytes() == source_.Content(file_.url, {100, 199}));
+  EXPECT_EQ(source_.fetched_addresses(),
+            (std::vector<std::string>{kTarget, file_.url, kNewTarget}));
+
+  source_.ResetCounters();
+  std::shared_ptr<CollectingSink> later = Start({200, 299});
+  ASSERT_TRUE(later->status().has_value() && later->status()->ok());
+  EXPECT_EQ(source_.fetched_addresses(), (std::vector<std::string>{kNewTarget}));
+}
+
+TEST_F(RetryingRangeSourceTest, ExpiredTargetResolvesTheUrlAgainAndIsRedirectedAnew) {
+  source_.RedirectFetchesAt(file_.url, kTarget);
+  std::shared_ptr<CollectingSink> first = Start({0, 99});
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_TRUE(first->status().has_value() && first->status()->ok());
+  source_.ResetCounters();
+
+  source_.RedirectFetchesAt(file_.url, kNewTarget);
+  source_.FailNextFetches(1, Status(ErrorCode::kUrlExpired, "HTTP 403 from the redirect target"));
+  std::shared_ptr<CollectingSink> sink = Start({100, 199});
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_TRUE(sink->status()->ok()) << sink->status()->ToString();
+  EXPECT_EQ(source_.probe_count(), 1u) << "the once-per-fetch re-resolution, as before";
+  EXPECT_EQ(source_.fetched_addresses(),
+            (std::vector<std::string>{kTarget, file_.url, kNewTarget}));
+  EXPECT_EQ(source_.fetch_count(), 3u);
+}
+
+TEST_F(RetryingRangeSourceTest, RedirectLoopEndsTheFetchAtOnce) {
+  source_.RedirectFetchesAt(file_.url, kTarget);
+  source_.RedirectFetchesAt(kTarget, file_.url);
+  std::shared_ptr<CollectingSink> sink = Start({0, 99});
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_EQ(sink->status()->code(), ErrorCode::kHttpStatus);
+  EXPECT_NE(sink->status()->message().find("redirect loop"), std::string::npos)
+      << sink->status()->message();
+  EXPECT_EQ(source_.fetched_addresses(), (std::vector<std::string>{file_.url, kTarget, file_.url}));
+  EXPECT_EQ(sink->done_calls(), 1);
+
+  // A server that redirects to the same URL.
+  const RemoteFileInfo self = source_.AddSyntheticFile("https://h/self", 1000, 9);
+  source_.RedirectFetchesAt(self.url, self.url);
+  auto selfish = std::make_shared<CollectingSink>();
+  retrying_.StartFetch(self, {0, 99}, FetchPriority::kDemand, selfish);
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_TRUE(selfish->status().has_value());
+  EXPECT_EQ(selfish->status()->code(), ErrorCode::kHttpStatus);
+  EXPECT_NE(selfish->status()->message().find("redirect loop"), std::string::npos);
+}
+
+TEST_F(RetryingRangeSourceTest, TenRedirectsInARowAreFollowedElevenAreNot) {
+  for (const int hops : {kMaxRedirects, kMaxRedirects + 1}) {
+    SCOPED_TRACE(hops);
+    const std::string url = "https://h/chain" + std::to_string(hops);
+    const RemoteFileInfo file = source_.AddSyntheticFile(url, 1000, 11);
+    std::string from = url;
+    for (int hop = 1; hop <= hops; ++hop) {
+      const std::string to =
+          "https://store/chain?hop=" + std::to_string(hop) + "&n=" + std::to_string(hops);
+      source_.RedirectFetchesAt(from, to);
+      from = to;
+    }
+    source_.ResetCounters();
+    auto sink = std::make_shared<CollectingSink>();
+    retrying_.StartFetch(file, {0, 99}, FetchPriority::kDemand, sink);
+    scheduler_.AdvanceBy(milliseconds(0));
+    ASSERT_TRUE(sink->status().has_value());
+    if (hops == kMaxRedirects) {
+      EXPECT_TRUE(sink->status()->ok()) << sink->status()->ToString();
+      EXPECT_EQ(source_.fetch_count(), static_cast<size_t>(hops) + 1);
+    } else {
+      EXPECT_EQ(sink->status()->code(), ErrorCode::kHttpStatus);
+      EXPECT_NE(sink->status()->message().find("more than 10 redirects"), std::string::npos)
+          << sink->status()->message();
+      EXPECT_EQ(source_.fetch_count(), static_cast<size_t>(kMaxRedirects) + 1);
+      // No hop of the refused chain is remembered: the next fetch starts over, and fails alike
+      // (a fetch starting at a later hop would be served).
+      source_.ResetCounters();
+      auto again = std::make_shared<CollectingSink>();
+      retrying_.StartFetch(file, {100, 199}, FetchPriority::kDemand, again);
+      scheduler_.AdvanceBy(milliseconds(0));
+      ASSERT_TRUE(again->status().has_value());
+      EXPECT_EQ(again->status()->code(), ErrorCode::kHttpStatus);
+      ASSERT_FALSE(source_.fetched_addresses().empty());
+      EXPECT_EQ(source_.fetched_addresses().front(), url);
+    }
+  }
+}
+
+TEST_F(RetryingRangeSourceTest, OnlyAChainThatServedTheRangeIsRemembered) {
+  source_.RedirectFetchesAt(file_.url, "https://store/hop");
+  source_.RedirectFetchesAt("https://store/hop", kTarget);
+  source_.FailNextFetches(1, Status(ErrorCode::kProtocolViolation, "Content-Range lies"));
+  std::shared_ptr<CollectingSink> failed = Start({0, 99});
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_TRUE(failed->status().has_value());
+  EXPECT_EQ(failed->status()->code(), ErrorCode::kProtocolViolation);
+
+  source_.ResetCounters();
+  std::shared_ptr<CollectingSink> served = Start({0, 99});
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_TRUE(served->status().has_value());
+  EXPECT_TRUE(served->status()->ok()) << served->status()->ToString();
+  EXPECT_EQ(source_.fetched_addresses(),
+            (std::vector<std::string>{file_.url, "https://store/hop", kTarget}))
+      << "the failed chain left nothing behind";
+
+  source_.ResetCounters();
+  std::shared_ptr<CollectingSink> later = Start({100, 199});
+  ASSERT_TRUE(later->status().has_value() && later->status()->ok());
+  EXPECT_EQ(source_.fetched_addresses(), (std::vector<std::string>{kTarget}))
+      << "where the chain ended, not a hop on the way";
+}
+
+TEST_F(RetryingRangeSourceTest, RedirectChainIsBoundedByTheDeadline) {
+  source_.RedirectFetchesAt(file_.url, kTarget);
+  source_.DeferFetches(FetchPriority::kDemand);
+  std::shared_ptr<CollectingSink> sink = Start({0, 99});
+  ASSERT_TRUE(source_.CompletePending(0));  // the redirect
+  scheduler_.AdvanceBy(milliseconds(0));
+  ASSERT_EQ(source_.pending_count(), 1u) << "the request at the target hangs";
+  EXPECT_EQ(source_.fetched_addresses(), (std::vector<std::string>{file_.url, kTarget}));
+  scheduler_.AdvanceBy(milliseconds(10'000));
+  ASSERT_TRUE(sink->status().has_value());
+  EXPECT_EQ(sink->status()->code(), ErrorCode::kTransport);
+  EXPECT_NE(sink->status()->message().find("deadline"), std::string::npos);
+  source_.CompleteAllPending();
+  EXPECT_EQ(sink->done_calls(), 1);
 }
 
 // The timer thread's deadline and the engine thread's delivery race. The deadline must not wait
