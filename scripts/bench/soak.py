@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 
@@ -52,6 +53,8 @@ def main() -> int:
             m.cleanup()
             raise
 
+    # SIGTERM unwinds like Ctrl-C, so that the mount, the server and the data are cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     config = soak.SoakConfig(seconds=args.minutes * 60, seed=args.seed, percent=args.percent)
     with tempfile.TemporaryDirectory(prefix="rangefs-soak-") as data:
         report = soak.run_soak(config, data, mount, log=lambda line: print(line, flush=True))

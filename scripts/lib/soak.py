@@ -48,7 +48,11 @@ HANG = 60.0            # a read this much over its bound is a hang: the watchdog
 MEMORY_OF_FAILURE = 2.0  # a failed block fails the handle's next read of it for 1 s, + slack
 # Leaks, from the baseline (after the warm-up, the load paused and the server idle) to the end
 # (the same state):
-FD_SLACK = 4             # keep-alive connections curl holds at one quiet moment or another
+# descriptors other than sockets: not one more. Sockets are the keep-alive connections curl
+# keeps, which vary from one quiet moment to another (a server that closed one leaves it in
+# CLOSE_WAIT until curl looks at it again): at most its cache's size, CURLMOPT_MAXCONNECTS
+# (kMaxCachedConnections in src/http/http_engine.cc), plus the probe's and one in flight.
+MAX_SOCKETS = 64 + 2
 RSS_GROWTH = 16 * MiB    # allocator noise between two quiet moments with a full cache
 # Memory bound: VmRSS (sampled every 0.5 s) and VmHWM stay under the cache size + this:
 # code, heaps, libcurl, buffers of transfers in flight, blocks pinned by 20 readers' replies.
@@ -119,8 +123,18 @@ def make_files(directory: str, config: SoakConfig) -> list[int]:
 
 
 def process_sample(pid: int) -> dict[str, int]:
-    """The daemon's open descriptors, threads, VmRSS and VmHWM (bytes)."""
-    sample = {"fds": len(os.listdir(f"/proc/{pid}/fd")),
+    """The daemon's open descriptors (sockets and others), threads, VmRSS and VmHWM (bytes)."""
+    sockets = others = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:"):
+            sockets += 1
+        else:
+            others += 1
+    sample = {"fds": sockets + others, "sockets": sockets, "other_fds": others,
               "threads": len(os.listdir(f"/proc/{pid}/task"))}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -517,8 +531,12 @@ def problems(report: SoakReport) -> list[str]:
             out.append(f"rangefs exited {report.exit_status} after the unmount")
     base, after = report.baseline, report.after
     if base and after:
-        if after["fds"] > base["fds"] + FD_SLACK:
-            out.append(f"descriptors leak: {base['fds']} -> {after['fds']}")
+        if after["other_fds"] > base["other_fds"]:
+            out.append(f"descriptors (not sockets) leak: {base['other_fds']} -> "
+                       f"{after['other_fds']}")
+        if after["sockets"] > MAX_SOCKETS:
+            out.append(f"sockets leak: {after['sockets']}, more than curl's connection cache "
+                       f"holds ({MAX_SOCKETS})")
         if after["threads"] > base["threads"]:
             out.append(f"threads leak: {base['threads']} -> {after['threads']}")
         if after["VmRSS"] > base["VmRSS"] + RSS_GROWTH:
@@ -566,7 +584,8 @@ def format_report(report: SoakReport) -> str:
     b, a = report.baseline, report.after
     if b and a:
         lines += ["",
-                  f"daemon after warm-up -> end: fds {b['fds']} -> {a['fds']}, threads "
+                  f"daemon after warm-up -> end: descriptors {b['other_fds']} -> "
+                  f"{a['other_fds']} and sockets {b['sockets']} -> {a['sockets']}, threads "
                   f"{b['threads']} -> {a['threads']}, VmRSS {b['VmRSS'] / MiB:.1f} -> "
                   f"{a['VmRSS'] / MiB:.1f} MiB; peak VmRSS {report.peak_rss / MiB:.1f} MiB, "
                   f"VmHWM {a['VmHWM'] / MiB:.1f} MiB (cache {c.cache_size / MiB:.0f} MiB)"]

@@ -12,8 +12,8 @@ Pass:
 - every read returns within --timeout + 2 s (rangefs's promise) + 1.5 s (Python threads and a
   loaded 2-core machine), with the right bytes or EIO, and an EIO only near a fault;
 - no leak: from the baseline (after 20 s of warm-up, the load paused and the server idle) to
-  the end (same state), descriptors grow by at most soak.FD_SLACK, threads not at all, VmRSS
-  by at most soak.RSS_GROWTH;
+  the end (same state), descriptors other than sockets and threads not at all, VmRSS by at
+  most soak.RSS_GROWTH; sockets (curl's keep-alive connections) at most soak.MAX_SOCKETS;
 - VmRSS never above the cache size + soak.RSS_OVERHEAD (sampled every 0.5 s; VmHWM at the end);
 - the daemon alive at the end, `fusermount3 -u` succeeds and rangefs exits 0;
 - every kind of fault injected at least once, and enough reads to mean something.
