@@ -37,9 +37,9 @@ Which requests a fault hits:
                             faulted without this)
 
 Faults (each applies to matching requests only). At most one of status, redirect and
-location; one of drop, short, stall, stall_headers, long, trickle, trickle_headers and
-endless_headers; crnum goes with neither cr nor total; at most one of total, crnum and crstar.
-The header and transfer faults (junk, huge_header, cl, drop, short, stall, long) damage
+location; one of drop, short, stall, stall_headers, long, trickle, trickle_headers,
+endless_headers and close; crnum goes with neither cr nor total; at most one of total, crnum
+and crstar. The header and transfer faults (junk, huge_header, cl, drop, short, stall, long) damage
 whatever is answered, a status or a redirect too. The log's "fault" field names those applied.
 
     status=CODE             answer CODE (400-599) with a short text body
@@ -87,6 +87,19 @@ whatever is answered, a status or a redirect too. The log's "fault" field names 
     junk=1                  malformed header lines: no colon, only spaces, a NUL byte,
                             bytes that are not UTF-8
     huge_header=BYTES       one X-Huge header whose value is BYTES long
+    changed=1               the answer describes another version of the file, as if it had
+                            been replaced since the client's last request: another ETag (of
+                            the same kind), a Last-Modified CHANGED_MTIME_STEP seconds later,
+                            preconditions evaluated against those (so an If-Range with the
+                            real ETag gets a 200 with the whole file), and every body byte of
+                            the file inverted (XOR 0xFF): a client that used them would hand
+                            out wrong bytes
+    close=after|unanswered  after: the answer is sent as usual, without Connection: close,
+                            then the connection is closed (a keep-alive connection the server
+                            drops while idle); unanswered: the request is read and the
+                            connection closed without any answer (status 0 in the log), as a
+                            server does that closes an idle connection just as a request
+                            arrives on it. unanswered goes with no other fault
 
 Multi-range answers. A request whose Range lists 2 or more ranges is answered (without these
 options) with multipart/byteranges, one part per satisfiable range in the order asked. multi=
@@ -131,6 +144,33 @@ multi-range requests only. At most one of multi and mpgarbage.
         cut                 the whole Content-Length promised, the body cut off (shutdown +
                             close) in the middle of the last part's bytes; with none of drop,
                             short, stall, stall_headers, long
+
+Random faults (a soak test's server; see tests/integration/test_soak.py):
+
+    chaos=PERCENT           each matching request (GETs; HEADs too with head=1) is faulted
+                            with probability PERCENT/100 (0-100), with one kind drawn
+                            uniformly from chaos_kinds:
+        drop                drop=N, N uniform in [0, body length)
+        status              status=503 with Retry-After: CHAOS_RETRY_AFTER (1 second)
+        stall               stall=N, N uniform in [0, body length)
+        trickle             trickle=CHAOS_TRICKLE (64 bytes a second)
+        slice               wrong slices: cr=shift on a single-part 206, mpgarbage=shift on a
+                            multipart one
+        version             changed=1
+        keepalive           close=unanswered on a reused connection (half of the time),
+                            else close=after
+    seed=N                  the random generator's seed (default 0)
+    chaos_kinds=K1+K2...    the kinds drawn from (default all, in the order above)
+
+chaos combines with no other fault option (nor times, after). The server keeps one
+random.Random per seed (so in practice one per server), drawn from under a lock: the same seed
+gives the same sequence of outcomes (fault or not, kind, parameter) in order of arrival, but
+the order in which concurrent requests arrive, and so which request meets which outcome,
+still varies between runs. A faulted request's log line names the kind in its fault field
+and what was done in its chaos field ("drop=1234", "status=503,retry_after=1", "cr=shift",
+"changed=1", "close=after"); a kind that cannot apply to the answer (a slice of a 200 or a
+416, a drop or stall of an empty body or a HEAD) leaves it unfaulted, with fault "" and chaos
+"none:KIND".
 
 Conditions (not limited by times):
 
@@ -227,6 +267,7 @@ import gzip
 import hashlib
 import json
 import os
+import random
 import re
 import secrets
 import select
@@ -252,7 +293,7 @@ __all__ = ["RangeTestServer", "RangeTestServerError", "OptionError", "parse_opti
            "parse_range_header", "make_certificate", "main", "LISTING_MODES", "LISTING_FAULTS",
            "NAMES_TREE", "NAMES_CONTENT", "NAMES_FILES", "S3_NAMESPACE", "bucket_keys",
            "FAULT_OPTIONS", "LONG_FILLER", "MP_EXTRA", "MP_SHORT", "MULTI_MODES", "MPGARBAGE_MODES",
-           "OVERFLOW", "STALL_LIMIT", "WIDE"]
+           "OVERFLOW", "STALL_LIMIT", "WIDE", "CHAOS_KINDS", "CHAOS_TRICKLE", "CHAOS_RETRY_AFTER"]
 
 CHUNK = 256 * 1024
 MAX_PARTS = 16  # more ranges than this in one request: answer the whole file instead
@@ -272,6 +313,14 @@ MULTI_MODES = ("plain", "coalesce", "merge", "reverse", "first", "omit", "whole"
                "notype", "preamble")
 MPGARBAGE_MODES = ("shift", "shift_back", "outside", "total", "long", "short", "delimiter",
                    "nodelimiter", "noboundary", "single", "cut")
+CLOSE_MODES = ("after", "unanswered")
+# chaos=: the kinds of fault drawn, and their fixed parameters.
+CHAOS_KINDS = ("drop", "status", "stall", "trickle", "slice", "version", "keepalive")
+CHAOS_TRICKLE = 64           # bytes a second: far under rangefs's --min-rate default (1 KiB/s)
+CHAOS_RETRY_AFTER = "1"      # seconds, with the 503
+# changed=1: the other version's Last-Modified is this many seconds after the real one.
+CHANGED_MTIME_STEP = 60
+_INVERT = bytes(255 - i for i in range(256))  # changed=1's bytes: every bit flipped
 # multi=preamble: text a client must skip before the first delimiter and after the last.
 PREAMBLE = b"This is the preamble of a multipart/byteranges body; it is to be ignored.\r\n"
 EPILOGUE = b"This is the epilogue; it is to be ignored too.\r\n"
@@ -343,6 +392,14 @@ def _integer_literal(text: str) -> str:
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
+def _chaos_kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(text.split("+"))
+    unknown = [kind for kind in kinds if kind not in CHAOS_KINDS]
+    if unknown or len(set(kinds)) != len(kinds):
+        raise ValueError(f"expected distinct kinds from {'|'.join(CHAOS_KINDS)} joined by '+'")
+    return kinds
+
+
 def _header_requirement(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not _TOKEN_RE.fullmatch(name):
@@ -387,6 +444,12 @@ _OPTION_SPECS: dict[str, tuple[Callable[[str], object], object]] = {
     "huge_header": (_count(1, MAX_HUGE_HEADER), None),
     "multi": (_choice(*MULTI_MODES), None),
     "mpgarbage": (_choice(*MPGARBAGE_MODES), None),
+    "changed": (_flag, None),
+    "close": (_choice(*CLOSE_MODES), None),
+    # random faults
+    "chaos": (_count(0, 100), None),
+    "seed": (_count(), 0),
+    "chaos_kinds": (_chaos_kinds, CHAOS_KINDS),
     # conditions
     "require_header": (_header_requirement, None),
     "gone_after": (_count(), None),
@@ -404,12 +467,12 @@ _OPTION_SPECS: dict[str, tuple[Callable[[str], object], object]] = {
 # The options `times`, `after` and `head` select requests for. A flag set to 0 is no fault.
 FAULT_OPTIONS = ("status", "redirect", "location", "drop", "short", "stall", "stall_headers",
                  "trickle", "trickle_headers", "endless_headers", "long", "cr", "total",
-                 "crstar", "crnum", "gzip", "cl", "junk", "huge_header",
-                 "multi", "mpgarbage", "lfault")
+                 "crstar", "crnum", "gzip", "cl", "junk", "huge_header", "multi", "mpgarbage",
+                 "changed", "close", "lfault")
 # At most one option of each group.
 _EXCLUSIVE = (("status", "redirect", "location", "lfault"),
               ("drop", "short", "stall", "stall_headers", "trickle", "trickle_headers",
-               "endless_headers", "long"),
+               "endless_headers", "long", "close"),
               ("cr", "crnum"), ("total", "crnum", "crstar"), ("multi", "mpgarbage"))
 
 
@@ -450,6 +513,19 @@ def parse_options(segment: str) -> dict:
         given = [key for key in _EXCLUSIVE[1] if key in seen]
         if given:
             raise OptionError(f"option mpgarbage=cut cannot be combined with {given[0]}")
+    if options["chaos"] is not None:
+        given = [key for key in seen if key in FAULT_OPTIONS or key in ("times", "after")]
+        if given:
+            raise OptionError(f"option chaos draws its own faults; {given[0]!r} cannot be "
+                              f"combined with it")
+    for key in ("seed", "chaos_kinds"):
+        if key in seen and options["chaos"] is None:
+            raise OptionError(f"option {key!r} needs 'chaos'")
+    if options["close"] == "unanswered":
+        given = [key for key in seen if key in FAULT_OPTIONS and key != "close"]
+        if given:
+            raise OptionError(f"option close=unanswered sends no answer for {given[0]!r} to "
+                              f"damage")
     if "retry_after" in seen and "status" not in seen:
         raise OptionError("option 'retry_after' needs 'status'")
     if "redirect_status" in seen and not seen & {"redirect", "location"}:
@@ -459,8 +535,9 @@ def parse_options(segment: str) -> dict:
     for selector in ("times", "after"):
         if selector in seen and not active_faults(options):
             raise OptionError(f"option '{selector}' given without a fault to limit")
-    if "head" in seen and not active_faults(options) and "gone_after" not in seen:
-        raise OptionError("option 'head' given without a fault or gone_after")
+    if ("head" in seen and not active_faults(options) and "gone_after" not in seen
+            and options["chaos"] is None):
+        raise OptionError("option 'head' given without a fault, chaos or gone_after")
     if "listing" in seen and options["s3"]:
         raise OptionError("options listing and s3 cannot be combined")
     listed = "listing" in seen or options["s3"]
@@ -556,7 +633,9 @@ class Damage:
     `action` ("drop": shutdown and close; "stall": silence until the client leaves), None for
     all of them; extra: bytes sent after the body (long=N); stall_headers: silence before the
     status line; rate/head_rate: bytes a second the body/head are paced at (trickle=,
-    trickle_headers=); endless_headers: header lines forever instead of the head."""
+    trickle_headers=); endless_headers: header lines forever instead of the head; invert: the
+    file's bytes are sent with every bit flipped (changed=1); close: "after" closes the
+    connection once the answer is sent, "unanswered" sends nothing and closes (close=)."""
     cut_after: Optional[int] = None
     action: Optional[str] = None
     extra: int = 0
@@ -564,6 +643,8 @@ class Damage:
     rate: Optional[int] = None
     head_rate: Optional[int] = None
     endless_headers: bool = False
+    invert: bool = False
+    close: Optional[str] = None
 
 
 @dataclass
@@ -633,6 +714,16 @@ def _validators(st: os.stat_result, options: dict) -> _Validators:
     etag = None if mode == "none" else (f'W/"{opaque}"' if mode == "weak" else f'"{opaque}"')
     mtime = st.st_mtime_ns // 1_000_000_000
     return _Validators(st.st_size, mtime, opaque, etag, mode == "weak",
+                       email.utils.formatdate(mtime, usegmt=True))
+
+
+def _other_version(v: _Validators) -> _Validators:
+    """changed=1: the validators of another version of the same file, as if it had been
+    replaced (same size, another ETag of the same kind, a later Last-Modified)."""
+    opaque = hashlib.sha256(f"changed:{v.opaque}".encode()).hexdigest()[:24]
+    etag = None if v.etag is None else (f'W/"{opaque}"' if v.weak else f'"{opaque}"')
+    mtime = v.mtime + CHANGED_MTIME_STEP
+    return _Validators(v.size, mtime, opaque, etag, v.weak,
                        email.utils.formatdate(mtime, usegmt=True))
 
 
@@ -1018,6 +1109,10 @@ def apply_transfer_faults(plan: Plan, options: dict) -> None:
         damage.extra = options["long"]
     elif options["mpgarbage"] == "cut" and plan.parts is not None and plan.labels:
         damage.cut_after, damage.action = _cut_in_last_part(plan), "drop"
+    elif options["close"] is not None:
+        damage.close = options["close"]
+    if options["changed"]:
+        damage.invert = True
 
 
 def _has_matching_shape(options: dict, range_field: str) -> bool:
@@ -1389,6 +1484,9 @@ class _Server(ThreadingHTTPServer):
         # (path, options segment) -> [matching requests, successful GETs for gone_after]
         self._counters: dict[tuple[str, str], list[int]] = {}
         self._counters_lock = threading.Lock()
+        # chaos=: one generator per seed, drawn from under the lock.
+        self._chaos: dict[int, random.Random] = {}
+        self._chaos_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -1439,6 +1537,21 @@ class _Server(ThreadingHTTPServer):
             counter = self._counters.setdefault(key, [0, 0])
             counter[0] += 1
             return counter[0]
+
+    def chaos_draw(self, seed: int, percent: int, kinds: tuple[str, ...]
+                   ) -> Optional[tuple[str, float]]:
+        """chaos=: whether this request is faulted (with probability percent/100), and if so
+        the kind and a uniform number in [0, 1) for its parameters; None for no fault. Every
+        request drawn for draws the same three numbers, so the sequence of outcomes depends
+        only on the seed and the order in which requests arrive."""
+        with self._chaos_lock:
+            rng = self._chaos.get(seed)
+            if rng is None:
+                rng = self._chaos[seed] = random.Random(seed)
+            hit, pick, u = rng.random(), rng.random(), rng.random()
+        if hit * 100 >= percent:
+            return None
+        return kinds[min(len(kinds) - 1, int(pick * len(kinds)))], u
 
     def claim_success(self, key: tuple[str, str], limit: int) -> bool:
         """gone_after: reserves one of `limit` successful GETs; False once they are used."""
@@ -1526,6 +1639,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.connection_id = self.server.next_connection_id()
+        self._requests_on_connection = 0  # requests read on this connection so far
 
     def __getattr__(self, name: str):
         # Every method other than GET and HEAD goes through _serve too, which answers 405
@@ -1558,7 +1672,8 @@ class _Handler(BaseHTTPRequestHandler):
         was cut: by the client, by a fault, or by a file that shrank), fault (the fault
         options applied, comma-separated; "" for none), content_type and content_range (of
         the answer as sent; "" when absent), parts (the Content-Range of each part of a
-        multipart answer, in body order; [] for any other answer), connection (a number per
+        multipart answer, in body order; [] for any other answer), chaos (with chaos=: what
+        was injected, see the module docstring; "" otherwise), connection (a number per
         TCP connection), start and time (when the request was read and when the response
         ended, seconds since the epoch)."""
         headers = getattr(self, "headers", None)  # unset when the request line was bad
@@ -1574,13 +1689,15 @@ class _Handler(BaseHTTPRequestHandler):
             every[name] = f"{every[name]}, {value}" if name in every else value
         record = {"method": getattr(self, "command", None) or "", "path": "", "options": "",
                   **fields, "headers": every, "status": 0, "body_bytes": 0, "aborted": False,
-                  "fault": "", "content_type": "", "content_range": "", "parts": [],
+                  "fault": "", "chaos": "", "content_type": "", "content_range": "",
+                  "parts": [],
                   "connection": self.connection_id, "start": time.time(),
                   "time": 0.0}
         self.server.begin_response()  # every record made is logged once, which ends it
         return record
 
     def _serve(self) -> None:
+        self._requests_on_connection += 1
         record = self._new_record()
         fd = None
         try:
@@ -1711,6 +1828,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _plan_answer(self, record: dict, options: dict, key: tuple[str, str], matching: bool,
                      raw_segment: str, raw_rest: str) -> tuple[Plan, Optional[int]]:
+        if options["chaos"] is not None:
+            return self._plan_chaos(record, options, matching)
         faults = active_faults(options)
         active = False
         number = 0
@@ -1736,7 +1855,11 @@ class _Handler(BaseHTTPRequestHandler):
                 apply_transfer_faults(replaced, options)
                 return replaced, None
 
-        plan, fd = self._plan_target(record, options, options["lfault"] if active else None)
+        # changed=1 makes the planner describe another version: only when the fault hits.
+        target_options = options if active or not options["changed"] else {**options,
+                                                                            "changed": None}
+        plan, fd = self._plan_target(record, target_options,
+                                     options["lfault"] if active else None)
         if active:
             try:
                 if fd is not None:
@@ -1746,6 +1869,66 @@ class _Handler(BaseHTTPRequestHandler):
                 if fd is not None:
                     os.close(fd)
                 raise
+        return plan, fd
+
+    def _plan_chaos(self, record: dict, options: dict, matching: bool
+                    ) -> tuple[Plan, Optional[int]]:
+        """chaos=PERCENT: a matching request is faulted with that probability, with a kind
+        drawn from chaos_kinds (see the module's docstring); the draws come from the server's
+        generator for the seed. The log's fault field names the kind, its chaos field what
+        was done ("drop=1234"); a kind that cannot apply to this answer (a slice of a 200, a
+        drop of an empty body) leaves it unfaulted, with chaos "none:KIND"."""
+        drawn = self.server.chaos_draw(options["seed"], options["chaos"],
+                                       options["chaos_kinds"]) if matching else None
+        if drawn is None:
+            return self._plan_target(record, options, None)
+        kind, u = drawn
+        faults: dict[str, object] = {}
+        if kind == "status":
+            faults = {"status": 503, "retry_after": CHAOS_RETRY_AFTER}
+        elif kind == "trickle":
+            faults = {"trickle": CHAOS_TRICKLE}
+        elif kind == "version":
+            faults = {"changed": True}
+        elif kind == "keepalive":
+            # A request on a reused connection may meet a server that closes it just then;
+            # the first request of a connection is answered, and the connection closed.
+            reused = self._requests_on_connection > 1
+            faults = {"close": "unanswered" if reused and u < 0.5 else "after"}
+        faulted = {**options, **faults}
+        detail = ",".join(f"{k}={int(v) if isinstance(v, bool) else v}"
+                          for k, v in faults.items())
+        if kind == "status":
+            plan, fd = _text_plan(503, "injected status 503 (chaos)",
+                                  [("Retry-After", CHAOS_RETRY_AFTER)]), None
+        elif faults.get("close") == "unanswered":
+            plan, fd = Plan(0), None
+        else:
+            plan, fd = self._plan_target(record, faulted, None)
+        try:
+            if kind in ("drop", "stall"):
+                if plan.length > 0 and self.command != "HEAD":
+                    faulted[kind] = min(plan.length - 1, int(u * plan.length))
+                    detail = f"{kind}={faulted[kind]}"
+            elif kind == "slice":
+                if plan.status == 206 and plan.range is not None:
+                    faulted["cr"] = "shift"
+                    detail = "cr=shift"
+                elif plan.status == 206 and plan.parts is not None and plan.labels:
+                    faulted["mpgarbage"] = "shift"
+                    detail = "mpgarbage=shift"
+            if not detail:
+                record["chaos"] = f"none:{kind}"
+                return plan, fd
+            record["fault"] = kind
+            record["chaos"] = detail
+            if fd is not None:
+                apply_body_faults(plan, faulted, fd)
+            apply_transfer_faults(plan, faulted)
+        except BaseException:
+            if fd is not None:
+                os.close(fd)
+            raise
         return plan, fd
 
     # ------------------------------------------------------------------------- listings
@@ -1780,8 +1963,8 @@ class _Handler(BaseHTTPRequestHandler):
         fd = self.server.memfd(key, make)
         try:
             fields = {k: record[k] for k in _LOGGED_FIELDS}
-            plan = plan_file_response(self.command, fields, _validators(os.fstat(fd), options),
-                                      options)
+            plan = plan_file_response(self.command, fields,
+                                      self._validators(os.fstat(fd), options), options)
             if plan.status == 200:
                 plan.set_header("Content-Type", content_type)
         except BaseException:
@@ -1873,6 +2056,11 @@ class _Handler(BaseHTTPRequestHandler):
             return _text_plan(404, f"no such directory: {relative!r}"), None
         return Plan(200, [("Content-Type", html)], [page]), None
 
+    def _validators(self, st: os.stat_result, options: dict) -> _Validators:
+        """The file's validators, or (changed=1: the fault is active) another version's."""
+        v = _validators(st, options)
+        return _other_version(v) if options["changed"] else v
+
     def _plan_file(self, record: dict, options: dict) -> tuple[Plan, Optional[int]]:
         relative = record["path"]
         parts = [p for p in relative.split("/") if p]
@@ -1892,7 +2080,8 @@ class _Handler(BaseHTTPRequestHandler):
                 os.close(fd)
                 return _text_plan(404, f"not a regular file: {relative!r}"), None
             fields = {key: record[key] for key in _LOGGED_FIELDS}
-            plan = plan_file_response(self.command, fields, _validators(st, options), options)
+            plan = plan_file_response(self.command, fields, self._validators(st, options),
+                                      options)
         except BaseException:
             os.close(fd)
             raise
@@ -1983,7 +2172,7 @@ class _Handler(BaseHTTPRequestHandler):
                 data = os.pread(fd, min(CHUNK, remaining), offset)
                 if not data:
                     return False
-                self._send(data, record)
+                self._send(data.translate(_INVERT) if plan.damage.invert else data, record)
                 offset += len(data)
                 remaining -= len(data)
                 if budget is not None:
@@ -2053,6 +2242,11 @@ class _Handler(BaseHTTPRequestHandler):
         record["parts"] = list(plan.labels)
         damage = plan.damage
         try:
+            if damage.close == "unanswered":
+                record["status"] = 0
+                record["aborted"] = True
+                self._drop()
+                return
             if damage.stall_headers:
                 self._stall()
                 record["aborted"] = True
@@ -2078,6 +2272,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._stall()
             elif damage.extra:
                 self._send(long_filler(damage.extra), record)
+            elif damage.close == "after":
+                self.wfile.flush()
+                self._drop()
             if plan.endless is not None and has_body:
                 record["aborted"] = True  # it never ends by itself
                 self._trickle(plan.endless, record)

@@ -40,7 +40,7 @@ TIMEOUT = 10.0
 
 LOG_FIELDS = {"method", "path", "options", "range", "if_range", "if_match",
               "if_unmodified_since", "if_none_match", "if_modified_since", "headers", "status",
-              "body_bytes", "aborted", "fault", "content_type", "content_range", "parts",
+              "body_bytes", "aborted", "fault", "chaos", "content_type", "content_range", "parts",
               "connection", "start", "time"}
 
 
@@ -1115,7 +1115,15 @@ class FaultOptionsTest(_ServerTestCase):
                                ("mpgarbage=nonsense", ("mpgarbage", "nonsense", "shift")),
                                ("multi=plain,mpgarbage=cut", ("multi", "mpgarbage")),
                                ("mpgarbage=cut,drop=5", ("cut", "drop")),
-                               ("times=1,multi=", ("multi",))):
+                               ("times=1,multi=", ("multi",)),
+                               ("chaos=5,drop=1", ("chaos", "drop")),
+                               ("chaos=5,times=1", ("chaos", "times")),
+                               ("seed=1", ("seed", "chaos")),
+                               ("chaos=101", ("chaos",)),
+                               ("chaos=5,chaos_kinds=drop+nope", ("chaos_kinds",)),
+                               ("close=sometimes", ("close",)),
+                               ("close=after,drop=1", ("close", "drop")),
+                               ("close=unanswered,changed=1", ("unanswered", "changed"))):
             with self.subTest(segment):
                 self.conn.request("GET", f"/{segment}/{self.name}")
                 response = self.conn.getresponse()
@@ -1123,6 +1131,95 @@ class FaultOptionsTest(_ServerTestCase):
                 self.assertEqual(response.status, 400, body)
                 for word in words:
                     self.assertIn(word, body)
+
+    # ------------------------------------------------- another version, closed connections
+    def test_changed_answers_from_another_version_with_other_bytes(self):
+        real = self.etag(self.name)
+        response, body = self.fetch(self.name, {"Range": "bytes=100-199"}, changed=1)
+        self.assertEqual(response.status, 206)
+        self.assertNotEqual(response.getheader("ETag"), real)
+        self.assertTrue(response.getheader("ETag").startswith('"'))
+        self.assertGreater(email.utils.parsedate_to_datetime(response.getheader("Last-Modified")),
+                           email.utils.parsedate_to_datetime(http_date(
+                               os.path.join(self.root, self.name))))
+        self.assertEqual(body, bytes(255 - b for b in self.data[100:200]))
+        self.assertEqual(self.entry(2)["fault"], "changed")  # after etag()'s HEAD
+        # The client's If-Range names the version it has: the "new" one answers 200, whole.
+        response, body = self.fetch(self.name, {"Range": "bytes=100-199", "If-Range": real},
+                                    changed=1)
+        self.assertEqual(response.status, 200)
+        self.assertEqual(body, bytes(255 - b for b in self.data))
+        # Not faulted (times used up): the real version.
+        response, body = self.fetch(self.name, {"Range": "bytes=100-199"}, changed=1, times=0)
+        self.assertEqual((response.getheader("ETag"), body), (real, self.data[100:200]))
+
+    def test_close_after_answers_then_closes_without_saying_so(self):
+        sock = self.raw(self.target(close="after"), {"Range": "bytes=0-99"})
+        head, rest = self.read_head(sock)
+        self.assertEqual(head_fields(head)[0], 206)
+        self.assertIsNone(head_value(head, "Connection"))
+        body, eof = self.read_rest(sock, rest)
+        self.assertEqual((body, eof), (self.data[:100], True))
+        e = self.entry()
+        self.assertEqual((e["status"], e["aborted"], e["fault"]), (206, False, "close"))
+
+    def test_close_unanswered_reads_the_request_and_closes(self):
+        sock = self.raw(self.target(), {"Range": "bytes=0-9"})
+        head, rest = self.read_head(sock)
+        self.assertEqual(self.read_exactly(sock, 10, rest), self.data[:10])
+        self.raw(self.target(close="unanswered"), {"Range": "bytes=0-9"}, sock=sock)
+        self.assertEqual(self.read_rest(sock), (b"", True))
+        e = self.entry(2)
+        self.assertEqual((e["status"], e["aborted"], e["fault"]), (0, True, "close"))
+
+    def chaos_faults(self, server: RangeTestServer, count: int, **options) -> list[str]:
+        """`count` GETs in a row, each on a new connection, answered or not; the log's
+        (fault, chaos) of each, in order."""
+        target = urllib.parse.urlsplit(server.url("data.bin", **options)).path
+        server.settled_requests()
+        server.clear_requests()
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+            with sock:
+                lines = [f"GET {target} HTTP/1.1", "Host: 127.0.0.1", "Range: bytes=0-999"]
+                sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+                self.read_rest(sock, wait=0.15)  # a stall is left after 0.15 s
+        server.wait_for_requests(lambda e: len(e) >= count)
+        entries = server.settled_requests()
+        entries.sort(key=lambda e: e["connection"])
+        return [f"{e['fault']}:{e['chaos']}" for e in entries]
+
+    def test_chaos_draws_faults_from_the_seed(self):
+        options = dict(chaos=50, seed=7, chaos_kinds="drop+status+stall+slice+version")
+        first = self.chaos_faults(self.server, 30, **options)
+        with RangeTestServer(self.root) as other:
+            self.assertEqual(self.chaos_faults(other, 30, **options), first)
+            self.assertNotEqual(self.chaos_faults(other, 30, **{**options, "seed": 8}), first)
+        faulted = [f for f in first if not f.startswith(":")]
+        self.assertTrue(5 <= len(faulted) <= 25, first)
+        kinds = {f.partition(":")[0] for f in faulted}
+        self.assertEqual(kinds, {"drop", "status", "stall", "slice", "version"}, first)
+        for f in faulted:
+            kind, _, detail = f.partition(":")
+            expected = {"drop": r"drop=\d+", "stall": r"stall=\d+", "slice": r"cr=shift",
+                        "status": r"status=503,retry_after=1", "version": r"changed=1"}[kind]
+            self.assertRegex(detail, f"^{expected}$")
+        self.assertEqual(set(self.chaos_faults(self.server, 10, chaos=0)), {":"})
+
+    def test_chaos_keepalive_and_multi_range_slices(self):
+        target = self.target(chaos=100, chaos_kinds="keepalive")
+        sock = self.raw(target, {"Range": "bytes=0-9"})
+        head, rest = self.read_head(sock)
+        self.assertEqual(self.read_rest(sock, rest), (self.data[:10], True))
+        self.assertEqual(self.entry()["chaos"], "close=after")  # a first request is answered
+        response, _ = self.fetch(self.name, {"Range": "bytes=0-9,100-109"}, chaos=100,
+                                 chaos_kinds="slice")
+        self.assertEqual(response.status, 206)
+        self.assertEqual(self.entry(2)["chaos"], "mpgarbage=shift")
+        response, _ = self.fetch(self.name, {}, chaos=100, chaos_kinds="slice")
+        self.assertEqual(response.status, 200)
+        e = self.entry(3)
+        self.assertEqual((e["fault"], e["chaos"]), ("", "none:slice"))
 
     # ---------------------------------------------------------------- multi-range answers
     # Four ranges, not in file order, none at the end of the file: each mode shows.
