@@ -129,7 +129,7 @@ class ReadSources {
   ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch,
               Metrics& metrics)
       : http_(NewHttpRangeSource(http, &metrics)),
-        retrying_(*http_, timer_, retry, &metrics),
+        retrying_(*http_, timer_, retry, &metrics, http.stop),
         fallback_(retrying_, max_full_fetch, TempDirectory()) {}
   ~ReadSources() { Shutdown(); }
 

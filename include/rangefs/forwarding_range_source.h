@@ -26,6 +26,10 @@ class ForwardingRangeSource : public RangeSource {
 
   Result<RemoteFileInfo> Probe(const std::string& url) override { return inner_.Probe(url); }
   Result<RemoteFileInfo> Reprobe(const std::string& url) override { return inner_.Reprobe(url); }
+  Result<RemoteFileInfo> ProbeWithin(const std::string& url,
+                                     std::chrono::milliseconds budget) override {
+    return inner_.ProbeWithin(url, budget);
+  }
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override {
     inner_.StartFetch(file, range, priority, std::move(sink));

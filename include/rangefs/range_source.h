@@ -7,6 +7,7 @@
 // calling thread for sources that complete inline.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -52,6 +53,14 @@ class RangeSource {
   // a dropped connection) within its deadline, since a failure makes the user's stat or open
   // fail or wait. This default asks once.
   virtual Result<RemoteFileInfo> Reprobe(const std::string& url) { return Probe(url); }
+
+  // Probe, answered (or failed) within `budget`, redirects included, where the source can bound
+  // one probe: the retry layer gives each try of a Reprobe what its deadline leaves, so a slow
+  // answer near the deadline cannot stretch a lookup to twice --timeout. This default ignores
+  // the budget (the source's own request timeout still holds).
+  virtual Result<RemoteFileInfo> ProbeWithin(const std::string& url, std::chrono::milliseconds) {
+    return Probe(url);
+  }
 
   // Starts fetching `range` of `file` into `sink` and returns without waiting. The request
   // goes to file.final_url. A source may end it with kRedirected, naming in

@@ -36,6 +36,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <stop_token>
 #include <string>
 
 #include "rangefs/forwarding_range_source.h"
@@ -49,16 +50,17 @@ namespace rangefs {
 class RetryingRangeSource final : public ForwardingRangeSource {
  public:
   // `metrics` (may be null; must outlive this) counts each retry under the file's URL.
+  // `stop`, once requested, ends the backoff waits of a Reprobe (rangefs is stopping).
   RetryingRangeSource(RangeSource& inner, Scheduler& scheduler, const RetryConfig& config,
-                      Metrics* metrics = nullptr);
+                      Metrics* metrics = nullptr, std::stop_token stop = {});
 
   // Probe and Expedite are forwarded as they are: the mount's probe is not retried.
   //
-  // Reprobe: the inner Reprobe, tried again after a backoff while it fails in a way that may
-  // pass, until the policy's retries or its deadline (from the first try) run out; then its
+  // Reprobe: the inner ProbeWithin, tried again after a backoff while it fails in a way that
+  // may pass, until the policy's retries or its deadline (from the first try) run out; then its
   // last failure. Blocks the calling thread (a lookup or open, which needs the answer) for the
-  // backoffs, which the scheduler ends; a retry starts only while time is left, and one try
-  // takes at most the inner source's own request timeout.
+  // backoffs, which the scheduler ends, or `stop`; each try gets the time the deadline leaves,
+  // so the whole stays within it.
   Result<RemoteFileInfo> Reprobe(const std::string& url) override;
 
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
@@ -87,6 +89,7 @@ class RetryingRangeSource final : public ForwardingRangeSource {
 
   Scheduler& scheduler_;
   const RetryPolicy policy_;
+  const std::stop_token stop_;
   Metrics* const metrics_;
 
   std::mutex mu_;

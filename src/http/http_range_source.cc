@@ -31,6 +31,8 @@ class HttpRangeSource final : public RangeSource {
       : options_(std::move(options)), metrics_(metrics), engine_(options_.max_parallel_prefetch) {}
 
   Result<RemoteFileInfo> Probe(const std::string& url) override;
+  Result<RemoteFileInfo> ProbeWithin(const std::string& url,
+                                     std::chrono::milliseconds budget) override;
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override;
   void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
@@ -68,6 +70,11 @@ class HttpRangeSource final : public RangeSource {
 
 Result<RemoteFileInfo> HttpRangeSource::Probe(const std::string& url) {
   return ProbeUrl(pool_, requests_, url, metrics_);
+}
+
+Result<RemoteFileInfo> HttpRangeSource::ProbeWithin(const std::string& url,
+                                                    std::chrono::milliseconds budget) {
+  return ProbeUrl(pool_, requests_, url, metrics_, budget);
 }
 
 Result<HttpRangeSource::Prepared> HttpRangeSource::Prepare(const RemoteFileInfo& file) {

@@ -3,8 +3,12 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <ctime>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -64,13 +68,21 @@ struct Counted {
   const std::string& url;
 };
 
+// The time a probe's request may take: what the probe's budget leaves (at least 1 ms: 0 would
+// mean no limit to libcurl).
+void LimitTime(CURL* handle, std::chrono::milliseconds left) {
+  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(std::max<int64_t>(1, left.count())));
+}
+
 ProbeStep ProbeWithHead(const RequestSetup& requests, CURL* handle, const Request& request,
-                        const Counted& counted) {
+                        const Counted& counted, std::chrono::milliseconds left) {
   Exchange exchange;
   CurlSlist headers;
   if (!requests.Configure(handle, request, exchange, headers)) {
     return ProbeStep::Answer(Status(ErrorCode::kInternal, "out of memory"));
   }
+  LimitTime(handle, left);
   curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
   curl_easy_setopt(handle, CURLOPT_FILETIME, 1L);
@@ -127,7 +139,7 @@ size_t DiscardAfterFirstByte(char*, size_t size, size_t count, void* user) {
 }
 
 ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const Request& request,
-                             const Counted& counted) {
+                             const Counted& counted, std::chrono::milliseconds left) {
   Exchange exchange;
   CurlSlist headers;
   const ByteRange first_byte{0, 0};
@@ -135,6 +147,7 @@ ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const R
       !http::AppendHeader(headers, "Range: " + http::FormatRangeHeaderValue({&first_byte, 1}))) {
     return ProbeStep::Answer(Status(ErrorCode::kInternal, "out of memory"));
   }
+  LimitTime(handle, left);
   curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(handle, CURLOPT_FILETIME, 1L);
   size_t received = 0;
@@ -198,7 +211,12 @@ ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const R
 }  // namespace
 
 Result<RemoteFileInfo> ProbeUrl(CurlHandlePool& pool, const RequestSetup& requests,
-                                const std::string& url, Metrics* metrics) {
+                                const std::string& url, Metrics* metrics,
+                                std::chrono::milliseconds budget) {
+  const std::chrono::milliseconds limit = budget > std::chrono::milliseconds(0)
+                                              ? std::min(budget, requests.options().request_timeout)
+                                              : requests.options().request_timeout;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
   Result<http::UrlTarget> original = http::ParseUrlTarget(url);
   if (!original.ok()) return original.status();
   const CurlHandlePool::Lease lease = pool.Acquire();
@@ -212,10 +230,18 @@ Result<RemoteFileInfo> ProbeUrl(CurlHandlePool& pool, const RequestSetup& reques
   while (true) {
     Result<Request> request = requests.RequestFor(*original, current);
     if (!request.ok()) return request.status();
+    // One budget for every hop: a chain of slow redirects must not take a timeout each.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left <= std::chrono::milliseconds(0)) {
+      return Status(ErrorCode::kTransport, "no answer within " + std::to_string(limit.count()) +
+                                               " ms (after " + std::to_string(redirects) +
+                                               " redirects)");
+    }
     curl_easy_reset(lease.get());
     const Counted counted{.metrics = metrics, .url = url};
-    ProbeStep step = ranged_get ? ProbeWithRangedGet(requests, lease.get(), *request, counted)
-                                : ProbeWithHead(requests, lease.get(), *request, counted);
+    ProbeStep step = ranged_get ? ProbeWithRangedGet(requests, lease.get(), *request, counted, left)
+                                : ProbeWithHead(requests, lease.get(), *request, counted, left);
     if (step.answer) {
       if (step.answer->ok()) {
         (*step.answer)->url = url;

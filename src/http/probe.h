@@ -7,6 +7,7 @@
 // Ownership: borrows the pool and the request setup for the call.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "http/curl_handle.h"
@@ -18,8 +19,11 @@
 namespace rangefs::http {
 
 // The file `url` names, with `url` as its url and the address the redirects led to as its
-// final_url. Each request it makes is counted in `metrics` (when given) under `url`.
+// final_url. Each request it makes is counted in `metrics` (when given) under `url`. All its
+// requests together, redirects included, take at most `budget` (the request timeout when
+// zero, and never more than it).
 Result<RemoteFileInfo> ProbeUrl(CurlHandlePool& pool, const RequestSetup& requests,
-                                const std::string& url, Metrics* metrics = nullptr);
+                                const std::string& url, Metrics* metrics = nullptr,
+                                std::chrono::milliseconds budget = {});
 
 }  // namespace rangefs::http

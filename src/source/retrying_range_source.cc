@@ -349,10 +349,12 @@ void RetryingRangeSource::Fetch::Reresolve() {
 }
 
 RetryingRangeSource::RetryingRangeSource(RangeSource& inner, Scheduler& scheduler,
-                                         const RetryConfig& config, Metrics* metrics)
+                                         const RetryConfig& config, Metrics* metrics,
+                                         std::stop_token stop)
     : ForwardingRangeSource(inner),
       scheduler_(scheduler),
       policy_(config),
+      stop_(std::move(stop)),
       metrics_(metrics),
       random_(std::random_device{}()) {}
 
@@ -381,7 +383,8 @@ void RetryingRangeSource::StartMultiFetch(const RemoteFileInfo& file,
 Result<RemoteFileInfo> RetryingRangeSource::Reprobe(const std::string& url) {
   const Scheduler::Clock::time_point deadline = scheduler_.Now() + policy_.config().deadline;
   for (int retry = 1;; ++retry) {
-    Result<RemoteFileInfo> probed = inner().Reprobe(url);
+    const auto budget = std::chrono::duration_cast<milliseconds>(deadline - scheduler_.Now());
+    Result<RemoteFileInfo> probed = inner().ProbeWithin(url, std::max(budget, milliseconds(1)));
     if (probed.ok()) return probed;
     const auto time_left = std::chrono::duration_cast<milliseconds>(deadline - scheduler_.Now());
     const std::optional<milliseconds> delay =
@@ -391,6 +394,7 @@ Result<RemoteFileInfo> RetryingRangeSource::Reprobe(const std::string& url) {
     spdlog::info("{}: probe retry {} in {} ms: {}", RedactUrl(url), retry, delay->count(),
                  probed.status().ToString());
     WaitOnScheduler(*delay);
+    if (stop_.stop_requested()) return probed;
   }
 }
 
@@ -401,7 +405,11 @@ void RetryingRangeSource::WaitOnScheduler(milliseconds delay) {
   std::future<void> wait = woken->get_future();
   scheduler_.RunAfter(delay, [woken] { woken->set_value(); });
   woken.reset();
-  wait.wait();
+  // Polled for a stop: only while a lookup waits out a backoff, and a signal must end that
+  // within its 2 s.
+  while (wait.wait_for(milliseconds(100)) != std::future_status::ready) {
+    if (stop_.stop_requested()) return;
+  }
 }
 
 double RetryingRangeSource::Random01() {

@@ -211,6 +211,7 @@ class MemoryRangeSource : public RangeSource {
   void ResetCounters() {
     std::lock_guard lock(mu_);
     probe_count_ = 0;
+    probe_budgets_.clear();
     fetch_calls_.clear();
     fetched_addresses_.clear();
     requests_.clear();
@@ -308,6 +309,21 @@ class MemoryRangeSource : public RangeSource {
     }
     pending_changed_.notify_all();
     // `dropped` goes out of scope here, outside the lock: sink destructors may call back.
+  }
+
+  // Records the budget, then answers as Probe.
+  Result<RemoteFileInfo> ProbeWithin(const std::string& url,
+                                     std::chrono::milliseconds budget) override {
+    {
+      std::lock_guard lock(mu_);
+      probe_budgets_.push_back(budget);
+    }
+    return Probe(url);
+  }
+  // The budgets ProbeWithin was given, in order.
+  std::vector<std::chrono::milliseconds> probe_budgets() const {
+    std::lock_guard lock(mu_);
+    return probe_budgets_;
   }
 
   Result<RemoteFileInfo> Probe(const std::string& url) override {
@@ -538,21 +554,22 @@ class MemoryRangeSource : public RangeSource {
 
   mutable std::mutex mu_;
   mutable std::condition_variable pending_changed_;
-  std::map<std::string, File> files_;                    // Guarded by mu_
-  size_t probe_count_ = 0;                               // Guarded by mu_
-  std::vector<FetchCall> fetch_calls_;                   // Guarded by mu_
-  std::vector<std::string> fetched_addresses_;           // Guarded by mu_
-  std::map<std::string, Redirect> redirects_;            // by address; Guarded by mu_
-  std::vector<FetchCall> expedite_calls_;                // Guarded by mu_
-  std::vector<std::vector<ByteRange>> requests_;         // Guarded by mu_
-  size_t script_left_ = 0;                               // Guarded by mu_
-  Script script_;                                        // Guarded by mu_
-  size_t probe_failures_left_ = 0;                       // Guarded by mu_
-  Status probe_failure_;                                 // Guarded by mu_
-  bool defer_demand_ = false;                            // Guarded by mu_
-  bool defer_prefetch_ = false;                          // Guarded by mu_
-  std::vector<std::shared_ptr<Transfer>> pending_;       // Guarded by mu_
-  std::vector<std::weak_ptr<RangeSink>> dropped_sinks_;  // Guarded by mu_
+  std::map<std::string, File> files_;                     // Guarded by mu_
+  size_t probe_count_ = 0;                                // Guarded by mu_
+  std::vector<std::chrono::milliseconds> probe_budgets_;  // Guarded by mu_
+  std::vector<FetchCall> fetch_calls_;                    // Guarded by mu_
+  std::vector<std::string> fetched_addresses_;            // Guarded by mu_
+  std::map<std::string, Redirect> redirects_;             // by address; Guarded by mu_
+  std::vector<FetchCall> expedite_calls_;                 // Guarded by mu_
+  std::vector<std::vector<ByteRange>> requests_;          // Guarded by mu_
+  size_t script_left_ = 0;                                // Guarded by mu_
+  Script script_;                                         // Guarded by mu_
+  size_t probe_failures_left_ = 0;                        // Guarded by mu_
+  Status probe_failure_;                                  // Guarded by mu_
+  bool defer_demand_ = false;                             // Guarded by mu_
+  bool defer_prefetch_ = false;                           // Guarded by mu_
+  std::vector<std::shared_ptr<Transfer>> pending_;        // Guarded by mu_
+  std::vector<std::weak_ptr<RangeSink>> dropped_sinks_;   // Guarded by mu_
 };
 
 }  // namespace rangefs::fakes

@@ -334,6 +334,23 @@ class SignalTest(_Base):
         time.sleep(0.3)
         return mount, [lister]
 
+    def during_a_probe_back_off(self):
+        server = self.start_server()
+        # A URL-file entry is probed at its first lookup, and that probe is retried like a read:
+        # the stat waits out the HEAD's Retry-After.
+        url_file = os.path.join(self.data, f"urls-{os.getpid()}-{time.monotonic_ns()}.txt")
+        with open(url_file, "w") as f:
+            f.write("busy.bin=" + server.url("data.bin", status=503, retry_after="30", head=1)
+                    + "\n")
+        self.addCleanup(os.unlink, url_file)
+        mount = self.start_mount([], ["--url-file", url_file, "--timeout", LONG_TIMEOUT])
+        statter, _ = in_background(os.stat, mount.path("busy.bin"))
+        self.assertTrue(harness.wait_until(
+            lambda: any(e["method"] == "HEAD" and e["status"] == 503 for e in server.requests()),
+            10), "no HEAD was answered 503")
+        time.sleep(0.3)
+        return mount, [statter]
+
     def during_a_whole_file_download(self):
         server = self.start_server()
         # The server ignores Range (HEAD says Accept-Ranges: none): the first read starts the
@@ -364,6 +381,10 @@ class SignalTest(_Base):
 
     def test_signal_during_probes(self):
         self.check_scenario(self.during_probes, "during probes whose HEAD never answers")
+
+    def test_signal_during_a_probe_back_off(self):
+        self.check_scenario(self.during_a_probe_back_off,
+                            "during a lookup's probe back-off (HEAD: 503, Retry-After: 30)")
 
     def test_signal_during_a_whole_file_download(self):
         self.check_scenario(self.during_a_whole_file_download,

@@ -200,6 +200,19 @@ TEST_F(RetryingRangeSourceTest, ReprobeWaitsForRetryAfter) {
   EXPECT_EQ(source_.probe_count(), 2u);
 }
 
+TEST_F(RetryingRangeSourceTest, EachTryOfAReprobeGetsWhatTheDeadlineLeaves) {
+  // A slow answer near the deadline must not stretch the lookup to twice --timeout.
+  source_.FailNextProbes(
+      2, Status(ErrorCode::kServerBusy, "HTTP 503").WithRetryAfter(milliseconds(3'000)));
+  const auto probed = fakes::WhileTimePasses(scheduler_, milliseconds(250),
+                                             [this] { return retrying_.Reprobe(file_.url); });
+  ASSERT_TRUE(probed.has_value());
+  ASSERT_TRUE(probed->value.ok()) << probed->value.status().ToString();
+  EXPECT_EQ(source_.probe_budgets(),
+            (std::vector<milliseconds>{kConfig.deadline, kConfig.deadline - milliseconds(3'000),
+                                       kConfig.deadline - milliseconds(6'000)}));
+}
+
 TEST_F(RetryingRangeSourceTest, ReprobeDoesNotRetryWhatCannotPass) {
   for (const Status& failure : {Status(ErrorCode::kNotFound, "HTTP 404"),
                                 Status(ErrorCode::kHttpStatus, "HTTP 401 Unauthorized"),
