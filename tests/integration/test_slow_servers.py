@@ -197,7 +197,10 @@ class SlowServersTest(unittest.TestCase):
             url = f"https://127.0.0.1:{silent.port}/data.bin"
             mount = self.url_file_mount({"data.bin": url,
                                          "healthy.bin": self.server.url("data.bin")},
-                                        ["--connect-timeout", "2"])
+                                        # Without retries (a lookup's probe is retried
+                                        # within --timeout), so that the handshake's own bound
+                                        # is what ends the stat.
+                                        ["--connect-timeout", "2", "--retries", "0"])
             result, took = mount.call(_timed, _stat_size, mount.path("data.bin"),
                                       timeout=CALL_BOUND)
             self.assertIsInstance(result, OSError, f"stat returned {result}{self.tail(mount)}")
