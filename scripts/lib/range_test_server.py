@@ -1079,6 +1079,19 @@ def apply_body_faults(plan: Plan, options: dict, fd: Optional[int]) -> None:
             plan.set_header("Content-Encoding", "gzip")
 
 
+def _apply_faults(plan: Plan, options: dict, fd: Optional[int]) -> None:
+    """The body faults (on a file's answer, whose descriptor is fd) and the transfer faults;
+    fd is closed if they fail, since the caller then never gets to send the plan."""
+    try:
+        if fd is not None:
+            apply_body_faults(plan, options, fd)
+        apply_transfer_faults(plan, options)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        raise
+
+
 def apply_transfer_faults(plan: Plan, options: dict) -> None:
     """The faults of any answer: header lines, framing, and damage to the transfer."""
     extra: list[HeaderLine] = []
@@ -1861,14 +1874,7 @@ class _Handler(BaseHTTPRequestHandler):
         plan, fd = self._plan_target(record, target_options,
                                      options["lfault"] if active else None)
         if active:
-            try:
-                if fd is not None:
-                    apply_body_faults(plan, options, fd)
-                apply_transfer_faults(plan, options)
-            except BaseException:
-                if fd is not None:
-                    os.close(fd)
-                raise
+            _apply_faults(plan, options, fd)
         return plan, fd
 
     def _plan_chaos(self, record: dict, options: dict, matching: bool
@@ -1922,13 +1928,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return plan, fd
             record["fault"] = kind
             record["chaos"] = detail
-            if fd is not None:
-                apply_body_faults(plan, faulted, fd)
-            apply_transfer_faults(plan, faulted)
         except BaseException:
             if fd is not None:
                 os.close(fd)
             raise
+        _apply_faults(plan, faulted, fd)
         return plan, fd
 
     # ------------------------------------------------------------------------- listings
