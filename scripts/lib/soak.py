@@ -78,6 +78,9 @@ class SoakConfig:
     cache_size: int = 64 * MiB      # rangefs --cache-size: far under the files' total
     reopen_every: int = 20          # a random reader reopens its file once in this many reads
     extra_args: list[str] = field(default_factory=list)
+    # Whether memory is held to its bounds: not under AddressSanitizer, whose quarantine and
+    # shadow memory put a daemon's RSS in the hundreds of MiB whatever rangefs holds.
+    check_memory: bool = True
 
     @property
     def read_bound(self) -> float:
@@ -539,10 +542,10 @@ def problems(report: SoakReport) -> list[str]:
                        f"holds ({MAX_SOCKETS})")
         if after["threads"] > base["threads"]:
             out.append(f"threads leak: {base['threads']} -> {after['threads']}")
-        if after["VmRSS"] > base["VmRSS"] + RSS_GROWTH:
+        if c.check_memory and after["VmRSS"] > base["VmRSS"] + RSS_GROWTH:
             out.append(f"memory grows: VmRSS {base['VmRSS']} -> {after['VmRSS']}")
         bound = c.cache_size + RSS_OVERHEAD
-        if max(report.peak_rss, after["VmHWM"]) > bound:
+        if c.check_memory and max(report.peak_rss, after["VmHWM"]) > bound:
             out.append(f"memory over the bound {bound}: peak VmRSS {report.peak_rss}, "
                        f"VmHWM {after['VmHWM']}")
     elif report.alive_at_end:

@@ -89,8 +89,10 @@ void MultiRangeTransfer::OnComplete(CURLcode result) {
                                         std::to_string(wanted.range.first + wanted.delivered) +
                                         "-" + std::to_string(wanted.range.last));
     }
-    // A redirect is followed by the retry layer, which logs what it makes of it.
-    spdlog::log(own.code() == ErrorCode::kRedirected ? spdlog::level::debug : spdlog::level::info,
+    // A redirect is followed by the retry layer, which logs what it makes of it; kInternal is
+    // rangefs's own end of the transfer (stopping, or the reader gave up on the bytes).
+    const bool ours = own.code() == ErrorCode::kRedirected || own.code() == ErrorCode::kInternal;
+    spdlog::log(ours ? spdlog::level::debug : spdlog::level::info,
                 "GET {} bytes={}-{} (one of {} ranges) ended after {} bytes: {}", url,
                 wanted.range.first, wanted.range.last, wanted_.size(), wanted.delivered,
                 own.ToString());

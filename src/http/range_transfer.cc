@@ -58,8 +58,10 @@ void RangeTransfer::OnComplete(CURLcode result) {
   if (status.ok()) {
     spdlog::debug("GET {} bytes={}-{}: {} bytes in {} ms", url, range_.first, range_.last,
                   received_, elapsed.count());
-  } else if (status.code() == ErrorCode::kRedirected) {
-    // Followed by the retry layer, which logs what it makes of it.
+  } else if (status.code() == ErrorCode::kRedirected || status.code() == ErrorCode::kInternal) {
+    // A redirect is followed by the retry layer, which logs what it makes of it; kInternal is
+    // rangefs's own end of the transfer (it is stopping, or the reader gave up on the bytes),
+    // nothing about the server.
     spdlog::debug("GET {} bytes={}-{}: {}", url, range_.first, range_.last, status.message());
   } else if (IsLie(status) && lies_.First(file_.url)) {
     spdlog::warn(
