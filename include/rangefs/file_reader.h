@@ -91,7 +91,10 @@ class FileReader {
   const FileVersion& version() const { return *version_; }
 
  private:
-  Result<ReadBuffer> ReadBlocks(uint64_t offset, uint64_t size);
+  // `may_ask_again`: a load that failed for looking like another version, which the check
+  // that followed found to be still current (a false alarm), is asked for once more.
+  Result<ReadBuffer> ReadBlocks(uint64_t offset, uint64_t size,
+                                std::chrono::steady_clock::time_point started, bool may_ask_again);
 
   // Asks that the loads of `blocks` (from block `first_index` on) this read waits for but did
   // not start itself begin now, if they still wait for a connection.
@@ -101,7 +104,8 @@ class FileReader {
   // it) within ReadWaitLimits::failure_memory.
   std::optional<Status> RecentFailureOf(uint64_t index, std::chrono::steady_clock::time_point now);
   void RememberFailure(uint64_t index, const Status& status);
-  // Waits for the load of block `index`, until `deadline` or a stop.
+  // Waits for the load of block `index`, until `deadline` or a stop. A failure is remembered
+  // (RememberFailure) unless it was a false alarm of another version.
   Result<BlockPtr> AwaitLoad(BlockCache::Acquired& acquired, uint64_t index,
                              std::chrono::steady_clock::time_point deadline);
 

@@ -46,7 +46,8 @@ void FileReader::ExpediteOthersLoads(const std::vector<BlockCache::Acquired>& bl
 }
 
 Result<ReadBuffer> FileReader::Read(uint64_t offset, uint64_t size) {
-  Result<ReadBuffer> read = ReadBlocks(offset, size);
+  Result<ReadBuffer> read =
+      ReadBlocks(offset, size, std::chrono::steady_clock::now(), /*may_ask_again=*/true);
   if (metrics_) metrics_->CountRead(read.ok() ? read->size() : 0, read.ok());
   return read;
 }
@@ -88,13 +89,15 @@ Result<BlockPtr> FileReader::AwaitLoad(BlockCache::Acquired& acquired, uint64_t 
   if (loaded.ok()) return loaded.value();
   if (loaded.status().code() == ErrorCode::kRemoteChanged) {
     versions_.ReportChanged(*version_, loaded.status());
+    if (versions_.IsCurrent(*version_)) return loaded.status();  // a false alarm: not kept
   }
   RememberFailure(index, loaded.status());
   return loaded.status();
 }
 
-Result<ReadBuffer> FileReader::ReadBlocks(uint64_t offset, uint64_t size) {
-  const auto started = std::chrono::steady_clock::now();
+Result<ReadBuffer> FileReader::ReadBlocks(uint64_t offset, uint64_t size,
+                                          std::chrono::steady_clock::time_point started,
+                                          bool may_ask_again) {
   const uint64_t file_size = version_->info.size;
   const std::optional<ByteRange> range = ClampToFile(offset, size, file_size);
   if (!range) return ReadBuffer();
@@ -157,7 +160,16 @@ Result<ReadBuffer> FileReader::ReadBlocks(uint64_t offset, uint64_t size) {
     BlockPtr block = blocks[i].block;
     if (!block) {
       Result<BlockPtr> loaded = AwaitLoad(blocks[i], first_index + i, started + limits_.timeout);
-      if (!loaded.ok()) return loaded.status();
+      if (!loaded.ok()) {
+        // The check after an answer that looked like another version found this one still
+        // current (a cache node with an old copy, an answer mixed up on its way): once, the
+        // read asks again, within the same time bound, rather than fail on one odd answer.
+        if (may_ask_again && loaded.status().code() == ErrorCode::kRemoteChanged &&
+            versions_.IsCurrent(*version_)) {
+          return ReadBlocks(offset, size, started, /*may_ask_again=*/false);
+        }
+        return loaded.status();
+      }
       block = *std::move(loaded);
     }
     const uint64_t block_start = (first_index + i) * block_size;

@@ -416,10 +416,30 @@ TEST_F(FileReaderTest, ResponseFromAnotherVersionIsReported) {
   FileReader& reader = Open(source_.AddSyntheticFile("https://h/f", 10 * kBlock, 19));
   ExpectRead(reader, 0, 100, {Blocks(0, 0)});
   source_.AddSyntheticFile("https://h/f", 10 * kBlock, 20);  // same size, new ETag
+  versions_.ConfirmReports(true);  // the filesystem's probe finds the new version
+  source_.ResetCounters();
   Result<ReadBuffer> read = reader.Read(3 * kBlock, 100);
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.status().code(), ErrorCode::kRemoteChanged);
   EXPECT_EQ(versions_.reports(), 1u);
+  EXPECT_EQ(source_.fetch_count(), 1u) << "a confirmed change is not asked for again";
+}
+
+TEST_F(FileReaderTest, AFalseAlarmOfAnotherVersionIsReadAgainOnce) {
+  // One answer looked like another version (a cache node serving an old copy, say), but the
+  // server still describes this one: the read asks once more instead of failing.
+  FileReader& reader = Open(source_.AddSyntheticFile("https://h/f", 10 * kBlock, 21));
+  source_.FailNextFetches(1, Status(ErrorCode::kRemoteChanged, "ETag is \"x\", was \"y\""));
+  ExpectRead(reader, 3 * kBlock, 100, {Blocks(3, 3), Blocks(3, 3)});
+  EXPECT_EQ(versions_.reports(), 1u);
+
+  // Twice in a row is not waved through: the read fails.
+  source_.FailNextFetches(2, Status(ErrorCode::kRemoteChanged, "ETag is \"x\", was \"y\""));
+  source_.ResetCounters();
+  Result<ReadBuffer> read = reader.Read(5 * kBlock, 100);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), ErrorCode::kRemoteChanged);
+  EXPECT_EQ(source_.fetch_count(), 2u);
 }
 
 TEST_F(FileReaderTest, ReadBufferKeepsItsBlocksAliveAfterEviction) {
