@@ -772,6 +772,16 @@ def proc_status_bytes(pid: int, field: str) -> int:
     raise KeyError(f"{field} not in /proc/{pid}/status")
 
 
+def timed(fn: Callable, *args):
+    """(fn's result or the OSError it raised, seconds taken)."""
+    start = time.monotonic()
+    try:
+        result = fn(*args)
+    except OSError as e:
+        result = e
+    return result, time.monotonic() - start
+
+
 def pread_no_readahead(path, length, offset):
     """Like pread_file, but tells the kernel not to read ahead first (POSIX_FADV_RANDOM), so
     the filesystem is asked for the pages the read touches and nothing after them."""

@@ -70,16 +70,6 @@ def _note(text: str) -> None:
 
 
 # --------------------------------------------------------------------------- filesystem
-def _timed(fn: Callable, *args):
-    """(fn's result or the OSError it raised, seconds taken)."""
-    start = time.monotonic()
-    try:
-        result = fn(*args)
-    except OSError as e:
-        result = e
-    return result, time.monotonic() - start
-
-
 def _describe(result) -> str:
     if isinstance(result, OSError):
         return f"{errno.errorcode.get(result.errno, result.errno)} ({result})"
@@ -188,8 +178,8 @@ class FaultsTest(unittest.TestCase):
         `length` at `offset` without kernel readahead."""
         path = mount.path(name)
         if length is None:
-            return mount.call(_timed, harness.read_whole, path, timeout=CALL_BOUND)
-        return mount.call(_timed, harness.pread_no_readahead, path, length, offset,
+            return mount.call(harness.timed, harness.read_whole, path, timeout=CALL_BOUND)
+        return mount.call(harness.timed, harness.pread_no_readahead, path, length, offset,
                           timeout=CALL_BOUND)
 
     def read_in_background(self, mount: harness.Mount, name: str, length: int,

@@ -25,9 +25,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import time
 import unittest
-from typing import Callable, Optional
+from typing import Optional
 
 import harness
 from harness import KiB, MiB
@@ -43,15 +42,6 @@ READ_BOUND = TIMEOUT + PROMISED_SLACK + SCHEDULING
 CALL_BOUND = 120.0            # Mount.call kills the daemon after this: a hang
 BASE_ARGS = ["--timeout", str(TIMEOUT), "--stall-timeout", str(STALL_TIMEOUT),
              "--block-size", "256K"]
-
-
-def _timed(fn: Callable, *args):
-    start = time.monotonic()
-    try:
-        result = fn(*args)
-    except OSError as e:
-        result = e
-    return result, time.monotonic() - start
 
 
 def _cat(path: str) -> bytes:
@@ -124,7 +114,7 @@ class SlowServersTest(unittest.TestCase):
         self.assertTrue(mount.alive(), f"rangefs died{self.tail(mount)}")
         result = mount.call(_stat_size, mount.path("healthy.bin"), timeout=CALL_BOUND)
         self.assertEqual(result, SIZE)
-        data, took = mount.call(_timed, _cat, mount.path("healthy.bin"), timeout=CALL_BOUND)
+        data, took = mount.call(harness.timed, _cat, mount.path("healthy.bin"), timeout=CALL_BOUND)
         self.assert_correct(data, took, mount, "a healthy file afterwards")
 
     def two_files(self, **options) -> list[str]:
@@ -135,14 +125,14 @@ class SlowServersTest(unittest.TestCase):
     def test_cat_of_a_trickling_file_fails_within_the_timeout(self):
         # 64 bytes a second: never silent for a whole --stall-timeout, far under --min-rate.
         mount = self.mount(self.two_files(trickle=64))
-        result, took = mount.call(_timed, _cat, mount.path("data.bin"), timeout=CALL_BOUND)
+        result, took = mount.call(harness.timed, _cat, mount.path("data.bin"), timeout=CALL_BOUND)
         self.assert_eio_within(result, took, mount, "cat of a trickling file")
         self.assertIn("too slow", mount.stderr(), "the log does not say why" + self.tail(mount))
         self.assert_still_serving(mount)
 
     def test_one_uncached_read_of_a_trickling_file_fails_within_the_timeout(self):
         mount = self.mount(self.two_files(trickle=64), ["--no-open-prefetch"])
-        result, took = mount.call(_timed, harness.pread_no_readahead, mount.path("data.bin"),
+        result, took = mount.call(harness.timed, harness.pread_no_readahead, mount.path("data.bin"),
                                   4 * KiB, 1 * MiB, timeout=CALL_BOUND)
         self.assert_eio_within(result, took, mount, "a 4 KiB pread of a trickling file")
 
@@ -151,7 +141,7 @@ class SlowServersTest(unittest.TestCase):
         # the bytes still missing, and the server answers them at full speed.
         mount = self.mount([f"data.bin={self.server.url('data.bin', trickle=64, times=2)}"],
                            ["--no-open-prefetch"])
-        result, took = mount.call(_timed, _cat, mount.path("data.bin"), timeout=CALL_BOUND)
+        result, took = mount.call(harness.timed, _cat, mount.path("data.bin"), timeout=CALL_BOUND)
         self.assert_correct(result, took, mount, "cat after two trickled answers")
         trickled = [e for e in self.server.requests() if e["fault"] == "trickle"]
         self.assertTrue(trickled, "no GET was trickled")
@@ -163,7 +153,7 @@ class SlowServersTest(unittest.TestCase):
         small = 512 * KiB
         mount = self.mount([f"data.bin={self.server.url('data.bin', trickle=65536)}"],
                            ["--no-open-prefetch", "--timeout", "30"])
-        result, took = mount.call(_timed, harness.pread_file, mount.path("data.bin"), small, 0,
+        result, took = mount.call(harness.timed, harness.pread_file, mount.path("data.bin"), small, 0,
                                   timeout=CALL_BOUND)
         self.assertNotIsInstance(result, OSError, f"{result}{self.tail(mount)}")
         self.assertEqual(result, self.content[:small], "WRONG BYTES")
@@ -173,13 +163,13 @@ class SlowServersTest(unittest.TestCase):
     # ------------------------------------------------------------------ trickled heads
     def test_headers_that_trickle_end_the_read_within_the_timeout(self):
         mount = self.mount(self.two_files(trickle_headers=16))
-        result, took = mount.call(_timed, _cat, mount.path("data.bin"), timeout=CALL_BOUND)
+        result, took = mount.call(harness.timed, _cat, mount.path("data.bin"), timeout=CALL_BOUND)
         self.assert_eio_within(result, took, mount, "cat while the GETs' headers trickle")
         self.assert_still_serving(mount)
 
     def test_a_head_that_never_ends_fails_the_read_within_the_timeout(self):
         mount = self.mount(self.two_files(endless_headers=1))
-        result, took = mount.call(_timed, _cat, mount.path("data.bin"), timeout=CALL_BOUND)
+        result, took = mount.call(harness.timed, _cat, mount.path("data.bin"), timeout=CALL_BOUND)
         self.assert_eio_within(result, took, mount, "cat while the GETs' heads never end")
         self.assert_still_serving(mount)
 
@@ -187,7 +177,7 @@ class SlowServersTest(unittest.TestCase):
         mount = self.url_file_mount({
             "data.bin": self.server.url("data.bin", trickle_headers=16, head=1),
             "healthy.bin": self.server.url("data.bin")})
-        result, took = mount.call(_timed, _stat_size, mount.path("data.bin"), timeout=CALL_BOUND)
+        result, took = mount.call(harness.timed, _stat_size, mount.path("data.bin"), timeout=CALL_BOUND)
         self.assertIsInstance(result, OSError, f"stat returned {result}{self.tail(mount)}")
         self.assertLess(took, READ_BOUND, f"stat failed after {took:.1f}s{self.tail(mount)}")
         self.assert_still_serving(mount)
@@ -201,7 +191,7 @@ class SlowServersTest(unittest.TestCase):
                                         # within --timeout), so that the handshake's own bound
                                         # is what ends the stat.
                                         ["--connect-timeout", "2", "--retries", "0"])
-            result, took = mount.call(_timed, _stat_size, mount.path("data.bin"),
+            result, took = mount.call(harness.timed, _stat_size, mount.path("data.bin"),
                                       timeout=CALL_BOUND)
             self.assertIsInstance(result, OSError, f"stat returned {result}{self.tail(mount)}")
             self.assertLess(took, 2 + PROMISED_SLACK + SCHEDULING,
