@@ -45,9 +45,6 @@ constexpr int kFailureExitCode = 1;
 // How often the line on a terminal is redrawn: often enough to look live, seldom enough to
 // cost nothing.
 constexpr std::chrono::milliseconds kRedrawInterval{250};
-// How often a plain progress line is written (a log, a pipe): one every 5 s reads well in a
-// log of a long warm and does not flood one of a short warm.
-constexpr std::chrono::milliseconds kPlainInterval{5000};
 
 class CurlGlobal {
  public:
@@ -217,6 +214,7 @@ class FileWarm {
     {
       std::vector<std::jthread> threads;
       for (size_t i = 0; i < workers; ++i) threads.emplace_back([this] { Work(); });
+      progress();  // at once: which file, and how much of it the cache has already
       std::unique_lock lock(mu_);
       while (!finished_.wait_for(lock, interval, [&] { return running_ == 0; })) {
         lock.unlock();
@@ -300,11 +298,14 @@ class FileWarm {
 // Where progress goes: stderr, redrawn in place on a terminal, plain lines elsewhere.
 class ProgressOutput {
  public:
-  ProgressOutput() : terminal_(isatty(STDERR_FILENO) == 1) {}
+  // `plain_interval`: between plain lines (--progress-interval).
+  explicit ProgressOutput(std::chrono::milliseconds plain_interval)
+      : terminal_(isatty(STDERR_FILENO) == 1),
+        plain_interval_(std::max(plain_interval, std::chrono::milliseconds(10))) {}
 
   bool terminal() const { return terminal_; }
   std::chrono::milliseconds interval() const {
-    return terminal_ ? kRedrawInterval : kPlainInterval;
+    return terminal_ ? kRedrawInterval : plain_interval_;
   }
 
   // While a file is warmed, every interval().
@@ -338,6 +339,7 @@ class ProgressOutput {
   }
 
   const bool terminal_;
+  const std::chrono::milliseconds plain_interval_;
   bool drawn_ = false;
 };
 
@@ -391,7 +393,8 @@ class Warmer {
  private:
   uint64_t MissingBlocks(const FileKey& key, uint64_t blocks) {
     uint64_t missing = 0;
-    for (uint64_t i = 0; i < blocks; ++i) if (!cache_.Contains(key, i)) ++missing;
+    for (uint64_t i = 0; i < blocks; ++i)
+      if (!cache_.Contains(key, i)) ++missing;
     return missing;
   }
 
@@ -525,7 +528,7 @@ int RunWarm(int argc, char** argv) {
   Metrics metrics;
   ReadSources sources(http, retry, options.max_full_fetch, metrics);
 
-  ProgressOutput out;
+  ProgressOutput out(Milliseconds(options.progress_interval_seconds));
   Warmer warmer(options, sources.top(), **cache, out, stopping.get_token());
   warmer.WarmAll();
   // Every worker has returned; transfers a stop abandoned end here, their sinks dropped.

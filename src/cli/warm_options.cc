@@ -43,6 +43,11 @@ void DefineWarmOptions(CLI::App& app, WarmOptions& options, WarmParseTargets& ta
                  "(URL or PATH=URL a line, # comments)")
       ->type_name("FILE");
   app.add_flag("-d,--debug", options.debug, "Debug logging (every request) on stderr");
+  app.add_option("--progress-interval", options.progress_interval_seconds,
+                 "Seconds between progress lines when stderr is not a terminal (on a terminal, "
+                 "one line is redrawn 4 times a second)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 
   const auto as_size = CLI::AsSizeValue(false);
   app.add_option("--disk-cache-size", options.cache.max_bytes,

@@ -32,6 +32,9 @@ struct WarmOptions {
   int retries = 0;                     // --retries
   uint64_t max_full_fetch = 0;         // --max-full-fetch: a server without Range support
   bool debug = false;                  // -d: debug logging (every request)
+  // --progress-interval: seconds between plain progress lines (output not a terminal). 5 s
+  // reads well in the log of a long warm and does not flood that of a short one.
+  double progress_interval_seconds = 5;
 
   // Security; see HttpOptions.
   std::vector<HttpHeader> headers;
