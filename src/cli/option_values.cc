@@ -8,6 +8,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 
 namespace rangefs {
 namespace {
@@ -67,7 +68,12 @@ Result<SizeOrPercent> ParseSizeOrPercent(const std::string& text) {
   }
   // CLI11's own size parsing, the one --cache-size goes through (binary suffixes).
   std::string value = text;
-  const std::string error = CLI::AsSizeValue(false)(value);
+  std::string error;
+  try {
+    error = CLI::AsSizeValue(false)(value);
+  } catch (const std::exception& e) {  // CLI11 throws for an unknown unit
+    error = e.what();
+  }
   if (!error.empty() || value.empty()) {
     return Status(ErrorCode::kInvalidArgument,
                   "'" + text + "': a size (64K, 1M, 2G) or a percentage (5%)");
