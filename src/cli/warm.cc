@@ -372,7 +372,9 @@ class Warmer {
       if (Status warmed = WarmOne(spec); !warmed.ok()) {
         if (stop_.stop_requested()) return;  // its failure is the stop's
         ++totals_.failed;
-        out_.Line("rangefs warm: " + RedactUrl(spec.url) + ": " + warmed.message());
+        // Messages may quote the URL (a probe's do): with its credentials hidden too.
+        out_.Line("rangefs warm: " + RedactUrl(spec.url) + ": " +
+                  RedactUrlsIn(warmed.message(), {&spec.url, 1}));
       }
     }
     if (stop_.stop_requested()) return;
