@@ -110,9 +110,12 @@ std::string TerminalProgressLine(const WarmProgress& progress, size_t columns) {
 std::string FileDoneLine(const WarmProgress& progress) {
   const std::string head = "warm: " + std::string(progress.name) + " " + FormatSize(progress.total);
   if (progress.fetched == 0) return head + ", already cached";
-  std::string line = head + " cached: " + FormatSize(progress.fetched) + " fetched in " +
-                     FormatDuration(progress.elapsed_seconds) + " (" +
-                     FormatRate(RateOf(progress)) + ")";
+  // Tenths below 10 s: a short warm took "0.3 s", not "0 s".
+  const std::string took = progress.elapsed_seconds < 9.95
+                               ? Printf("%.1f s", std::max(progress.elapsed_seconds, 0.0))
+                               : FormatDuration(progress.elapsed_seconds);
+  std::string line = head + " cached: " + FormatSize(progress.fetched) + " fetched in " + took +
+                     " (" + FormatRate(RateOf(progress)) + ")";
   const uint64_t before = progress.total > progress.fetched ? progress.total - progress.fetched : 0;
   if (before > 0) line += ", " + FormatSize(before) + " already there";
   return line;

@@ -15,6 +15,7 @@ import re
 import select
 import signal
 import subprocess
+import sys
 import time
 import unittest
 
@@ -148,6 +149,9 @@ class WarmTest(unittest.TestCase):
             self, second_gets + [e for e in first_gets if harness.parse_range(e) in complete],
             BIG_SIZE, "big.bin over both warms")
         self.assertRegex(second.stderr, r"already there")
+        print(f"\n  interrupted after {complete_bytes // MiB} MiB of {BIG_SIZE // MiB} MiB stored; "
+              f"the next warm fetched {fetched // MiB} MiB in {len(second_gets)} GETs",
+              file=sys.stderr)
 
     def test_a_url_that_fails_costs_one_line_naming_it_and_status_1(self):
         good = self.server.url("small.bin")

@@ -162,11 +162,13 @@ TEST(ProgressTextTest, FileDoneLines) {
                           .total = kGiB,
                           .fetched = 512 * kMiB,
                           .elapsed_seconds = 4}),
-            "warm: big.iso 1.0 GiB cached: 512.0 MiB fetched in 4 s (128.0 MiB/s), 512.0 MiB "
+            "warm: big.iso 1.0 GiB cached: 512.0 MiB fetched in 4.0 s (128.0 MiB/s), 512.0 MiB "
             "already there");
   EXPECT_EQ(
       FileDoneLine({.name = "a", .done = 10, .total = 10, .fetched = 10, .elapsed_seconds = 1}),
-      "warm: a 10 B cached: 10 B fetched in 1 s (10 B/s)");
+      "warm: a 10 B cached: 10 B fetched in 1.0 s (10 B/s)");
+  EXPECT_EQ(FileDoneLine(At(kGiB, kGiB, kGiB, 65)),
+            "warm: f 1.0 GiB cached: 1.0 GiB fetched in 1 min 05 s (15.8 MiB/s)");
 }
 
 }  // namespace
