@@ -188,8 +188,9 @@ class DiskCache::Impl {
   };
 
   bool Paused() const {
+    const Clock::time_point now = clock_.Now();
     std::lock_guard lock(fault_mu_);
-    return faulted_ && clock_.Now() < paused_until_;
+    return faulted_ && now < paused_until_;
   }
 
   // REQUIRES: mu_ held.
@@ -199,14 +200,15 @@ class DiskCache::Impl {
 
   void RecordUse(BlockName name) {
     const int64_t now = NowMicros();
-    bool full = false;
+    bool wake = false;
     {
       std::lock_guard lock(mu_);
       uses_.emplace_back(std::move(name), now);
-      full = uses_.size() >= tuning_.touch_batch;
+      // The first use starts the writer's interval; a full batch is written at once.
+      wake = uses_.size() == 1 || uses_.size() >= tuning_.touch_batch;
       StartWriterLocked();
     }
-    if (full) wake_.notify_all();
+    if (wake) wake_.notify_all();
   }
 
   // Microseconds since the epoch, strictly increasing within this process: two uses never tie,
@@ -225,12 +227,19 @@ class DiskCache::Impl {
 
   void RunWriter() {
     std::unique_lock lock(mu_);
-    Clock::time_point last_touch = clock_.Now();
+    // Real time, as the wait below: the interval of hints, which no test steps through.
+    Clock::time_point last_touch = Clock::now();
     while (true) {
-      wake_.wait_for(lock, tuning_.touch_interval, [&] {
+      const auto work = [&] {
         return stopping_ || !queue_.empty() || uses_.size() >= tuning_.touch_batch ||
                flush_requested_ > flush_done_;
-      });
+      };
+      if (uses_.empty()) {
+        // Idle means asleep: no timer while there is nothing to flush.
+        wake_.wait(lock, [&] { return work() || !uses_.empty(); });
+      } else {
+        wake_.wait_for(lock, tuning_.touch_interval, work);
+      }
       const uint64_t ticket = flush_requested_;
       const uint64_t flush_done_before = flush_done_;
       const bool stopping = stopping_;
@@ -238,7 +247,7 @@ class DiskCache::Impl {
                                       std::make_move_iterator(queue_.end()));
       queue_.clear();
       std::vector<std::pair<BlockName, int64_t>> uses;
-      const bool touch_due = clock_.Now() - last_touch >= tuning_.touch_interval;
+      const bool touch_due = Clock::now() - last_touch >= tuning_.touch_interval;
       if (touch_due || stopping || ticket > flush_done_ || uses_.size() >= tuning_.touch_batch) {
         uses.swap(uses_);
       }
@@ -247,7 +256,7 @@ class DiskCache::Impl {
       WriteBatch(batch);
       batch.clear();  // the blocks' memory goes back before the next wait
       if (!uses.empty() || touch_due) {
-        last_touch = clock_.Now();
+        last_touch = Clock::now();
         FlushUses(uses);
       }
       // Other processes change the total too: read it again now and then, and for a Flush.
@@ -369,23 +378,29 @@ class DiskCache::Impl {
   // with less than the minimum free. Space is read at most once per free_space_interval; the
   // index's total at that moment plus what was free is what the cache may fill.
   Result<uint64_t> Limit() {
-    std::lock_guard lock(space_mu_);
     const Clock::time_point now = clock_.Now();
-    if (!space_checked_ || now - space_checked_at_ >= tuning_.free_space_interval) {
-      Result<disk::FreeSpace> space = files_->SpaceOf(options_.directory);
-      if (!space.ok()) return space.status();
-      Result<uint64_t> used = index_->Used();
-      if (!used.ok()) return used.status();
-      const uint64_t min_free = options_.min_free_bytes != 0
-                                    ? options_.min_free_bytes
-                                    : static_cast<uint64_t>(static_cast<double>(space->total) *
-                                                            options_.min_free_percent / 100.0);
-      const uint64_t fillable = *used + space->available;
-      space_budget_ = fillable > min_free ? fillable - min_free : 0;
-      space_checked_ = true;
-      space_checked_at_ = now;
+    {
+      std::lock_guard lock(space_mu_);
+      if (space_checked_ && now - space_checked_at_ < tuning_.free_space_interval) {
+        return std::min(options_.max_bytes, space_budget_);
+      }
     }
-    return std::min(options_.max_bytes, space_budget_);
+    // Measured with no lock held (two writers measuring at once both get it right).
+    Result<disk::FreeSpace> space = files_->SpaceOf(options_.directory);
+    if (!space.ok()) return space.status();
+    Result<uint64_t> used = index_->Used();
+    if (!used.ok()) return used.status();
+    const uint64_t min_free = options_.min_free_bytes != 0
+                                  ? options_.min_free_bytes
+                                  : static_cast<uint64_t>(static_cast<double>(space->total) *
+                                                          options_.min_free_percent / 100.0);
+    const uint64_t fillable = *used + space->available;
+    const uint64_t budget = fillable > min_free ? fillable - min_free : 0;
+    std::lock_guard lock(space_mu_);
+    space_budget_ = budget;
+    space_checked_ = true;
+    space_checked_at_ = now;
+    return std::min(options_.max_bytes, budget);
   }
 
   void FlushUses(const std::vector<std::pair<BlockName, int64_t>>& uses) {
@@ -404,10 +419,13 @@ class DiskCache::Impl {
   // stopped; writing pauses and is tried again after the pause.
   void Fault(const Status& status) {
     errors_.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard lock(fault_mu_);
-    paused_until_ = clock_.Now() + tuning_.fault_pause;
-    if (faulted_) return;
-    faulted_ = true;
+    const Clock::time_point until = clock_.Now() + tuning_.fault_pause;
+    {
+      std::lock_guard lock(fault_mu_);
+      paused_until_ = until;
+      if (faulted_) return;
+      faulted_ = true;
+    }
     spdlog::warn(
         "disk cache: {}: {}; reads go on from memory and the network, writing again in {} s",
         options_.directory, status.message(),
@@ -415,9 +433,11 @@ class DiskCache::Impl {
   }
 
   void Recovered() {
-    std::lock_guard lock(fault_mu_);
-    if (!faulted_) return;
-    faulted_ = false;
+    {
+      std::lock_guard lock(fault_mu_);
+      if (!faulted_) return;
+      faulted_ = false;
+    }
     spdlog::info("disk cache: {}: writing again", options_.directory);
   }
 

@@ -30,7 +30,7 @@ struct DiskCacheTuning {
   size_t touch_batch = 1024;
   // statvfs at most this often: a write's free-space check must not cost a system call each.
   std::chrono::milliseconds free_space_interval{1'000};
-  // The clock of pauses and intervals; null: the steady clock.
+  // The clock of the fault pause and the free-space interval; null: the steady clock.
   const Scheduler* clock = nullptr;
 };
 
