@@ -20,7 +20,10 @@
 // cache logs one line, stops writing, and tries again later.
 //
 // Thread-safety: thread-safe. One writer thread per DiskCache writes offered blocks and flushes
-// the batched last-use times.
+// the batched last-use times; it starts on first use (an Offer, a hit, a Flush).
+//
+// Fork: open the cache in the process that uses it (after a daemon's fork): neither the writer
+// thread nor the SQLite connection may cross a fork().
 #pragma once
 
 #include <cstddef>
@@ -33,8 +36,10 @@
 
 namespace rangefs {
 
+class DiskCacheOpener;  // src/disk/disk_cache_opener.h: Open with a test's files and timings
+
 struct DiskCacheOptions {
-  std::string directory;                  // --cache-dir
+  std::string directory;                    // --cache-dir
   uint64_t max_bytes = uint64_t{10} << 30;  // --disk-cache-size: block bytes kept, at most
   // --disk-cache-min-free: the filesystem keeps at least this much free; the cache evicts (and
   // stops growing) to leave it. Either a byte count or a percentage of the filesystem's size.
@@ -45,12 +50,12 @@ struct DiskCacheOptions {
 // What the disk cache has done since it started (its own, not the directory's whole history),
 // and how much it holds now (the directory's, all processes together).
 struct DiskCacheStats {
-  uint64_t hits = 0;       // Load found a verified block
-  uint64_t misses = 0;     // Load found none (or a bad one)
-  uint64_t writes = 0;     // blocks written
-  uint64_t evictions = 0;  // blocks this process removed to stay within the bounds
-  uint64_t errors = 0;     // failed writes, reads and index updates; blocks that failed checks
-  uint64_t dropped = 0;    // offered blocks not written (queue full, writing paused)
+  uint64_t hits = 0;        // Load found a verified block
+  uint64_t misses = 0;      // Load found none (or a bad one)
+  uint64_t writes = 0;      // blocks written
+  uint64_t evictions = 0;   // blocks this process removed to stay within the bounds
+  uint64_t errors = 0;      // failed writes, reads and index updates; blocks that failed checks
+  uint64_t dropped = 0;     // offered blocks not written (queue full, writing paused)
   uint64_t used_bytes = 0;  // block bytes in the directory, by the index
   uint64_t max_bytes = 0;   // the configured bound
 };
@@ -68,7 +73,10 @@ class DiskCache final : public BlockStore {
   uint64_t StoredBytesOf(const FileKey& key) override;
 
   // Writes the block now, on the caller's thread (rangefs warm): accounted, evicting as
-  // needed. An error when it could not be kept.
+  // needed. An error when it could not be kept: a version without validators
+  // (kInvalidArgument), a block that does not fit within the bounds (kLimitExceeded), a failed
+  // write (its message the system's: "No space left on device"). Store tries even while
+  // offers are paused by a fault.
   Status Store(const FileKey& key, uint64_t index, const Block& block);
   // Whether a block file for (key, index) is present (not verified: Load does that).
   bool Contains(const FileKey& key, uint64_t index);
@@ -79,6 +87,7 @@ class DiskCache final : public BlockStore {
   DiskCacheStats stats() const;
 
  private:
+  friend class DiskCacheOpener;
   class Impl;
   explicit DiskCache(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
