@@ -20,7 +20,10 @@
 // cache logs one line, stops writing, and tries again later.
 //
 // Thread-safety: thread-safe. One writer thread per DiskCache writes offered blocks and flushes
-// the batched last-use times.
+// the batched last-use times; it starts on first use (an Offer, a hit, a Flush).
+//
+// Fork: open the cache in the process that uses it (after a daemon's fork): neither the writer
+// thread nor the SQLite connection may cross a fork().
 #pragma once
 
 #include <cstddef>
@@ -32,6 +35,8 @@
 #include "rangefs/status.h"
 
 namespace rangefs {
+
+class DiskCacheOpener;  // src/disk/disk_cache_opener.h: Open with a test's files and timings
 
 struct DiskCacheOptions {
   std::string directory;                    // --cache-dir
@@ -79,6 +84,7 @@ class DiskCache final : public BlockStore {
   DiskCacheStats stats() const;
 
  private:
+  friend class DiskCacheOpener;
   class Impl;
   explicit DiskCache(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
