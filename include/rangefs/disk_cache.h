@@ -73,7 +73,10 @@ class DiskCache final : public BlockStore {
   uint64_t StoredBytesOf(const FileKey& key) override;
 
   // Writes the block now, on the caller's thread (rangefs warm): accounted, evicting as
-  // needed. An error when it could not be kept.
+  // needed. An error when it could not be kept: a version without validators
+  // (kInvalidArgument), a block that does not fit within the bounds (kLimitExceeded), a failed
+  // write (its message the system's: "No space left on device"). Store tries even while
+  // offers are paused by a fault.
   Status Store(const FileKey& key, uint64_t index, const Block& block);
   // Whether a block file for (key, index) is present (not verified: Load does that).
   bool Contains(const FileKey& key, uint64_t index);
