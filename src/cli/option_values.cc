@@ -3,12 +3,10 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 
 namespace rangefs {
 namespace {
@@ -47,45 +45,6 @@ std::string HumanSize(uint64_t bytes) {
     ++suffix;
   }
   return std::to_string(bytes) + kSuffixes[suffix];
-}
-
-Result<SizeOrPercent> ParseSizeOrPercent(const std::string& text) {
-  const size_t percent_sign = text.find('%');
-  if (percent_sign != std::string::npos) {
-    if (text.find_first_not_of(' ', percent_sign + 1) != std::string::npos) {
-      return Status(ErrorCode::kInvalidArgument, "'" + text + "': text after '%'");
-    }
-    const std::string number = text.substr(0, percent_sign);
-    char* end = nullptr;
-    const double percent = std::strtod(number.c_str(), &end);
-    const bool whole =
-        end != number.c_str() && std::string(end).find_first_not_of(' ') == std::string::npos;
-    if (!whole || !(percent >= 0 && percent <= 100)) {
-      return Status(ErrorCode::kInvalidArgument,
-                    "'" + text + "': a percentage is a number from 0 to 100");
-    }
-    return SizeOrPercent{.percent = percent, .is_percent = true};
-  }
-  // CLI11's own size parsing, the one --cache-size goes through (binary suffixes).
-  std::string value = text;
-  std::string error;
-  try {
-    error = CLI::AsSizeValue(false)(value);
-  } catch (const std::exception& e) {  // CLI11 throws for an unknown unit
-    error = e.what();
-  }
-  if (!error.empty() || value.empty()) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "'" + text + "': a size (64K, 1M, 2G) or a percentage (5%)");
-  }
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long bytes = std::strtoull(value.c_str(), &end, 10);
-  if (errno != 0 || end == value.c_str() || *end != '\0') {
-    return Status(ErrorCode::kInvalidArgument,
-                  "'" + text + "': a size (64K, 1M, 2G) or a percentage (5%)");
-  }
-  return SizeOrPercent{.bytes = bytes};
 }
 
 void AddSecurityOptions(CLI::App& app, const SecurityOptionFields& fields) {

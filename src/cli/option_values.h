@@ -1,6 +1,7 @@
 // What the mount's command line and `rangefs warm`'s share: sizes as they are typed, the
 // request headers and files named on the command line, and the security options (headers,
-// credentials, TLS, proxy), defined once for both parsers.
+// credentials, TLS, proxy), defined once for both parsers. (--disk-cache-min-free is read by
+// ParseDiskMinFree, cli/options.h.)
 //
 // Thread-safety: functions of the parsing thread; they print usage errors to stderr.
 #pragma once
@@ -10,7 +11,6 @@
 #include <vector>
 
 #include "rangefs/header_file.h"
-#include "rangefs/status.h"
 
 namespace CLI {
 class App;
@@ -20,15 +20,6 @@ namespace rangefs {
 
 // "256M" for 268435456: defaults shown the way they are typed.
 std::string HumanSize(uint64_t bytes);
-
-// A size with a binary suffix (64K, 1M, 2G, as --cache-size takes), or a percentage ("5%",
-// "2.5 %"): --disk-cache-min-free. Exactly one of the two is set.
-struct SizeOrPercent {
-  uint64_t bytes = 0;
-  double percent = 0;  // 0 < percent <= 100 when set
-  bool is_percent = false;
-};
-Result<SizeOrPercent> ParseSizeOrPercent(const std::string& text);
 
 // Where the security options' values go. The referenced fields must outlive the parse.
 struct SecurityOptionFields {

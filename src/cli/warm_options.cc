@@ -149,10 +149,9 @@ WarmCommandLine ParseWarmCommandLine(int argc, const char* const* argv) {
     return UsageError("need at least one URL (or --url-file) and --cache-dir DIR");
   }
   if (options.cache.directory.empty()) return UsageError("--cache-dir needs a DIR");
-  Result<SizeOrPercent> min_free = ParseSizeOrPercent(targets.min_free);
-  if (!min_free.ok()) return UsageError("--disk-cache-min-free " + min_free.status().message());
-  options.cache.min_free_bytes = min_free->is_percent ? 0 : min_free->bytes;
-  options.cache.min_free_percent = min_free->is_percent ? min_free->percent : 0;
+  if (Status min_free = ParseDiskMinFree(targets.min_free, options.cache); !min_free.ok()) {
+    return UsageError("--disk-cache-min-free " + min_free.message());
+  }
   if (!CollectHeaders(targets.header_lines, targets.header_files, options.headers) ||
       !CheckReadable("--cacert", options.ca_file) ||
       !CheckReadable("--netrc-file", options.netrc_file)) {

@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "cli/option_values.h"
 #include "cli/options.h"
 
 namespace rangefs {
@@ -76,23 +75,19 @@ TEST(WarmOptionsTest, HelpExitsZero) {
   EXPECT_EQ(parsed.exit_code, 0);
 }
 
-TEST(SizeOrPercentTest, Parses) {
-  Result<SizeOrPercent> five = ParseSizeOrPercent("5%");
-  ASSERT_TRUE(five.ok());
-  EXPECT_TRUE(five->is_percent);
-  EXPECT_EQ(five->percent, 5.0);
-  Result<SizeOrPercent> spaced = ParseSizeOrPercent("2.5 %");
-  ASSERT_TRUE(spaced.ok());
-  EXPECT_EQ(spaced->percent, 2.5);
-  Result<SizeOrPercent> size = ParseSizeOrPercent("2G");
-  ASSERT_TRUE(size.ok());
-  EXPECT_FALSE(size->is_percent);
-  EXPECT_EQ(size->bytes, uint64_t{2} << 30);
-  Result<SizeOrPercent> plain = ParseSizeOrPercent("4096");
-  ASSERT_TRUE(plain.ok());
-  EXPECT_EQ(plain->bytes, 4096u);
-  for (const char* bad : {"", "%", "-1%", "101%", "5%%", "5% more", "x%", "lots", "1Q"}) {
-    EXPECT_FALSE(ParseSizeOrPercent(bad).ok()) << bad;
+// The mount's reader of --disk-cache-min-free, which warm shares.
+TEST(DiskMinFreeTest, SizesAndPercentages) {
+  DiskCacheOptions options;
+  ASSERT_TRUE(ParseDiskMinFree("2.5%", options).ok());
+  EXPECT_EQ(options.min_free_percent, 2.5);
+  EXPECT_EQ(options.min_free_bytes, 0u);
+  ASSERT_TRUE(ParseDiskMinFree("2G", options).ok());
+  EXPECT_EQ(options.min_free_bytes, uint64_t{2} << 30);
+  EXPECT_EQ(options.min_free_percent, 0);
+  ASSERT_TRUE(ParseDiskMinFree("4096", options).ok());
+  EXPECT_EQ(options.min_free_bytes, 4096u);
+  for (const char* bad : {"", "%", "-1%", "100%", "101%", "5%%", "5% more", "x%", "lots", "1Q"}) {
+    EXPECT_FALSE(ParseDiskMinFree(bad, options).ok()) << bad;
   }
 }
 
