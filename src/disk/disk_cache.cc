@@ -1,6 +1,8 @@
 #include "rangefs/disk_cache.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -29,6 +31,9 @@ using disk::BlockRow;
 namespace {
 
 using Clock = Scheduler::Clock;
+
+// The writer thread's nice value (Linux sets it per thread): below the readers, not idle.
+constexpr int kWriterNice = 10;
 
 class SteadyClock final : public Scheduler {
  public:
@@ -228,6 +233,9 @@ class DiskCache::Impl {
   }
 
   void RunWriter() {
+    // Keeping blocks must not slow the reads that bring them: where the CPU is the limit (a
+    // fast link, two cores), the writer yields to the readers and drops what it cannot keep.
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kWriterNice);
     std::unique_lock lock(mu_);
     // Real time, as the wait below: the interval of hints, which no test steps through.
     Clock::time_point last_touch = Clock::now();
