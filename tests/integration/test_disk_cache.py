@@ -40,7 +40,8 @@ import zipfile
 import harness
 from harness import KiB, MiB
 
-from range_test_server import RangeTestServer  # scripts/lib, on sys.path via harness
+import disk_cache_index  # scripts/lib, on sys.path via harness
+from range_test_server import RangeTestServer
 from test_metrics import WHERE_RE, scrape, value
 
 BLOCK = 256 * KiB  # rangefs's default --block-size, also given explicitly below
@@ -93,23 +94,6 @@ def block_files(cache_dir: str) -> list[str]:
 def block_index_of(path: str) -> int:
     """The block index in a block file's name (<hash>-<index>)."""
     return int(os.path.basename(path).rsplit("-", 1)[1])
-
-
-def index_total(cache_dir: str) -> int:
-    """Block bytes the directory's index accounts (the sum of its rows' sizes), read with a
-    read-only connection."""
-    con = sqlite3.connect(f"file:{os.path.join(cache_dir, 'index.sqlite')}?mode=ro", uri=True)
-    try:
-        tables = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            columns = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
-            if "bytes" in columns and "block" in " ".join(columns + [table]).lower():
-                return int(con.execute(f"SELECT COALESCE(SUM(bytes), 0) FROM {table}")
-                           .fetchone()[0])
-        raise AssertionError(f"no table of blocks with a bytes column in {tables}")
-    finally:
-        con.close()
 
 
 def run_command(args: list[str]) -> None:
@@ -347,7 +331,7 @@ class DiskCacheTest(DiskCacheBase):
         self.assertGreater(counters["a"]["writes"], 0)
         self.assertGreater(counters["b"]["writes"], 0)
         slack = 4 * BLOCK  # "a few blocks"
-        total = index_total(cache)
+        total = disk_cache_index.block_bytes(cache)
         self.assertLessEqual(total, bound + slack, f"the index accounts {total} bytes")
         files = block_files(cache)
         on_disk = sum(os.path.getsize(p) for p in files)
@@ -431,7 +415,7 @@ class DiskCacheTest(DiskCacheBase):
         self.wait_disk_cached(first, "small.bin", self.SIZES["small.bin"])
         self.stop_mount(first)
         started = time.monotonic()
-        rows = fill_index(cache, 1_000_000)
+        rows = disk_cache_index.fill(cache, 1_000_000)
         _note(f"index of {rows} rows built in {time.monotonic() - started:.1f} s")
 
         started = time.monotonic()
@@ -441,12 +425,6 @@ class DiskCacheTest(DiskCacheBase):
         self.assertLess(seconds, 5.0, "start-up seems to scan the cache")
         self.assert_sha(mount, "small.bin")
         self.stop_mount(mount)
-
-
-def fill_index(cache_dir: str, rows: int) -> int:
-    """Adds fake block rows to the index until it has `rows`; returns the count. Filled in
-    once the schema is known (see the implementation in src/disk)."""
-    raise NotImplementedError
 
 
 # ========================================================================= the slow part
