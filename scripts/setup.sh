@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev
   # directory listings: libxml2 parses HTML and XML pages, nlohmann-json JSON ones
   libxml2-dev nlohmann-json3-dev
+  # the disk cache: SQLite keeps its index, xxHash checksums and names its blocks
+  libsqlite3-dev libxxhash-dev
   # run
   fuse3 ca-certificates
   # tests and the demo: a real web server and real tools

@@ -4,23 +4,45 @@
 // wait for the whole request. If the request fails part-way, blocks already complete stay
 // cached and the rest of the claims fail, waking their waiters with the error.
 //
-// Thread-safety: thread-safe. Cache and source must outlive the fetcher and its requests.
+// With a BlockStore (the disk cache), claimed blocks are looked for there first: those it holds
+// are published from it, and only the runs of the rest go to the source. A demand fetch looks
+// on the caller's thread (the reader waits for those bytes anyway); a prefetch on the fetcher's
+// own workers, so readahead never holds up the read that started it. Every block the source
+// brings is offered to the store.
+//
+// Thread-safety: thread-safe. Cache, source and store must outlive the fetcher and its requests;
+// the destructor waits for the store lookups running and fails the claims of those not started.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "rangefs/block_cache.h"
+#include "rangefs/block_store.h"
 #include "rangefs/file_version.h"
 #include "rangefs/range_source.h"
+#include "rangefs/task_pool.h"
 
 namespace rangefs {
 
 class BlockFetcher {
  public:
-  // REQUIRES: block_size > 0.
-  BlockFetcher(BlockCache& cache, RangeSource& source, uint64_t block_size)
-      : cache_(cache), source_(source), block_size_(block_size) {}
+  // Prefetches look for blocks in the store on this many threads.
+  static constexpr size_t kStoreWorkers = 4;
+
+  // REQUIRES: block_size > 0. `store` may be null (no second tier).
+  BlockFetcher(BlockCache& cache, RangeSource& source, uint64_t block_size,
+               BlockStore* store = nullptr);
+  ~BlockFetcher();
+  BlockFetcher(const BlockFetcher&) = delete;
+  BlockFetcher& operator=(const BlockFetcher&) = delete;
+
+  // Gives the fetcher its store after construction: the disk cache's threads and its SQLite
+  // connection do not survive the daemon's fork, so main opens it in the daemon.
+  // REQUIRES: no store yet; called before any fetch, with no other call running.
+  void SetStore(BlockStore* store);
 
   // Starts one request for blocks [first_index, last_index] of `version`.
   // REQUIRES: the caller claimed each of those blocks in the cache; they lie inside the file.
@@ -48,6 +70,7 @@ class BlockFetcher {
   void Expedite(const FileVersionPtr& version, uint64_t first_index, uint64_t last_index);
 
   BlockCache& cache() const { return cache_; }
+  BlockStore* store() const { return store_; }
   uint64_t block_size() const { return block_size_; }
   // Number of blocks of a file of `file_size` bytes.
   uint64_t BlockCount(uint64_t file_size) const {
@@ -55,9 +78,19 @@ class BlockFetcher {
   }
 
  private:
+  class StoreLookup;
+
+  // Asks the source for the runs (one multi-range request where it can).
+  void FetchFromSource(const FileVersionPtr& version, const std::vector<Run>& runs,
+                       FetchPriority priority);
+  // Publishes the blocks of `runs` the store holds and returns the runs of the rest.
+  std::vector<Run> LoadFromStore(const FileVersionPtr& version, const std::vector<Run>& runs);
+
   BlockCache& cache_;
   RangeSource& source_;
   const uint64_t block_size_;
+  BlockStore* store_;                        // may be null; set before fetches
+  std::unique_ptr<TaskPool> store_workers_;  // with a store: where prefetches look in it
 };
 
 }  // namespace rangefs

@@ -34,7 +34,7 @@
 namespace rangefs {
 
 struct DiskCacheOptions {
-  std::string directory;                  // --cache-dir
+  std::string directory;                    // --cache-dir
   uint64_t max_bytes = uint64_t{10} << 30;  // --disk-cache-size: block bytes kept, at most
   // --disk-cache-min-free: the filesystem keeps at least this much free; the cache evicts (and
   // stops growing) to leave it. Either a byte count or a percentage of the filesystem's size.
@@ -45,12 +45,12 @@ struct DiskCacheOptions {
 // What the disk cache has done since it started (its own, not the directory's whole history),
 // and how much it holds now (the directory's, all processes together).
 struct DiskCacheStats {
-  uint64_t hits = 0;       // Load found a verified block
-  uint64_t misses = 0;     // Load found none (or a bad one)
-  uint64_t writes = 0;     // blocks written
-  uint64_t evictions = 0;  // blocks this process removed to stay within the bounds
-  uint64_t errors = 0;     // failed writes, reads and index updates; blocks that failed checks
-  uint64_t dropped = 0;    // offered blocks not written (queue full, writing paused)
+  uint64_t hits = 0;        // Load found a verified block
+  uint64_t misses = 0;      // Load found none (or a bad one)
+  uint64_t writes = 0;      // blocks written
+  uint64_t evictions = 0;   // blocks this process removed to stay within the bounds
+  uint64_t errors = 0;      // failed writes, reads and index updates; blocks that failed checks
+  uint64_t dropped = 0;     // offered blocks not written (queue full, writing paused)
   uint64_t used_bytes = 0;  // block bytes in the directory, by the index
   uint64_t max_bytes = 0;   // the configured bound
 };

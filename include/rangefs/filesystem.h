@@ -44,6 +44,7 @@
 
 #include "rangefs/block_cache.h"
 #include "rangefs/block_fetcher.h"
+#include "rangefs/block_store.h"
 #include "rangefs/directory_listing.h"
 #include "rangefs/file_reader.h"
 #include "rangefs/file_version.h"
@@ -143,17 +144,21 @@ class Filesystem final {
   // The files were probed just before; `revalidate_after` is how old (by `clock`) a
   // confirmation of their version may be when they are looked up or opened (zero: always
   // probe). `metrics`, when given, counts reads, handles and version changes, and gives the
-  // extended attributes their traffic counters; it must outlive the Filesystem.
+  // extended attributes their traffic counters; it must outlive the Filesystem. `disk_cache`,
+  // when given, is the second tier of blocks (--cache-dir) and must outlive it too.
   Filesystem(RangeSource& source, const Scheduler& clock, std::vector<NamedFile> files,
              std::time_t mount_time, const ReadOptions& read_options,
              std::chrono::milliseconds revalidate_after, Metrics* metrics = nullptr,
-             const DirectoryOptions& directories = {});
+             const DirectoryOptions& directories = {}, BlockStore* disk_cache = nullptr);
   ~Filesystem();
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
 
   // Set before serving requests.
   void SetVersionListener(VersionListener listener) { listener_ = std::move(listener); }
+  // The disk cache, when it is opened after the constructor (in the daemon, after its fork):
+  // as the constructor's `disk_cache`. Set before serving requests.
+  void SetDiskCache(BlockStore* disk_cache) { fetcher_.SetStore(disk_cache); }
 
   // Adds a file, probed just before (as the constructor's files were), making the folders of
   // its path. kInvalidArgument when the path is taken, is not made of plain names, or crosses
@@ -187,8 +192,9 @@ class Filesystem final {
   // The extended attributes of a node, in a fixed order; none for the directory. For a file's
   // version: user.rangefs.url (the URL given, credentials redacted), .etag and .last_modified
   // (of that version, each only when the server sent one), .cached_bytes (of this version in
-  // the block cache), and, with metrics, .requests, .bytes_fetched and .retries (of the file's
-  // URL, every version and probe included). kStaleHandle for a version nothing uses any more.
+  // the block cache), .disk_cached_bytes (in the disk cache, when there is one), and, with metrics,
+  // .requests, .bytes_fetched and .retries (of the file's URL, every version and probe included).
+  // kStaleHandle for a version nothing uses any more.
   Result<std::vector<ExtendedAttribute>> ExtendedAttributes(const Node& node) const;
   // One of them; kNoSuchAttribute for a name the node does not have.
   Result<std::string> ExtendedAttributeValue(const Node& node, std::string_view name) const;

@@ -8,10 +8,12 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "rangefs/block_cache.h"
+#include "rangefs/disk_cache.h"
 #include "rangefs/metrics.h"
 #include "rangefs/prometheus_text.h"
 
@@ -23,13 +25,13 @@ namespace rangefs {
 HistogramSample SampleOf(const Histogram& histogram, double divisor);
 
 // Every metric, for the endpoint; the cache's numbers are the cache's own counters, and
-// `cache_capacity` its budget (--cache-size).
-std::vector<MetricFamily> CollectMetricFamilies(const Metrics& metrics,
-                                                const BlockCacheStats& cache,
-                                                size_t cache_capacity);
+// `cache_capacity` its budget (--cache-size); the disk cache's, when there is one.
+std::vector<MetricFamily> CollectMetricFamilies(
+    const Metrics& metrics, const BlockCacheStats& cache, size_t cache_capacity,
+    const std::optional<DiskCacheStats>& disk_cache = std::nullopt);
 
 // The endpoint's body: CollectMetricFamilies in the Prometheus text format.
-std::string MetricsText(const Metrics& metrics, const BlockCacheStats& cache,
-                        size_t cache_capacity);
+std::string MetricsText(const Metrics& metrics, const BlockCacheStats& cache, size_t cache_capacity,
+                        const std::optional<DiskCacheStats>& disk_cache = std::nullopt);
 
 }  // namespace rangefs

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -97,6 +98,7 @@ struct ParseTargets {
   std::vector<std::string> header_files;  // --header-file
   std::string metrics_address;            // --metrics, checked after parsing
   double dir_ttl_seconds = 0;             // --dir-ttl, when given
+  std::string disk_min_free = "5%";       // --disk-cache-min-free, checked after parsing
 };
 
 constexpr const char* kAppDescription =
@@ -191,6 +193,21 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
                  "Memory for cached blocks, all files together, in bytes")
       ->transform(as_size)
       ->default_str(HumanSize(options.read.cache_size));
+  app.add_option("--cache-dir", options.disk_cache.directory,
+                 "Keep fetched blocks in this directory too (created if missing), so that a "
+                 "remount, another mount or `rangefs warm` before reads them without a request; "
+                 "several mounts may share it. Default: no disk cache")
+      ->type_name("DIR");
+  app.add_option("--disk-cache-size", options.disk_cache.max_bytes,
+                 "Most bytes of blocks --cache-dir keeps, all files together; the least recently "
+                 "used go first")
+      ->transform(as_size)
+      ->default_str(HumanSize(options.disk_cache.max_bytes));
+  app.add_option("--disk-cache-min-free", targets.disk_min_free,
+                 "Free space --cache-dir leaves on its filesystem, a size (2G) or a percentage of "
+                 "the filesystem (5%); the cache evicts to keep it")
+      ->type_name("SIZE|PERCENT")
+      ->capture_default_str();
   app.add_option("--min-rate", options.min_rate,
                  "Bytes a second a response must average over every --stall-timeout, else it is "
                  "aborted and retried like a stall; 0: no minimum")
@@ -376,6 +393,17 @@ CommandLine ParseCommandLine(int argc, char** argv) {
     options.metrics = std::move(address).value();
   }
   if (app.get_option("--dir-ttl")->count() > 0) options.dir_ttl_seconds = targets.dir_ttl_seconds;
+  if (Status min_free = ParseDiskMinFree(targets.disk_min_free, options.disk_cache);
+      !min_free.ok()) {
+    std::cerr << "rangefs: --disk-cache-min-free " << min_free.message() << "\n";
+    return {std::nullopt, kUsageExitCode};
+  }
+  if (!options.disk_cache.directory.empty()) {
+    std::error_code error;
+    const std::filesystem::path absolute =
+        std::filesystem::absolute(options.disk_cache.directory, error);
+    if (!error) options.disk_cache.directory = absolute.lexically_normal().string();
+  }
   if (has_url_file) {
     // The daemon runs in "/": a relative path must mean what it meant where rangefs started.
     std::error_code error;
@@ -387,6 +415,37 @@ CommandLine ParseCommandLine(int argc, char** argv) {
   options.operands = std::move(positionals);
   if (options.debug) options.foreground = true;
   return {std::move(options), 0};
+}
+
+Status ParseDiskMinFree(std::string_view text, DiskCacheOptions& options) {
+  const auto invalid = [text] {
+    return Status(ErrorCode::kInvalidArgument,
+                  "'" + std::string(text) + "': expected a size (2G) or a percentage (5%)");
+  };
+  if (!text.empty() && text.back() == '%') {
+    const std::string number(text.substr(0, text.size() - 1));
+    char* end = nullptr;
+    errno = 0;
+    const double percent = std::strtod(number.c_str(), &end);
+    if (number.empty() || errno != 0 || end != number.c_str() + number.size() ||
+        !(percent >= 0 && percent < 100)) {
+      return invalid();
+    }
+    options.min_free_bytes = 0;
+    options.min_free_percent = percent;
+    return Status::Ok();
+  }
+  std::string value(text);
+  uint64_t bytes = 0;
+  try {
+    const CLI::AsSizeValue as_size(false);
+    if (!as_size(value).empty() || !CLI::detail::lexical_cast(value, bytes)) return invalid();
+  } catch (const std::exception&) {
+    return invalid();
+  }
+  options.min_free_bytes = bytes;
+  options.min_free_percent = 0;
+  return Status::Ok();
 }
 
 }  // namespace rangefs

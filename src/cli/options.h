@@ -4,9 +4,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/mount_options.h"
+#include "rangefs/disk_cache.h"
 #include "rangefs/header_file.h"
 #include "rangefs/metrics_server.h"
 #include "rangefs/read_options.h"
@@ -47,6 +49,10 @@ struct Options {
   // --max-dir-entries: most entries of one directory; more makes the directory fail with EIO.
   uint64_t max_dir_entries = 250000;
   ReadOptions read;  // cache, readahead and parallelism
+  // --cache-dir, --disk-cache-size, --disk-cache-min-free: the persistent disk cache, off while
+  // disk_cache.directory is empty. The directory is made absolute at parsing (the daemon runs
+  // in "/").
+  DiskCacheOptions disk_cache;
   // --metrics: where the Prometheus endpoint listens; empty: no endpoint (the default, since it
   // is one more socket, and the counters behind the extended attributes run anyway).
   std::optional<MetricsAddress> metrics;
@@ -70,6 +76,10 @@ struct CommandLine {
 // `-o` options naming a long option are that option (see rangefs/mount_options.h), and an
 // option given twice takes its last value, as mount(8) options do.
 CommandLine ParseCommandLine(int argc, char** argv);
+
+// Reads --disk-cache-min-free: a size with a binary suffix (512M, 2G) or a percentage of the
+// filesystem ("5%"), into `options`. kInvalidArgument for anything else.
+Status ParseDiskMinFree(std::string_view text, DiskCacheOptions& options);
 
 // The long options ParseCommandLine knows, and its --help text.
 std::vector<LongOption> CommandLineLongOptions();

@@ -33,11 +33,11 @@ Status WhyNotProbed(const MountedFile& file) {
 Filesystem::Filesystem(RangeSource& source, const Scheduler& clock, std::vector<NamedFile> files,
                        std::time_t mount_time, const ReadOptions& read_options,
                        std::chrono::milliseconds revalidate_after, Metrics* metrics,
-                       const DirectoryOptions& directories)
+                       const DirectoryOptions& directories, BlockStore* disk_cache)
     : source_(source),
       clock_(clock),
       cache_(read_options.cache_size),
-      fetcher_(cache_, source, read_options.block_size),
+      fetcher_(cache_, source, read_options.block_size, disk_cache),
       prefetcher_(fetcher_, read_options.connections, read_options.max_request_bytes,
                   read_options.max_ranges),
       mount_time_(mount_time),
@@ -321,6 +321,10 @@ Result<std::vector<ExtendedAttribute>> Filesystem::ExtendedAttributes(const Node
   }
   attributes.push_back(
       Attribute("cached_bytes", std::to_string(cache_.CachedBytesOf(*(*version)->key))));
+  if (BlockStore* disk_cache = fetcher_.store()) {
+    attributes.push_back(Attribute("disk_cached_bytes",
+                                   std::to_string(disk_cache->StoredBytesOf(*(*version)->key))));
+  }
   if (metrics_) {
     const FileTraffic traffic = metrics_->TrafficOf(info.url);
     attributes.push_back(Attribute("requests", std::to_string(traffic.requests)));

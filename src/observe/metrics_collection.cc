@@ -47,8 +47,8 @@ HistogramSample SampleOf(const Histogram& histogram, double divisor) {
 }
 
 std::vector<MetricFamily> CollectMetricFamilies(const Metrics& metrics,
-                                                const BlockCacheStats& cache,
-                                                size_t cache_capacity) {
+                                                const BlockCacheStats& cache, size_t cache_capacity,
+                                                const std::optional<DiskCacheStats>& disk_cache) {
   const MetricCounts counts = metrics.Counts();
   std::vector<MetricFamily> families;
   families.push_back(
@@ -108,6 +108,36 @@ std::vector<MetricFamily> CollectMetricFamilies(const Metrics& metrics,
                            "The block cache's budget (--cache-size).",
                            static_cast<double>(cache_capacity)));
 
+  if (disk_cache) {
+    families.push_back(Counter("rangefs_disk_cache_hits_total",
+                               "Blocks read from the disk cache (--cache-dir), verified.",
+                               disk_cache->hits));
+    families.push_back(Counter("rangefs_disk_cache_misses_total",
+                               "Blocks looked for in the disk cache and not found there (or "
+                               "found failing their checks).",
+                               disk_cache->misses));
+    families.push_back(Counter("rangefs_disk_cache_writes_total",
+                               "Blocks written to the disk cache.", disk_cache->writes));
+    families.push_back(Counter("rangefs_disk_cache_evictions_total",
+                               "Blocks this process removed from the disk cache to stay within "
+                               "--disk-cache-size and --disk-cache-min-free.",
+                               disk_cache->evictions));
+    families.push_back(Counter("rangefs_disk_cache_errors_total",
+                               "Failed disk cache writes, reads and index updates, and blocks "
+                               "that failed their checksum.",
+                               disk_cache->errors));
+    families.push_back(Counter("rangefs_disk_cache_dropped_total",
+                               "Blocks not written to the disk cache because its writer was "
+                               "behind or paused after a fault.",
+                               disk_cache->dropped));
+    families.push_back(Gauge("rangefs_disk_cache_used_bytes",
+                             "Bytes of blocks in the disk cache directory, every process "
+                             "sharing it included.",
+                             static_cast<double>(disk_cache->used_bytes)));
+    families.push_back(Gauge("rangefs_disk_cache_capacity_bytes",
+                             "The disk cache's bound (--disk-cache-size).",
+                             static_cast<double>(disk_cache->max_bytes)));
+  }
   families.push_back(HistogramFamily("rangefs_readahead_window_bytes",
                                      "Readahead window of each readahead request batch.",
                                      metrics.readahead(), 1.0));
@@ -119,9 +149,9 @@ std::vector<MetricFamily> CollectMetricFamilies(const Metrics& metrics,
   return families;
 }
 
-std::string MetricsText(const Metrics& metrics, const BlockCacheStats& cache,
-                        size_t cache_capacity) {
-  return FormatPrometheusText(CollectMetricFamilies(metrics, cache, cache_capacity));
+std::string MetricsText(const Metrics& metrics, const BlockCacheStats& cache, size_t cache_capacity,
+                        const std::optional<DiskCacheStats>& disk_cache) {
+  return FormatPrometheusText(CollectMetricFamilies(metrics, cache, cache_capacity, disk_cache));
 }
 
 }  // namespace rangefs

@@ -2,14 +2,21 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "fakes/eventually.h"
+#include "fakes/memory_block_store.h"
 #include "fakes/memory_range_source.h"
 #include "fakes/printers.h"
 #include "rangefs/block_cache.h"
@@ -308,6 +315,147 @@ TEST_F(BlockFetcherTest, RequestForAVersionTheRemoteNoLongerHasFailsItsClaims) {
   fetcher_.FetchClaimed(old_version, 0, 1, FetchPriority::kDemand);
   ExpectFailed(*old_version, 0, futures[0], ErrorCode::kRemoteChanged);
   ExpectFailed(*old_version, 1, futures[1], ErrorCode::kRemoteChanged);
+}
+
+// With a second tier (the disk cache): what it holds is served from it, the rest from the
+// source, and what the source brings is offered to it.
+class BlockFetcherStoreTest : public BlockFetcherTest {
+ protected:
+  BlockFetcherStoreTest() { fetcher_.SetStore(&store_); }
+
+  // Puts the right bytes of block `index` of `version` in the store.
+  void Store(const FileVersion& version, uint64_t index) {
+    const std::vector<std::byte> bytes = Expected(version, index);
+    auto block = std::make_shared<Block>(bytes.size());
+    std::copy(bytes.begin(), bytes.end(), block->mutable_bytes().begin());
+    store_.Put(*version.key, index, std::move(block));
+  }
+
+  fakes::MemoryBlockStore store_;
+};
+
+TEST_F(BlockFetcherStoreTest, BlocksTheStoreHoldsMakeNoRequest) {
+  const FileVersionPtr file = AddFile("https://h/f", 3 * kBlock, 21);
+  for (uint64_t index = 0; index < 3; ++index) Store(*file, index);
+  std::vector<BlockFuture> futures = Claim(*file, 0, 2);
+  fetcher_.FetchClaimed(file, 0, 2, FetchPriority::kDemand);
+  EXPECT_EQ(source_.fetch_count(), 0u);
+  for (uint64_t index = 0; index < 3; ++index) {
+    EXPECT_TRUE(IsReady(futures[index])) << "a demand load answers on the caller's thread";
+    ExpectCached(*file, index);
+  }
+  EXPECT_EQ(store_.offers(), 0u) << "blocks from the store are not written back";
+}
+
+TEST_F(BlockFetcherStoreTest, OnlyTheMissingRunsGoToTheSource) {
+  const FileVersionPtr file = AddFile("https://h/f", 6 * kBlock - 100, 22);
+  Store(*file, 1);
+  Store(*file, 4);
+  Claim(*file, 0, 5);
+  fetcher_.FetchClaimed(file, 0, 5, FetchPriority::kDemand);
+  // Blocks 0, 2-3 and 5 are missing: one multi-range fetch of three runs.
+  EXPECT_EQ(source_.fetched_ranges(),
+            (std::vector<ByteRange>{
+                {0, kBlock - 1}, {2 * kBlock, 4 * kBlock - 1}, {5 * kBlock, 6 * kBlock - 101}}));
+  for (uint64_t index = 0; index < 6; ++index) ExpectCached(*file, index);
+  // What the source brought is offered, the short last block included.
+  for (const uint64_t index : {0u, 2u, 3u, 5u}) {
+    EXPECT_TRUE(store_.Holds(*file->key, index)) << "block " << index;
+  }
+  EXPECT_EQ(store_.offers(), 4u);
+}
+
+TEST_F(BlockFetcherStoreTest, ABlockOfTheWrongLengthIsAMiss) {
+  const FileVersionPtr file = AddFile("https://h/f", 2 * kBlock, 23);
+  store_.Put(*file->key, 0, std::make_shared<Block>(kBlock - 1));
+  Claim(*file, 0, 0);
+  fetcher_.FetchClaimed(file, 0, 0, FetchPriority::kDemand);
+  EXPECT_EQ(source_.fetched_ranges(), (std::vector<ByteRange>{{0, kBlock - 1}}));
+  ExpectCached(*file, 0);
+}
+
+TEST_F(BlockFetcherStoreTest, PrefetchesLookInTheStoreOffTheCallersThread) {
+  const FileVersionPtr file = AddFile("https://h/f", 4 * kBlock, 24);
+  Store(*file, 0);
+  Store(*file, 1);
+  std::vector<BlockFuture> futures = Claim(*file, 0, 3);
+  fetcher_.FetchClaimed(file, 0, 3, FetchPriority::kPrefetch);
+  for (uint64_t index = 0; index < 4; ++index) {
+    ASSERT_TRUE(fakes::Eventually([&] { return IsReady(futures[index]); })) << index;
+    ExpectCached(*file, index);
+  }
+  EXPECT_EQ(source_.fetch_calls(),
+            (std::vector<FetchCall>{{.url = "https://h/f",
+                                     .range = {2 * kBlock, 4 * kBlock - 1},
+                                     .priority = FetchPriority::kPrefetch}}));
+}
+
+TEST_F(BlockFetcherStoreTest, AFailedFetchOffersOnlyCompleteBlocks) {
+  const FileVersionPtr file = AddFile("https://h/f", 3 * kBlock, 25);
+  source_.FailNextFetches(1, Status(ErrorCode::kTransport, "connection reset"), kBlock + 100);
+  Claim(*file, 0, 2);
+  fetcher_.FetchClaimed(file, 0, 2, FetchPriority::kDemand);
+  EXPECT_TRUE(store_.Holds(*file->key, 0));
+  EXPECT_FALSE(store_.Holds(*file->key, 1));
+  EXPECT_FALSE(store_.Holds(*file->key, 2));
+}
+
+TEST(BlockFetcherStoppingTest, PrefetchLookupsNotStartedFailTheirClaims) {
+  // A store whose Load blocks until released holds the only workers busy, so later lookups
+  // are still queued when the fetcher is destroyed.
+  class BlockingStore final : public BlockStore {
+   public:
+    BlockPtr Load(const FileKey&, uint64_t, size_t) override {
+      std::unique_lock lock(mu_);
+      ++loading_;
+      changed_.notify_all();
+      changed_.wait(lock, [this] { return released_; });
+      return nullptr;
+    }
+    void Offer(const FileKeyPtr&, uint64_t, BlockPtr) override {}
+    uint64_t StoredBytesOf(const FileKey&) override { return 0; }
+    void WaitForLoading(int count) {
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [&] { return loading_ >= count; });
+    }
+    void Release() {
+      std::lock_guard lock(mu_);
+      released_ = true;
+      changed_.notify_all();
+    }
+
+   private:
+    std::mutex mu_;
+    std::condition_variable changed_;
+    int loading_ = 0;
+    bool released_ = false;
+  };
+  BlockCache cache(1 << 20);
+  MemoryRangeSource source;
+  source.DeferAllFetches();
+  BlockingStore store;
+  const FileVersionPtr file =
+      MakeFileVersion(source.AddSyntheticFile("https://h/f", 64 * kBlock, 26), kBlock, 0);
+  std::vector<BlockFuture> futures;
+  std::optional<BlockFetcher> fetcher(std::in_place, cache, source, kBlock);
+  fetcher->SetStore(&store);
+  const auto workers = static_cast<uint64_t>(BlockFetcher::kStoreWorkers);
+  for (uint64_t index = 0; index <= workers; ++index) {
+    futures.push_back(cache.Acquire(file->KeyFor(index)).pending);
+    fetcher->FetchClaimed(file, index, index, FetchPriority::kPrefetch);
+  }
+  store.WaitForLoading(static_cast<int>(workers));
+  std::thread release([&store] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    store.Release();
+  });
+  // The destructor fails the queued lookup and waits for the running ones.
+  fetcher.reset();
+  release.join();
+  ASSERT_TRUE(IsReady(futures.back())) << "the queued lookup's claim was left hanging";
+  EXPECT_FALSE(futures.back().get().ok());
+  source.DropAllPending();
+  EXPECT_EQ(cache.stats().loading_blocks, 0u);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fakes/manual_scheduler.h"
+#include "fakes/memory_block_store.h"
 #include "fakes/memory_range_source.h"
 #include "fakes/printers.h"
 #include "rangefs/metrics_collection.h"
@@ -810,6 +811,24 @@ TEST_F(FilesystemAttributesTest, CountersFollowTheFilesTraffic) {
   const Node hello = NodeOf("hello.txt");
   EXPECT_EQ(Value(hello, "user.rangefs.requests"), "0");
   EXPECT_EQ(Value(hello, "user.rangefs.cached_bytes"), "0");
+}
+
+TEST_F(FilesystemAttributesTest, WithADiskCacheItsBytesOfTheVersionAreAnAttribute) {
+  fakes::MemoryBlockStore disk;
+  fs_ = std::make_unique<Filesystem>(source_, clock_, files_, kMountTime, Options(),
+                                     std::chrono::milliseconds(0), metrics_.get(),
+                                     DirectoryOptions{}, &disk);
+  const Node big = NodeOf("zz-big.iso");
+  const std::vector<std::string> names = AttributeNames(big);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "user.rangefs.disk_cached_bytes"), 1);
+  EXPECT_EQ(Value(big, "user.rangefs.disk_cached_bytes"), "0");
+  std::unique_ptr<FileReader> reader = OpenReader("zz-big.iso");
+  ASSERT_TRUE(reader->Read(0, 100).ok());
+  ASSERT_TRUE(reader->Read(3 * kBlock, 100).ok());
+  // Every block the source brought was offered (whole blocks: the file is a multiple of them),
+  // and the memory store keeps them all.
+  EXPECT_GE(disk.offers(), 2u);
+  EXPECT_EQ(Value(big, "user.rangefs.disk_cached_bytes"), std::to_string(disk.offers() * kBlock));
 }
 
 TEST_F(FilesystemAttributesTest, ReadingAttributesMakesNoRequest) {

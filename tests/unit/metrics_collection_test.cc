@@ -76,6 +76,29 @@ TEST(MetricsCollectionTest, FreshMetricsAreZero) {
   EXPECT_EQ(metrics.TrafficOf("https://h/a").requests, 0u);
 }
 
+TEST(MetricsCollectionTest, TheDiskCacheHasFamiliesOnlyWhenThereIsOne) {
+  Metrics metrics;
+  const std::map<std::string, double> without = Samples(CollectMetricFamilies(metrics, {}, 1));
+  EXPECT_FALSE(without.contains("rangefs_disk_cache_hits_total"));
+  const DiskCacheStats disk{.hits = 1,
+                            .misses = 2,
+                            .writes = 3,
+                            .evictions = 4,
+                            .errors = 5,
+                            .dropped = 6,
+                            .used_bytes = 7,
+                            .max_bytes = 8};
+  const std::map<std::string, double> with = Samples(CollectMetricFamilies(metrics, {}, 1, disk));
+  EXPECT_EQ(with.at("rangefs_disk_cache_hits_total"), 1);
+  EXPECT_EQ(with.at("rangefs_disk_cache_misses_total"), 2);
+  EXPECT_EQ(with.at("rangefs_disk_cache_writes_total"), 3);
+  EXPECT_EQ(with.at("rangefs_disk_cache_evictions_total"), 4);
+  EXPECT_EQ(with.at("rangefs_disk_cache_errors_total"), 5);
+  EXPECT_EQ(with.at("rangefs_disk_cache_dropped_total"), 6);
+  EXPECT_EQ(with.at("rangefs_disk_cache_used_bytes"), 7);
+  EXPECT_EQ(with.at("rangefs_disk_cache_capacity_bytes"), 8);
+}
+
 TEST(MetricsCollectionTest, RequestsByStatusAndTimesBecomeFamilies) {
   Metrics metrics(fakes::SampleTrafficUrls());
   fakes::RecordSampleTraffic(metrics);

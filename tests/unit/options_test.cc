@@ -131,6 +131,40 @@ TEST(CommandLineTest, RepeatableOptionsStillCollectEveryValue) {
   EXPECT_EQ(line.options->headers[2].name, "X-C");
 }
 
+TEST(CommandLineTest, DiskCacheOptions) {
+  const CommandLine none = Parse({"U", "M"});
+  ASSERT_TRUE(none.options);
+  EXPECT_EQ(none.options->disk_cache.directory, "");
+  EXPECT_EQ(none.options->disk_cache.max_bytes, uint64_t{10} << 30);
+  EXPECT_EQ(none.options->disk_cache.min_free_bytes, 0u);
+  EXPECT_EQ(none.options->disk_cache.min_free_percent, 5.0);
+
+  const CommandLine by_mount =
+      Parse({"-o", "cache_dir=/var/cache/x,disk_cache_size=2G,disk_cache_min_free=512M", "U", "M"});
+  ASSERT_TRUE(by_mount.options);
+  EXPECT_EQ(by_mount.options->disk_cache.directory, "/var/cache/x");
+  EXPECT_EQ(by_mount.options->disk_cache.max_bytes, uint64_t{2} << 30);
+  EXPECT_EQ(by_mount.options->disk_cache.min_free_bytes, uint64_t{512} << 20);
+  EXPECT_EQ(by_mount.options->disk_cache.min_free_percent, 0.0);
+
+  // The daemon runs in "/": a relative directory is made absolute where rangefs started.
+  const CommandLine relative =
+      Parse({"--cache-dir", "c/../d", "--disk-cache-min-free", "12.5%", "U", "M"});
+  ASSERT_TRUE(relative.options);
+  EXPECT_EQ(relative.options->disk_cache.directory,
+            (std::filesystem::current_path() / "d").string());
+  EXPECT_EQ(relative.options->disk_cache.min_free_percent, 12.5);
+}
+
+TEST(CommandLineTest, DiskCacheMinFreeMustBeASizeOrAPercentage) {
+  for (const char* value : {"", "x", "5%%", "100%", "-1%", "%", "3Q"}) {
+    SCOPED_TRACE(value);
+    const CommandLine line = Parse({"--disk-cache-min-free", value, "U", "M"});
+    EXPECT_FALSE(line.options);
+    EXPECT_EQ(line.exit_code, 2);
+  }
+}
+
 TEST(CommandLineTest, DirectoryOptionsDefaults) {
   const CommandLine line = Parse({"U", "M"});
   ASSERT_TRUE(line.options.has_value());
