@@ -203,7 +203,10 @@ class DiskCacheBench(MultirangeBench):
                     "exit_seconds": m.exit_seconds})
                 log(f"  cold seq, disk cache {variant}: {r['mbps']:.0f} MB/s, RSS "
                     f"{(rss or 0) / KiB:.0f} MiB, exit after unmount {m.exit_seconds or 0:.2f} s")
-            used = disk_cache_index.block_bytes(cache)
+            try:
+                used = disk_cache_index.block_bytes(cache)
+            except (OSError, AssertionError) as e:
+                raise BenchError(f"cannot read the cache's index after the cold read: {e}")
             argv_for = self.mount_argv("rangefs", url, BIG_NAME, self.cache_options(cache))
             start = self.access.settle()  # the mount's own probes count too
             with CacheMount(self, "rangefs", argv_for, BIG_NAME, f"{profile}-warm") as m:
@@ -214,7 +217,7 @@ class DiskCacheBench(MultirangeBench):
                 "mbps": r["mbps"], "complete": r["complete"], "mismatches": r["mismatches"],
                 "rss_kib": rss, **request_counts(entries), "cache_bytes_before": used})
             log(f"  warm seq after remount: {r['mbps']:.0f} MB/s, "
-                f"{request_counts(entries)}, {used / MiB:.0f} MiB were on disk")
+                f"{request_counts(entries)}, {used / MiB:.0f} MiB were in the index")
         finally:
             shutil.rmtree(cache, ignore_errors=True)
 
@@ -260,7 +263,10 @@ class DiskCacheBench(MultirangeBench):
             for variant, directory in variants:
                 self.timed_mount(profile, url, variant, directory)
             started = time.monotonic()
-            rows = disk_cache_index.fill(cache, self.args.index_rows)
+            try:
+                rows = disk_cache_index.fill(cache, self.args.index_rows)
+            except (OSError, AssertionError) as e:
+                raise BenchError(f"cannot fill the cache's index: {e}") from None
             log(f"  index of {rows} rows built in {time.monotonic() - started:.1f} s")
             self.timed_mount(profile, url, "rows", cache, rows=rows)
         finally:
@@ -277,7 +283,7 @@ class DiskCacheBench(MultirangeBench):
         self.record(profile, f"mount-{variant}", {"seconds": m.mount_seconds, "rss_kib": rss,
                                                   "rows": rows})
         log(f"  mount ({variant}{f', {rows} rows' if rows else ''}): "
-            f"{m.mount_seconds:.3f} s, RSS {(rss or 0) / KiB:.0f} MiB")
+            f"{m.mount_seconds or 0:.3f} s, RSS {(rss or 0) / KiB:.0f} MiB")
 
     # ------------------------------------------------------------------------- summary
     def summary(self, profile: str) -> dict[str, Any]:
