@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev
   # directory listings: libxml2 parses HTML and XML pages, nlohmann-json JSON ones
   libxml2-dev nlohmann-json3-dev
-  # the disk cache: SQLite keeps its index, xxHash checksums and names its blocks
+  # the disk cache (--cache-dir): SQLite holds the index of blocks, xxHash names and checks them
   libsqlite3-dev libxxhash-dev
   # run
   fuse3 ca-certificates

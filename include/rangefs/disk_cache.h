@@ -20,7 +20,10 @@
 // cache logs one line, stops writing, and tries again later.
 //
 // Thread-safety: thread-safe. One writer thread per DiskCache writes offered blocks and flushes
-// the batched last-use times.
+// the batched last-use times; it starts on first use (an Offer, a hit, a Flush).
+//
+// Fork: open the cache in the process that uses it (after a daemon's fork): neither the writer
+// thread nor the SQLite connection may cross a fork().
 #pragma once
 
 #include <cstddef>
@@ -32,6 +35,8 @@
 #include "rangefs/status.h"
 
 namespace rangefs {
+
+class DiskCacheOpener;  // src/disk/disk_cache_opener.h: Open with a test's files and timings
 
 struct DiskCacheOptions {
   std::string directory;                    // --cache-dir
@@ -68,7 +73,10 @@ class DiskCache final : public BlockStore {
   uint64_t StoredBytesOf(const FileKey& key) override;
 
   // Writes the block now, on the caller's thread (rangefs warm): accounted, evicting as
-  // needed. An error when it could not be kept.
+  // needed. An error when it could not be kept: a version without validators
+  // (kInvalidArgument), a block that does not fit within the bounds (kLimitExceeded), a failed
+  // write (its message the system's: "No space left on device"). Store tries even while
+  // offers are paused by a fault.
   Status Store(const FileKey& key, uint64_t index, const Block& block);
   // Whether a block file for (key, index) is present (not verified: Load does that).
   bool Contains(const FileKey& key, uint64_t index);
@@ -79,6 +87,7 @@ class DiskCache final : public BlockStore {
   DiskCacheStats stats() const;
 
  private:
+  friend class DiskCacheOpener;
   class Impl;
   explicit DiskCache(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

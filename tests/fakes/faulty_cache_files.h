@@ -1,0 +1,94 @@
+// FaultyCacheFiles: the real cache filesystem operations with faults a test switches on: writes
+// (and directory creation) failing with an errno (ENOSPC, EROFS, EACCES), and a filesystem of a
+// given capacity, whose free space is the capacity less the bytes of the cache's block files
+// (counted on each SpaceOf: tests keep directories small; the index's own files, whose WAL
+// grows and shrinks at SQLite's pace, are left out).
+//
+// Thread-safety: thread-safe; faults may be switched while the cache's writer runs.
+#pragma once
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "disk/cache_files.h"
+
+namespace rangefs::fakes {
+
+class FaultyCacheFiles final : public disk::CacheFiles {
+ public:
+  FaultyCacheFiles() : real_(disk::RealCacheFiles()) {}
+
+  // Writes fail with `error` from now on (0: they work again).
+  void FailWritesWith(int error) {
+    std::lock_guard lock(mu_);
+    write_error_ = error;
+  }
+  // SpaceOf reports a filesystem of `capacity` bytes holding only the cache's files.
+  void SetCapacity(uint64_t capacity) {
+    std::lock_guard lock(mu_);
+    capacity_ = capacity;
+  }
+  int write_attempts() const {
+    std::lock_guard lock(mu_);
+    return write_attempts_;
+  }
+
+  Status WriteAtomically(const std::string& temp_dir, const std::string& path,
+                         std::span<const std::span<const std::byte>> parts) override {
+    {
+      std::lock_guard lock(mu_);
+      ++write_attempts_;
+      if (write_error_ != 0) return Status(ErrorCode::kInternal, std::strerror(write_error_));
+    }
+    return real_->WriteAtomically(temp_dir, path, parts);
+  }
+  Result<uint64_t> ReadExactly(const std::string& path, std::span<std::byte> header,
+                               std::span<std::byte> data) override {
+    return real_->ReadExactly(path, header, data);
+  }
+  Result<std::string> ReadSmallFile(const std::string& path) override {
+    return real_->ReadSmallFile(path);
+  }
+  Status Remove(const std::string& path) override { return real_->Remove(path); }
+  bool Exists(const std::string& path) override { return real_->Exists(path); }
+  Status MakeDirectories(const std::string& path) override { return real_->MakeDirectories(path); }
+  Result<std::vector<std::string>> List(const std::string& path) override {
+    return real_->List(path);
+  }
+  Result<disk::FreeSpace> SpaceOf(const std::string& path) override {
+    std::optional<uint64_t> capacity;
+    {
+      std::lock_guard lock(mu_);
+      capacity = capacity_;
+    }
+    if (!capacity) return real_->SpaceOf(path);
+    uint64_t in_use = 0;
+    std::error_code error;
+    for (auto it = std::filesystem::recursive_directory_iterator(path + "/blocks", error);
+         !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+      std::error_code size_error;
+      if (it->is_regular_file(size_error)) {
+        const uintmax_t size = it->file_size(size_error);
+        if (!size_error) in_use += size;
+      }
+    }
+    return disk::FreeSpace{*capacity > in_use ? *capacity - in_use : 0, *capacity};
+  }
+
+ private:
+  const std::shared_ptr<disk::CacheFiles> real_;
+  mutable std::mutex mu_;
+  int write_error_ = 0;               // Guarded by mu_
+  std::optional<uint64_t> capacity_;  // Guarded by mu_
+  int write_attempts_ = 0;            // Guarded by mu_
+};
+
+}  // namespace rangefs::fakes
