@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <system_error>
@@ -25,6 +26,7 @@
 #include "cli/options.h"
 #include "cli/url_file.h"
 #include "fuse/fuse_adapter.h"
+#include "rangefs/disk_cache.h"
 #include "rangefs/filesystem.h"
 #include "rangefs/http_directory_lister.h"
 #include "rangefs/http_range_source.h"
@@ -156,6 +158,18 @@ class ReadSources {
   WholeFileFallback fallback_;
 };
 
+// Opens the disk cache in `disk_cache`, or logs why the mount goes on without one.
+void OpenDiskCache(const DiskCacheOptions& options, std::unique_ptr<DiskCache>& disk_cache) {
+  Result<std::unique_ptr<DiskCache>> opened = DiskCache::Open(options);
+  if (!opened.ok()) {
+    spdlog::warn("--cache-dir {}: {}; mounting without a disk cache", options.directory,
+                 opened.status().message());
+    return;
+  }
+  disk_cache = std::move(opened).value();
+  spdlog::info("disk cache in {} (at most {} MiB)", options.directory, options.max_bytes >> 20);
+}
+
 int Run(int argc, char** argv) {
   CommandLine command_line = ParseCommandLine(argc, argv);
   if (!command_line.options) return command_line.exit_code;
@@ -214,6 +228,9 @@ int Run(int argc, char** argv) {
   }
   // Before the sources: they count into it from their first request (the probes).
   Metrics metrics(urls);
+  // Opened in the daemon (on_mounted below); declared before the sources, so that it outlives
+  // every transfer that offers it a block.
+  std::unique_ptr<DiskCache> disk_cache;
   ReadSources sources(http_options, retry, options.max_full_fetch, metrics);
 
   // Bound before anything else may fail, so that a taken port fails the mount at once; served
@@ -246,6 +263,18 @@ int Run(int argc, char** argv) {
       .retry_failed_after = std::min(dir_ttl, kRetryFailedListingAfter),
       .ahead_workers =
           std::min(kAheadWorkersPerConnection * options.read.connections, kMostAheadWorkers)};
+  // Checked before mounting, so that a cache directory that cannot be used says so where the
+  // user looks; opened again in the daemon, since the cache's writer thread and SQLite
+  // connection must not cross the fork.
+  std::string disk_cache_refusal;
+  if (!options.disk_cache.directory.empty()) {
+    if (Result<std::unique_ptr<DiskCache>> checked = DiskCache::Open(options.disk_cache);
+        !checked.ok()) {
+      disk_cache_refusal = fmt::format("--cache-dir {}: {}; mounting without a disk cache",
+                                       options.disk_cache.directory, checked.status().message());
+      spdlog::warn("{}", disk_cache_refusal);
+    }
+  }
   ReadOptions read_options = options.read;
   // Fetches end by --timeout on their own; the read's own bound is a backstop just after it.
   read_options.wait.timeout = Milliseconds(options.timeout_seconds) + kReadWaitSlack;
@@ -255,8 +284,9 @@ int Run(int argc, char** argv) {
     std::cerr << "rangefs: " << added.message() << "\n";
     return kUsageExitCode;
   }
-  const auto render_metrics = [&metrics, &filesystem, &options] {
-    return MetricsText(metrics, filesystem.cache_stats(), options.read.cache_size);
+  const auto render_metrics = [&metrics, &filesystem, &options, &disk_cache] {
+    return MetricsText(metrics, filesystem.cache_stats(), options.read.cache_size,
+                       disk_cache ? std::optional(disk_cache->stats()) : std::nullopt);
   };
   FuseConfig fuse_config{.mountpoint = *mountpoint,
                          .source = MountSource(options.operands),
@@ -266,11 +296,18 @@ int Run(int argc, char** argv) {
                          .attribute_timeout_seconds = options.revalidate_seconds};
   const int exit_code = ServeFuse(
       filesystem, fuse_config,
-      [&options, &mount_log, &metrics_server, &render_metrics] {
+      [&options, &mount_log, &metrics_server, &render_metrics, &disk_cache, &filesystem,
+       &disk_cache_refusal] {
         mount_log->Activate();
         // stderr had it; now the log too.
         if (options.insecure && mount_log->target() != LogTarget::kStderr) {
           spdlog::warn("{}", kInsecureWarning);
+        }
+        if (!disk_cache_refusal.empty()) {
+          if (mount_log->target() != LogTarget::kStderr) spdlog::warn("{}", disk_cache_refusal);
+        } else if (!options.disk_cache.directory.empty()) {
+          OpenDiskCache(options.disk_cache, disk_cache);
+          if (disk_cache) filesystem.SetDiskCache(disk_cache.get());
         }
         if (metrics_server) {
           metrics_server->Start(render_metrics);
