@@ -29,6 +29,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -36,6 +37,7 @@ import threading
 import time
 import unittest
 import zipfile
+from typing import Optional
 
 import harness
 from harness import KiB, MiB
@@ -51,7 +53,7 @@ DISK_METRICS = ("hits", "misses", "writes", "evictions", "errors", "dropped")
 # What the log says about the disk cache, by subject (the wording is the implementation's;
 # the tests count lines, so a message logged once per event must match exactly one pattern).
 NO_SPACE_RE = re.compile(r"no space|ENOSPC|disk is full|disk full", re.IGNORECASE)
-READ_ONLY_RE = re.compile(r"read-only|EROFS", re.IGNORECASE)
+READ_ONLY_RE = re.compile(r"read-?only|EROFS", re.IGNORECASE)
 CHECKSUM_RE = re.compile(r"checksum", re.IGNORECASE)
 NOT_USED_RE = re.compile(r"(not used|without (a )?disk cache|disk cache (is )?off|"
                          r"not using|ignor)", re.IGNORECASE)
@@ -196,8 +198,12 @@ class DiskCacheBase(unittest.TestCase):
         harness.wait_until(whole, timeout, interval=0.1)
         return seen[0]
 
-    def metrics(self, mount: harness.Mount) -> dict[str, float]:
+    def metrics(self, mount: harness.Mount) -> Optional[dict[str, float]]:
+        """The disk cache's counters; None when the mount has no disk cache (it could not
+        open the directory)."""
         families = scrape(mount.where)
+        if "rangefs_disk_cache_hits_total" not in families:
+            return None
         out = {m: value(families, f"rangefs_disk_cache_{m}_total") for m in DISK_METRICS}
         out["used_bytes"] = value(families, "rangefs_disk_cache_used_bytes")
         return out
@@ -365,7 +371,7 @@ class DiskCacheTest(DiskCacheBase):
     def test_read_only_directory_reads_still_work(self):
         cache = self.new_cache_dir()
         os.makedirs(cache)
-        # Filled by one mount first, so the read-only one meets a real cache.
+        # Filled by one mount first, so the read-only mounts meet a real cache.
         first = self.start_mount([self.server.url("small.bin")], cache)
         self.assert_sha(first, "small.bin")
         self.wait_disk_cached(first, "small.bin", self.SIZES["small.bin"])
@@ -375,20 +381,52 @@ class DiskCacheTest(DiskCacheBase):
         except OSError as e:
             self.skipTest(f"cannot bind-mount the cache directory ({e})")
         self.addCleanup(run_command, ["umount", cache])
+        operands = [self.server.url(n) for n in ("small.bin", "one.bin", "two.bin")]
+
+        def warnings(log):
+            return [line for line in log.splitlines()
+                    if cache in line and re.search(r"warn|error", line, re.IGNORECASE)]
+
+        # (Turning it read-only under a running mount is not possible here: the kernel refuses
+        # a read-only remount while the index is open for writing, "mount point is busy".)
         run_command(["mount", "-o", "remount,bind,ro", cache])
         with self.assertRaises(OSError):  # root too: the mount is read-only
             open(os.path.join(cache, "probe"), "w").close()
-
-        mount = self.start_mount([self.server.url(n) for n in ("small.bin", "one.bin")], cache)
+        mount = self.start_mount(operands, cache)
         self.assert_sha(mount, "small.bin")
-        self.assert_sha(mount, "one.bin")  # not cached: its blocks cannot be written
+        self.assert_sha(mount, "two.bin")
         counters = self.metrics(mount)
         log = self.stop_mount(mount)
-        lines = log_lines(log, READ_ONLY_RE)
-        self.assertEqual(len(lines), 1, f"expected one line about the read-only directory:\n"
+        lines = warnings(log)
+        self.assertEqual(len(lines), 1, f"expected one warning about the read-only directory:\n"
                                         f"{log}")
-        _note(f"logged: {lines[0].strip()}; disk cache {counters}")
-        self.assertEqual(counters["writes"], 0)
+        if not READ_ONLY_RE.search(lines[0]):
+            _note("read-only at start: the warning does not say the directory is read-only")
+        _note(f"read-only at start: {lines[0].strip()}; disk cache {counters or 'not opened'}")
+        if counters is not None:
+            self.assertEqual(counters["writes"], 0)
+
+    def test_vanished_directory_reads_still_work(self):
+        cache = self.new_cache_dir()
+        operands = [self.server.url(n) for n in ("small.bin", "one.bin")]
+        mount = self.start_mount(operands, cache)
+        self.assert_sha(mount, "small.bin")
+        self.wait_disk_cached(mount, "small.bin", self.SIZES["small.bin"])
+        shutil.rmtree(cache)  # under the running mount: its blocks, index and tmp go
+        self.assertFalse(os.path.exists(cache))
+        self.assert_sha(mount, "one.bin")  # its blocks cannot be written
+        fd = mount.call(os.open, mount.path("small.bin"), os.O_RDONLY)
+        mount.call(os.posix_fadvise, fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+        self.assert_sha(mount, "small.bin")
+        counters = self.metrics(mount)
+        log = self.stop_mount(mount)
+        lines = [line for line in log.splitlines()
+                 if cache in line and re.search(r"warn|error", line, re.IGNORECASE)]
+        self.assertEqual(len(lines), 1, f"expected one warning about the vanished directory:\n"
+                                        f"{log}")
+        _note(f"vanished: {lines[0].strip()}; disk cache {counters}")
+        self.assertGreater(counters["errors"] + counters["dropped"], 0)
 
     def test_version_without_validators_is_never_stored(self):
         cache = self.new_cache_dir()
