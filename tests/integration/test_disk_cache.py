@@ -241,8 +241,9 @@ class DiskCacheTest(DiskCacheBase):
         self.assertEqual(rows.stdout.decode().strip(), expected, rows.stderr)
         # Written behind the reads: wait until the cache holds the whole file.
         size = self.SIZES["remount.bin"]
-        self.assertEqual(self.wait_disk_cached(first, "remount.bin", size), size,
-                         "the first mount never had the whole file on disk")
+        on_disk = self.wait_disk_cached(first, "remount.bin", size)
+        self.assertEqual(on_disk, size, f"the first mount never had the whole file on disk: "
+                                        f"{self.metrics(first)}")
         self.assertGreater(self.metrics(first)["writes"], 0)
         self.stop_mount(first)
         self.assertTrue(os.path.exists(os.path.join(cache, "format")), os.listdir(cache))
@@ -507,8 +508,10 @@ class DiskCacheSlowTest(DiskCacheBase):
         # After a kill: the next mount reads everything right.
         second = self.start_mount([url], cache)
         self.assert_sha(second, "big.bin")
-        self.wait_disk_cached(second, "big.bin", size, timeout=120)
-        self.stop_mount(second)
+        counters = self.metrics(second)
+        self.stop_mount(second)  # writes what it still has queued
+        _note(f"after the kill: {len(block_files(cache))} block files; second mount's disk "
+              f"cache {counters}")
 
         # A power cut: some block files short, one empty, one with a flipped byte.
         files = block_files(cache)
