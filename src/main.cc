@@ -17,6 +17,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -24,7 +25,9 @@
 #include "cli/mount_entries.h"
 #include "cli/mount_spec.h"
 #include "cli/options.h"
+#include "cli/read_sources.h"
 #include "cli/url_file.h"
+#include "cli/warm.h"
 #include "fuse/fuse_adapter.h"
 #include "rangefs/disk_cache.h"
 #include "rangefs/filesystem.h"
@@ -125,39 +128,6 @@ const char* const kInsecureWarning =
     "--insecure: TLS certificates and host names are not verified; anyone on the network path "
     "can read and change what is read, and see the credentials sent";
 
-// The chain every read goes through: whole-file fallback, then retries, then HTTP.
-class ReadSources {
- public:
-  ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch,
-              Metrics& metrics)
-      : http_(NewHttpRangeSource(http, &metrics)),
-        retrying_(*http_, timer_, retry, &metrics, http.stop),
-        fallback_(retrying_, max_full_fetch, TempDirectory()) {}
-  ~ReadSources() { Shutdown(); }
-
-  RangeSource& top() { return fallback_; }
-  // The clock and timer of retries, and the clock of revalidation.
-  const Scheduler& scheduler() const { return timer_; }
-
-  // The timer stops first, so that no retry starts while the HTTP engine aborts its
-  // transfers; their sinks still exist when it does.
-  void Shutdown() {
-    timer_.Stop();
-    http_.reset();
-  }
-
- private:
-  static std::string TempDirectory() {
-    const char* dir = std::getenv("TMPDIR");
-    return dir && *dir ? dir : "/tmp";
-  }
-
-  std::unique_ptr<RangeSource> http_;
-  TimerThread timer_;
-  RetryingRangeSource retrying_;
-  WholeFileFallback fallback_;
-};
-
 // Opens the disk cache in `disk_cache`, or logs why the mount goes on without one.
 void OpenDiskCache(const DiskCacheOptions& options, std::unique_ptr<DiskCache>& disk_cache) {
   Result<std::unique_ptr<DiskCache>> opened = DiskCache::Open(options);
@@ -171,6 +141,7 @@ void OpenDiskCache(const DiskCacheOptions& options, std::unique_ptr<DiskCache>& 
 }
 
 int Run(int argc, char** argv) {
+  if (argc > 1 && argv[1] == std::string_view("warm")) return RunWarm(argc - 1, argv + 1);
   CommandLine command_line = ParseCommandLine(argc, argv);
   if (!command_line.options) return command_line.exit_code;
   const Options& options = *command_line.options;

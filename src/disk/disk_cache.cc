@@ -117,7 +117,9 @@ class DiskCache::Impl {
     const bool paused = Paused();
     {
       std::lock_guard lock(mu_);
-      if (!paused && queue_.size() < tuning_.queue_capacity) {
+      // A block larger than the whole queue still goes when the queue is empty.
+      if (!paused && (queue_.empty() || queued_bytes_ + block->size() <= tuning_.queue_bytes)) {
+        queued_bytes_ += block->size();
         queue_.push_back(PendingBlock{key, index, std::move(block)});
         StartWriterLocked();
         wake_.notify_all();
@@ -246,6 +248,7 @@ class DiskCache::Impl {
       std::vector<PendingBlock> batch(std::make_move_iterator(queue_.begin()),
                                       std::make_move_iterator(queue_.end()));
       queue_.clear();
+      queued_bytes_ = 0;
       std::vector<std::pair<BlockName, int64_t>> uses;
       const bool touch_due = Clock::now() - last_touch >= tuning_.touch_interval;
       if (touch_due || stopping || ticket > flush_done_ || uses_.size() >= tuning_.touch_batch) {
@@ -462,6 +465,7 @@ class DiskCache::Impl {
   std::condition_variable wake_;                     // the writer: work arrived, or stopping
   std::condition_variable done_;                     // Flush callers: a round of the writer ended
   std::deque<PendingBlock> queue_;                   // Guarded by mu_
+  size_t queued_bytes_ = 0;                          // of queue_'s blocks; Guarded by mu_
   std::vector<std::pair<BlockName, int64_t>> uses_;  // Guarded by mu_
   uint64_t flush_requested_ = 0;                     // Guarded by mu_
   uint64_t flush_done_ = 0;                          // Guarded by mu_

@@ -21,9 +21,11 @@ struct DiskCacheTuning {
   // long enough that a full disk costs one failed write per half minute, short enough that
   // space freed by the user is used soon.
   std::chrono::milliseconds fault_pause{30'000};
-  // Offered blocks waiting for the writer, at most; more are dropped. 32 blocks of 1 MiB keep
-  // the writer busy while a fast network outruns the disk, without holding much memory.
-  size_t queue_capacity = 32;
+  // Bytes of offered blocks waiting for the writer, at most; more are dropped. Enough for the
+  // writer to catch up after a burst of readahead (the largest window is 64 MiB) while a fast
+  // link outruns it for a moment. The queued blocks are mostly the memory cache's own, so this
+  // costs little memory of its own.
+  size_t queue_bytes = size_t{64} << 20;
   // Last-use times of hits are written at least this often, or when this many wait: one
   // transaction for many hits.
   std::chrono::milliseconds touch_interval{1'000};

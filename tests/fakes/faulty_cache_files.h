@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -36,6 +37,20 @@ class FaultyCacheFiles final : public disk::CacheFiles {
     std::lock_guard lock(mu_);
     capacity_ = capacity;
   }
+  // Writes wait from now on until ReleaseWrites; WaitForHeldWrite waits until one does.
+  void HoldWrites() {
+    std::lock_guard lock(mu_);
+    hold_writes_ = true;
+  }
+  void ReleaseWrites() {
+    std::lock_guard lock(mu_);
+    hold_writes_ = false;
+    changed_.notify_all();
+  }
+  void WaitForHeldWrite() {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [this] { return held_writes_ > 0; });
+  }
   int write_attempts() const {
     std::lock_guard lock(mu_);
     return write_attempts_;
@@ -44,9 +59,13 @@ class FaultyCacheFiles final : public disk::CacheFiles {
   Status WriteAtomically(const std::string& temp_dir, const std::string& path,
                          std::span<const std::span<const std::byte>> parts) override {
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
       ++write_attempts_;
       if (write_error_ != 0) return Status(ErrorCode::kInternal, std::strerror(write_error_));
+      ++held_writes_;
+      changed_.notify_all();
+      changed_.wait(lock, [this] { return !hold_writes_; });
+      --held_writes_;
     }
     return real_->WriteAtomically(temp_dir, path, parts);
   }
@@ -86,6 +105,9 @@ class FaultyCacheFiles final : public disk::CacheFiles {
  private:
   const std::shared_ptr<disk::CacheFiles> real_;
   mutable std::mutex mu_;
+  std::condition_variable changed_;
+  bool hold_writes_ = false;          // Guarded by mu_
+  int held_writes_ = 0;               // writes waiting in WriteAtomically; Guarded by mu_
   int write_error_ = 0;               // Guarded by mu_
   std::optional<uint64_t> capacity_;  // Guarded by mu_
   int write_attempts_ = 0;            // Guarded by mu_

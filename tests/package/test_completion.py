@@ -100,10 +100,19 @@ class CompletionTest(unittest.TestCase):
                 self.assertEqual(set(complete([option.names[-1], "="], cwd=self.dir.name)),
                                  set(os.listdir(self.dir.name)))
 
+    def test_directory_options_complete_directories(self):
+        directory_options = [o for o in self.options if o.value == "DIR"]
+        self.assertTrue(directory_options, "--help lists no option taking a DIR")
+        for option in directory_options:
+            for words in ([option.names[-1], ""], [option.names[-1], "=", ""]):
+                with self.subTest(words=words):
+                    self.assertEqual(set(complete(words, cwd=self.dir.name)), {"cab", "mnt"})
+
     def test_other_values_get_no_offer(self):
         # A number, a size, a header, a URL: neither options nor file names.
         for option in self.options:
-            if option.value is None or option.value == "FILE" or option.names == ("-o",):
+            if (option.value is None or option.value in ("FILE", "DIR")
+                    or option.names == ("-o",)):
                 continue
             for words in ([option.names[-1], ""], [option.names[-1], "="],
                           [option.names[-1], "=", ""]):

@@ -122,7 +122,7 @@ class ManPageTest(unittest.TestCase):
                     continue
                 self.assertRegex(body, r"Default: ", f"{tag}: no default given")
                 if option.default is not None:
-                    self.assertRegex(body, rf"Default: {re.escape(option.default)}\b",
+                    self.assertRegex(body, rf"Default: {re.escape(option.default)}(?!\w)",
                                      f"{tag}: --help's default {option.default} not stated")
 
     def test_no_entry_for_an_option_the_binary_lacks(self):

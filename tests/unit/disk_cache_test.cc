@@ -92,6 +92,23 @@ class DiskCacheTest : public ::testing::Test {
   DiskCacheTuning tuning_;
 };
 
+TEST_F(DiskCacheTest, OffersBeyondTheQueuesBytesAreDroppedWhileTheWriterIsBusy) {
+  tuning_.queue_bytes = 3 * kBlockSize;
+  auto cache = Open(Options());
+  ASSERT_NE(cache, nullptr);
+  const FileKeyPtr key = Key('a');
+  files_->HoldWrites();
+  cache->Offer(key, 0, MakeBlock(*key, 0));
+  files_->WaitForHeldWrite();  // the writer took block 0 and is stuck writing it
+  for (uint64_t i = 1; i <= 4; ++i) cache->Offer(key, i, MakeBlock(*key, i));
+  EXPECT_EQ(cache->stats().dropped, 1u) << "blocks 1-3 fill the queue's 3 blocks; 4 is dropped";
+  files_->ReleaseWrites();
+  cache->Flush();
+  EXPECT_EQ(cache->stats().writes, 4u);
+  EXPECT_TRUE(cache->Contains(*key, 3));
+  EXPECT_FALSE(cache->Contains(*key, 4));
+}
+
 TEST_F(DiskCacheTest, StoredBlockLoadsBackAfterReopening) {
   const FileKeyPtr key = Key('a');
   const BlockPtr block = MakeBlock(*key, 3);

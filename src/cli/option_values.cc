@@ -1,0 +1,126 @@
+#include "cli/option_values.h"
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+namespace rangefs {
+namespace {
+
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+
+// The whole file, or empty with `error` set to why it cannot be read.
+std::optional<std::string> ReadWholeFile(const std::string& path, std::string& error) {
+  const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) {
+    error = std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string contents;
+  char buffer[4096];
+  while (const size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) {
+    contents.append(buffer, n);
+  }
+  if (std::ferror(file.get())) {
+    error = std::strerror(errno);  // EISDIR for a directory
+    return std::nullopt;
+  }
+  return contents;
+}
+
+}  // namespace
+
+// "256M" for 268435456: defaults shown the way they are typed.
+std::string HumanSize(uint64_t bytes) {
+  constexpr const char* kSuffixes[] = {"", "K", "M", "G", "T"};
+  size_t suffix = 0;
+  while (bytes >= 1024 && bytes % 1024 == 0 && suffix + 1 < std::size(kSuffixes)) {
+    bytes /= 1024;
+    ++suffix;
+  }
+  return std::to_string(bytes) + kSuffixes[suffix];
+}
+
+void AddSecurityOptions(CLI::App& app, const SecurityOptionFields& fields) {
+  app.add_option("--header", fields.header_lines,
+                 "Add this header to every request to the URL's origin (scheme, host and port), "
+                 "e.g. 'Authorization: Bearer TOKEN'; repeatable. Default: none. The command "
+                 "line is visible to other local users: keep secrets in --header-file")
+      ->type_name("'NAME: VALUE'")
+      ->allow_extra_args(false);
+  app.add_option("--header-file", fields.header_files,
+                 "Add the headers in FILE, one 'Name: value' a line (blank lines and lines "
+                 "starting with # are skipped); repeatable. Default: none")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  app.add_option("--netrc-file", fields.netrc_file,
+                 "Read user names and passwords by host from FILE (netrc format). "
+                 "Default: ~/.netrc, when it exists")
+      ->type_name("FILE");
+  app.add_flag("--location-trusted", fields.location_trusted,
+               "Send the headers, netrc and URL credentials also to other origins a redirect "
+               "leads to. Default: off (only to the URL's own origin)");
+  app.add_flag("--allow-insecure-redirect", fields.allow_insecure_redirect,
+               "Follow a redirect from https to http. Default: off (such a redirect fails the "
+               "mount)");
+  app.add_option("--cacert", fields.ca_file,
+                 "Verify servers with the CA certificates in FILE (PEM). Default: the system's "
+                 "CA certificates")
+      ->type_name("FILE");
+  app.add_flag("--insecure", fields.insecure,
+               "Do not verify TLS certificates and host names: anyone on the network path can "
+               "then read and change the data. Default: off (verified)");
+  app.add_option("--proxy", fields.proxy,
+                 "Send every request through this proxy (http://[USER:PASSWORD@]HOST:PORT, "
+                 "https://, socks5h://). Default: the http_proxy, https_proxy, all_proxy and "
+                 "no_proxy environment variables")
+      ->type_name("URL");
+}
+
+// Turns --header and --header-file into headers; false (after printing why, never quoting a
+// header's text) when one is malformed or a file cannot be read.
+bool CollectHeaders(const std::vector<std::string>& lines, const std::vector<std::string>& files,
+                    std::vector<HttpHeader>& headers) {
+  for (size_t i = 0; i < lines.size(); ++i) {
+    Result<HttpHeader> header = ParseHeaderLine(lines[i]);
+    if (!header.ok()) {
+      std::cerr << "rangefs: --header number " << i + 1 << ": " << header.status().message()
+                << "\n";
+      return false;
+    }
+    headers.push_back(std::move(header).value());
+  }
+  for (const std::string& path : files) {
+    std::string error;
+    const std::optional<std::string> contents = ReadWholeFile(path, error);
+    if (!contents) {
+      std::cerr << "rangefs: --header-file " << path << ": " << error << "\n";
+      return false;
+    }
+    Result<std::vector<HttpHeader>> parsed = ParseHeaderFile(*contents);
+    if (!parsed.ok()) {
+      std::cerr << "rangefs: --header-file " << path << ", " << parsed.status().message() << "\n";
+      return false;
+    }
+    for (HttpHeader& header : *parsed) headers.push_back(std::move(header));
+  }
+  return true;
+}
+
+// A file libcurl reads later (CA certificates, netrc) must be readable now: a typo is a usage
+// error at start, not a TLS or authentication failure on the first request.
+bool CheckReadable(const char* option, const std::string& path) {
+  if (path.empty()) return true;
+  std::string error;
+  if (ReadWholeFile(path, error)) return true;
+  std::cerr << "rangefs: " << option << " " << path << ": " << error << "\n";
+  return false;
+}
+
+}  // namespace rangefs

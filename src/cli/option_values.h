@@ -1,0 +1,49 @@
+// What the mount's command line and `rangefs warm`'s share: sizes as they are typed, the
+// request headers and files named on the command line, and the security options (headers,
+// credentials, TLS, proxy), defined once for both parsers. (--disk-cache-min-free is read by
+// ParseDiskMinFree, cli/options.h.)
+//
+// Thread-safety: functions of the parsing thread; they print usage errors to stderr.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rangefs/header_file.h"
+
+namespace CLI {
+class App;
+}
+
+namespace rangefs {
+
+// "256M" for 268435456: defaults shown the way they are typed.
+std::string HumanSize(uint64_t bytes);
+
+// Where the security options' values go. The referenced fields must outlive the parse.
+struct SecurityOptionFields {
+  std::vector<std::string>& header_lines;  // --header, checked by CollectHeaders
+  std::vector<std::string>& header_files;  // --header-file, read by CollectHeaders
+  std::string& netrc_file;
+  bool& location_trusted;
+  bool& allow_insecure_redirect;
+  std::string& ca_file;
+  bool& insecure;
+  std::string& proxy;
+};
+
+// Defines --header, --header-file, --netrc-file, --location-trusted, --allow-insecure-redirect,
+// --cacert, --insecure and --proxy on `app`.
+void AddSecurityOptions(CLI::App& app, const SecurityOptionFields& fields);
+
+// Turns --header and --header-file into headers; false (after printing why, never quoting a
+// header's text) when one is malformed or a file cannot be read.
+bool CollectHeaders(const std::vector<std::string>& lines, const std::vector<std::string>& files,
+                    std::vector<HttpHeader>& headers);
+
+// A file libcurl reads later (CA certificates, netrc) must be readable now: a typo is a usage
+// error at start, not a TLS or authentication failure on the first request. Prints why not.
+bool CheckReadable(const char* option, const std::string& path);
+
+}  // namespace rangefs
