@@ -203,8 +203,7 @@ class DiskCacheBase(unittest.TestCase):
         """Reads the file front to back, chunk by chunk, waiting after each until the disk
         cache holds everything read so far; returns the sha256. With --readahead-max 4M (16
         blocks) the writer's queue (32 blocks) never overflows, so nothing is dropped: the
-        whole file ends up on disk. (Read at full speed, a loopback network outruns the writer
-        and it drops blocks: the benchmark measures that.)"""
+        whole file ends up on disk whatever the writer's queue holds."""
         import hashlib
         digest = hashlib.sha256()
         fd = mount.call(os.open, mount.path(name), os.O_RDONLY)
@@ -257,23 +256,25 @@ class DiskCacheTest(DiskCacheBase):
         query, expected = self.sqlite_query
         sqlite_args = ["sqlite3", "file:items.sqlite?mode=ro&immutable=1", query]
 
-        # The first mount reads at the writer's pace, so the whole file is on disk (see
-        # paced_read); the promise under test is what a remount does with a cached file.
-        first = self.start_mount(urls, cache, ["--readahead-max", "4M"])
+        first = self.start_mount(urls, cache)
         size = self.SIZES["remount.bin"]
-        self.assertEqual(self.paced_read(first, "remount.bin", size), self.shas["remount.bin"])
+        self.assert_sha(first, "remount.bin")  # at full speed, as a user reads
         unzip = first.run(["unzip", "-l", "archive.zip"], cwd=first.path())
         self.assertEqual(unzip.returncode, 0, unzip.stderr)
         rows = first.run(sqlite_args, cwd=first.path())
         self.assertEqual(rows.stdout.decode().strip(), expected, rows.stderr)
+        # Written behind the reads: the whole file reaches the disk, nothing dropped.
+        on_disk = self.wait_disk_cached(first, "remount.bin", size)
         counters = self.metrics(first)
+        self.assertEqual(on_disk, size, f"the first mount never had the whole file on disk: "
+                                        f"{counters}")
         self.assertEqual(counters["dropped"], 0, counters)
         self.stop_mount(first)
         self.assertTrue(os.path.exists(os.path.join(cache, "format")), os.listdir(cache))
         self.quiet_log()
         self.server.clear_access_log()
 
-        second = self.start_mount(urls, cache, ["--readahead-max", "4M"])  # same readahead
+        second = self.start_mount(urls, cache)
         self.assertEqual(self.disk_cached(second, "remount.bin"), size,
                          "after the remount the xattr does not count the whole file")
         self.assert_sha(second, "remount.bin")
@@ -536,6 +537,10 @@ class DiskCacheSlowTest(DiskCacheBase):
         self.stop_mount(second)  # writes what it still has queued
         _note(f"after the kill: {len(block_files(cache))} block files; second mount's disk "
               f"cache {counters}")
+        self.assertEqual(len(block_files(cache)), size // BLOCK,
+                         "the mount after the kill did not complete the cache")
+        self.assertEqual(disk_cache_index.row_count(cache), size // BLOCK,
+                         "index rows and block files disagree after the kill")
 
         # A power cut: some block files short, one empty, one with a flipped byte.
         files = block_files(cache)
@@ -568,7 +573,9 @@ class DiskCacheSlowTest(DiskCacheBase):
         mentions = log_lines(log, CHECKSUM_RE)
         self.assertLessEqual(len(mentions), 1, f"the checksum failure logged more than once:\n"
                                                f"{mentions}")
-        self.assertGreaterEqual(counters["errors"] + counters["misses"], len(damaged))
+        # The cache was whole before the damage: exactly the damaged blocks miss, as errors.
+        self.assertEqual(counters["misses"], len(damaged), counters)
+        self.assertEqual(counters["errors"], len(damaged), counters)
         _note(f"after the power cut: {len(gets)} GETs, disk cache {counters}; "
               f"log: {mentions}")
 
