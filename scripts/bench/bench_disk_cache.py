@@ -35,12 +35,14 @@ JSON.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from typing import Any, Optional
 
 import bench
@@ -142,7 +144,8 @@ class DiskCacheBench(MultirangeBench):
         self.samples.setdefault((profile, key), []).append(sample)
 
     def cache_options(self, cache: Optional[str]) -> tuple[str, ...]:
-        return ("--cache-dir", cache) if cache else ()
+        # The metrics endpoint too: the disk cache's counters (drops) are read from it.
+        return ("--cache-dir", cache, "--metrics", "127.0.0.1:0") if cache else ()
 
     # ------------------------------------------------------------------------------ run
     def measure_profile(self, profile: str, base: str) -> None:
@@ -198,8 +201,12 @@ class DiskCacheBench(MultirangeBench):
                     start = self.access.settle()
                     r = self.seq(m, self.big_path)
                     rss = m.record_rss()
+                    counters = disk_counters(m)
                 stats = self.phase_stats(start)
+                if counters:
+                    log(f"  disk cache after the cold read: {counters}")
                 self.record(profile, f"cold-{variant}", {
+                    "disk_dropped": counters.get("dropped"), "disk_writes": counters.get("writes"),
                     "mbps": r["mbps"], "complete": r["complete"], "mismatches": r["mismatches"],
                     "rss_kib": rss, "requests": stats["requests"], "bytes": stats["bytes"],
                     "exit_seconds": m.exit_seconds})
@@ -324,7 +331,8 @@ class DiskCacheBench(MultirangeBench):
         out: dict[str, Any] = {"memfs_mbps": get("memfs", "mbps", "all")}
         for key in ("cold-off", "cold-on", "warm", "warm-whole"):
             for field in ("mbps", "rss_kib", "requests", "gets", "range_gets", "heads",
-                          "exit_seconds", "cache_bytes_before", "fill_passes"):
+                          "exit_seconds", "cache_bytes_before", "fill_passes", "disk_dropped",
+                          "disk_writes"):
                 out[f"{key}/{field}"] = get(key, field)
             out[f"{key}/mismatches"] = sum(s.get("mismatches", 0)
                                            for s in self.samples.get((profile, key), []))
@@ -337,6 +345,26 @@ class DiskCacheBench(MultirangeBench):
             out[f"mount-{variant}/seconds"] = get(f"mount-{variant}", "seconds")
             out[f"mount-{variant}/rss_kib"] = get(f"mount-{variant}", "rss_kib")
         return out
+
+
+def disk_counters(mount: Mount) -> dict[str, float]:
+    """The daemon's rangefs_disk_cache_* samples (from --metrics, whose address it logged);
+    {} when there are none."""
+    try:
+        with open(mount.log_path, errors="replace") as f:
+            found = re.search(r"metrics at (\S+)", f.read())
+        if not found:
+            return {}
+        with urllib.request.urlopen(found.group(1), timeout=10) as response:
+            text = response.read().decode()
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"rangefs_disk_cache_(\w+?)(?:_total)? (\S+)$", line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
 
 
 def request_counts(entries: list[dict]) -> dict[str, int]:
@@ -399,6 +427,9 @@ def render(args, suite: DiskCacheBench) -> str:
         add("cold seq MB/s, disk cache off / on",
             f"{fmt(s['cold-off/mbps'])} / {fmt(s['cold-on/mbps'])}", "on >= 0.9x off",
             f"{fmt(cold_ratio, '.2f')}x")
+        add("blocks written / dropped by the cold read (disk cache on)",
+            f"{fmt(s['cold-on/disk_writes'])} / {fmt(s['cold-on/disk_dropped'])}", "0 dropped",
+            "counters read just before the unmount")
         add("daemon exit after unmount s, off / on",
             f"{fmt(s['cold-off/exit_seconds'], '.2f')} / {fmt(s['cold-on/exit_seconds'], '.2f')}",
             "", "on: writes the queue first")
