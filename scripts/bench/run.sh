@@ -8,6 +8,7 @@
 #   scripts/bench/run.sh --tools rangefs,memfs --rangefs-args "--block-size 1M"
 #   scripts/bench/run.sh --suite multirange --quick           # a few minutes
 #   scripts/bench/run.sh --suite tree --quick                 # directory trees, a few minutes
+#   scripts/bench/run.sh --suite disk-cache --quick           # the disk cache, a few minutes
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -16,7 +17,7 @@ suite=main
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --suite) suite=${2:?--suite needs a name: main, multirange or tree}; shift 2 ;;
+    --suite) suite=${2:?--suite needs a name: main, multirange, tree or disk-cache}; shift 2 ;;
     --suite=*) suite=${1#--suite=}; shift ;;
     *) args+=("$1"); shift ;;
   esac
@@ -25,7 +26,8 @@ case "$suite" in
   main) driver=bench.py ;;
   multirange) driver=bench_multirange.py ;;
   tree) driver=bench_tree.py ;;
-  *) echo "run.sh: unknown suite $suite (main, multirange, tree)" >&2; exit 2 ;;
+  disk-cache) driver=bench_disk_cache.py ;;
+  *) echo "run.sh: unknown suite $suite (main, multirange, tree, disk-cache)" >&2; exit 2 ;;
 esac
 
 # The project's own dependencies (compiler, libfuse, nginx, unzip, ...).
