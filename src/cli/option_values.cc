@@ -47,6 +47,41 @@ std::string HumanSize(uint64_t bytes) {
   return std::to_string(bytes) + kSuffixes[suffix];
 }
 
+void AddRequestOptions(CLI::App& app, const RequestOptionFields& fields) {
+  app.add_option("--connect-timeout", fields.connect_timeout_seconds,
+                 "Seconds to establish a connection (TCP and TLS)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--retries", fields.retries,
+                 "Tries after the first for a request that failed in a way that may pass "
+                 "(dropped connection, stall, 408, 429, 5xx); each resumes at the first missing "
+                 "byte, after an exponential backoff with jitter or the server's Retry-After")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  app.add_option("--stall-timeout", fields.stall_timeout_seconds,
+                 "Seconds a response may send nothing before it is aborted and retried")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--min-rate", fields.min_rate,
+                 "Bytes a second a response must average over every --stall-timeout, else it is "
+                 "aborted and retried like a stall; 0: no minimum")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str(HumanSize(fields.min_rate));
+}
+
+void AddDiskCacheBoundOptions(CLI::App& app, uint64_t& max_bytes, std::string& min_free) {
+  app.add_option("--disk-cache-size", max_bytes,
+                 "Most bytes of blocks the cache directory keeps, all files and all processes "
+                 "sharing it together; the least recently used go first")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str(HumanSize(max_bytes));
+  app.add_option("--disk-cache-min-free", min_free,
+                 "Free space the cache directory leaves on its filesystem, a size (2G) or a "
+                 "percentage of the filesystem (5%); the cache evicts to keep it")
+      ->type_name("SIZE|PERCENT")
+      ->capture_default_str();
+}
+
 void AddSecurityOptions(CLI::App& app, const SecurityOptionFields& fields) {
   app.add_option("--header", fields.header_lines,
                  "Add this header to every request to the URL's origin (scheme, host and port), "

@@ -37,6 +37,21 @@ struct SecurityOptionFields {
 // --cacert, --insecure and --proxy on `app`.
 void AddSecurityOptions(CLI::App& app, const SecurityOptionFields& fields);
 
+// Where the options of one request's patience go (the mount's and warm's alike).
+struct RequestOptionFields {
+  double& connect_timeout_seconds;
+  int& retries;
+  double& stall_timeout_seconds;
+  uint64_t& min_rate;
+};
+
+// Defines --connect-timeout, --retries, --stall-timeout and --min-rate on `app`.
+void AddRequestOptions(CLI::App& app, const RequestOptionFields& fields);
+
+// Defines --disk-cache-size (into `max_bytes`) and --disk-cache-min-free (its text into
+// `min_free`, for ParseDiskMinFree) on `app`.
+void AddDiskCacheBoundOptions(CLI::App& app, uint64_t& max_bytes, std::string& min_free);
+
 // Turns --header and --header-file into headers; false (after printing why, never quoting a
 // header's text) when one is malformed or a file cannot be read.
 bool CollectHeaders(const std::vector<std::string>& lines, const std::vector<std::string>& files,

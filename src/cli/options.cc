@@ -81,20 +81,10 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
                  "fails with EIO")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--connect-timeout", options.connect_timeout_seconds,
-                 "Seconds to establish a connection (TCP and TLS)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--retries", options.retries,
-                 "Tries after the first for a request that failed in a way that may pass "
-                 "(dropped connection, stall, 408, 429, 5xx); each resumes at the first missing "
-                 "byte, after an exponential backoff with jitter or the server's Retry-After")
-      ->check(CLI::Range(0, 100))
-      ->capture_default_str();
-  app.add_option("--stall-timeout", options.stall_timeout_seconds,
-                 "Seconds a response may send nothing before it is aborted and retried")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  AddRequestOptions(app, {.connect_timeout_seconds = options.connect_timeout_seconds,
+                          .retries = options.retries,
+                          .stall_timeout_seconds = options.stall_timeout_seconds,
+                          .min_rate = options.min_rate});
 
   app.add_option("--revalidate", options.revalidate_seconds,
                  "Seconds a file's version stays trusted: after that, looking the file up or "
@@ -125,21 +115,7 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
                  "remount, another mount or `rangefs warm` before reads them without a request; "
                  "several mounts may share it. Default: no disk cache")
       ->type_name("DIR");
-  app.add_option("--disk-cache-size", options.disk_cache.max_bytes,
-                 "Most bytes of blocks --cache-dir keeps, all files together; the least recently "
-                 "used go first")
-      ->transform(as_size)
-      ->default_str(HumanSize(options.disk_cache.max_bytes));
-  app.add_option("--disk-cache-min-free", targets.disk_min_free,
-                 "Free space --cache-dir leaves on its filesystem, a size (2G) or a percentage of "
-                 "the filesystem (5%); the cache evicts to keep it")
-      ->type_name("SIZE|PERCENT")
-      ->capture_default_str();
-  app.add_option("--min-rate", options.min_rate,
-                 "Bytes a second a response must average over every --stall-timeout, else it is "
-                 "aborted and retried like a stall; 0: no minimum")
-      ->transform(as_size)
-      ->default_str(HumanSize(options.min_rate));
+  AddDiskCacheBoundOptions(app, options.disk_cache.max_bytes, targets.disk_min_free);
   app.add_option("--readahead-max", options.read.readahead.max_window,
                  "Largest readahead window per stream, in bytes (at most a quarter of the cache)")
       ->transform(as_size)

@@ -50,16 +50,7 @@ void DefineWarmOptions(CLI::App& app, WarmOptions& options, WarmParseTargets& ta
       ->capture_default_str();
 
   const auto as_size = CLI::AsSizeValue(false);
-  app.add_option("--disk-cache-size", options.cache.max_bytes,
-                 "Most bytes of blocks the cache directory keeps, all processes together; the "
-                 "least recently used blocks are evicted beyond it")
-      ->transform(as_size)
-      ->default_str(HumanSize(options.cache.max_bytes));
-  app.add_option("--disk-cache-min-free", targets.min_free,
-                 "Free space the cache leaves on its filesystem: a size (2G) or a percentage of "
-                 "the filesystem (5%)")
-      ->type_name("SIZE|PERCENT")
-      ->capture_default_str();
+  AddDiskCacheBoundOptions(app, options.cache.max_bytes, targets.min_free);
   app.add_option("--block-size", options.block_size,
                  "Unit of caching, in bytes: must be the mount's --block-size")
       ->transform(as_size)
@@ -72,23 +63,10 @@ void DefineWarmOptions(CLI::App& app, WarmOptions& options, WarmParseTargets& ta
                  "Seconds a request may take, retries and their waits included")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--connect-timeout", options.connect_timeout_seconds,
-                 "Seconds to establish a connection (TCP and TLS)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--retries", options.retries,
-                 "Tries after the first for a request that failed in a way that may pass")
-      ->check(CLI::Range(0, 100))
-      ->capture_default_str();
-  app.add_option("--stall-timeout", options.stall_timeout_seconds,
-                 "Seconds a response may send nothing before it is aborted and retried")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--min-rate", options.min_rate,
-                 "Bytes a second a response must average over every --stall-timeout, else it is "
-                 "aborted and retried; 0: no minimum")
-      ->transform(as_size)
-      ->default_str(HumanSize(options.min_rate));
+  AddRequestOptions(app, {.connect_timeout_seconds = options.connect_timeout_seconds,
+                          .retries = options.retries,
+                          .stall_timeout_seconds = options.stall_timeout_seconds,
+                          .min_rate = options.min_rate});
   app.add_option("--max-full-fetch", options.max_full_fetch,
                  "Largest file downloaded whole (into $TMPDIR) when its server ignores Range "
                  "requests; larger ones fail")
