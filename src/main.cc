@@ -2,7 +2,6 @@
 //
 // main() builds the object graph in dependency order (options, logging, libcurl, the HTTP range
 // source, the Filesystem, the FUSE session) and tears it down in reverse.
-#include <curl/curl.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
@@ -24,6 +23,7 @@
 #include "cli/logging.h"
 #include "cli/mount_entries.h"
 #include "cli/mount_spec.h"
+#include "cli/option_values.h"
 #include "cli/options.h"
 #include "cli/read_sources.h"
 #include "cli/url_file.h"
@@ -54,25 +54,9 @@ constexpr size_t kAheadWorkersPerConnection = 8;
 // However many connections: threads, and requests at once to one server, stay within reason.
 constexpr size_t kMostAheadWorkers = 256;
 
-class CurlGlobal {
- public:
-  CurlGlobal() : ok_(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) {}
-  ~CurlGlobal() {
-    if (ok_) curl_global_cleanup();
-  }
-  bool ok() const { return ok_; }
-
- private:
-  const bool ok_;
-};
-
 // How much longer than --timeout a read may wait for its bytes (README: "every read returns
 // within --timeout plus 2 s").
 constexpr std::chrono::milliseconds kReadWaitSlack{2'000};
-
-std::chrono::milliseconds Milliseconds(double seconds) {
-  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
-}
 
 // An absolute, existing directory: the daemon runs with "/" as its working directory.
 Result<std::string> ResolveMountpoint(const std::string& path) {

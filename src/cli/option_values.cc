@@ -47,6 +47,10 @@ std::string HumanSize(uint64_t bytes) {
   return std::to_string(bytes) + kSuffixes[suffix];
 }
 
+std::chrono::milliseconds Milliseconds(double seconds) {
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
+}
+
 void AddRequestOptions(CLI::App& app, const RequestOptionFields& fields) {
   app.add_option("--connect-timeout", fields.connect_timeout_seconds,
                  "Seconds to establish a connection (TCP and TLS)")

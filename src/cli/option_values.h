@@ -6,6 +6,7 @@
 // Thread-safety: functions of the parsing thread; they print usage errors to stderr.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,6 +18,9 @@ class App;
 }
 
 namespace rangefs {
+
+// Seconds as options give them (fractions allowed), as the durations the layers take.
+std::chrono::milliseconds Milliseconds(double seconds);
 
 // "256M" for 268435456: defaults shown the way they are typed.
 std::string HumanSize(uint64_t bytes);

@@ -1,8 +1,16 @@
 #include "cli/read_sources.h"
 
+#include <curl/curl.h>
+
 #include <cstdlib>
 
 namespace rangefs {
+
+CurlGlobal::CurlGlobal() : ok_(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) {}
+
+CurlGlobal::~CurlGlobal() {
+  if (ok_) curl_global_cleanup();
+}
 
 ReadSources::ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch,
                          Metrics& metrics)

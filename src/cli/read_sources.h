@@ -19,6 +19,20 @@
 
 namespace rangefs {
 
+// libcurl's global state, initialized before the first handle and cleaned up after the last:
+// the first object of a command that makes requests, the last to go.
+class CurlGlobal {
+ public:
+  CurlGlobal();
+  ~CurlGlobal();
+  CurlGlobal(const CurlGlobal&) = delete;
+  CurlGlobal& operator=(const CurlGlobal&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  const bool ok_;
+};
+
 class ReadSources {
  public:
   // `metrics` must outlive this.

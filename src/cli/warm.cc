@@ -1,6 +1,5 @@
 #include "cli/warm.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -26,6 +25,7 @@
 #include <vector>
 
 #include "cli/logging.h"
+#include "cli/option_values.h"
 #include "cli/progress_text.h"
 #include "cli/read_sources.h"
 #include "cli/warm_options.h"
@@ -45,24 +45,6 @@ constexpr int kFailureExitCode = 1;
 // How often the line on a terminal is redrawn: often enough to look live, seldom enough to
 // cost nothing.
 constexpr std::chrono::milliseconds kRedrawInterval{250};
-
-class CurlGlobal {
- public:
-  CurlGlobal() : ok_(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) {}
-  ~CurlGlobal() {
-    if (ok_) curl_global_cleanup();
-  }
-  CurlGlobal(const CurlGlobal&) = delete;
-  CurlGlobal& operator=(const CurlGlobal&) = delete;
-  bool ok() const { return ok_; }
-
- private:
-  const bool ok_;
-};
-
-std::chrono::milliseconds Milliseconds(double seconds) {
-  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
-}
 
 // SIGINT, SIGTERM and SIGHUP, blocked in every thread and received by one: the first asks
 // everything to stop (what was stored stays); a second one ends the process at once.
