@@ -155,23 +155,11 @@ int Run(int argc, char** argv) {
   }
   // Requested once the session ends: probes and listings blocked on a server give up then.
   std::stop_source stopping;
-  HttpOptions http_options;
+  HttpOptions http_options = HttpOptionsFrom(options, options.read.connections);
   http_options.stop = stopping.get_token();
-  http_options.request_timeout = Milliseconds(options.timeout_seconds);
-  http_options.connect_timeout = Milliseconds(options.connect_timeout_seconds);
-  http_options.max_parallel_prefetch = options.read.connections;
-  http_options.headers = options.headers;
-  http_options.location_trusted = options.location_trusted;
-  http_options.allow_insecure_redirect = options.allow_insecure_redirect;
-  http_options.ca_file = options.ca_file;
-  http_options.insecure = options.insecure;
-  http_options.netrc_file = options.netrc_file;
-  http_options.proxy = options.proxy;
   if (options.insecure) spdlog::warn("{}", kInsecureWarning);
   if (!options.proxy.empty())
     spdlog::info("requests go through the proxy {}", RedactUrl(options.proxy));
-  http_options.stall_timeout = Milliseconds(options.stall_timeout_seconds);
-  http_options.min_rate = options.min_rate;
   http_options.max_ranges = options.read.max_ranges;
   const RetryConfig retry{.max_retries = options.retries,
                           .deadline = Milliseconds(options.timeout_seconds)};

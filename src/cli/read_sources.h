@@ -6,10 +6,12 @@
 // thread is inside a call into top(); fetches it ends report to their sinks (or drop them).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "cli/option_values.h"
 #include "rangefs/http_range_source.h"
 #include "rangefs/metrics.h"
 #include "rangefs/range_source.h"
@@ -32,6 +34,26 @@ class CurlGlobal {
  private:
   const bool ok_;
 };
+
+// The HTTP options the mount and warm build alike from what their parsers filled in (Options and
+// WarmOptions name these fields the same); `connections` is the most prefetches at once.
+template <typename CommandOptions>
+HttpOptions HttpOptionsFrom(const CommandOptions& options, size_t connections) {
+  HttpOptions http;
+  http.request_timeout = Milliseconds(options.timeout_seconds);
+  http.connect_timeout = Milliseconds(options.connect_timeout_seconds);
+  http.stall_timeout = Milliseconds(options.stall_timeout_seconds);
+  http.min_rate = options.min_rate;
+  http.max_parallel_prefetch = connections;
+  http.headers = options.headers;
+  http.location_trusted = options.location_trusted;
+  http.allow_insecure_redirect = options.allow_insecure_redirect;
+  http.ca_file = options.ca_file;
+  http.insecure = options.insecure;
+  http.netrc_file = options.netrc_file;
+  http.proxy = options.proxy;
+  return http;
+}
 
 class ReadSources {
  public:

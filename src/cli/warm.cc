@@ -490,20 +490,8 @@ int RunWarm(int argc, char** argv) {
     std::cerr << "rangefs warm: libcurl failed to initialize\n";
     return kFailureExitCode;
   }
-  HttpOptions http;
+  HttpOptions http = HttpOptionsFrom(options, options.connections);
   http.stop = stopping.get_token();
-  http.request_timeout = Milliseconds(options.timeout_seconds);
-  http.connect_timeout = Milliseconds(options.connect_timeout_seconds);
-  http.stall_timeout = Milliseconds(options.stall_timeout_seconds);
-  http.min_rate = options.min_rate;
-  http.max_parallel_prefetch = options.connections;
-  http.headers = options.headers;
-  http.location_trusted = options.location_trusted;
-  http.allow_insecure_redirect = options.allow_insecure_redirect;
-  http.ca_file = options.ca_file;
-  http.insecure = options.insecure;
-  http.netrc_file = options.netrc_file;
-  http.proxy = options.proxy;
   if (options.insecure) {
     spdlog::warn("--insecure: TLS certificates and host names are not verified");
   }

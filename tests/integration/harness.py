@@ -809,3 +809,27 @@ def longest_demand_request(block: int) -> int:
     """The longest GET a single FUSE read can cause without readahead: the blocks a maximal
     read touches when it is not block-aligned (one more than it spans)."""
     return (-(-max_fuse_read_bytes() // block) + 1) * block
+
+
+def run_threads(targets, timeout: float | None = None) -> None:
+    """Runs the callables in threads, joins them (each for at most `timeout` seconds, when
+    given) and re-raises the first failure. Callers bound their filesystem access themselves
+    (Mount.run / Mount.call: a hung read kills the daemon, which makes every blocked read
+    return)."""
+    errors = []
+
+    def wrap(fn):
+        def body():
+            try:
+                fn()
+            except BaseException as e:  # noqa: BLE001  (re-raised below)
+                errors.append(e)
+        return body
+
+    threads = [threading.Thread(target=wrap(t), daemon=True) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    if errors:
+        raise errors[0]

@@ -27,29 +27,6 @@ def _note(text):
     print(f"\n  {text}", file=sys.stderr)
 
 
-def _run_threads(targets):
-    """Runs the callables in threads and joins them; re-raises the first failure. Meant to
-    run inside Mount.call, which bounds the whole thing (a hung read kills the daemon, which
-    makes every blocked read return)."""
-    errors = []
-
-    def wrap(fn):
-        def body():
-            try:
-                fn()
-            except BaseException as e:  # noqa: BLE001  (re-raised below)
-                errors.append(e)
-        return body
-
-    threads = [threading.Thread(target=wrap(t), daemon=True) for t in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-
-
 class CacheTest(unittest.TestCase):
 
     @classmethod
@@ -156,7 +133,7 @@ class CacheTest(unittest.TestCase):
         def run_all():
             shared_fd.append(os.open(mount.path("big.bin"), os.O_RDONLY))
             try:
-                _run_threads([lambda i=i: reader(i) for i in range(threads)])
+                harness.run_threads([lambda i=i: reader(i) for i in range(threads)])
             finally:
                 os.close(shared_fd[0])
 
@@ -241,7 +218,7 @@ class CacheTest(unittest.TestCase):
                 os.close(fd)
 
         start = time.monotonic()
-        mount.call(_run_threads, [lambda i=i: stream(i) for i in range(streams)], timeout=120)
+        mount.call(harness.run_threads, [lambda i=i: stream(i) for i in range(streams)], timeout=120)
         elapsed = time.monotonic() - start
         self.assert_no_errors(errors)
         _, gets = self.finish(mount)
@@ -291,7 +268,7 @@ class CacheTest(unittest.TestCase):
 
         start = time.monotonic()
         for name in STALL_NAMES:
-            mount.call(_run_threads, [lambda n=name, i=i: stream(n, i) for i in range(streams)],
+            mount.call(harness.run_threads, [lambda n=name, i=i: stream(n, i) for i in range(streams)],
                        timeout=60)
         elapsed = time.monotonic() - start
         self.assert_no_errors(errors)

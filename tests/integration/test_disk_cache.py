@@ -104,28 +104,6 @@ def run_command(args: list[str]) -> None:
         raise OSError(f"{args}: exit {done.returncode}: {done.stderr.strip()}")
 
 
-def run_threads(targets) -> None:
-    """Runs the callables in threads, joins them, re-raises the first failure. Each callable
-    bounds its own filesystem access (Mount.run / Mount.call)."""
-    errors = []
-
-    def wrap(fn):
-        def body():
-            try:
-                fn()
-            except BaseException as e:  # noqa: BLE001  (re-raised below)
-                errors.append(e)
-        return body
-
-    threads = [threading.Thread(target=wrap(t), daemon=True) for t in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(600)
-    if errors:
-        raise errors[0]
-
-
 class DiskCacheBase(unittest.TestCase):
     SIZES: dict[str, int] = {}
 
@@ -345,8 +323,8 @@ class DiskCacheTest(DiskCacheBase):
 
         # The same file from both at once, and a different one each: 72 MiB through a 32 MiB
         # directory, evicted from both processes.
-        run_threads([check(a, "shared.bin"), check(b, "shared.bin"), check(a, "one.bin"),
-                     check(b, "two.bin")])
+        harness.run_threads([check(a, "shared.bin"), check(b, "shared.bin"),
+                             check(a, "one.bin"), check(b, "two.bin")], timeout=600)
         # Again the other way round, page cache dropped: what each reads now was written (or
         # evicted) by the other too.
         for mount in (a, b):
@@ -354,8 +332,8 @@ class DiskCacheTest(DiskCacheBase):
                 fd = mount.call(os.open, mount.path(name), os.O_RDONLY)
                 mount.call(os.posix_fadvise, fd, 0, 0, os.POSIX_FADV_DONTNEED)
                 os.close(fd)
-        run_threads([check(b, "one.bin"), check(a, "two.bin"), check(a, "shared.bin"),
-                     check(b, "shared.bin")])
+        harness.run_threads([check(b, "one.bin"), check(a, "two.bin"),
+                             check(a, "shared.bin"), check(b, "shared.bin")], timeout=600)
         counters = {"a": self.metrics(a), "b": self.metrics(b)}
         self.stop_mount(a)
         self.stop_mount(b)
