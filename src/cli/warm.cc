@@ -1,7 +1,5 @@
 #include "cli/warm.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -10,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -28,8 +27,10 @@
 #include "cli/option_values.h"
 #include "cli/progress_text.h"
 #include "cli/read_sources.h"
+#include "cli/signal_watch.h"
 #include "cli/warm_options.h"
 #include "cli/warm_plan.h"
+#include "cli/warm_request.h"
 #include "rangefs/block.h"
 #include "rangefs/disk_cache.h"
 #include "rangefs/file_key.h"
@@ -45,132 +46,6 @@ constexpr int kFailureExitCode = 1;
 // How often the line on a terminal is redrawn: often enough to look live, seldom enough to
 // cost nothing.
 constexpr std::chrono::milliseconds kRedrawInterval{250};
-
-// SIGINT, SIGTERM and SIGHUP, blocked in every thread and received by one: the first asks
-// everything to stop (what was stored stays); a second one ends the process at once.
-class SignalWatch {
- public:
-  explicit SignalWatch(std::stop_source stop) : stop_(std::move(stop)) {
-    sigemptyset(&set_);
-    for (int signal : {SIGINT, SIGTERM, SIGHUP, kWakeSignal}) sigaddset(&set_, signal);
-    // Before any other thread exists, so that all of them inherit the mask.
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    thread_ = std::thread([this] { Watch(); });
-  }
-  ~SignalWatch() {
-    finished_ = true;
-    pthread_kill(thread_.native_handle(), kWakeSignal);
-    thread_.join();
-  }
-  SignalWatch(const SignalWatch&) = delete;
-  SignalWatch& operator=(const SignalWatch&) = delete;
-
-  // The signal that stopped the warm; 0 when none did.
-  int received() const { return received_; }
-
- private:
-  // What the destructor wakes the watcher with.
-  static constexpr int kWakeSignal = SIGUSR1;
-
-  void Watch() {
-    while (true) {
-      int signal = 0;
-      if (sigwait(&set_, &signal) != 0) continue;
-      if (finished_) return;
-      if (signal == kWakeSignal) continue;
-      if (received_ != 0) {
-        // The user insists: nothing more is stored, and the cache is made to survive that.
-        std::_Exit(128 + signal);
-      }
-      received_ = signal;
-      const char* const line =
-          "\nrangefs warm: stopping; blocks stored so far stay cached (run again to resume; a "
-          "second signal ends it at once)\n";
-      (void)!write(STDERR_FILENO, line, std::strlen(line));
-      stop_.request_stop();
-    }
-  }
-
-  std::stop_source stop_;
-  sigset_t set_;
-  std::atomic<bool> finished_{false};
-  std::atomic<int> received_{0};
-  std::thread thread_;
-};
-
-// What one request's sink and the worker waiting for it share: the blocks it fills, and how
-// it ended. The sink may outlive the worker's wait (a stop abandons the wait, and the source
-// ends the transfer later), so neither owns the other.
-class RequestState {
- public:
-  explicit RequestState(std::vector<std::shared_ptr<Block>> blocks) : blocks_(std::move(blocks)) {
-    for (const auto& block : blocks_) total_ += block->size();
-  }
-
-  // Called by one delivering thread at a time, before End.
-  bool Append(std::span<const std::byte> data) {
-    while (!data.empty()) {
-      if (block_ == blocks_.size()) return false;  // more than asked for
-      const std::span<std::byte> room = blocks_[block_]->mutable_bytes().subspan(offset_);
-      const size_t n = std::min(room.size(), data.size());
-      std::memcpy(room.data(), data.data(), n);
-      data = data.subspan(n);
-      offset_ += n;
-      received_ += n;
-      if (offset_ == blocks_[block_]->size()) {
-        ++block_;
-        offset_ = 0;
-      }
-    }
-    return true;
-  }
-
-  void End(const Status& status) {
-    {
-      std::lock_guard lock(mu_);
-      if (done_) return;
-      done_ = true;
-      result_ = status.ok() && received_ != total_
-                    ? Status(ErrorCode::kProtocolViolation, "the answer ended early")
-                    : status;
-    }
-    ended_.notify_all();
-  }
-
-  // How the request ended, once it has; empty when `stop` came first.
-  std::optional<Status> Wait(std::stop_token stop) {
-    std::unique_lock lock(mu_);
-    if (!ended_.wait(lock, stop, [this] { return done_; })) return std::nullopt;
-    return result_;
-  }
-
-  const std::vector<std::shared_ptr<Block>>& blocks() const { return blocks_; }
-
- private:
-  const std::vector<std::shared_ptr<Block>> blocks_;
-  uint64_t total_ = 0;
-  // Written by the delivering thread before End; read after Wait returns.
-  size_t block_ = 0;
-  size_t offset_ = 0;
-  uint64_t received_ = 0;
-
-  std::mutex mu_;
-  std::condition_variable_any ended_;
-  bool done_ = false;  // Guarded by mu_
-  Status result_;      // Guarded by mu_
-};
-
-class RequestSink final : public RangeSink {
- public:
-  explicit RequestSink(std::shared_ptr<RequestState> state) : state_(std::move(state)) {}
-  // A source that dropped the request without OnDone must not leave the worker waiting.
-  ~RequestSink() override { state_->End(Status(ErrorCode::kInternal, "range request abandoned")); }
-  bool OnData(std::span<const std::byte> data) override { return state_->Append(data); }
-  void OnDone(const Status& status) override { state_->End(status); }
-
- private:
-  const std::shared_ptr<RequestState> state_;
-};
 
 // One file being warmed: its requests, taken in order by the workers, and how far they got.
 class FileWarm {
