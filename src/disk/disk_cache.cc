@@ -21,6 +21,8 @@
 #include "disk/cache_files.h"
 #include "disk/cache_index.h"
 #include "disk/disk_cache_opener.h"
+#include "disk/space_budget.h"
+#include "disk/write_pause.h"
 #include "rangefs/redact.h"
 
 namespace rangefs {
@@ -65,7 +67,9 @@ class DiskCache::Impl {
         files_(std::move(files)),
         index_(std::move(index)),
         temp_dir_(disk::TempDirOf(options_.directory)),
-        used_(used) {}
+        used_(used),
+        pause_(options_.directory, tuning_.fault_pause, clock_),
+        space_(options_, *files_, *index_, clock_, tuning_.free_space_interval) {}
 
   ~Impl() {
     {
@@ -119,7 +123,7 @@ class DiskCache::Impl {
 
   void Offer(const FileKeyPtr& key, uint64_t index, BlockPtr block) {
     if (key == nullptr || block == nullptr || key->validator().empty()) return;
-    const bool paused = Paused();
+    const bool paused = pause_.Paused();
     {
       std::lock_guard lock(mu_);
       // A block larger than the whole queue still goes when the queue is empty.
@@ -193,12 +197,6 @@ class DiskCache::Impl {
     std::span<const std::byte> data;
     Status status;
   };
-
-  bool Paused() const {
-    const Clock::time_point now = clock_.Now();
-    std::lock_guard lock(fault_mu_);
-    return faulted_ && now < paused_until_;
-  }
 
   // REQUIRES: mu_ held.
   void StartWriterLocked() {
@@ -282,7 +280,7 @@ class DiskCache::Impl {
 
   void WriteBatch(const std::vector<PendingBlock>& batch) {
     if (batch.empty()) return;
-    if (Paused()) {
+    if (pause_.Paused()) {
       dropped_.fetch_add(batch.size(), std::memory_order_relaxed);
       return;
     }
@@ -311,7 +309,7 @@ class DiskCache::Impl {
     for (const WriteItem& item : items) {
       rows.push_back(BlockRow{item.name, disk::BlockHeaderSize(item.identity) + item.data.size()});
     }
-    Result<uint64_t> limit = Limit();
+    Result<uint64_t> limit = space_.Limit();
     if (!limit.ok()) {
       FailAll(items, limit.status());
       return;
@@ -376,7 +374,7 @@ class DiskCache::Impl {
     if (!fault.ok()) {
       Fault(fault);
     } else {
-      Recovered();
+      pause_.Recovered();
     }
   }
 
@@ -385,38 +383,9 @@ class DiskCache::Impl {
     Fault(status);
   }
 
-  // The bound of this write: the configured size, or less when the filesystem would be left
-  // with less than the minimum free. Space is read at most once per free_space_interval; the
-  // index's total at that moment plus what was free is what the cache may fill.
-  Result<uint64_t> Limit() {
-    const Clock::time_point now = clock_.Now();
-    {
-      std::lock_guard lock(space_mu_);
-      if (space_checked_ && now - space_checked_at_ < tuning_.free_space_interval) {
-        return std::min(options_.max_bytes, space_budget_);
-      }
-    }
-    // Measured with no lock held (two writers measuring at once both get it right).
-    Result<disk::FreeSpace> space = files_->SpaceOf(options_.directory);
-    if (!space.ok()) return space.status();
-    Result<uint64_t> used = index_->Used();
-    if (!used.ok()) return used.status();
-    const uint64_t min_free = options_.min_free_bytes != 0
-                                  ? options_.min_free_bytes
-                                  : static_cast<uint64_t>(static_cast<double>(space->total) *
-                                                          options_.min_free_percent / 100.0);
-    const uint64_t fillable = *used + space->available;
-    const uint64_t budget = fillable > min_free ? fillable - min_free : 0;
-    std::lock_guard lock(space_mu_);
-    space_budget_ = budget;
-    space_checked_ = true;
-    space_checked_at_ = now;
-    return std::min(options_.max_bytes, budget);
-  }
-
   void FlushUses(const std::vector<std::pair<BlockName, int64_t>>& uses) {
     // Hints for the eviction order: while writing is paused they are dropped.
-    if (uses.empty() || Paused()) return;
+    if (uses.empty() || pause_.Paused()) return;
     if (Status s = index_->Touch(uses); !s.ok()) Fault(s);
   }
 
@@ -426,30 +395,10 @@ class DiskCache::Impl {
     }
   }
 
-  // A write or an index update failed: one line when writing stops, none while it stays
-  // stopped; writing pauses and is tried again after the pause.
+  // A write or an index update failed: counted, and writing pauses (write_pause.h).
   void Fault(const Status& status) {
     errors_.fetch_add(1, std::memory_order_relaxed);
-    const Clock::time_point until = clock_.Now() + tuning_.fault_pause;
-    {
-      std::lock_guard lock(fault_mu_);
-      paused_until_ = until;
-      if (faulted_) return;
-      faulted_ = true;
-    }
-    spdlog::warn(
-        "disk cache: {}: {}; reads go on from memory and the network, writing again in {} s",
-        options_.directory, status.message(),
-        std::chrono::duration_cast<std::chrono::seconds>(tuning_.fault_pause).count());
-  }
-
-  void Recovered() {
-    {
-      std::lock_guard lock(fault_mu_);
-      if (!faulted_) return;
-      faulted_ = false;
-    }
-    spdlog::info("disk cache: {}: writing again", options_.directory);
+    pause_.Fault(status);
   }
 
   const DiskCacheOptions options_;
@@ -468,6 +417,8 @@ class DiskCache::Impl {
   std::atomic<uint64_t> used_;  // the index's total, as last read
   std::atomic<int64_t> last_micros_{0};
   std::atomic<bool> logged_bad_block_{false};
+  disk::WritePause pause_;
+  disk::SpaceBudget space_;
 
   std::mutex mu_;
   std::condition_variable wake_;                     // the writer: work arrived, or stopping
@@ -479,15 +430,6 @@ class DiskCache::Impl {
   uint64_t flush_done_ = 0;                          // Guarded by mu_
   bool stopping_ = false;                            // Guarded by mu_
   std::thread writer_;                               // Guarded by mu_ until joined
-
-  mutable std::mutex fault_mu_;
-  bool faulted_ = false;            // Guarded by fault_mu_
-  Clock::time_point paused_until_;  // Guarded by fault_mu_
-
-  std::mutex space_mu_;
-  bool space_checked_ = false;          // Guarded by space_mu_
-  Clock::time_point space_checked_at_;  // Guarded by space_mu_
-  uint64_t space_budget_ = 0;           // Guarded by space_mu_
 };
 
 Result<std::unique_ptr<DiskCache>> DiskCacheOpener::Open(const DiskCacheOptions& options,
