@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test through ctest: unit and integration
 # tests on the release build, then the unit and integration tests again under AddressSanitizer
-# and UndefinedBehaviorSanitizer, then the unit tests under ThreadSanitizer.
+# and UndefinedBehaviorSanitizer (all but those labelled slow: soak, leak and long-fault
+# tests, which the release stage runs), then the unit tests under ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -116,6 +116,20 @@ def thread_stacks_hint(pid: int, tids: list[int]) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
+def wait_for_quiet_log(mount: harness.Mount, quiet: float, timeout: float) -> bool:
+    """True once the mount's stderr has not grown for `quiet` seconds, within `timeout`."""
+    deadline = time.monotonic() + timeout
+    size, since = len(mount.stderr()), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now_size = len(mount.stderr())
+        if now_size != size:
+            size, since = now_size, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return True
+    return False
+
+
 def in_background(fn: Callable, *args) -> tuple[threading.Thread, dict]:
     """fn(*args) in a daemon thread; the dict gets "result" or "error"."""
     box: dict = {}
@@ -243,6 +257,11 @@ class IdleTest(_Base):
         reader.join(30)
         self.assertFalse(reader.is_alive())
         self.assertIsInstance(box.get("error"), OSError, f"the read returned {box}")
+        # The readahead the read started retries on its own after the read has failed;
+        # every attempt logs a line, and no back-off under --timeout 3 exceeds 3 s. Idle
+        # starts once those retries have given up.
+        self.assertTrue(wait_for_quiet_log(mount, quiet=3.5, timeout=30),
+                        f"rangefs kept retrying 30 s after the server went away{self.tail(mount)}")
         self.assert_idle(mount, "after a read failed against a server that went away")
 
     def test_idle_after_a_whole_file_download(self):
