@@ -1,0 +1,64 @@
+// AddressHealth: which of several addresses (proxies now, mirrors later) may be used, after
+// failures. An address that fails backs off for a delay that doubles with each failure in a row,
+// up to a ceiling (the reset interval: the preferred address is tried again at least that often,
+// as CernVM-FS's CVMFS_PROXY_RESET_AFTER does); one success clears it. Pure apart from its lock:
+// the caller supplies the clock, so tests step time by hand.
+//
+// Many requests in flight through one address fail together when it goes away; only the first
+// failure while the address is usable counts, so a burst does not multiply the back-off.
+//
+// Thread-safety: thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+namespace rangefs {
+
+struct BackoffLimits {
+  std::chrono::milliseconds first{1'000};   // after the first failure in a row
+  std::chrono::milliseconds most{300'000};  // the ceiling: the reset interval
+};
+
+class AddressHealth {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  // `count` addresses, numbered from 0, all usable. Without `clock`, steady_clock's.
+  AddressHealth(size_t count, BackoffLimits limits, Clock clock = {});
+
+  size_t size() const { return states_.size(); }
+
+  // Whether address `i` is not backing off now.
+  bool Usable(size_t i) const;
+  // The time address `i` becomes usable (now or earlier when usable).
+  std::chrono::steady_clock::time_point UsableAt(size_t i) const;
+
+  // Address `i` failed. Returns the back-off it now serves when this failure started or
+  // lengthened one, zero when it was already backing off (the failure is one of a burst).
+  std::chrono::milliseconds ReportFailure(size_t i);
+  // Address `i` served a request. Returns whether it had been failing (it is back).
+  bool ReportSuccess(size_t i);
+
+  // Failures in a row of address `i` (0: healthy).
+  uint32_t FailuresOf(size_t i) const;
+
+  std::chrono::steady_clock::time_point Now() const;
+
+ private:
+  struct State {
+    uint32_t failures = 0;
+    std::chrono::steady_clock::time_point usable_at{};
+  };
+
+  const BackoffLimits limits_;
+  const Clock clock_;
+  mutable std::mutex mu_;
+  std::vector<State> states_;  // Guarded by mu_ (the vector's size is fixed)
+};
+
+}  // namespace rangefs
