@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 
+#include "rangefs/proxy_routes.h"
+
 namespace rangefs {
 namespace {
 
@@ -116,10 +118,19 @@ void AddSecurityOptions(CLI::App& app, const SecurityOptionFields& fields) {
                "Do not verify TLS certificates and host names: anyone on the network path can "
                "then read and change the data. Default: off (verified)");
   app.add_option("--proxy", fields.proxy,
-                 "Send every request through this proxy (http://[USER:PASSWORD@]HOST:PORT, "
-                 "https://, socks5h://). Default: the http_proxy, https_proxy, all_proxy and "
-                 "no_proxy environment variables")
-      ->type_name("URL");
+                 "Send requests through these proxies (http://[USER:PASSWORD@]HOST:PORT, "
+                 "https://, socks5h://; DIRECT for none). A|B: a group that shares the load "
+                 "(each file segment keeps to one member); A;B: groups in order of "
+                 "preference, a later one used while the earlier ones fail. A proxy that "
+                 "fails is left alone for 1 s, doubling up to 5 min. Default: the "
+                 "http_proxy, https_proxy, all_proxy and no_proxy environment variables")
+      ->type_name("LIST")
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            Result<ProxyList> list = ParseProxyList(text);
+            return list.ok() ? std::string() : list.status().message();
+          },
+          "", "PROXY-LIST"));
 }
 
 // Turns --header and --header-file into headers; false (after printing why, never quoting a

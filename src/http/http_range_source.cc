@@ -14,6 +14,7 @@
 #include "http/probe.h"
 #include "http/range_transfer.h"
 #include "http/request.h"
+#include "http/routed_transfer.h"
 #include "http/url_target.h"
 #include "rangefs/byte_range.h"
 #include "rangefs/range_source.h"
@@ -43,14 +44,15 @@ class HttpRangeSource final : public RangeSource {
   }
 
  private:
-  // What a ranged GET of `file` goes out with: the request, straight to file.final_url (the
-  // probe's final URL, or where the retry layer was redirected to) with credentials only if
-  // that is the user's origin, and a handle of the pool.
+  // What a ranged GET of `file` from `offset` on goes out with: the request, straight to
+  // file.final_url (the probe's final URL, or where the retry layer was redirected to) with
+  // credentials only if that is the user's origin, through the proxy its offset is routed to,
+  // and a handle of the pool.
   struct Prepared {
     Request request;
     CurlHandlePool::Lease lease;
   };
-  Result<Prepared> Prepare(const RemoteFileInfo& file);
+  Result<Prepared> Prepare(const RemoteFileInfo& file, uint64_t offset);
   // Configures `transfer` (a RangeTransfer or a MultiRangeTransfer) for `request` and hands it
   // to the engine. One that cannot be configured ends at once, which its sinks hear of.
   template <typename TransferType>
@@ -77,11 +79,13 @@ Result<RemoteFileInfo> HttpRangeSource::ProbeWithin(const std::string& url,
   return ProbeUrl(pool_, requests_, url, metrics_, budget);
 }
 
-Result<HttpRangeSource::Prepared> HttpRangeSource::Prepare(const RemoteFileInfo& file) {
+Result<HttpRangeSource::Prepared> HttpRangeSource::Prepare(const RemoteFileInfo& file,
+                                                           uint64_t offset) {
   Result<http::UrlTarget> original = http::ParseUrlTarget(file.url);
   if (!original.ok()) return original.status();
   Result<Request> request = requests_.RequestFor(*original, file.final_url);
   if (!request.ok()) return request.status();
+  requests_.Route(*request, RouteKey(file.url, offset));
   CurlHandlePool::Lease lease = pool_.Acquire();
   if (!lease.get()) return Status(ErrorCode::kInternal, "curl_easy_init failed");
   return Prepared{.request = std::move(*request), .lease = std::move(lease)};
@@ -94,6 +98,11 @@ void HttpRangeSource::Submit(std::unique_ptr<TransferType> transfer, const Reque
                            transfer->headers()) ||
       !transfer->Configure({.window = options_.stall_timeout, .min_rate = options_.min_rate})) {
     return transfer->OnComplete(CURLE_OUT_OF_MEMORY);
+  }
+  if (request.route) {
+    return engine_.Submit(
+        std::make_unique<RoutedTransfer<TransferType>>(std::move(transfer), requests_, request),
+        priority == FetchPriority::kPrefetch);
   }
   engine_.Submit(std::move(transfer), priority == FetchPriority::kPrefetch);
 }
@@ -108,7 +117,7 @@ void HttpRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& ra
     return sink->OnDone(
         Status(ErrorCode::kRangeNotSupported, "server does not support Range requests"));
   }
-  Result<Prepared> prepared = Prepare(file);
+  Result<Prepared> prepared = Prepare(file, range.first);
   if (!prepared.ok()) return sink->OnDone(prepared.status());
   Submit(std::make_unique<RangeTransfer>(std::move(prepared->lease), options_, file, range,
                                          std::move(sink), lies_, metrics_),
@@ -145,7 +154,7 @@ void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
       StartFetch(file, group_ranges[0], priority, std::move(group_sinks[0]));
       continue;
     }
-    Result<Prepared> prepared = Prepare(file);
+    Result<Prepared> prepared = Prepare(file, group_ranges.front().first);
     if (!prepared.ok()) {
       for (const std::shared_ptr<RangeSink>& sink : group_sinks) sink->OnDone(prepared.status());
       continue;

@@ -58,9 +58,16 @@ Result<FetchedPage> FetchListingPage(CurlHandlePool& pool, const RequestSetup& r
 
   std::string current = url;
   long redirects = 0;
+  std::optional<ProxyRoutes::Choice> route;  // every hop's; another after a proxy failed
+  size_t failovers = 0;
   while (true) {
     Result<Request> request = requests.RequestFor(*original, current);
     if (!request.ok()) return request.status();
+    if (!route)
+      requests.Route(*request, RouteKey(url, 0));
+    else
+      request->route = route;
+    route = request->route;
     curl_easy_reset(handle);
     Exchange exchange;
     CurlSlist headers;
@@ -88,6 +95,13 @@ Result<FetchedPage> FetchListingPage(CurlHandlePool& pool, const RequestSetup& r
     const CURLcode rc = curl_easy_perform(handle);
     CountRequest(metrics, url, handle);
     if (rc == CURLE_ABORTED_BY_CALLBACK) return RequestSetup::Stopped();
+    if (requests.Judge(*request, handle, rc, exchange, false) == ProxyOutcome::kProxyFailed &&
+        requests.CanFailOver() && ++failovers < requests.RouteCount()) {
+      current = url;  // not the server's answer: again from the start, through the next route
+      redirects = 0;
+      route.reset();
+      continue;
+    }
     if (limit.exceeded) {
       return Status(ErrorCode::kLimitExceeded,
                     RedactUrl(request->url) + ": the listing is larger than " +

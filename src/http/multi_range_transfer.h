@@ -83,6 +83,8 @@ class MultiRangeTransfer final : public http::Transfer {
   bool Fetches(const std::string& url, const ByteRange& range) const override;
 
   void OnComplete(CURLcode result) override;
+  // Whether its stall watch cut it off.
+  bool stalled() const { return stall_.stalled().has_value(); }
 
  private:
   struct Wanted {

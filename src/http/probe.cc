@@ -60,6 +60,7 @@ struct ProbeStep {
 
   std::optional<Result<RemoteFileInfo>> answer;
   std::string redirect_to;
+  bool proxy_failed = false;  // the request's proxy was at fault: another route may answer
 };
 
 // Where a probe step counts its request: under the URL the user gave.
@@ -75,8 +76,8 @@ void LimitTime(CURL* handle, std::chrono::milliseconds left) {
                    static_cast<long>(std::max<int64_t>(1, left.count())));
 }
 
-ProbeStep ProbeWithHead(const RequestSetup& requests, CURL* handle, const Request& request,
-                        const Counted& counted, std::chrono::milliseconds left) {
+ProbeStep AskWithHead(const RequestSetup& requests, CURL* handle, const Request& request,
+                      const Counted& counted, std::chrono::milliseconds left, bool& proxy_failed) {
   Exchange exchange;
   CurlSlist headers;
   if (!requests.Configure(handle, request, exchange, headers)) {
@@ -89,6 +90,7 @@ ProbeStep ProbeWithHead(const RequestSetup& requests, CURL* handle, const Reques
   requests.EndOnStop(handle);
   const CURLcode rc = curl_easy_perform(handle);
   CountRequest(counted.metrics, counted.url, handle);
+  proxy_failed = requests.Judge(request, handle, rc, exchange, false) == ProxyOutcome::kProxyFailed;
   if (rc == CURLE_ABORTED_BY_CALLBACK) return ProbeStep::Answer(RequestSetup::Stopped());
   if (rc != CURLE_OK) {
     return ProbeStep::Answer(TransportError(rc, exchange));
@@ -138,8 +140,9 @@ size_t DiscardAfterFirstByte(char*, size_t size, size_t count, void* user) {
   return received <= 1 ? size * count : 0;
 }
 
-ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const Request& request,
-                             const Counted& counted, std::chrono::milliseconds left) {
+ProbeStep AskWithRangedGet(const RequestSetup& requests, CURL* handle, const Request& request,
+                           const Counted& counted, std::chrono::milliseconds left,
+                           bool& proxy_failed) {
   Exchange exchange;
   CurlSlist headers;
   const ByteRange first_byte{0, 0};
@@ -156,6 +159,7 @@ ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const R
   requests.EndOnStop(handle);
   const CURLcode rc = curl_easy_perform(handle);
   CountRequest(counted.metrics, counted.url, handle);
+  proxy_failed = requests.Judge(request, handle, rc, exchange, false) == ProxyOutcome::kProxyFailed;
   if (rc == CURLE_ABORTED_BY_CALLBACK) return ProbeStep::Answer(RequestSetup::Stopped());
   const bool stopped_whole_body = rc == CURLE_WRITE_ERROR && received > 1;
   if (rc != CURLE_OK && !stopped_whole_body) {
@@ -208,6 +212,17 @@ ProbeStep ProbeWithRangedGet(const RequestSetup& requests, CURL* handle, const R
   return ProbeStep::Answer(StatusError(handle, code, exchange));
 }
 
+// One request of a probe, `ask` being AskWithHead or AskWithRangedGet, with whether its proxy
+// failed kept in the step.
+template <typename Ask>
+ProbeStep ProbeWith(Ask ask, const RequestSetup& requests, CURL* handle, const Request& request,
+                    const Counted& counted, std::chrono::milliseconds left) {
+  bool proxy_failed = false;
+  ProbeStep step = ask(requests, handle, request, counted, left, proxy_failed);
+  step.proxy_failed = proxy_failed;
+  return step;
+}
+
 }  // namespace
 
 Result<RemoteFileInfo> ProbeUrl(CurlHandlePool& pool, const RequestSetup& requests,
@@ -227,9 +242,18 @@ Result<RemoteFileInfo> ProbeUrl(CurlHandlePool& pool, const RequestSetup& reques
   std::string current = url;
   long redirects = 0;
   bool ranged_get = false;  // once HEAD could not tell, the following hops ask with GET too
+  // The route every hop takes, chosen by the key of the file's first bytes (so the probe asks
+  // the cache that holds them); a proxy that fails starts the probe again on the next route.
+  std::optional<ProxyRoutes::Choice> route;
+  size_t failovers = 0;
   while (true) {
     Result<Request> request = requests.RequestFor(*original, current);
     if (!request.ok()) return request.status();
+    if (!route)
+      requests.Route(*request, RouteKey(url, 0));
+    else
+      request->route = route;
+    route = request->route;
     // One budget for every hop: a chain of slow redirects must not take a timeout each.
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -240,8 +264,18 @@ Result<RemoteFileInfo> ProbeUrl(CurlHandlePool& pool, const RequestSetup& reques
     }
     curl_easy_reset(lease.get());
     const Counted counted{.metrics = metrics, .url = url};
-    ProbeStep step = ranged_get ? ProbeWithRangedGet(requests, lease.get(), *request, counted, left)
-                                : ProbeWithHead(requests, lease.get(), *request, counted, left);
+    ProbeStep step =
+        ranged_get ? ProbeWith(AskWithRangedGet, requests, lease.get(), *request, counted, left)
+                   : ProbeWith(AskWithHead, requests, lease.get(), *request, counted, left);
+    if (step.proxy_failed && step.answer && !step.answer->ok() && requests.CanFailOver() &&
+        ++failovers < requests.RouteCount()) {
+      // Not the origin's answer: ask again from the start through the next route.
+      current = url;
+      redirects = 0;
+      ranged_get = false;
+      route.reset();
+      continue;
+    }
     if (step.answer) {
       if (step.answer->ok()) {
         (*step.answer)->url = url;

@@ -65,6 +65,8 @@ class RangeTransfer final : public http::Transfer {
   }
 
   void OnComplete(CURLcode result) override;
+  // Whether its stall watch cut it off.
+  bool stalled() const { return stall_.stalled().has_value(); }
 
  private:
   // Everything but the body length is known when the first body byte arrives: judge it there,

@@ -1,5 +1,6 @@
 #include "http/request.h"
 
+#include <chrono>
 #include <stop_token>
 #include <utility>
 
@@ -13,6 +14,19 @@ namespace {
 // loopback throughput stops improving in libcurl's own measurements of CURLOPT_BUFFERSIZE.
 constexpr long kReceiveBufferBytes = 256 * 1024;
 
+// How long a proxy that failed is left alone: 1 s, doubling with each failure in a row, and at
+// most 5 min, after which the preferred proxy is tried again (CernVM-FS resets after 300 s too).
+constexpr BackoffLimits kProxyBackoff{.first = std::chrono::seconds(1),
+                                      .most = std::chrono::seconds(300)};
+
+std::unique_ptr<ProxyRoutes> RoutesFor(const std::string& proxy) {
+  if (proxy.empty()) return nullptr;
+  Result<ProxyList> list = ParseProxyList(proxy);
+  // The command line checked it; a list that does not parse is one proxy, as libcurl reads it.
+  if (!list.ok()) list = ProxyList{.groups = {{proxy}}};
+  return std::make_unique<ProxyRoutes>(std::move(*list), kProxyBackoff);
+}
+
 std::vector<std::string> CurlHeaderLines(const std::vector<HttpHeader>& headers) {
   std::vector<std::string> lines;
   lines.reserve(headers.size());
@@ -23,7 +37,32 @@ std::vector<std::string> CurlHeaderLines(const std::vector<HttpHeader>& headers)
 }  // namespace
 
 RequestSetup::RequestSetup(const HttpOptions& options)
-    : options_(options), header_lines_(CurlHeaderLines(options_.headers)) {}
+    : options_(options),
+      header_lines_(CurlHeaderLines(options_.headers)),
+      routes_(RoutesFor(options_.proxy)) {}
+
+void RequestSetup::Route(Request& request, std::string_view key) const {
+  if (routes_) request.route = routes_->Choose(key);
+}
+
+ProxyOutcome RequestSetup::Judge(const Request& request, CURL* handle, CURLcode result,
+                                 const Exchange& exchange, bool stalled) const {
+  if (!routes_ || !request.route || request.route->direct()) return ProxyOutcome::kUnknown;
+  ProxyEvidence evidence{.result = result,
+                         .stalled = stalled,
+                         .got_response = !exchange.status_line.empty(),
+                         .status = ResponseCode(handle),
+                         .proxy_status = ResponseHeader(handle, "Proxy-Status"),
+                         .squid_error = ResponseHeader(handle, "X-Squid-Error")};
+  curl_easy_getinfo(handle, CURLINFO_HTTP_CONNECTCODE, &evidence.connect_status);
+  const ProxyVerdict verdict = JudgeProxy(evidence);
+  if (verdict.outcome == ProxyOutcome::kProxyFailed) {
+    routes_->ReportProxyFailure(request.route->index, verdict.reason);
+  } else if (verdict.outcome == ProxyOutcome::kCarried) {
+    routes_->ReportSuccess(request.route->index);
+  }
+  return verdict.outcome;
+}
 
 Result<Request> RequestSetup::RequestFor(const http::UrlTarget& original,
                                          std::string_view url) const {
@@ -86,8 +125,9 @@ bool RequestSetup::Configure(CURL* handle, const Request& request, Exchange& exc
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, options_.insecure ? 0L : 1L);
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, options_.insecure ? 0L : 2L);
   if (!options_.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
-  // Without CURLOPT_PROXY libcurl reads http_proxy, https_proxy, all_proxy and no_proxy.
-  if (!options_.proxy.empty()) curl_easy_setopt(handle, CURLOPT_PROXY, options_.proxy.c_str());
+  // Without CURLOPT_PROXY libcurl reads http_proxy, https_proxy, all_proxy and no_proxy; an
+  // empty one (DIRECT) means no proxy, whatever they say.
+  if (request.route) curl_easy_setopt(handle, CURLOPT_PROXY, request.route->proxy.c_str());
 
   if (!request.credentials) {
     curl_easy_setopt(handle, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_IGNORED));

@@ -5,19 +5,17 @@ never show up in rangefs's output, and proxies (--proxy, http_proxy).
 
 Servers: the project's range_test_server (HTTP and HTTPS with a self-signed certificate,
 redirect and require_header options, a request log with every header) and, for the proxy
-tests, a small forwarding proxy defined here."""
+tests, a small forwarding proxy (forwarding_proxy.py)."""
 
 import base64
 import errno
-import http.client
 import os
 import subprocess
-import threading
 import unittest
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import harness
+from forwarding_proxy import ForwardingProxy
 from harness import KiB
 
 FILE_SIZE = 300 * KiB + 17  # a few blocks, not block-aligned
@@ -51,83 +49,6 @@ def _with_userinfo(url: str, user: str, password: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-class _ForwardingProxy:
-    """An HTTP proxy for absolute-form GET and HEAD requests: logs each (method, target,
-    headers with lower-case names) and forwards it with http.client. Context manager."""
-
-    def __init__(self):
-        self.entries = []
-        self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def do_GET(self):  # noqa: N802
-                self.forward()
-
-            def do_HEAD(self):  # noqa: N802
-                self.forward()
-
-            def forward(self):
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                with proxy.lock:
-                    proxy.entries.append({"method": self.command, "target": self.path,
-                                          "headers": headers})
-                target = urllib.parse.urlsplit(self.path)
-                if target.scheme != "http" or not target.hostname:
-                    self.send_error(400, "absolute-form http URL expected")
-                    return
-                forwarded = {k: v for k, v in self.headers.items()
-                             if k.lower() not in ("proxy-connection", "proxy-authorization",
-                                                  "connection", "keep-alive")}
-                path = target.path + (f"?{target.query}" if target.query else "")
-                upstream = http.client.HTTPConnection(target.hostname, target.port or 80,
-                                                      timeout=30)
-                try:
-                    upstream.request(self.command, path, headers=forwarded)
-                    response = upstream.getresponse()
-                    body = response.read()
-                    self.send_response(response.status, response.reason)
-                    for name, value in response.getheaders():
-                        if name.lower() not in ("connection", "keep-alive",
-                                                "transfer-encoding", "content-length"):
-                            self.send_header(name, value)
-                    length = response.getheader("Content-Length")
-                    if self.command == "HEAD" and length is not None:
-                        self.send_header("Content-Length", length)
-                    else:
-                        self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(body)
-                finally:
-                    upstream.close()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def url(self, user: str = "", password: str = "") -> str:
-        userinfo = f"{user}:{password}@" if user else ""
-        return f"http://{userinfo}127.0.0.1:{self.port}"
-
-    def requests(self):
-        with self.lock:
-            return list(self.entries)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
 
 
 class SecurityTest(unittest.TestCase):
@@ -434,7 +355,7 @@ class SecurityTest(unittest.TestCase):
 
     # ---------------------------------------------------------------------------- proxies
     def test_proxy_option(self):
-        with _ForwardingProxy() as proxy:
+        with ForwardingProxy() as proxy:
             url = self.http.url(self.name)
             mount = self.mount(url, "-d", "--proxy", proxy.url("pat", PROXY_PASSWORD))
             self.read_all(mount)
@@ -453,7 +374,7 @@ class SecurityTest(unittest.TestCase):
     def test_http_proxy_environment_variable(self):
         saved = {k: os.environ.get(k) for k in ("http_proxy", "no_proxy", "NO_PROXY",
                                                 "all_proxy", "ALL_PROXY")}
-        with _ForwardingProxy() as proxy:
+        with ForwardingProxy() as proxy:
             try:
                 for key in saved:
                     os.environ.pop(key, None)
