@@ -31,7 +31,9 @@ class AddressHealth {
   // `count` addresses, numbered from 0, all usable. Without `clock`, steady_clock's.
   AddressHealth(size_t count, BackoffLimits limits, Clock clock = {});
 
-  size_t size() const { return states_.size(); }
+  size_t size() const;
+  // One more address, usable; returns its number.
+  size_t Add();
 
   // Whether address `i` is not backing off now.
   bool Usable(size_t i) const;
@@ -58,7 +60,7 @@ class AddressHealth {
   const BackoffLimits limits_;
   const Clock clock_;
   mutable std::mutex mu_;
-  std::vector<State> states_;  // Guarded by mu_ (the vector's size is fixed)
+  std::vector<State> states_;  // Guarded by mu_
 };
 
 }  // namespace rangefs

@@ -12,6 +12,17 @@ AddressHealth::AddressHealth(size_t count, BackoffLimits limits, Clock clock)
 
 std::chrono::steady_clock::time_point AddressHealth::Now() const { return clock_(); }
 
+size_t AddressHealth::size() const {
+  std::lock_guard lock(mu_);
+  return states_.size();
+}
+
+size_t AddressHealth::Add() {
+  std::lock_guard lock(mu_);
+  states_.emplace_back();
+  return states_.size() - 1;
+}
+
 bool AddressHealth::Usable(size_t i) const { return UsableAt(i) <= Now(); }
 
 std::chrono::steady_clock::time_point AddressHealth::UsableAt(size_t i) const {

@@ -1,0 +1,392 @@
+#include "rangefs/mirrored_range_source.h"
+
+#include <spdlog/spdlog.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cctype>
+#include <utility>
+
+#include "rangefs/proxy_routes.h"
+#include "rangefs/redact.h"
+
+namespace rangefs {
+namespace {
+
+// Probes of mirrors run at once, at most this many: enough that a file's mirrors are pinned
+// within a round trip or two of its first fetch, without taking many connections.
+constexpr size_t kProbers = 2;
+
+std::string VersionKey(const RemoteFileInfo& info) {
+  return info.url + '\n' + std::to_string(info.size) + '\n' + info.etag + '\n' +
+         (info.last_modified ? std::to_string(*info.last_modified) : std::string("-"));
+}
+
+// "http://host:port" of a URL, lower-cased and without userinfo: addresses of one origin share
+// their health, since a server that is down is down for every file on it.
+std::string OriginOf(std::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  const size_t host_start = scheme_end + 3;
+  const size_t host_end = url.find_first_of("/?#", host_start);
+  std::string_view authority = url.substr(host_start, host_end - host_start);
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  std::string origin(url.substr(0, host_start));
+  origin += authority;
+  std::transform(origin.begin(), origin.end(), origin.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return origin;
+}
+
+bool MayPass(ErrorCode code) {
+  return code == ErrorCode::kTransport || code == ErrorCode::kTruncated ||
+         code == ErrorCode::kServerBusy;
+}
+
+uint64_t Score(const std::string& key, const std::string& address) {
+  const std::string input = key + '\n' + address;
+  return XXH3_64bits(input.data(), input.size());
+}
+
+}  // namespace
+
+struct MirroredRangeSource::Address {
+  std::string url;
+  size_t health = 0;
+  std::optional<RemoteFileInfo> pinned;  // the file as this address serves it (url: its own)
+  bool dropped = false;
+  bool probing = false;
+};
+
+// One version of a mirrored file, all fields guarded by the source's mu_.
+struct MirroredRangeSource::Version {
+  RemoteFileInfo info;  // as mounted: url is the primary's, the rest from the home address
+  size_t home = 0;      // the address whose probe gave `info`
+  std::vector<Address> addresses;  // [0] the primary, then its mirrors in order
+};
+
+// Passes one attempt's body on, and its end through Judge.
+class MirroredRangeSource::AddressSink final : public RangeSink {
+ public:
+  AddressSink(MirroredRangeSource& owner, std::shared_ptr<Version> version, size_t index,
+              std::shared_ptr<RangeSink> sink)
+      : owner_(owner), version_(std::move(version)), index_(index), sink_(std::move(sink)) {}
+  bool OnData(std::span<const std::byte> data) override { return sink_->OnData(data); }
+  void OnDone(const Status& status) override {
+    sink_->OnDone(owner_.Judge(*version_, index_, status));
+  }
+
+ private:
+  MirroredRangeSource& owner_;
+  const std::shared_ptr<Version> version_;
+  const size_t index_;
+  const std::shared_ptr<RangeSink> sink_;
+};
+
+MirroredRangeSource::MirroredRangeSource(RangeSource& inner, MirrorMap mirrors, bool spread,
+                                         BackoffLimits limits, AddressHealth::Clock clock)
+    : ForwardingRangeSource(inner),
+      mirrors_(std::move(mirrors)),
+      spread_(spread),
+      health_(0, limits, std::move(clock)) {}
+
+MirroredRangeSource::~MirroredRangeSource() { Stop(); }
+
+void MirroredRangeSource::Stop() {
+  std::unique_ptr<TaskPool> probers;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    probers = std::move(probers_);
+  }
+  if (probers) probers->Stop();  // unlocked: a running probe's end takes mu_
+}
+
+size_t MirroredRangeSource::HealthOf(const std::string& url) {
+  const std::string origin = OriginOf(url);
+  auto [it, added] = health_of_origin_.try_emplace(origin, 0);
+  if (added) it->second = health_.Add();
+  return it->second;
+}
+
+Result<RemoteFileInfo> MirroredRangeSource::ProbeAddresses(const std::string& url,
+                                                           const ProbeCall& probe) {
+  const std::vector<std::string> mirrors = mirrors_.MirrorsOf(url);
+  if (mirrors.empty()) return probe(url);
+  std::vector<std::string> addresses{url};
+  addresses.insert(addresses.end(), mirrors.begin(), mirrors.end());
+
+  std::optional<Status> primary_failure;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    Result<RemoteFileInfo> answer = probe(addresses[i]);
+    size_t health = 0;
+    {
+      std::lock_guard lock(mu_);
+      health = HealthOf(addresses[i]);
+    }
+    if (!answer.ok()) {
+      if (MayPass(answer.status().code())) health_.ReportFailure(health);
+      spdlog::debug("{}: probe of {} failed: {}", RedactUrl(url), RedactUrl(addresses[i]),
+                    answer.status().ToString());
+      if (!primary_failure) primary_failure = answer.status();
+      continue;
+    }
+    health_.ReportSuccess(health);
+    answer->url = addresses[i];
+    std::lock_guard lock(mu_);
+    if (const auto current = current_.find(url); current != current_.end()) {
+      const Address& known = current->second->addresses[i];
+      // The answer of an address whose pin it matches: the mounted version, unchanged.
+      if (known.pinned && !known.dropped && SameVersion(*known.pinned, *answer)) {
+        return current->second->info;
+      }
+    }
+    auto version = std::make_shared<Version>();
+    version->home = i;
+    for (const std::string& address : addresses) {
+      Address& added = version->addresses.emplace_back();
+      added.url = address;
+      added.health = HealthOf(address);
+    }
+    version->addresses[i].pinned = *answer;
+    version->info = *answer;
+    version->info.url = url;
+    if (i > 0) {
+      spdlog::info("{}: the primary did not answer ({}); serving the version of {}", RedactUrl(url),
+                   primary_failure->ToString(), RedactUrl(addresses[i]));
+    }
+    versions_[VersionKey(version->info)] = version;
+    current_[url] = version;
+    return version->info;
+  }
+  Status failure = *primary_failure;
+  return Status(failure.code(), failure.message() + " (and at its " +
+                                    std::to_string(mirrors.size()) +
+                                    (mirrors.size() == 1 ? " mirror)" : " mirrors)"));
+}
+
+Result<RemoteFileInfo> MirroredRangeSource::Probe(const std::string& url) {
+  return ProbeAddresses(url, [this](const std::string& address) { return inner().Probe(address); });
+}
+
+Result<RemoteFileInfo> MirroredRangeSource::Reprobe(const std::string& url) {
+  return ProbeAddresses(url,
+                        [this](const std::string& address) { return inner().Reprobe(address); });
+}
+
+Result<RemoteFileInfo> MirroredRangeSource::ProbeWithin(const std::string& url,
+                                                        std::chrono::milliseconds budget) {
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  return ProbeAddresses(url, [this, deadline](const std::string& address) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    return inner().ProbeWithin(address, std::max(left, std::chrono::milliseconds(1)));
+  });
+}
+
+std::shared_ptr<MirroredRangeSource::Version> MirroredRangeSource::VersionOf(
+    const RemoteFileInfo& file) {
+  if (mirrors_.empty()) return nullptr;
+  std::lock_guard lock(mu_);
+  const auto it = versions_.find(VersionKey(file));
+  return it == versions_.end() ? nullptr : it->second;
+}
+
+size_t MirroredRangeSource::Choose(const std::shared_ptr<Version>& shared, uint64_t offset,
+                                   RemoteFileInfo& at) {
+  Version& version = *shared;
+  const std::string key = RouteKey(version.info.url, offset);
+  const auto now = health_.Now();
+  std::optional<size_t> best;
+  bool best_usable = false;
+  std::chrono::steady_clock::time_point best_at{};
+  uint64_t best_score = 0;
+  for (size_t i = 0; i < version.addresses.size(); ++i) {
+    Address& address = version.addresses[i];
+    if (address.dropped) continue;
+    const auto usable_at = health_.UsableAt(address.health);
+    const bool usable = usable_at <= now;
+    if (!address.pinned) {
+      if (usable && !address.probing && !stopping_) PinLater(shared, i);
+      continue;
+    }
+    const uint64_t score = spread_ ? Score(key, address.url) : 0;
+    bool better = !best;
+    if (best && usable != best_usable) {
+      better = usable;
+    } else if (best && usable) {
+      better = spread_ && score > best_score;
+    } else if (best) {
+      better = usable_at < best_at;
+    }
+    if (better) {
+      best = i;
+      best_usable = usable;
+      best_at = usable_at;
+      best_score = score;
+    }
+  }
+  const size_t chosen = best.value_or(version.home);
+  if (chosen != version.home) {
+    at = *version.addresses[chosen].pinned;
+  } else {
+    // The file as given, where the retry layer may have moved final_url (a redirect target),
+    // but named by the address it is asked at, as the other addresses are.
+    at.url = version.addresses[chosen].url;
+  }
+  return chosen;
+}
+
+void MirroredRangeSource::PinLater(const std::shared_ptr<Version>& version, size_t index) {
+  if (!probers_) probers_ = std::make_unique<TaskPool>(kProbers);
+  version->addresses[index].probing = true;
+  if (!probers_->Post([this, version, index] { Pin(version, index); })) {
+    version->addresses[index].probing = false;
+  }
+}
+
+void MirroredRangeSource::Pin(const std::shared_ptr<Version>& version, size_t index) {
+  std::string url;
+  {
+    std::lock_guard lock(mu_);
+    url = version->addresses[index].url;
+  }
+  Result<RemoteFileInfo> answer = inner().Probe(url);
+  std::lock_guard lock(mu_);
+  Address& address = version->addresses[index];
+  address.probing = false;
+  const std::string shown = RedactUrl(url);
+  if (!answer.ok()) {
+    if (MayPass(answer.status().code())) {
+      health_.ReportFailure(address.health);
+      spdlog::info("mirror {} did not answer its probe: {}", shown, answer.status().ToString());
+      return;
+    }
+    address.dropped = true;
+    spdlog::warn("mirror {} is not used for {}: {}", shown, RedactUrl(version->info.url),
+                 answer.status().ToString());
+    return;
+  }
+  if (answer->size != version->info.size) {
+    address.dropped = true;
+    spdlog::warn("mirror {} serves {} bytes, not the {} of {}: not used for this file", shown,
+                 answer->size, version->info.size, RedactUrl(version->info.url));
+    return;
+  }
+  if (!answer->ranges_supported) {
+    address.dropped = true;
+    spdlog::warn("mirror {} ignores Range requests: not used for {}", shown,
+                 RedactUrl(version->info.url));
+    return;
+  }
+  answer->url = url;
+  address.pinned = std::move(*answer);
+  spdlog::debug("mirror {} of {}: {}", shown, RedactUrl(version->info.url),
+                DescribeVersion(*address.pinned));
+}
+
+Status MirroredRangeSource::Judge(Version& version, size_t index, const Status& status) {
+  size_t health = 0;
+  std::string url;
+  bool home = false;
+  {
+    std::lock_guard lock(mu_);
+    health = version.addresses[index].health;
+    url = version.addresses[index].url;
+    home = index == version.home;
+  }
+  if (status.ok()) {
+    if (health_.ReportSuccess(health)) spdlog::info("{} answers again", RedactUrl(OriginOf(url)));
+    return status;
+  }
+  if (status.code() == ErrorCode::kInternal) return status;  // rangefs's own end of it
+  if (MayPass(status.code())) {
+    const std::chrono::milliseconds backoff = health_.ReportFailure(health);
+    if (backoff.count() > 0) {
+      spdlog::warn("{} failed ({}): {} is read from its other addresses for {:.1f} s",
+                   RedactUrl(OriginOf(url)), status.ToString(), RedactUrl(version.info.url),
+                   static_cast<double>(backoff.count()) / 1000.0);
+    }
+    return status;
+  }
+  // The version's own address decides what its answers mean (a change, a 404).
+  if (home) return status;
+  {
+    std::lock_guard lock(mu_);
+    Address& address = version.addresses[index];
+    if (address.dropped) return Status(ErrorCode::kTransport, "mirror dropped");
+    address.dropped = true;
+  }
+  spdlog::warn("mirror {} is not used for {} any more: {}", RedactUrl(url),
+               RedactUrl(version.info.url), status.ToString());
+  return Status(ErrorCode::kTransport, "mirror " + RedactUrl(url) + ": " + status.ToString());
+}
+
+void MirroredRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange& range,
+                                     FetchPriority priority, std::shared_ptr<RangeSink> sink) {
+  std::shared_ptr<Version> version = VersionOf(file);
+  if (!version) return inner().StartFetch(file, range, priority, std::move(sink));
+  RemoteFileInfo at = file;
+  size_t index = 0;
+  {
+    std::lock_guard lock(mu_);
+    index = Choose(version, range.first, at);
+  }
+  inner().StartFetch(
+      at, range, priority,
+      std::make_shared<AddressSink>(*this, std::move(version), index, std::move(sink)));
+}
+
+void MirroredRangeSource::StartMultiFetch(const RemoteFileInfo& file,
+                                          const std::vector<ByteRange>& ranges,
+                                          FetchPriority priority,
+                                          std::vector<std::shared_ptr<RangeSink>> sinks) {
+  std::shared_ptr<Version> version = VersionOf(file);
+  if (!version || ranges.empty()) {
+    return inner().StartMultiFetch(file, ranges, priority, std::move(sinks));
+  }
+  RemoteFileInfo at = file;
+  size_t index = 0;
+  {
+    std::lock_guard lock(mu_);
+    index = Choose(version, ranges.front().first, at);
+  }
+  for (std::shared_ptr<RangeSink>& sink : sinks) {
+    sink = std::make_shared<AddressSink>(*this, version, index, std::move(sink));
+  }
+  inner().StartMultiFetch(at, ranges, priority, std::move(sinks));
+}
+
+void MirroredRangeSource::Expedite(const RemoteFileInfo& file, const ByteRange& range) {
+  inner().Expedite(file, range);
+  std::shared_ptr<Version> version = VersionOf(file);
+  if (!version) return;
+  std::vector<RemoteFileInfo> others;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < version->addresses.size(); ++i) {
+      const Address& address = version->addresses[i];
+      if (i != version->home && address.pinned) others.push_back(*address.pinned);
+    }
+  }
+  for (const RemoteFileInfo& other : others) inner().Expedite(other, range);
+}
+
+std::vector<std::string> MirroredRangeSource::DescribeAddresses(const std::string& url) const {
+  std::vector<std::string> lines;
+  std::lock_guard lock(mu_);
+  const auto it = current_.find(url);
+  if (it == current_.end()) return lines;
+  for (const Address& address : it->second->addresses) {
+    const char* state = address.dropped                  ? "dropped"
+                        : !address.pinned                ? "unprobed"
+                        : health_.Usable(address.health) ? "up"
+                                                         : "backing off";
+    lines.push_back(RedactUrl(address.url) + " " + state);
+  }
+  return lines;
+}
+
+}  // namespace rangefs
