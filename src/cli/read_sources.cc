@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <cstdlib>
+#include <utility>
 
 namespace rangefs {
 
@@ -13,15 +14,17 @@ CurlGlobal::~CurlGlobal() {
 }
 
 ReadSources::ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch,
-                         Metrics& metrics)
+                         Metrics& metrics, MirrorMap mirrors, bool spread)
     : http_(NewHttpRangeSource(http, &metrics)),
-      retrying_(*http_, timer_, retry, &metrics, http.stop),
+      mirrored_(*http_, std::move(mirrors), spread),
+      retrying_(mirrored_, timer_, retry, &metrics, http.stop),
       fallback_(retrying_, max_full_fetch, TempDirectory()) {}
 
 ReadSources::~ReadSources() { Shutdown(); }
 
 void ReadSources::Shutdown() {
   timer_.Stop();
+  mirrored_.Stop();  // its probes of mirrors use the HTTP source
   http_.reset();
 }
 

@@ -1,6 +1,7 @@
-// ReadSources: the chain every read goes through, whole-file fallback, then retries, then HTTP
-// (WholeFileFallback -> RetryingRangeSource -> HttpRangeSource), with the timer the retries
-// wait on. The mount and `rangefs warm` build the same chain from the same options.
+// ReadSources: the chain every read goes through, whole-file fallback, then retries, then the
+// choice among a file's addresses, then HTTP (WholeFileFallback -> RetryingRangeSource ->
+// MirroredRangeSource -> HttpRangeSource), with the timer the retries wait on. The mount and
+// `rangefs warm` build the same chain from the same options.
 //
 // Thread-safety: top() is a RangeSource (thread-safe). Shutdown must not run while another
 // thread is inside a call into top(); fetches it ends report to their sinks (or drop them).
@@ -14,6 +15,8 @@
 #include "cli/option_values.h"
 #include "rangefs/http_range_source.h"
 #include "rangefs/metrics.h"
+#include "rangefs/mirror_map.h"
+#include "rangefs/mirrored_range_source.h"
 #include "rangefs/range_source.h"
 #include "rangefs/retrying_range_source.h"
 #include "rangefs/scheduler.h"
@@ -58,8 +61,10 @@ HttpOptions HttpOptionsFrom(const CommandOptions& options, size_t connections) {
 class ReadSources {
  public:
   // `metrics` must outlive this.
+  // `mirrors`: the other addresses of files (--mirror, URL1|URL2); `spread`: spread a file's
+  // requests over its addresses (--spread) rather than prefer the first that works.
   ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch,
-              Metrics& metrics);
+              Metrics& metrics, MirrorMap mirrors = {}, bool spread = false);
   ~ReadSources();
   ReadSources(const ReadSources&) = delete;
   ReadSources& operator=(const ReadSources&) = delete;
@@ -77,6 +82,7 @@ class ReadSources {
 
   std::unique_ptr<RangeSource> http_;
   TimerThread timer_;
+  MirroredRangeSource mirrored_;
   RetryingRangeSource retrying_;
   WholeFileFallback fallback_;
 };
