@@ -5,33 +5,22 @@ What users put between many rangefs mounts and an origin, each started as a priv
 (config, pid file, logs and cache in a temporary directory, a free 127.0.0.1 port, stopped by
 PID; the system services are never touched). Each is a forward proxy for that origin: rangefs
 reaches it with `--proxy http://127.0.0.1:PORT`, and libcurl then sends absolute-form requests
-(`GET http://127.0.0.1:ORIGINPORT/file`). Every tier sends the origin one canonical
-`Host: 127.0.0.1:ORIGINPORT`, whatever the client wrote.
+(`GET http://127.0.0.1:ORIGINPORT/file`). nginx (no host in its key) and Varnish (its VCL sets
+one Host) share entries however a client writes the origin's host; Squid keys on the URL as
+written, host lower-cased: `127.0.0.1` and `localhost` are two entries, two origin fetches.
 
     with start_tier("varnish", origin.base_url) as tier:
         print(tier.proxy_url)                   # http://127.0.0.1:PORT
 
-Tiers (TIERS lists them):
-    nginx    nginx proxy_cache + slice: 1 MiB slices, $slice_range in the cache key,
-             proxy_cache_lock on; cache files on disk in the temporary directory
-    varnish  Varnish (varnishd -F -j none -n DIR, -s malloc,1G); the VCL strips absolute-form
-             URLs to their path and sets the canonical Host (both part of Varnish's hash)
-    squid    Squid (squid -N): memory cache only (no cache_dir), objects up to 512 MiB,
-             range_offset_limit none (a range miss fetches the whole object once),
-             collapsed_forwarding and quick_abort_min -1 (the fetch goes on when the client
-             that started it is gone)
-
-Each answers with a header saying hit or miss (nginx X-Cache-Status, Varnish X-Cache; Squid's
-own X-Cache). An origin sends no Cache-Control, so each tier is told to keep what it fetched for
-a day (their defaults would expire it in seconds to minutes and revalidate at the origin).
+Tiers (TIERS lists them): nginx (proxy_cache + slice), varnish, squid; each class says how it
+is set up. Each answers with a header saying hit or miss (nginx X-Cache-Status, Varnish and
+Squid X-Cache). The origin sends no Cache-Control, so each tier keeps what it fetched for a day
+(their defaults would expire it within minutes and revalidate at the origin).
 
 stop() ends the process (and its children) by PID and keeps the logs; cleanup() (also leaving
 the `with` block) stops it and removes the temporary directory.
 
-Script use (serves until SIGINT/SIGTERM):
-
-    python3 scripts/lib/cache_tiers.py TIER ORIGIN_URL
-
+Script use, serving until SIGINT/SIGTERM: `python3 scripts/lib/cache_tiers.py TIER ORIGIN_URL`.
 Standard library only.
 """
 
@@ -96,7 +85,7 @@ class CacheTier:
 
     @property
     def canonical_host(self) -> str:
-        """The one Host header every tier sends the origin (and keys its cache on)."""
+        """The Host nginx and Varnish send the origin (Varnish's hash includes it)."""
         return f"{self.origin_host}:{self.origin_port}"
 
     @property
@@ -104,12 +93,6 @@ class CacheTier:
         if self.port is None:
             raise CacheTierError("not started")
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        if self.process is None:
-            raise CacheTierError("not started")
-        return self.process.pid
 
     @property
     def running(self) -> bool:
@@ -120,7 +103,6 @@ class CacheTier:
         w = self.workdir or ""
         return "".join(_read(os.path.join(w, name)) for name in (*self._log_names, "stderr.log"))
 
-    # ------------------------------------------------------------------------- lifecycle
     def start(self) -> "CacheTier":
         if self.process is not None:
             raise CacheTierError("already started")
@@ -151,9 +133,9 @@ class CacheTier:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 break
-            # The listening socket held by the process or a child of it (not someone else's
-            # who took the port first). Varnish's manager binds before its child runs; a
-            # request sent meanwhile waits in the backlog until the child accepts it.
+            # The listening socket held by the process or a child of it, not by someone who
+            # took the port first. (A request sent before Varnish's child accepts waits in
+            # the backlog.)
             if owns_listener(process.pid, port):
                 self.process = process
                 return True, ""
@@ -182,10 +164,6 @@ class CacheTier:
     def __exit__(self, *exc) -> None:
         self.cleanup()
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.proxy_url if self.port else ''}>"
-
-    # ----------------------------------------------------------------- per-tier parts
     def _prepare(self, port: int) -> list[str]:
         """Writes the config for `port` into workdir; returns the argv."""
         raise NotImplementedError
@@ -248,7 +226,6 @@ http {{
     scgi_temp_path {w}/tmp/scgi;
     log_format tier escape=json '{log}';
     access_log {w}/access.log tier;
-    server_tokens off;
     proxy_cache_path {w}/cache levels=1:2 keys_zone=tier:16m max_size=2g inactive=1d
                      use_temp_path=off;
     upstream origin {{
@@ -284,7 +261,8 @@ http {{
 class VarnishTier(CacheTier):
     """Varnish: varnishd in the foreground (-F), no jail (-j none: runs as the caller, so it can
     use the temporary directory), no management port (-T none), its shared memory in the
-    temporary directory (-n), objects in 1 GiB of malloc storage."""
+    temporary directory (-n), objects in 1 GiB of malloc storage. A miss (a HEAD too) fetches
+    the whole object once; requests meanwhile stream from that fetch."""
 
     kind = "varnish"
 
@@ -302,14 +280,9 @@ backend origin {{
     .port = "{self.origin_port}";
 }}
 sub vcl_recv {{
-    # A proxy client sends absolute-form targets; Varnish keeps them as req.url. The hash is
-    # the URL and the Host: reduce both to one form, so every client shares one entry.
-    if (req.url ~ "^(?i)[a-z][a-z0-9+.-]*://") {{
-        set req.url = regsub(req.url, "^(?i)[a-z][a-z0-9+.-]*://[^/]*", "");
-        if (req.url == "") {{
-            set req.url = "/";
-        }}
-    }}
+    # Varnish 7.1 itself turns an absolute-form target into its path and the Host written in
+    # it (which then overrides the client's Host header). The hash is URL and Host: one Host,
+    # so that clients writing the origin differently (a name, a case) share one entry.
     set req.http.Host = "{self.canonical_host}";
 }}
 sub vcl_backend_response {{
@@ -332,8 +305,8 @@ sub vcl_deliver {{
 
 class SquidTier(CacheTier):
     """Squid in the foreground (-N: one process), memory cache only. Started as root it
-    switches to the `proxy` user (it refuses to run as root), so the temporary directory is
-    handed to that user. Access log: access.log (squid's native format plus the Range)."""
+    switches to the `proxy` user, so the temporary directory is handed to that user. Access
+    log: access.log (result code/status, method, URL, Range, bytes sent)."""
 
     kind = "squid"
     _log_names = ("cache.log",)
@@ -361,12 +334,9 @@ cache_log {w}/cache.log
 logformat tier %ts.%03tu %Ss/%03>Hs %rm %ru "%{{Range}}>h" %<st
 access_log stdio:{w}/access.log tier
 cache_store_log none
-logfile_rotate 0
 coredump_dir {w}
 netdb_filename none
 pinger_enable off
-icp_port 0
-htcp_port 0
 shutdown_lifetime 0 seconds
 http_access allow localhost
 http_access deny all
@@ -411,11 +381,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("origin", help="http://127.0.0.1:PORT")
     args = parser.parse_args(argv)
     stop_requested = []
-    signal.signal(signal.SIGINT, lambda s, f: stop_requested.append(s))
-    signal.signal(signal.SIGTERM, lambda s, f: stop_requested.append(s))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda s, f: stop_requested.append(s))
     with start_tier(args.tier, args.origin) as tier:
         print(tier.proxy_url, flush=True)
-        print(f"pid {tier.pid}, directory {tier.workdir}", file=sys.stderr, flush=True)
+        print(f"pid {tier.process.pid}, directory {tier.workdir}", file=sys.stderr, flush=True)
         while not stop_requested and tier.running:
             time.sleep(0.2)
         if not tier.running and not stop_requested:
