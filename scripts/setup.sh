@@ -18,6 +18,9 @@ packages=(
   nginx-light python3 unzip zip openssl
   # the other servers users mount directories from, each with its own listing pages
   apache2 lighttpd caddy
+  # the HTTP cache tiers users put in front of an origin (tests/integration/test_cache_tiers):
+  # the tests start their own on free loopback ports (nginx proxy_cache + slice is nginx-light)
+  varnish squid
   # packaging and its tests (tests/package): dpkg-shlibdeps for the .deb's dependencies,
   # groff and man-db to render and find the man page, bash-completion's loader
   dpkg-dev groff-base man-db bash-completion

@@ -95,7 +95,7 @@ def _socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-def _owns_listener(pid: int, port: int) -> bool:
+def owns_listener(pid: int, port: int) -> bool:
     """Whether pid (or a child of it) holds the socket listening on port: tells our server's
     socket apart from someone else's that took the port first."""
     listening = _listening_inodes(port)
@@ -271,7 +271,7 @@ class WebServer:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 break
-            if _owns_listener(process.pid, port):
+            if owns_listener(process.pid, port):
                 self.process = process
                 return True, ""
             time.sleep(0.02)
