@@ -65,7 +65,6 @@ class MirroredRangeSource final : public ForwardingRangeSource {
   void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
                        FetchPriority priority,
                        std::vector<std::shared_ptr<RangeSink>> sinks) override;
-  void Expedite(const RemoteFileInfo& file, const ByteRange& range) override;
 
   // What each address of `url`'s current version is doing, for xattrs and tests: one line per
   // address, "URL up|backing off|dropped|unprobed". Empty without mirrors.

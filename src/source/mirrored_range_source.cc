@@ -229,12 +229,13 @@ size_t MirroredRangeSource::Choose(const std::shared_ptr<Version>& shared, uint6
     }
   }
   const size_t chosen = best.value_or(version.home);
+  // The home address gets the file as given, where the retry layer may have moved final_url
+  // (a redirect target). Another gets its own address and validators, but keeps the file's
+  // name (url): its requests count as the file's traffic, a reader waiting for them can have
+  // them started (Expedite matches by url), and credentials stay with the primary's origin.
   if (chosen != version.home) {
     at = *version.addresses[chosen].pinned;
-  } else {
-    // The file as given, where the retry layer may have moved final_url (a redirect target),
-    // but named by the address it is asked at, as the other addresses are.
-    at.url = version.addresses[chosen].url;
+    at.url = version.info.url;
   }
   return chosen;
 }
@@ -357,21 +358,6 @@ void MirroredRangeSource::StartMultiFetch(const RemoteFileInfo& file,
     sink = std::make_shared<AddressSink>(*this, version, index, std::move(sink));
   }
   inner().StartMultiFetch(at, ranges, priority, std::move(sinks));
-}
-
-void MirroredRangeSource::Expedite(const RemoteFileInfo& file, const ByteRange& range) {
-  inner().Expedite(file, range);
-  std::shared_ptr<Version> version = VersionOf(file);
-  if (!version) return;
-  std::vector<RemoteFileInfo> others;
-  {
-    std::lock_guard lock(mu_);
-    for (size_t i = 0; i < version->addresses.size(); ++i) {
-      const Address& address = version->addresses[i];
-      if (i != version->home && address.pinned) others.push_back(*address.pinned);
-    }
-  }
-  for (const RemoteFileInfo& other : others) inner().Expedite(other, range);
 }
 
 std::vector<std::string> MirroredRangeSource::DescribeAddresses(const std::string& url) const {

@@ -41,12 +41,15 @@ class Servers final : public ForwardingRangeSource {
   }
   void StartFetch(const RemoteFileInfo& file, const ByteRange& range, FetchPriority priority,
                   std::shared_ptr<RangeSink> sink) override {
+    // Asked where the request goes (final_url), as a server would be.
+    RemoteFileInfo at = file;
+    at.url = file.final_url;
     {
       std::lock_guard lock(mu_);
-      fetched_at_.push_back(file.url);
+      fetched_at_.push_back(at.url);
     }
-    if (IsDown(file.url)) return sink->OnDone(Refused());
-    inner().StartFetch(file, range, priority, std::move(sink));
+    if (IsDown(at.url)) return sink->OnDone(Refused());
+    inner().StartFetch(at, range, priority, std::move(sink));
   }
   void StartMultiFetch(const RemoteFileInfo& file, const std::vector<ByteRange>& ranges,
                        FetchPriority priority,
