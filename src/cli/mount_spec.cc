@@ -127,6 +127,25 @@ Result<MountSpec> NamedSpec(std::string_view name, std::string_view url, std::st
   return MountSpec{std::string(name), std::string(url), *kind};
 }
 
+// The entry of `urls` ("URL" or "URL1|URL2|..."), named `name` or else after its primary.
+// `context` (the operand) names the culprit of an error about the mirrors.
+Result<MountSpec> SpecWithMirrors(std::optional<std::string_view> name, std::string_view urls,
+                                  std::string_view context) {
+  const std::vector<std::string_view> addresses = SplitMirrorList(urls);
+  if (addresses.size() > 1 && addresses.front().empty()) {
+    return BadUrl(context, "no URL before the first '|'");
+  }
+  Result<MountSpec> spec =
+      name ? NamedSpec(*name, addresses.front(), context) : MountSpecFromUrl(addresses.front());
+  if (!spec.ok()) return spec;
+  for (size_t i = 1; i < addresses.size(); ++i) {
+    if (Status status = AddMirror(*spec, addresses[i]); !status.ok()) {
+      return BadUrl(context, status.message());
+    }
+  }
+  return spec;
+}
+
 }  // namespace
 
 Status CheckEntryName(std::string_view name, std::string_view culprit) {
@@ -165,19 +184,70 @@ Result<MountSpec> MountSpecFromUrl(std::string_view url) {
   return MountSpec{std::move(name).value(), std::string(url), kind};
 }
 
+std::vector<std::string_view> SplitMirrorList(std::string_view urls) {
+  std::vector<std::string_view> pieces;
+  while (true) {
+    const size_t bar = urls.find('|');
+    pieces.push_back(urls.substr(0, bar));
+    if (bar == std::string_view::npos) return pieces;
+    urls.remove_prefix(bar + 1);
+  }
+}
+
+Status AddMirror(MountSpec& spec, std::string_view mirror, std::string_view label) {
+  if (mirror.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  std::string(label) + " is empty (nothing between two '|', or a '|' at an end)");
+  }
+  Result<UrlParts> parts = ParseUrl(mirror);
+  if (!parts.ok()) {
+    return Status(ErrorCode::kInvalidArgument, std::string(label) + " " + parts.status().message());
+  }
+  const std::string named = std::string(label) + " " + std::string(mirror);
+  if (spec.kind == SpecKind::kFile) {
+    if (KindOf(*parts) != SpecKind::kFile) {
+      return BadUrl(named, "a directory URL, but " + spec.url +
+                               " is a file: a file's mirror is the same file at another address");
+    }
+  } else {
+    // MirrorMap finds a file's addresses under a mirrored directory by appending its path
+    // relative to the directory's URL: that takes URLs that end with their path's '/'.
+    const auto ends_its_path = [](std::string_view url) {
+      return url.ends_with('/') && url.find_first_of("?#") == std::string_view::npos;
+    };
+    if (!ends_its_path(spec.url)) {
+      return BadUrl(named, spec.url +
+                               " is a directory whose URL does not end in '/' (an S3 listing "
+                               "URL, or a query), which cannot have mirrors: a directory's "
+                               "mirrors serve its files by their paths under it");
+    }
+    if (!ends_its_path(mirror)) {
+      return BadUrl(named, "does not end in '/' (or has a query), but " + spec.url +
+                               " is a directory: its mirror is the same tree at another "
+                               "address, a URL ending in '/'");
+    }
+  }
+  if (mirror == spec.url) return BadUrl(named, "the same URL as its primary");
+  if (std::find(spec.mirrors.begin(), spec.mirrors.end(), mirror) != spec.mirrors.end()) {
+    return BadUrl(named, "given twice");
+  }
+  spec.mirrors.emplace_back(mirror);
+  return Status::Ok();
+}
+
 Result<MountSpec> ParseMountSpec(std::string_view operand) {
   const size_t equals = operand.find('=');
   if (equals != std::string_view::npos) {
     const std::string_view name = operand.substr(0, equals);
     if (name.find_first_of(":/") == std::string_view::npos) {
-      return NamedSpec(name, operand.substr(equals + 1), operand);
+      return SpecWithMirrors(name, operand.substr(equals + 1), operand);
     }
   }
-  return MountSpecFromUrl(operand);
+  return SpecWithMirrors(std::nullopt, operand, operand);
 }
 
-Result<MountSpec> ParseNamedMountSpec(std::string_view name, std::string_view url) {
-  return NamedSpec(name, url, "--name " + std::string(name));
+Result<MountSpec> ParseNamedMountSpec(std::string_view name, std::string_view urls) {
+  return SpecWithMirrors(name, urls, "--name " + std::string(name));
 }
 
 Result<std::vector<MountSpec>> ParseMountSpecs(std::span<const std::string> operands) {

@@ -1,5 +1,6 @@
 // Turning command-line operands into the entries a mount shows: "URL" or "NAME=URL", each a
-// file or a directory.
+// file or a directory, and "URL1|URL2|..." (or "NAME=URL1|URL2") for one entry at several
+// addresses: the first URL is the primary, the others its mirrors.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -28,6 +29,10 @@ struct MountSpec {
   // Operands are probed (or listed) at mount, and a bad URL refuses the mount; URL-file lines
   // are probed lazily, on first use, since a file of 100,000 URLs must mount in seconds.
   bool probe_at_mount = true;
+  // Other addresses of `url`, the primary (which names the entry, decides its kind and is what
+  // is probed), in the order given ("URL1|URL2", --mirror): absolute http(s) URLs of the same
+  // kind; a directory's, and then `url` too, end in '/'. See rangefs/mirror_map.h.
+  std::vector<std::string> mirrors = {};
   friend bool operator==(const MountSpec&, const MountSpec&) = default;
 };
 
@@ -60,14 +65,29 @@ Result<MountSpec> MountSpecFromUrl(std::string_view url);
 // The error (kInvalidArgument) names `culprit` and what is wrong.
 Status CheckEntryName(std::string_view name, std::string_view culprit);
 
-// Parses one operand. "NAME=URL" when the text before the first "=" contains neither ":" nor
-// "/" (a URL always has "http:" before any "="), else a plain URL named by MountSpecFromUrl.
-// An explicit NAME obeys the same rules as a derived one; the URL decides the kind.
+// "URL1|URL2|..." cut at each '|' (one piece when there is none; pieces may be empty). RFC 3986
+// allows no unescaped '|' in a URL (it is neither reserved nor unreserved; a URL carries it as
+// %7C), so the cut never splits a valid URL.
+std::vector<std::string_view> SplitMirrorList(std::string_view urls);
+
+// Appends `mirror` to spec.mirrors when it can serve what spec.url serves: an absolute http(s)
+// URL of the same kind (a file's mirror is the same file elsewhere; a directory's is the same
+// tree, its files found by their paths relative to it, so the directory's URL and the mirror
+// both end in '/': an S3 listing URL or one with a query cannot have mirrors), neither spec.url
+// nor a mirror already given. Fails (kInvalidArgument) with a message that starts with `label`
+// and the mirror ("mirror https://b/x/: ..."), naming spec.url where it is the reason.
+Status AddMirror(MountSpec& spec, std::string_view mirror, std::string_view label = "mirror");
+
+// Parses one operand. "NAME=URLS" when the text before the first "=" contains neither ":" nor
+// "/" (a URL always has "http:" before any "="), else plain URLS named by MountSpecFromUrl
+// after its first URL. URLS is "URL" or "URL1|URL2|...": the first is the primary, the others
+// its mirrors (AddMirror). An explicit NAME obeys the same rules as a derived one; the primary
+// decides the kind. A mirror's error names the operand.
 Result<MountSpec> ParseMountSpec(std::string_view operand);
 
-// The entry `url` named `name` (--name, -o name=): `url` is taken whole, never read as
-// NAME=URL, and `name` obeys the same rules as an explicit NAME.
-Result<MountSpec> ParseNamedMountSpec(std::string_view name, std::string_view url);
+// The entry `urls` named `name` (--name, -o name=): `urls` is never read as NAME=URL, and
+// `name` obeys the same rules as an explicit NAME. "URL1|URL2" gives mirrors as in an operand.
+Result<MountSpec> ParseNamedMountSpec(std::string_view name, std::string_view urls);
 
 // Parses every operand and checks that no two entries share a name. The first problem found
 // is returned, naming the operand responsible.

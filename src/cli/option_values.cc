@@ -88,6 +88,17 @@ void AddDiskCacheBoundOptions(CLI::App& app, uint64_t& max_bytes, std::string& m
       ->capture_default_str();
 }
 
+void AddMirrorOption(CLI::App& app, std::vector<std::string>& mirror_urls) {
+  app.add_option("--mirror", mirror_urls,
+                 "Another address of the single URL: the same file, or for a directory URL "
+                 "(ending in '/') the same tree, also ending in '/'; repeatable. Mirrors are "
+                 "trusted to serve the same bytes (only the size is checked): one that serves "
+                 "another size is dropped for that file. With several URLs or --url-file, write "
+                 "URL1|URL2 or NAME=URL1|URL2 instead. Default: none")
+      ->type_name("URL")
+      ->allow_extra_args(false);
+}
+
 void AddSecurityOptions(CLI::App& app, const SecurityOptionFields& fields) {
   app.add_option("--header", fields.header_lines,
                  "Add this header to every request to the URL's origin (scheme, host and port), "

@@ -25,6 +25,10 @@ std::chrono::milliseconds Milliseconds(double seconds);
 // "256M" for 268435456: defaults shown the way they are typed.
 std::string HumanSize(uint64_t bytes);
 
+// Defines --mirror (repeatable, into `mirror_urls`; EntriesOf in cli/command_entries.h reads
+// them) on `app`.
+void AddMirrorOption(CLI::App& app, std::vector<std::string>& mirror_urls);
+
 // Where the security options' values go. The referenced fields must outlive the parse.
 struct SecurityOptionFields {
   std::vector<std::string>& header_lines;  // --header, checked by CollectHeaders

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/command_entries.h"
 #include "cli/mount_options.h"
 #include "cli/option_values.h"
 #include "cli/version.h"
@@ -20,7 +21,8 @@ constexpr int kUsageExitCode = 2;
 
 // What the parser fills in besides Options, checked and moved into Options after parsing.
 struct ParseTargets {
-  std::vector<std::string> positionals;   // URL|NAME=URL... MOUNTPOINT
+  std::vector<std::string> positionals;   // [NAME=]URL[|MIRROR]... MOUNTPOINT
+  std::vector<std::string> mirror_urls;   // --mirror
   std::vector<std::string> header_lines;  // --header
   std::vector<std::string> header_files;  // --header-file
   std::string metrics_address;            // --metrics, checked after parsing
@@ -36,7 +38,9 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
   app.footer(
       "Each URL becomes one read-only file in MOUNTPOINT, named after the last segment of its\n"
       "path (percent-decoded) or NAME; a URL whose path ends in '/' (or an S3 ListObjectsV2\n"
-      "URL, ?list-type=2) becomes a directory. rangefs probes every URL operand before\n"
+      "URL, ?list-type=2) becomes a directory. URL1|URL2 (or NAME=URL1|URL2) is one entry at\n"
+      "several addresses: the first is probed and names it, the others are its mirrors, of\n"
+      "the same kind, trusted to serve the same bytes. rangefs probes every URL operand before\n"
       "mounting and exits non-zero, mounting nothing, if one cannot be read; the entries of\n"
       "--url-file are probed on first use. Unmount with: fusermount3 -u MOUNTPOINT\n\n"
       "mount(8) and /etc/fstab: mount -t fuse.rangefs URL MOUNTPOINT -o OPTIONS. Every long\n"
@@ -53,7 +57,9 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
 
   std::vector<std::string>& positionals = targets.positionals;
   // At least MOUNTPOINT: with --url-file, URLs are optional (checked after parsing).
-  app.add_option("operands", positionals, "URL|NAME=URL... MOUNTPOINT")->required()->expected(-1);
+  app.add_option("operands", positionals, "[NAME=]URL[|MIRROR]... MOUNTPOINT")
+      ->required()
+      ->expected(-1);
   app.add_flag("-f,--foreground", options.foreground,
                "Stay in the foreground instead of daemonizing once mounted");
   app.add_flag("-d,--debug", options.debug,
@@ -67,10 +73,12 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
                  "File name of the single URL, as -o name=NAME in an fstab line (with several "
                  "URLs, write NAME=URL). Default: the URL's last path segment")
       ->type_name("NAME");
+  AddMirrorOption(app, targets.mirror_urls);
   app.add_option("--url-file", options.url_file,
                  "Also mount the entries listed in FILE, one URL or PATH=URL a line (PATH may "
-                 "hold '/' to make folders; lines starting with # are comments); probed on first "
-                 "use, not at mount. With it, URL operands are optional. Default: none")
+                 "hold '/' to make folders; URL1|URL2 gives mirrors; lines starting with # are "
+                 "comments); probed on first use, not at mount. With it, URL operands are "
+                 "optional. Default: none")
       ->type_name("FILE");
   app.add_option("--log-file", options.log_file,
                  "Once mounted, append log lines to FILE instead of sending them to syslog (or, "
@@ -289,6 +297,16 @@ CommandLine ParseCommandLine(int argc, char** argv) {
   options.mountpoint = positionals.back();
   positionals.pop_back();
   options.operands = std::move(positionals);
+  Result<std::vector<MountSpec>> entries = EntriesOf({.operands = options.operands,
+                                                      .name = options.name,
+                                                      .mirror_urls = targets.mirror_urls,
+                                                      .url_file = options.url_file});
+  if (!entries.ok()) {
+    std::cerr << "rangefs: " << entries.status().message() << "\n";
+    return {std::nullopt, kUsageExitCode};
+  }
+  options.mirrors = MirrorMapFrom(*entries);
+  options.entries = std::move(entries).value();
   if (options.debug) options.foreground = true;
   return {std::move(options), 0};
 }

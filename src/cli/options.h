@@ -8,18 +8,28 @@
 #include <vector>
 
 #include "cli/mount_options.h"
+#include "cli/mount_spec.h"
 #include "rangefs/disk_cache.h"
 #include "rangefs/header_file.h"
 #include "rangefs/metrics_server.h"
+#include "rangefs/mirror_map.h"
 #include "rangefs/read_options.h"
 
 namespace rangefs {
 
 struct Options {
-  std::vector<std::string> operands;  // "URL" or "NAME=URL", one file or directory each
+  // "URL", "NAME=URL", "URL1|URL2" or "NAME=URL1|URL2": one file or directory each (the
+  // others after '|' are its mirrors).
+  std::vector<std::string> operands;
   // --url-file: more entries, one a line (see cli/url_file.h); made absolute at parsing, since
   // the daemon runs in "/". Empty: none.
   std::string url_file;
+  // What to mount, parsed from the above, --name and --mirror (EntriesOf, in
+  // cli/command_entries.h), so that a bad operand or URL file is a usage error: the operands,
+  // then the URL file's entries, each with its mirrors.
+  std::vector<MountSpec> entries;
+  // Every entry's mirrors (MirrorMapFrom(entries)), for the sources. Empty: none.
+  MirrorMap mirrors;
   std::string mountpoint;
   bool foreground = false;                // -f: stay attached to the terminal
   bool debug = false;                     // -d: foreground, debug logging, FUSE debug output
@@ -72,7 +82,8 @@ struct CommandLine {
   int exit_code = 0;
 };
 
-// Parses argv. Prints --help, --version and usage errors itself; usage errors exit with 2.
+// Parses argv, and the operands and URL file into `entries` and `mirrors`. Prints --help,
+// --version and usage errors itself; usage errors exit with 2.
 // `-o` options naming a long option are that option (see rangefs/mount_options.h), and an
 // option given twice takes its last value, as mount(8) options do.
 CommandLine ParseCommandLine(int argc, char** argv);

@@ -136,26 +136,44 @@ class Namespace {
   std::unordered_map<std::string, Claim, StringHash, std::equal_to<>> claims_;
 };
 
+// Where the URLs of a line start ("URL" or "URL1|URL2|..."), or npos if they do not.
+size_t UrlsStart(std::string_view line) {
+  if (StartsWithHttpScheme(line)) return 0;
+  const size_t path_end = FindPathEnd(line);
+  return path_end == std::string_view::npos ? path_end : path_end + 1;
+}
+
+// The entry of a line's primary URL, `url`, which starts at `urls_start` in `line`.
+Result<MountSpec> PrimaryOf(std::string_view line, size_t urls_start, std::string_view url) {
+  if (urls_start == 0) return MountSpecFromUrl(url);
+  const std::string_view path = line.substr(0, urls_start - 1);
+  if (const std::string_view problem = PathProblem(path); !problem.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "\"" + std::string(path) + "\": " + std::string(problem));
+  }
+  Result<SpecKind> kind = KindOfUrl(url);
+  if (!kind.ok()) return kind.status();
+  return MountSpec{std::string(path), std::string(url), *kind};
+}
+
 // One line, trimmed and not a comment, as an entry.
 Result<MountSpec> ParseLine(std::string_view line) {
-  if (StartsWithHttpScheme(line)) return MountSpecFromUrl(line);
-  const size_t path_end = FindPathEnd(line);
-  if (path_end == std::string_view::npos) {
+  const size_t urls_start = UrlsStart(line);
+  if (urls_start == std::string_view::npos) {
     return Status(ErrorCode::kInvalidArgument,
                   line.find('=') == std::string_view::npos
                       ? "expected a URL (http:// or https://) or PATH=URL"
                       : "PATH=URL without an http:// or https:// URL right after an \"=\" (no "
                         "spaces around it)");
   }
-  const std::string_view path = line.substr(0, path_end);
-  if (const std::string_view problem = PathProblem(path); !problem.empty()) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "\"" + std::string(path) + "\": " + std::string(problem));
+  // The first URL is the primary: it names the entry and decides its kind.
+  const std::vector<std::string_view> urls = SplitMirrorList(line.substr(urls_start));
+  Result<MountSpec> spec = PrimaryOf(line, urls_start, urls.front());
+  if (!spec.ok()) return spec;
+  for (size_t i = 1; i < urls.size(); ++i) {
+    if (Status status = AddMirror(*spec, urls[i]); !status.ok()) return status;
   }
-  const std::string_view url = line.substr(path_end + 1);
-  Result<SpecKind> kind = KindOfUrl(url);
-  if (!kind.ok()) return kind.status();
-  return MountSpec{std::string(path), std::string(url), *kind};
+  return spec;
 }
 
 struct FileCloser {
@@ -185,8 +203,11 @@ Result<std::vector<MountSpec>> ParseUrlFile(std::string_view text, std::string_v
     if (!spec.ok()) {
       // Messages about a URL quote it: redact its credentials, as for operands.
       std::vector<std::string> urls = {std::string(line)};
-      if (const size_t path_end = FindPathEnd(line); path_end != std::string_view::npos) {
-        urls.emplace_back(line.substr(path_end + 1));
+      if (const size_t urls_start = UrlsStart(line); urls_start != std::string_view::npos) {
+        urls.emplace_back(line.substr(urls_start));
+        for (const std::string_view url : SplitMirrorList(line.substr(urls_start))) {
+          urls.emplace_back(url);
+        }
       }
       return paths.Error(number, RedactUrlsIn(spec.status().message(), urls));
     }

@@ -9,6 +9,10 @@
 //                   PATH neither starts nor ends with '/'. The split is at the first "=" that
 //                   is followed by "http://" or "https://", so PATH may contain '=' and ':'
 //                   ("year=2024/part-0.parquet"); no spaces around the "=".
+//   URL1|URL2|...   (also PATH=URL1|URL2) one entry at several addresses: the first URL is
+//                   the primary (it names the entry, decides its kind, is probed), the others
+//                   its mirrors, each of the same kind (a directory's end in '/'; AddMirror in
+//                   cli/mount_spec.h). '|' is not valid unescaped in a URL (RFC 3986: %7C).
 // A line whose first non-blank character is '#' is a comment. A '#' anywhere else belongs to
 // the line (a name such as "Track #1.mp3", a URL's fragment): there are no trailing comments.
 // Blank lines are skipped, whitespace around a line is dropped, CRLF line ends and a UTF-8

@@ -3,10 +3,9 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/command_entries.h"
 #include "cli/option_values.h"
 #include "cli/options.h"
-#include "cli/url_file.h"
-#include "rangefs/redact.h"
 
 namespace rangefs {
 namespace {
@@ -17,6 +16,7 @@ constexpr int kUsageExitCode = 2;
 struct WarmParseTargets {
   std::vector<std::string> operands;
   std::string url_file;
+  std::vector<std::string> mirror_urls;  // --mirror
   std::string min_free = "5%";
   std::vector<std::string> header_lines;
   std::vector<std::string> header_files;
@@ -33,15 +33,16 @@ void DefineWarmOptions(CLI::App& app, WarmOptions& options, WarmParseTargets& ta
       "Exit status: 0 when every file is completely cached, 1 when one or more failed (one line "
       "each says why), 2 on usage errors, 130 (SIGINT) or 143 (SIGTERM) when interrupted: "
       "what was stored stays, and the next warm fetches the rest.");
-  app.add_option("urls", targets.operands, "URL|NAME=URL...")->expected(-1);
+  app.add_option("urls", targets.operands, "[NAME=]URL[|MIRROR]...")->expected(-1);
   app.add_option("--cache-dir", options.cache.directory,
                  "The disk cache's directory, as the mount's --cache-dir (created if missing)")
       ->type_name("DIR")
       ->required();
   app.add_option("--url-file", targets.url_file,
                  "Also warm the entries listed in FILE, in the format of the mount's --url-file "
-                 "(URL or PATH=URL a line, # comments)")
+                 "(URL or PATH=URL a line, URL1|URL2 for mirrors, # comments)")
       ->type_name("FILE");
+  AddMirrorOption(app, targets.mirror_urls);
   app.add_flag("-d,--debug", options.debug, "Debug logging (every request) on stderr");
   app.add_option("--progress-interval", options.progress_interval_seconds,
                  "Seconds between progress lines when stderr is not a terminal (on a terminal, "
@@ -135,15 +136,11 @@ WarmCommandLine ParseWarmCommandLine(int argc, const char* const* argv) {
       !CheckReadable("--netrc-file", options.netrc_file)) {
     return {std::nullopt, kUsageExitCode};
   }
-  Result<std::vector<MountSpec>> files = ParseMountSpecs(targets.operands);
-  if (!files.ok()) {
-    return UsageError(RedactUrlsIn(files.status().message(), targets.operands));
-  }
-  if (!targets.url_file.empty()) {
-    Result<std::vector<MountSpec>> listed = ReadUrlFile(targets.url_file, *files);
-    if (!listed.ok()) return UsageError(listed.status().message());
-    files->insert(files->end(), listed->begin(), listed->end());
-  }
+  Result<std::vector<MountSpec>> files = EntriesOf({.operands = targets.operands,
+                                                    .mirror_urls = targets.mirror_urls,
+                                                    .url_file = targets.url_file});
+  if (!files.ok()) return UsageError(files.status().message());
+  options.mirrors = MirrorMapFrom(*files);
   options.files = std::move(files).value();
   return {std::move(options), 0};
 }

@@ -13,13 +13,18 @@
 #include "cli/mount_spec.h"
 #include "rangefs/disk_cache.h"
 #include "rangefs/header_file.h"
+#include "rangefs/mirror_map.h"
 
 namespace rangefs {
 
 struct WarmOptions {
-  // The files, in order: the URL operands (URL or NAME=URL, as the mount takes them; NAME is
-  // what progress lines show), then --url-file's entries (the mount's URL file format).
+  // The files, in order: the URL operands (URL or NAME=URL, and URL1|URL2 for mirrors, as the
+  // mount takes them; NAME is what progress lines show), then --url-file's entries (the
+  // mount's URL file format).
   std::vector<MountSpec> files;
+  // Every file's mirrors (URL1|URL2 in operands and URL-file lines, --mirror for a single URL;
+  // MirrorMapFrom(files)), for the sources. Empty: none.
+  MirrorMap mirrors;
   DiskCacheOptions cache;   // --cache-dir, --disk-cache-size, --disk-cache-min-free
   uint64_t block_size = 0;  // --block-size (the mount's default)
   size_t connections = 0;   // --connections: requests at once (the mount's default)

@@ -56,6 +56,22 @@ TEST(TranslateMountOptionsTest, UrlFileMountOfAnFstabLine) {
   }
 }
 
+TEST(TranslateMountOptionsTest, MirrorsOfAnFstabLineKeepTheirOrderAndCommas) {
+  // `URL1|URL2 /mnt/x fuse.rangefs mirror=URL3,mirror=URL4\,with-comma,allow_other 0 0`: every
+  // -o mirror= becomes its own --mirror, in order (the parser keeps them all).
+  const std::vector<LongOption> real = CommandLineLongOptions();
+  Result<Args> out =
+      TranslateMountOptions(Args{"https://a/x|https://b/x", "/mnt/x", "-o",
+                                 R"(ro,mirror=https://c/x,mirror=https://d/x?a=1\,2,allow_other)",
+                                 "-o", "mirror=https://e/x"},
+                            real);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_THAT(
+      *out, ElementsAre("https://a/x|https://b/x", "/mnt/x", "--mirror=https://c/x",
+                        "--mirror=https://d/x?a=1,2", "-o", "allow_other", "--mirror=https://e/x"));
+  EXPECT_FALSE(TranslateMountOptions(Args{"-o", "mirror"}, real).ok()) << "needs a value";
+}
+
 TEST(TranslateMountOptionsTest, UnderscoresAndDashesBothName) {
   EXPECT_THAT(Translate({"-o", "cache_size=1G", "-o", "cache-size=2G"}),
               ElementsAre("--cache-size=1G", "--cache-size=2G"));

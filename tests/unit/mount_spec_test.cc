@@ -8,16 +8,10 @@
 #include <string_view>
 #include <vector>
 
+#include "fakes/mount_spec_printer.h"
 #include "fakes/printers.h"
 
 namespace rangefs {
-
-inline void PrintTo(const MountSpec& spec, std::ostream* os) {
-  *os << "{name=\"" << spec.name << "\" url=\"" << spec.url << "\" "
-      << (spec.kind == SpecKind::kDirectory ? "directory" : "file")
-      << (spec.probe_at_mount ? "" : " lazy") << "}";
-}
-
 namespace {
 
 using ::testing::HasSubstr;

@@ -6,18 +6,25 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "fakes/printers.h"
+#include "fakes/temp_dir.h"
 
 namespace rangefs {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary);
+  file << text;
+}
 
 CommandLine Parse(std::vector<std::string> args) {
   args.insert(args.begin(), "rangefs");
@@ -112,18 +119,19 @@ TEST(CommandLineTest, OnlyDefaultsGivesDefaults) {
 
 TEST(CommandLineTest, LastValueWinsAsInMount) {
   // mount(8) appends the command line's -o to the fstab line's.
-  CommandLine line = Parse({"-o", "cache_size=1G,timeout=3", "-o", "cache_size=2G", "U", "M"});
+  CommandLine line =
+      Parse({"-o", "cache_size=1G,timeout=3", "-o", "cache_size=2G", "http://h/u", "M"});
   ASSERT_TRUE(line.options.has_value());
   EXPECT_EQ(line.options->read.cache_size, uint64_t{2} << 30);
   EXPECT_EQ(line.options->timeout_seconds, 3);
-  line = Parse({"--timeout", "1", "U", "M", "--timeout", "2"});
+  line = Parse({"--timeout", "1", "http://h/u", "M", "--timeout", "2"});
   ASSERT_TRUE(line.options.has_value());
   EXPECT_EQ(line.options->timeout_seconds, 2);
 }
 
 TEST(CommandLineTest, RepeatableOptionsStillCollectEveryValue) {
   const CommandLine line =
-      Parse({"-o", R"(header=X-A: 1,header=X-B: 2\,3)", "--header", "X-C: 4", "U", "M"});
+      Parse({"-o", R"(header=X-A: 1,header=X-B: 2\,3)", "--header", "X-C: 4", "http://h/u", "M"});
   ASSERT_TRUE(line.options.has_value());
   ASSERT_EQ(line.options->headers.size(), 3u);  // in the order given
   EXPECT_EQ(line.options->headers[0].value, "1");
@@ -132,7 +140,7 @@ TEST(CommandLineTest, RepeatableOptionsStillCollectEveryValue) {
 }
 
 TEST(CommandLineTest, DiskCacheOptions) {
-  const CommandLine none = Parse({"U", "M"});
+  const CommandLine none = Parse({"http://h/u", "M"});
   ASSERT_TRUE(none.options);
   EXPECT_EQ(none.options->disk_cache.directory, "");
   EXPECT_EQ(none.options->disk_cache.max_bytes, uint64_t{10} << 30);
@@ -140,7 +148,8 @@ TEST(CommandLineTest, DiskCacheOptions) {
   EXPECT_EQ(none.options->disk_cache.min_free_percent, 5.0);
 
   const CommandLine by_mount =
-      Parse({"-o", "cache_dir=/var/cache/x,disk_cache_size=2G,disk_cache_min_free=512M", "U", "M"});
+      Parse({"-o", "cache_dir=/var/cache/x,disk_cache_size=2G,disk_cache_min_free=512M",
+             "http://h/u", "M"});
   ASSERT_TRUE(by_mount.options);
   EXPECT_EQ(by_mount.options->disk_cache.directory, "/var/cache/x");
   EXPECT_EQ(by_mount.options->disk_cache.max_bytes, uint64_t{2} << 30);
@@ -149,7 +158,7 @@ TEST(CommandLineTest, DiskCacheOptions) {
 
   // The daemon runs in "/": a relative directory is made absolute where rangefs started.
   const CommandLine relative =
-      Parse({"--cache-dir", "c/../d", "--disk-cache-min-free", "12.5%", "U", "M"});
+      Parse({"--cache-dir", "c/../d", "--disk-cache-min-free", "12.5%", "http://h/u", "M"});
   ASSERT_TRUE(relative.options);
   EXPECT_EQ(relative.options->disk_cache.directory,
             (std::filesystem::current_path() / "d").string());
@@ -159,14 +168,14 @@ TEST(CommandLineTest, DiskCacheOptions) {
 TEST(CommandLineTest, DiskCacheMinFreeMustBeASizeOrAPercentage) {
   for (const char* value : {"", "x", "5%%", "100%", "-1%", "%", "3Q"}) {
     SCOPED_TRACE(value);
-    const CommandLine line = Parse({"--disk-cache-min-free", value, "U", "M"});
+    const CommandLine line = Parse({"--disk-cache-min-free", value, "http://h/u", "M"});
     EXPECT_FALSE(line.options);
     EXPECT_EQ(line.exit_code, 2);
   }
 }
 
 TEST(CommandLineTest, DirectoryOptionsDefaults) {
-  const CommandLine line = Parse({"U", "M"});
+  const CommandLine line = Parse({"http://h/u", "M"});
   ASSERT_TRUE(line.options.has_value());
   EXPECT_FALSE(line.options->dir_ttl_seconds.has_value());  // --revalidate's value applies
   EXPECT_EQ(line.options->max_listing_size, uint64_t{32} << 20);
@@ -175,11 +184,12 @@ TEST(CommandLineTest, DirectoryOptionsDefaults) {
 }
 
 TEST(CommandLineTest, DirectoryOptionsByMountAndByHand) {
-  const CommandLine by_mount = Parse(
-      {"U", "/mnt/x", "-o", "dir_ttl=2.5,max_listing_size=1M,max_dir_entries=10,allow_other"});
+  const CommandLine by_mount =
+      Parse({"http://h/u", "/mnt/x", "-o",
+             "dir_ttl=2.5,max_listing_size=1M,max_dir_entries=10,allow_other"});
   const CommandLine by_hand =
       Parse({"--dir-ttl", "2.5", "--max-listing-size", "1M", "--max-dir-entries", "10", "-o",
-             "allow_other", "U", "/mnt/x"});
+             "allow_other", "http://h/u", "/mnt/x"});
   for (const CommandLine* line : {&by_mount, &by_hand}) {
     ASSERT_TRUE(line->options.has_value()) << "exit code " << line->exit_code;
     EXPECT_EQ(line->options->dir_ttl_seconds, 2.5);
@@ -188,7 +198,7 @@ TEST(CommandLineTest, DirectoryOptionsByMountAndByHand) {
     EXPECT_THAT(line->options->fuse_options, ElementsAre("allow_other"));
   }
   // 0 is a valid TTL: every lookup fetches the listing again.
-  const CommandLine zero = Parse({"-o", "dir_ttl=0", "U", "M"});
+  const CommandLine zero = Parse({"-o", "dir_ttl=0", "http://h/u", "M"});
   ASSERT_TRUE(zero.options.has_value());
   EXPECT_EQ(zero.options->dir_ttl_seconds, 0.0);
 }
@@ -196,43 +206,135 @@ TEST(CommandLineTest, DirectoryOptionsByMountAndByHand) {
 TEST(CommandLineTest, DirectoryOptionsOutOfRangeAreUsageErrors) {
   for (const char* option : {"dir_ttl=-1", "dir_ttl=x", "max_listing_size=0", "max_listing_size=5G",
                              "max_dir_entries=0", "max_dir_entries=-3", "max_dir_entries=1k"}) {
-    const CommandLine line = Parse({"-o", option, "U", "M"});
+    const CommandLine line = Parse({"-o", option, "http://h/u", "M"});
     EXPECT_EQ(line.exit_code, 2) << option;
     EXPECT_FALSE(line.options.has_value()) << option;
   }
 }
 
 TEST(CommandLineTest, UrlFileMakesUrlOperandsOptional) {
-  const CommandLine by_mount = Parse({"M", "-o", "url_file=/etc/rangefs/urls.txt"});
-  const CommandLine by_hand = Parse({"--url-file", "/etc/rangefs/urls.txt", "M"});
+  const fakes::TempDir dir;
+  const std::string urls = dir.path() + "/urls.txt";
+  WriteFile(urls, "listed.iso=https://h/l.iso\n");
+  const CommandLine by_mount = Parse({"M", "-o", "url_file=" + urls});
+  const CommandLine by_hand = Parse({"--url-file", urls, "M"});
   for (const CommandLine* line : {&by_mount, &by_hand}) {
     ASSERT_TRUE(line->options.has_value()) << "exit code " << line->exit_code;
-    EXPECT_EQ(line->options->url_file, "/etc/rangefs/urls.txt");
+    EXPECT_EQ(line->options->url_file, urls);
     EXPECT_THAT(line->options->operands, IsEmpty());
     EXPECT_EQ(line->options->mountpoint, "M");
+    ASSERT_EQ(line->options->entries.size(), 1u);
+    EXPECT_EQ(line->options->entries[0].name, "listed.iso");
   }
-  // With URLs too.
-  const CommandLine both = Parse({"--url-file", "/u", "U1", "n=U2", "M"});
+  // With URLs too: the operands' entries come first.
+  const CommandLine both = Parse({"--url-file", urls, "http://h/u1", "n=http://h/u2", "M"});
   ASSERT_TRUE(both.options.has_value());
-  EXPECT_THAT(both.options->operands, ElementsAre("U1", "n=U2"));
-  // Without a URL file, a URL is still needed; an empty FILE is no file.
+  EXPECT_THAT(both.options->operands, ElementsAre("http://h/u1", "n=http://h/u2"));
+  ASSERT_EQ(both.options->entries.size(), 3u);
+  EXPECT_EQ(both.options->entries[0].name, "u1");
+  EXPECT_EQ(both.options->entries[1].name, "n");
+  EXPECT_EQ(both.options->entries[2].name, "listed.iso");
+  // Without a URL file, a URL is still needed; an empty FILE is no file; a missing one is a
+  // usage error at parsing.
   EXPECT_EQ(Parse({"M"}).exit_code, 2);
   EXPECT_EQ(Parse({"-o", "url_file=", "M"}).exit_code, 2);
-  EXPECT_EQ(Parse({"--url-file", "/u"}).exit_code, 2);  // no MOUNTPOINT
+  EXPECT_EQ(Parse({"--url-file", urls}).exit_code, 2);  // no MOUNTPOINT
+  EXPECT_EQ(Parse({"--url-file", dir.path() + "/missing.txt", "M"}).exit_code, 2);
 }
 
 TEST(CommandLineTest, RelativeUrlFileIsMadeAbsoluteBeforeTheDaemonLeavesTheDirectory) {
-  const CommandLine line = Parse({"--url-file", "lists/urls.txt", "M"});
+  const fakes::TempDir dir;
+  WriteFile(dir.path() + "/urls.txt", "https://h/a\n");
+  const std::string relative =
+      std::filesystem::relative(dir.path() + "/urls.txt", std::filesystem::current_path());
+  ASSERT_FALSE(relative.starts_with('/'));
+  const CommandLine line = Parse({"--url-file", relative, "M"});
   ASSERT_TRUE(line.options.has_value());
-  EXPECT_EQ(line.options->url_file, (std::filesystem::current_path() / "lists/urls.txt").string());
+  EXPECT_EQ(line.options->url_file, (std::filesystem::current_path() / relative).string());
+}
+
+TEST(CommandLineTest, OperandsAreParsedIntoEntries) {
+  const CommandLine line = Parse({"x.iso=https://h/a?id=1", "https://h/pub/", "M"});
+  ASSERT_TRUE(line.options.has_value());
+  ASSERT_EQ(line.options->entries.size(), 2u);
+  EXPECT_EQ(line.options->entries[0].name, "x.iso");
+  EXPECT_EQ(line.options->entries[0].url, "https://h/a?id=1");
+  EXPECT_EQ(line.options->entries[1].kind, SpecKind::kDirectory);
+  EXPECT_TRUE(line.options->mirrors.empty());
+  // --name names the single URL.
+  const CommandLine named = Parse({"--name", "y.bin", "https://h/a?id=1", "M"});
+  ASSERT_TRUE(named.options.has_value());
+  ASSERT_EQ(named.options->entries.size(), 1u);
+  EXPECT_EQ(named.options->entries[0].name, "y.bin");
+  // A bad operand is a usage error at parsing, its credentials hidden.
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"ftp://h/a", "M"},
+                                             {"a=https://h/x", "a=https://h/y", "M"},
+                                             {"https://h/", "M2", "M"}}) {
+    EXPECT_EQ(Parse(args).exit_code, 2) << testing::PrintToString(args);
+  }
+}
+
+TEST(CommandLineTest, MirrorsFromOperandsAndTheMirrorOption) {
+  const CommandLine by_hand =
+      Parse({"--mirror", "https://b/x.iso", "https://a/x.iso|https://c/x.iso", "--mirror",
+             "https://d/x.iso", "M"});
+  const CommandLine by_mount =
+      Parse({"https://a/x.iso|https://c/x.iso", "M", "-o", "mirror=https://b/x.iso,allow_other",
+             "-o", "mirror=https://d/x.iso"});
+  for (const CommandLine* line : {&by_hand, &by_mount}) {
+    ASSERT_TRUE(line->options.has_value()) << "exit code " << line->exit_code;
+    const Options& options = *line->options;
+    ASSERT_EQ(options.entries.size(), 1u);
+    EXPECT_EQ(options.entries[0].name, "x.iso");
+    EXPECT_EQ(options.entries[0].url, "https://a/x.iso");
+    // The operand's own mirrors first, then --mirror's in order; every one kept (not TakeLast).
+    EXPECT_THAT(options.entries[0].mirrors,
+                ElementsAre("https://c/x.iso", "https://b/x.iso", "https://d/x.iso"));
+    EXPECT_THAT(options.mirrors.MirrorsOf("https://a/x.iso"),
+                ElementsAre("https://c/x.iso", "https://b/x.iso", "https://d/x.iso"));
+  }
+  EXPECT_THAT(by_mount.options->fuse_options, ElementsAre("allow_other"));
+
+  // A directory and its mirror tree, named.
+  const CommandLine tree = Parse({"--mirror", "https://b/m/", "pub=https://a/pub/", "M"});
+  ASSERT_TRUE(tree.options.has_value());
+  EXPECT_THAT(tree.options->mirrors.MirrorsOf("https://a/pub/d/f.bin"),
+              ElementsAre("https://b/m/d/f.bin"));
+  // With --name.
+  const CommandLine named = Parse({"--name", "y", "--mirror", "https://b/x", "https://a/x", "M"});
+  ASSERT_TRUE(named.options.has_value());
+  EXPECT_THAT(named.options->entries[0].mirrors, ElementsAre("https://b/x"));
+}
+
+TEST(CommandLineTest, MirrorUsageErrors) {
+  const fakes::TempDir dir;
+  const std::string urls = dir.path() + "/urls.txt";
+  WriteFile(urls, "https://h/l.iso\n");
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--mirror", "https://b/x", "https://a/x", "https://a/y", "M"},  // several URLs
+           {"--mirror", "https://b/x", "--url-file", urls, "https://a/x", "M"},
+           {"--mirror", "https://b/x", "--url-file", urls, "M"},
+           {"--mirror", "https://b/d/", "https://a/x", "M"},  // a directory for a file
+           {"--mirror", "https://b/d", "https://a/d/", "M"},  // a file for a directory
+           {"--mirror", "ftp://b/x", "https://a/x", "M"},
+           {"--mirror", "https://a/x", "https://a/x", "M"},  // the primary itself
+           {"-o", "mirror", "https://a/x", "M"},             // no value
+           {"https://a/x|https://b/d/", "M"},
+           {"https://a/x|", "M"},
+       }) {
+    const CommandLine line = Parse(args);
+    EXPECT_FALSE(line.options.has_value()) << testing::PrintToString(args);
+    EXPECT_EQ(line.exit_code, 2) << testing::PrintToString(args);
+  }
 }
 
 TEST(CommandLineTest, UsageErrors) {
   // A value option without its value, --name with two URLs, an unknown long option.
-  EXPECT_EQ(Parse({"-o", "cache_size", "U", "M"}).exit_code, 2);
-  EXPECT_EQ(Parse({"-o", "name=a", "U1", "U2", "M"}).exit_code, 2);
-  EXPECT_EQ(Parse({"--no-such-option", "U", "M"}).exit_code, 2);
-  EXPECT_FALSE(Parse({"-o", "cache_size", "U", "M"}).options.has_value());
+  EXPECT_EQ(Parse({"-o", "cache_size", "http://h/u", "M"}).exit_code, 2);
+  EXPECT_EQ(Parse({"-o", "name=a", "http://h/u1", "http://h/u2", "M"}).exit_code, 2);
+  EXPECT_EQ(Parse({"--no-such-option", "http://h/u", "M"}).exit_code, 2);
+  EXPECT_FALSE(Parse({"-o", "cache_size", "http://h/u", "M"}).options.has_value());
 }
 
 }  // namespace

@@ -10,16 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include "fakes/mount_spec_printer.h"
 #include "fakes/printers.h"
 
 namespace rangefs {
-
-inline void PrintTo(const MountSpec& spec, std::ostream* os) {
-  *os << "{name=\"" << spec.name << "\" url=\"" << spec.url << "\" "
-      << (spec.kind == SpecKind::kDirectory ? "directory" : "file")
-      << (spec.probe_at_mount ? "" : " lazy") << "}";
-}
-
 namespace {
 
 using ::testing::AllOf;
@@ -149,6 +143,55 @@ TEST(ParseUrlFileTest, CredentialsInBadLinesAreRedacted) {
   for (const std::string_view line :
        {"https://alice:s3cret@h/%2e%2e", "x=https://alice:s3cret@h:99999/x",
         "https://alice:s3cret@h/a%2Fb?sig=s3cret"}) {
+    const std::string error = ErrorOf(line);
+    EXPECT_THAT(error, AllOf(HasSubstr("urls.txt:1: "), Not(HasSubstr("s3cret")))) << line;
+  }
+}
+
+MountSpec LazyWithMirrors(std::string name, std::string url, SpecKind kind,
+                          std::vector<std::string> mirrors) {
+  return MountSpec{std::move(name), std::move(url), kind, false, std::move(mirrors)};
+}
+
+TEST(ParseUrlFileTest, MirrorsFollowThePrimaryAfterBars) {
+  const std::string_view text =
+      "https://a/x.iso|https://b/x.iso\n"
+      "isos/y.iso=https://a/y?id=1|https://b/y.iso|https://c/m/y.iso\n"
+      "pub=https://a/pub/|https://b/mirror/pub/\n"
+      "year=2024/t=https://a/t/|https://b/t/\n"
+      "https://a/plain\n";
+  Result<std::vector<MountSpec>> got = ParseUrlFile(text, "urls.txt");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_THAT(
+      *got,
+      ElementsAre(
+          LazyWithMirrors("x.iso", "https://a/x.iso", SpecKind::kFile, {"https://b/x.iso"}),
+          LazyWithMirrors("isos/y.iso", "https://a/y?id=1", SpecKind::kFile,
+                          {"https://b/y.iso", "https://c/m/y.iso"}),
+          LazyWithMirrors("pub", "https://a/pub/", SpecKind::kDirectory, {"https://b/mirror/pub/"}),
+          LazyWithMirrors("year=2024/t", "https://a/t/", SpecKind::kDirectory, {"https://b/t/"}),
+          Lazy("plain", "https://a/plain")));
+}
+
+TEST(ParseUrlFileTest, BadMirrorsNameTheLine) {
+  const std::vector<BadLine> cases = {
+      {"https://a/x|https://b/d/", "mirror https://b/d/: a directory URL, but https://a/x is"},
+      {"d=https://a/d/|https://b/x", "mirror https://b/x: does not end in '/'"},
+      {"b=https://a/?list-type=2|https://b/", "does not end in '/'"},
+      {"https://a/x|ftp://b/x", "mirror ftp://b/x: only http and https"},
+      {"https://a/x|", "mirror is empty"},
+      {"x=https://a/x|https://a/x", "the same URL as its primary"},
+      {"x=|https://a/x", "PATH=URL without an http:// or https:// URL"},
+  };
+  for (const BadLine& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "line: " << c.line);
+    const std::string error = ErrorOf("https://h/ok\n" + std::string(c.line) + "\n");
+    EXPECT_THAT(error, AllOf(HasSubstr("urls.txt:2: "), HasSubstr(std::string(c.says))));
+  }
+  // A mirror's credentials are hidden like the primary's.
+  for (const std::string_view line :
+       {"https://a/x|https://alice:s3cret@b/d/", "x=https://alice:s3cret@a/x|https://b/d/",
+        "x=https://a/x|https://alice:s3cret@b:99999/x"}) {
     const std::string error = ErrorOf(line);
     EXPECT_THAT(error, AllOf(HasSubstr("urls.txt:1: "), Not(HasSubstr("s3cret")))) << line;
   }

@@ -69,6 +69,37 @@ TEST(WarmOptionsTest, UsageErrorsExitTwo) {
   }
 }
 
+TEST(WarmOptionsTest, MirrorsAsTheMountTakesThem) {
+  WarmCommandLine parsed =
+      Parse({"--cache-dir", "c", "--mirror", "https://b/a.iso", "https://a/a.iso|https://c/a.iso"});
+  ASSERT_TRUE(parsed.options);
+  ASSERT_EQ(parsed.options->files.size(), 1u);
+  EXPECT_EQ(parsed.options->files[0].url, "https://a/a.iso");
+  const std::vector<std::string> want = {"https://c/a.iso", "https://b/a.iso"};
+  EXPECT_EQ(parsed.options->files[0].mirrors, want);
+  EXPECT_EQ(parsed.options->mirrors.MirrorsOf("https://a/a.iso"), want);
+
+  parsed = Parse({"--cache-dir", "c", "x=https://a/x|https://b/x", "https://a/y"});
+  ASSERT_TRUE(parsed.options);
+  EXPECT_EQ(parsed.options->mirrors.MirrorsOf("https://a/x"),
+            std::vector<std::string>{"https://b/x"});
+  EXPECT_TRUE(parsed.options->mirrors.MirrorsOf("https://a/y").empty());
+
+  parsed = Parse({"--cache-dir", "c", "https://a/y"});
+  ASSERT_TRUE(parsed.options);
+  EXPECT_TRUE(parsed.options->mirrors.empty());
+
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--cache-dir", "c", "--mirror", "https://b/x", "https://a/x", "https://a/y"},
+           {"--cache-dir", "c", "--mirror", "https://b/d/", "https://a/x"},
+           {"--cache-dir", "c", "https://a/x|https://b/d/"},
+       }) {
+    parsed = Parse(args);
+    EXPECT_FALSE(parsed.options) << testing::PrintToString(args);
+    EXPECT_EQ(parsed.exit_code, 2) << testing::PrintToString(args);
+  }
+}
+
 TEST(WarmOptionsTest, HelpExitsZero) {
   const WarmCommandLine parsed = Parse({"--help"});
   EXPECT_FALSE(parsed.options);
