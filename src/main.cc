@@ -69,43 +69,11 @@ Result<std::string> ResolveMountpoint(const std::string& path) {
   return resolved.string();
 }
 
-// The entries to mount: the operands (or the one URL named by --name), then the URL file's.
-Result<std::vector<MountSpec>> MountSpecsOf(const Options& options) {
-  Result<std::vector<MountSpec>> specs = std::vector<MountSpec>{};
-  if (options.name.empty()) {
-    specs = ParseMountSpecs(options.operands);
-  } else if (Result<MountSpec> spec = ParseNamedMountSpec(options.name, options.operands.front());
-             spec.ok()) {
-    specs->push_back(std::move(spec).value());
-  } else {
-    return spec.status();
-  }
-  if (!specs.ok()) return specs;
-  if (!options.url_file.empty()) {
-    Result<std::vector<MountSpec>> listed = ReadUrlFile(options.url_file, *specs);
-    if (!listed.ok()) return listed.status();
-    specs->insert(specs->end(), std::make_move_iterator(listed->begin()),
-                  std::make_move_iterator(listed->end()));
-  }
-  return specs;
-}
-
 // What /proc/mounts shows as the mount's source: the operand, as an fstab line or mount(8)
 // gives it, so that `mount -a` sees the line is mounted already. Credentials are redacted
 // (/proc/mounts is world-readable), and then `mount -a` cannot match the line.
 std::string MountSource(const std::vector<std::string>& operands) {
   return operands.size() == 1 ? RedactUrl(operands.front()) : "rangefs";
-}
-
-// The operands and the URLs in them: what an error about an operand may quote.
-std::vector<std::string> OperandUrls(const std::vector<std::string>& operands) {
-  std::vector<std::string> urls = operands;
-  for (const std::string& operand : operands) {
-    if (const size_t equals = operand.find('='); equals != std::string::npos) {
-      urls.push_back(operand.substr(equals + 1));
-    }
-  }
-  return urls;
 }
 
 const char* const kInsecureWarning =
@@ -131,12 +99,8 @@ int Run(int argc, char** argv) {
   const Options& options = *command_line.options;
   InitLogging(options.debug);
 
-  Result<std::vector<MountSpec>> specs = MountSpecsOf(options);
-  if (!specs.ok()) {
-    std::cerr << "rangefs: "
-              << RedactUrlsIn(specs.status().message(), OperandUrls(options.operands)) << "\n";
-    return kUsageExitCode;
-  }
+  // The entries (the parser read the operands and the URL file, and checked them).
+  std::vector<MountSpec> specs = options.entries;
   Result<std::string> mountpoint = ResolveMountpoint(options.mountpoint);
   if (!mountpoint.ok()) {
     std::cerr << "rangefs: mountpoint " << mountpoint.status().message() << "\n";
@@ -166,7 +130,7 @@ int Run(int argc, char** argv) {
   // Per-URL traffic is counted for the URLs the command line names (a URL file's may be
   // 100,000 lines: their requests count in the totals only).
   std::vector<std::string> urls;
-  for (const MountSpec& spec : *specs) {
+  for (const MountSpec& spec : specs) {
     if (spec.probe_at_mount) urls.push_back(spec.url);
   }
   // Before the sources: they count into it from their first request (the probes).
@@ -174,7 +138,8 @@ int Run(int argc, char** argv) {
   // Opened in the daemon (on_mounted below); declared before the sources, so that it outlives
   // every transfer that offers it a block.
   std::unique_ptr<DiskCache> disk_cache;
-  ReadSources sources(http_options, retry, options.max_full_fetch, metrics);
+  ReadSources sources(http_options, retry, options.max_full_fetch, metrics, options.mirrors,
+                      options.spread);
 
   // Bound before anything else may fail, so that a taken port fails the mount at once; served
   // only once the daemon runs (threads do not survive its fork).
@@ -195,7 +160,7 @@ int Run(int argc, char** argv) {
                               .max_entries = static_cast<size_t>(options.max_dir_entries)},
                              &metrics);
   std::optional<std::vector<PreparedEntry>> entries =
-      PrepareEntries(sources.top(), *lister, std::move(specs).value(), options.max_full_fetch);
+      PrepareEntries(sources.top(), *lister, std::move(specs), options.max_full_fetch);
   if (!entries) return kFailureExitCode;
 
   const std::chrono::milliseconds dir_ttl =

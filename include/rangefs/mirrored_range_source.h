@@ -16,7 +16,7 @@
 // Failover. Addresses back off after failures that may pass (AddressHealth per origin, shared
 // by all files there: 1 s doubling to 5 min); an attempt goes to the first usable address in
 // the order given (primary first), or, with `spread`, to the one rendezvous hashing of its
-// 64 MiB segment ranks first among the usable ones, for aggregate speed. A failure that rules
+// MiB it starts in ranks first among the usable ones, for aggregate speed. A failure that rules
 // out an address for the file (another size, a changed version, a 404) reaches the retry layer
 // as a transport failure, so it retries elsewhere; one at the version's own address passes up
 // unchanged.

@@ -88,7 +88,7 @@ void AddDiskCacheBoundOptions(CLI::App& app, uint64_t& max_bytes, std::string& m
       ->capture_default_str();
 }
 
-void AddMirrorOption(CLI::App& app, std::vector<std::string>& mirror_urls) {
+void AddMirrorOptions(CLI::App& app, std::vector<std::string>& mirror_urls, bool& spread) {
   app.add_option("--mirror", mirror_urls,
                  "Another address of the single URL: the same file, or for a directory URL "
                  "(ending in '/') the same tree, also ending in '/'; repeatable. Mirrors are "
@@ -97,6 +97,10 @@ void AddMirrorOption(CLI::App& app, std::vector<std::string>& mirror_urls) {
                  "URL1|URL2 or NAME=URL1|URL2 instead. Default: none")
       ->type_name("URL")
       ->allow_extra_args(false);
+  app.add_flag("--spread", spread,
+               "Spread a mirrored file's requests over all its working addresses (by the MiB "
+               "each starts in), for aggregate speed. Default: off (the first address "
+               "that works serves, the others take over when it fails)");
 }
 
 void AddSecurityOptions(CLI::App& app, const SecurityOptionFields& fields) {

@@ -26,8 +26,8 @@ std::chrono::milliseconds Milliseconds(double seconds);
 std::string HumanSize(uint64_t bytes);
 
 // Defines --mirror (repeatable, into `mirror_urls`; EntriesOf in cli/command_entries.h reads
-// them) on `app`.
-void AddMirrorOption(CLI::App& app, std::vector<std::string>& mirror_urls);
+// them) and --spread on `app`.
+void AddMirrorOptions(CLI::App& app, std::vector<std::string>& mirror_urls, bool& spread);
 
 // Where the security options' values go. The referenced fields must outlive the parse.
 struct SecurityOptionFields {

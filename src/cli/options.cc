@@ -73,7 +73,7 @@ void DefineOptions(CLI::App& app, Options& options, ParseTargets& targets) {
                  "File name of the single URL, as -o name=NAME in an fstab line (with several "
                  "URLs, write NAME=URL). Default: the URL's last path segment")
       ->type_name("NAME");
-  AddMirrorOption(app, targets.mirror_urls);
+  AddMirrorOptions(app, targets.mirror_urls, options.spread);
   app.add_option("--url-file", options.url_file,
                  "Also mount the entries listed in FILE, one URL or PATH=URL a line (PATH may "
                  "hold '/' to make folders; URL1|URL2 gives mirrors; lines starting with # are "

@@ -30,6 +30,7 @@ struct Options {
   std::vector<MountSpec> entries;
   // Every entry's mirrors (MirrorMapFrom(entries)), for the sources. Empty: none.
   MirrorMap mirrors;
+  bool spread = false;  // --spread: a mirrored file's segments over all its addresses
   std::string mountpoint;
   bool foreground = false;                // -f: stay attached to the terminal
   bool debug = false;                     // -d: foreground, debug logging, FUSE debug output

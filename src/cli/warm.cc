@@ -373,7 +373,8 @@ int RunWarm(int argc, char** argv) {
   const RetryConfig retry{.max_retries = options.retries,
                           .deadline = Milliseconds(options.timeout_seconds)};
   Metrics metrics;
-  ReadSources sources(http, retry, options.max_full_fetch, metrics);
+  ReadSources sources(http, retry, options.max_full_fetch, metrics, options.mirrors,
+                      options.spread);
 
   ProgressOutput out(Milliseconds(options.progress_interval_seconds));
   Warmer warmer(options, sources.top(), **cache, out, stopping.get_token());

@@ -42,7 +42,7 @@ void DefineWarmOptions(CLI::App& app, WarmOptions& options, WarmParseTargets& ta
                  "Also warm the entries listed in FILE, in the format of the mount's --url-file "
                  "(URL or PATH=URL a line, URL1|URL2 for mirrors, # comments)")
       ->type_name("FILE");
-  AddMirrorOption(app, targets.mirror_urls);
+  AddMirrorOptions(app, targets.mirror_urls, options.spread);
   app.add_flag("-d,--debug", options.debug, "Debug logging (every request) on stderr");
   app.add_option("--progress-interval", options.progress_interval_seconds,
                  "Seconds between progress lines when stderr is not a terminal (on a terminal, "

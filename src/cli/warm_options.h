@@ -25,6 +25,7 @@ struct WarmOptions {
   // Every file's mirrors (URL1|URL2 in operands and URL-file lines, --mirror for a single URL;
   // MirrorMapFrom(files)), for the sources. Empty: none.
   MirrorMap mirrors;
+  bool spread = false;      // --spread
   DiskCacheOptions cache;   // --cache-dir, --disk-cache-size, --disk-cache-min-free
   uint64_t block_size = 0;  // --block-size (the mount's default)
   size_t connections = 0;   // --connections: requests at once (the mount's default)

@@ -7,7 +7,6 @@
 #include <cctype>
 #include <utility>
 
-#include "rangefs/proxy_routes.h"
 #include "rangefs/redact.h"
 
 namespace rangefs {
@@ -16,6 +15,12 @@ namespace {
 // Probes of mirrors run at once, at most this many: enough that a file's mirrors are pinned
 // within a round trip or two of its first fetch, without taking many connections.
 constexpr size_t kProbers = 2;
+
+// With --spread, requests are spread over the addresses by the MiB they start in: the
+// readahead's requests of one sequential reader go to all of them at once, unlike the 64 MiB
+// segments of a proxy group, which keep a cache's copy whole (no cache sits behind both
+// mirrors to share one).
+constexpr uint64_t kSpreadBytes = 1 << 20;
 
 std::string VersionKey(const RemoteFileInfo& info) {
   return info.url + '\n' + std::to_string(info.size) + '\n' + info.etag + '\n' +
@@ -197,7 +202,7 @@ std::shared_ptr<MirroredRangeSource::Version> MirroredRangeSource::VersionOf(
 size_t MirroredRangeSource::Choose(const std::shared_ptr<Version>& shared, uint64_t offset,
                                    RemoteFileInfo& at) {
   Version& version = *shared;
-  const std::string key = RouteKey(version.info.url, offset);
+  const std::string key = version.info.url + '#' + std::to_string(offset / kSpreadBytes);
   const auto now = health_.Now();
   std::optional<size_t> best;
   bool best_usable = false;
