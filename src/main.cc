@@ -188,6 +188,8 @@ int Run(int argc, char** argv) {
   read_options.wait.timeout = Milliseconds(options.timeout_seconds) + kReadWaitSlack;
   Filesystem filesystem(sources.top(), sources.scheduler(), {}, std::time(nullptr), read_options,
                         Milliseconds(options.revalidate_seconds), &metrics, directories);
+  filesystem.SetAddressReport(
+      [&sources](const std::string& url) { return sources.mirrored().DescribeAddresses(url); });
   if (Status added = AddEntries(filesystem, std::move(*entries)); !added.ok()) {
     std::cerr << "rangefs: " << added.message() << "\n";
     return kUsageExitCode;

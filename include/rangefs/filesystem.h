@@ -159,6 +159,10 @@ class Filesystem final {
   // The disk cache, when it is opened after the constructor (in the daemon, after its fork):
   // as the constructor's `disk_cache`. Set before serving requests.
   void SetDiskCache(BlockStore* disk_cache) { fetcher_.SetStore(disk_cache); }
+  // Where the `addresses` attribute of a file comes from: one line per address of the file at
+  // a URL ("URL up"), empty for a file with one address. Set before serving requests.
+  using AddressReport = std::function<std::vector<std::string>(const std::string& url)>;
+  void SetAddressReport(AddressReport report) { address_report_ = std::move(report); }
 
   // Adds a file, probed just before (as the constructor's files were), making the folders of
   // its path. kInvalidArgument when the path is taken, is not made of plain names, or crosses
@@ -261,6 +265,7 @@ class Filesystem final {
   Metrics* const metrics_;  // may be null
   const DirectoryOptions directories_;
   VersionListener listener_;
+  AddressReport address_report_;
   std::stop_source stop_;
 
   mutable std::shared_mutex root_mu_;

@@ -27,6 +27,8 @@
 #include <utility>
 #include <vector>
 
+#include "rangefs/address_metrics.h"
+
 namespace rangefs {
 
 // A histogram of non-negative integer observations (microseconds, bytes) with fixed bounds.
@@ -102,6 +104,10 @@ class Metrics {
   void CountRequest(const RequestOutcome& outcome);
   void CountRetry(const std::string& url);
 
+  // Traffic and state per origin and proxy.
+  AddressMetrics& addresses() { return addresses_; }
+  const AddressMetrics& addresses() const { return addresses_; }
+
   // The traffic of the file at `url` (zero for a URL that is not mounted).
   FileTraffic TrafficOf(const std::string& url) const;
 
@@ -136,6 +142,8 @@ class Metrics {
   };
 
   FileCounters* Find(std::string_view url) const;
+
+  AddressMetrics addresses_;
 
   // Lets files_ be searched with a string_view, without building a std::string.
   struct UrlHash {

@@ -48,7 +48,9 @@ namespace rangefs {
 
 class MirroredRangeSource final : public ForwardingRangeSource {
  public:
-  MirroredRangeSource(RangeSource& inner, MirrorMap mirrors, bool spread, BackoffLimits limits = {},
+  // `metrics` (may be null; must outlive this) shows each origin's state (up, backing off).
+  MirroredRangeSource(RangeSource& inner, MirrorMap mirrors, bool spread,
+                      Metrics* metrics = nullptr, BackoffLimits limits = {},
                       AddressHealth::Clock clock = {});
   ~MirroredRangeSource() override;
 
@@ -91,8 +93,12 @@ class MirroredRangeSource final : public ForwardingRangeSource {
   // retry layer is to see.
   Status Judge(Version& version, size_t index, const Status& status);
 
+  // Tells the metrics whether the origin of `url` is up.
+  void ShowState(const std::string& url, bool up);
+
   const MirrorMap mirrors_;
   const bool spread_;
+  Metrics* const metrics_;
   mutable AddressHealth health_;
 
   mutable std::mutex mu_;

@@ -16,7 +16,7 @@ CurlGlobal::~CurlGlobal() {
 ReadSources::ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch,
                          Metrics& metrics, MirrorMap mirrors, bool spread)
     : http_(NewHttpRangeSource(http, &metrics)),
-      mirrored_(*http_, std::move(mirrors), spread),
+      mirrored_(*http_, std::move(mirrors), spread, &metrics),
       retrying_(mirrored_, timer_, retry, &metrics, http.stop),
       fallback_(retrying_, max_full_fetch, TempDirectory()) {}
 

@@ -70,6 +70,8 @@ class ReadSources {
   ReadSources& operator=(const ReadSources&) = delete;
 
   RangeSource& top() { return fallback_; }
+  // The choice among a file's addresses, for what it can tell about them.
+  const MirroredRangeSource& mirrored() const { return mirrored_; }
   // The clock and timer of retries, and the clock of revalidation.
   const Scheduler& scheduler() const { return timer_; }
 

@@ -325,6 +325,14 @@ Result<std::vector<ExtendedAttribute>> Filesystem::ExtendedAttributes(const Node
     attributes.push_back(Attribute("disk_cached_bytes",
                                    std::to_string(disk_cache->StoredBytesOf(*(*version)->key))));
   }
+  if (address_report_) {
+    const std::vector<std::string> addresses = address_report_(info.url);
+    if (!addresses.empty()) {
+      std::string text;
+      for (const std::string& line : addresses) text += line + "\n";
+      attributes.push_back(Attribute("addresses", std::move(text)));
+    }
+  }
   if (metrics_) {
     const FileTraffic traffic = metrics_->TrafficOf(info.url);
     attributes.push_back(Attribute("requests", std::to_string(traffic.requests)));

@@ -61,7 +61,7 @@ class HttpRangeSource final : public RangeSource {
 
   const HttpOptions options_;
   Metrics* const metrics_;
-  const RequestSetup requests_{options_};
+  const RequestSetup requests_{options_, metrics_};
   // Declared before the engine: the engine's transfers return their handles to the pool, so the
   // pool must outlive the engine's shutdown.
   LieLog lies_;

@@ -1,5 +1,6 @@
 #include "http/request.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stop_token>
 #include <utility>
@@ -36,10 +37,11 @@ std::vector<std::string> CurlHeaderLines(const std::vector<HttpHeader>& headers)
 
 }  // namespace
 
-RequestSetup::RequestSetup(const HttpOptions& options)
+RequestSetup::RequestSetup(const HttpOptions& options, Metrics* metrics)
     : options_(options),
       header_lines_(CurlHeaderLines(options_.headers)),
-      routes_(RoutesFor(options_.proxy)) {}
+      routes_(RoutesFor(options_.proxy)),
+      metrics_(metrics) {}
 
 void RequestSetup::Route(Request& request, std::string_view key) const {
   if (routes_) request.route = routes_->Choose(key);
@@ -56,10 +58,22 @@ ProxyOutcome RequestSetup::Judge(const Request& request, CURL* handle, CURLcode 
                          .squid_error = ResponseHeader(handle, "X-Squid-Error")};
   curl_easy_getinfo(handle, CURLINFO_HTTP_CONNECTCODE, &evidence.connect_status);
   const ProxyVerdict verdict = JudgeProxy(evidence);
-  if (verdict.outcome == ProxyOutcome::kProxyFailed) {
+  const bool failed = verdict.outcome == ProxyOutcome::kProxyFailed;
+  if (failed) {
     routes_->ReportProxyFailure(request.route->index, verdict.reason);
   } else if (verdict.outcome == ProxyOutcome::kCarried) {
     routes_->ReportSuccess(request.route->index);
+  }
+  if (metrics_) {
+    const std::string name = routes_->Describe(request.route->index);
+    curl_off_t body_bytes = 0;
+    curl_easy_getinfo(handle, CURLINFO_SIZE_DOWNLOAD_T, &body_bytes);
+    metrics_->addresses().CountRequest(AddressKind::kProxy, name,
+                                       static_cast<uint64_t>(std::max<curl_off_t>(0, body_bytes)),
+                                       failed);
+    if (verdict.outcome != ProxyOutcome::kUnknown) {
+      metrics_->addresses().SetUp(AddressKind::kProxy, name, !failed);
+    }
   }
   return verdict.outcome;
 }

@@ -20,6 +20,7 @@
 #include "http/response.h"
 #include "http/url_target.h"
 #include "rangefs/http_range_source.h"
+#include "rangefs/metrics.h"
 #include "rangefs/proxy_routes.h"
 #include "rangefs/status.h"
 
@@ -39,7 +40,8 @@ struct Request {
 
 class RequestSetup {
  public:
-  explicit RequestSetup(const HttpOptions& options);
+  // `metrics` (may be null; must outlive this) counts each proxy's requests and state.
+  explicit RequestSetup(const HttpOptions& options, Metrics* metrics = nullptr);
 
   const HttpOptions& options() const { return options_; }
 
@@ -76,6 +78,7 @@ class RequestSetup {
   const std::vector<std::string> header_lines_;  // options_.headers as libcurl takes them
   // From options_.proxy; null without one. Thread-safe, so const members may report to it.
   const std::unique_ptr<ProxyRoutes> routes_;
+  Metrics* const metrics_;
 };
 
 }  // namespace rangefs::http

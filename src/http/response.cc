@@ -56,6 +56,13 @@ void CountRequest(Metrics* metrics, const std::string& url, CURL* handle) {
     outcome.first_byte = std::chrono::microseconds(value);
   }
   metrics->CountRequest(outcome);
+  char* effective_url = nullptr;
+  curl_easy_getinfo(handle, CURLINFO_EFFECTIVE_URL, &effective_url);
+  if (effective_url) {
+    metrics->addresses().CountRequest(AddressKind::kOrigin, OriginOf(effective_url),
+                                      outcome.body_bytes,
+                                      outcome.status == 0 || outcome.status >= 500);
+  }
 }
 
 Status TransportError(CURLcode code, const Exchange& exchange) {

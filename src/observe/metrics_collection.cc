@@ -46,6 +46,54 @@ HistogramSample SampleOf(const Histogram& histogram, double divisor) {
   return sample;
 }
 
+namespace {
+
+// Per origin and proxy: requests, body bytes, failures, and whether it is up, labelled
+// kind="origin"|"proxy" and address (the origin, or the proxy with credentials redacted).
+void AddAddressFamilies(const std::vector<AddressEntry>& entries,
+                        std::vector<MetricFamily>& families) {
+  if (entries.empty()) return;
+  auto family = [](std::string name, std::string help, MetricType type) {
+    return MetricFamily{.name = std::move(name),
+                        .help = std::move(help),
+                        .type = type,
+                        .samples = {},
+                        .histograms = {}};
+  };
+  MetricFamily requests = family("rangefs_address_requests_total",
+                                 "HTTP requests by the origin they went to, or the proxy they "
+                                 "went through.",
+                                 MetricType::kCounter);
+  MetricFamily bytes = family("rangefs_address_body_bytes_total",
+                              "Body bytes received, by origin or proxy.", MetricType::kCounter);
+  MetricFamily failures = family("rangefs_address_failures_total",
+                                 "Failed requests: for an origin, no response or a 5xx; for a "
+                                 "proxy, its own failures (unreachable, silent, refusing).",
+                                 MetricType::kCounter);
+  MetricFamily up = family("rangefs_address_up",
+                           "1 while an origin or proxy is in use, 0 while it backs off after a "
+                           "failure (until a request through it succeeds).",
+                           MetricType::kGauge);
+  for (const AddressEntry& entry : entries) {
+    const std::vector<MetricLabel> labels = {
+        {"kind", entry.kind == AddressKind::kOrigin ? "origin" : "proxy"},
+        {"address", entry.address}};
+    requests.samples.push_back(
+        {.labels = labels, .value = static_cast<double>(entry.traffic.requests)});
+    bytes.samples.push_back(
+        {.labels = labels, .value = static_cast<double>(entry.traffic.body_bytes)});
+    failures.samples.push_back(
+        {.labels = labels, .value = static_cast<double>(entry.traffic.failures)});
+    up.samples.push_back({.labels = labels, .value = entry.traffic.up ? 1.0 : 0.0});
+  }
+  families.push_back(std::move(requests));
+  families.push_back(std::move(bytes));
+  families.push_back(std::move(failures));
+  families.push_back(std::move(up));
+}
+
+}  // namespace
+
 std::vector<MetricFamily> CollectMetricFamilies(const Metrics& metrics,
                                                 const BlockCacheStats& cache, size_t cache_capacity,
                                                 const std::optional<DiskCacheStats>& disk_cache) {
@@ -146,6 +194,7 @@ std::vector<MetricFamily> CollectMetricFamilies(const Metrics& metrics,
   families.push_back(Counter("rangefs_version_changes_total",
                              "Times a remote file was found replaced by a new version.",
                              counts.version_changes));
+  AddAddressFamilies(metrics.addresses().Entries(), families);
   return families;
 }
 

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <utility>
 
+#include "rangefs/address_metrics.h"
 #include "rangefs/redact.h"
 
 namespace rangefs {
@@ -25,24 +26,6 @@ constexpr uint64_t kSpreadBytes = 1 << 20;
 std::string VersionKey(const RemoteFileInfo& info) {
   return info.url + '\n' + std::to_string(info.size) + '\n' + info.etag + '\n' +
          (info.last_modified ? std::to_string(*info.last_modified) : std::string("-"));
-}
-
-// "http://host:port" of a URL, lower-cased and without userinfo: addresses of one origin share
-// their health, since a server that is down is down for every file on it.
-std::string OriginOf(std::string_view url) {
-  const size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return std::string(url);
-  const size_t host_start = scheme_end + 3;
-  const size_t host_end = url.find_first_of("/?#", host_start);
-  std::string_view authority = url.substr(host_start, host_end - host_start);
-  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    authority.remove_prefix(at + 1);
-  }
-  std::string origin(url.substr(0, host_start));
-  origin += authority;
-  std::transform(origin.begin(), origin.end(), origin.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return origin;
 }
 
 bool MayPass(ErrorCode code) {
@@ -91,13 +74,19 @@ class MirroredRangeSource::AddressSink final : public RangeSink {
 };
 
 MirroredRangeSource::MirroredRangeSource(RangeSource& inner, MirrorMap mirrors, bool spread,
-                                         BackoffLimits limits, AddressHealth::Clock clock)
+                                         Metrics* metrics, BackoffLimits limits,
+                                         AddressHealth::Clock clock)
     : ForwardingRangeSource(inner),
       mirrors_(std::move(mirrors)),
       spread_(spread),
+      metrics_(metrics),
       health_(0, limits, std::move(clock)) {}
 
 MirroredRangeSource::~MirroredRangeSource() { Stop(); }
+
+void MirroredRangeSource::ShowState(const std::string& url, bool up) {
+  if (metrics_) metrics_->addresses().SetUp(AddressKind::kOrigin, OriginOf(url), up);
+}
 
 void MirroredRangeSource::Stop() {
   std::unique_ptr<TaskPool> probers;
@@ -132,13 +121,17 @@ Result<RemoteFileInfo> MirroredRangeSource::ProbeAddresses(const std::string& ur
       health = HealthOf(addresses[i]);
     }
     if (!answer.ok()) {
-      if (MayPass(answer.status().code())) health_.ReportFailure(health);
+      if (MayPass(answer.status().code())) {
+        health_.ReportFailure(health);
+        ShowState(addresses[i], false);
+      }
       spdlog::debug("{}: probe of {} failed: {}", RedactUrl(url), RedactUrl(addresses[i]),
                     answer.status().ToString());
       if (!primary_failure) primary_failure = answer.status();
       continue;
     }
     health_.ReportSuccess(health);
+    ShowState(addresses[i], true);
     answer->url = addresses[i];
     std::lock_guard lock(mu_);
     if (const auto current = current_.find(url); current != current_.end()) {
@@ -267,6 +260,7 @@ void MirroredRangeSource::Pin(const std::shared_ptr<Version>& version, size_t in
   if (!answer.ok()) {
     if (MayPass(answer.status().code())) {
       health_.ReportFailure(address.health);
+      ShowState(url, false);
       spdlog::info("mirror {} did not answer its probe: {}", shown, answer.status().ToString());
       return;
     }
@@ -304,13 +298,17 @@ Status MirroredRangeSource::Judge(Version& version, size_t index, const Status& 
     home = index == version.home;
   }
   if (status.ok()) {
-    if (health_.ReportSuccess(health)) spdlog::info("{} answers again", RedactUrl(OriginOf(url)));
+    if (health_.ReportSuccess(health)) {
+      spdlog::info("{} answers again", RedactUrl(OriginOf(url)));
+      ShowState(url, true);
+    }
     return status;
   }
   if (status.code() == ErrorCode::kInternal) return status;  // rangefs's own end of it
   if (MayPass(status.code())) {
     const std::chrono::milliseconds backoff = health_.ReportFailure(health);
     if (backoff.count() > 0) {
+      ShowState(url, false);
       spdlog::warn("{} failed ({}): {} is read from its other addresses for {:.1f} s",
                    RedactUrl(OriginOf(url)), status.ToString(), RedactUrl(version.info.url),
                    static_cast<double>(backoff.count()) / 1000.0);

@@ -6,6 +6,7 @@ that is down at mount is served by its mirror."""
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -71,14 +72,32 @@ class MirrorTest(unittest.TestCase):
     def test_a_mirror_takes_over_when_the_primary_stops_mid_read(self):
         a, b = self.origins()
         mount = self.mount([a.url("data.bin")], "--mirror", b.url("data.bin"),
-                           "--timeout", "10")
+                           "--timeout", "10", "--metrics", "127.0.0.1:0")
         with open(mount.path("data.bin"), "rb") as f:
             head = mount.call(f.read, 4 * MiB)
             a.stop()
             rest = mount.call(f.read, timeout=60)
         self.assertEqual(sha256(head + rest), self.digest, "wrong bytes after the failover")
         self.assertGreater(len(self.gets(b)), 0, "nothing was read from the mirror")
-        self.assertIn("failed", mount.stderr())
+        origin_a = a.base_url.rstrip("/")
+        origin_b = b.base_url.rstrip("/")
+        self.assertEqual(mount.stderr().count(f"{origin_a} failed ("), 1, mount.stderr())
+        # Which address is bad, as an operator sees it: the xattr and the metrics.
+        addresses = mount.call(os.getxattr, mount.path("data.bin"),
+                               "user.rangefs.addresses").decode()
+        self.assertIn(f"{a.url('data.bin')} backing off", addresses)
+        self.assertIn(f"{b.url('data.bin')} up", addresses)
+        where = re.search(r"metrics at (\S+)", mount.stderr())
+        self.assertIsNotNone(where, mount.stderr())
+        text = subprocess.run(["curl", "-sS", "--noproxy", "*", "--max-time", "10",
+                               where.group(1)], capture_output=True, text=True,
+                              timeout=20).stdout
+        self.assertIn(f'rangefs_address_up{{kind="origin",address="{origin_a}"}} 0', text)
+        self.assertIn(f'rangefs_address_up{{kind="origin",address="{origin_b}"}} 1', text)
+        served = re.search(r'rangefs_address_body_bytes_total\{kind="origin",address="'
+                           + re.escape(origin_b) + r'"\} (\d+)', text)
+        self.assertIsNotNone(served, text)
+        self.assertGreater(int(served.group(1)), 0)
 
     def test_spread_reads_from_both_origins(self):
         a, b = self.origins()

@@ -99,6 +99,24 @@ TEST(MetricsCollectionTest, TheDiskCacheHasFamiliesOnlyWhenThereIsOne) {
   EXPECT_EQ(with.at("rangefs_disk_cache_capacity_bytes"), 8);
 }
 
+TEST(MetricsCollectionTest, OriginsAndProxiesHaveFamiliesOnceSeen) {
+  Metrics metrics;
+  EXPECT_EQ(FindFamily(CollectMetricFamilies(metrics, {}, 1), "rangefs_address_up"), nullptr);
+  metrics.addresses().CountRequest(AddressKind::kOrigin, "http://mirror:81", 4096, false);
+  metrics.addresses().CountRequest(AddressKind::kOrigin, "http://mirror:81", 0, true);
+  metrics.addresses().SetUp(AddressKind::kOrigin, "http://mirror:81", false);
+  metrics.addresses().CountRequest(AddressKind::kProxy, "http://cache:3128", 100, false);
+  const std::map<std::string, double> samples = Samples(CollectMetricFamilies(metrics, {}, 1));
+  const std::string mirror = "{kind=origin}{address=http://mirror:81}";
+  const std::string proxy = "{kind=proxy}{address=http://cache:3128}";
+  EXPECT_EQ(samples.at("rangefs_address_requests_total" + mirror), 2);
+  EXPECT_EQ(samples.at("rangefs_address_body_bytes_total" + mirror), 4096);
+  EXPECT_EQ(samples.at("rangefs_address_failures_total" + mirror), 1);
+  EXPECT_EQ(samples.at("rangefs_address_up" + mirror), 0);
+  EXPECT_EQ(samples.at("rangefs_address_requests_total" + proxy), 1);
+  EXPECT_EQ(samples.at("rangefs_address_up" + proxy), 1);
+}
+
 TEST(MetricsCollectionTest, RequestsByStatusAndTimesBecomeFamilies) {
   Metrics metrics(fakes::SampleTrafficUrls());
   fakes::RecordSampleTraffic(metrics);

@@ -83,7 +83,7 @@ class MirroredRangeSourceTest : public ::testing::Test {
 
   std::unique_ptr<MirroredRangeSource> Make(bool spread = false) {
     return std::make_unique<MirroredRangeSource>(
-        servers_, map_, spread, BackoffLimits{.first = seconds(1), .most = seconds(60)},
+        servers_, map_, spread, nullptr, BackoffLimits{.first = seconds(1), .most = seconds(60)},
         [this] { return now_.load(); });
   }
 
