@@ -1687,18 +1687,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -------------------------------------------------------------------- per request
     def _new_record(self) -> dict:
-        """One log line. method, target (the request target as sent: origin-form, or the
-        absolute form a client writes to a proxy, which is served the same), path (relative to
-        the root, decoded), options (the options segment, decoded), the precondition and Range fields (repeated fields joined with
-        ", "; "" when absent), headers (every request field, names lower-cased), status,
-        body_bytes (bytes sent after the head, long=N's extra included), aborted (the body
-        was cut: by the client, by a fault, or by a file that shrank), fault (the fault
-        options applied, comma-separated; "" for none), content_type and content_range (of
-        the answer as sent; "" when absent), parts (the Content-Range of each part of a
-        multipart answer, in body order; [] for any other answer), chaos (with chaos=: what
-        was injected, see the module docstring; "" otherwise), connection (a number per
-        TCP connection), start and time (when the request was read and when the response
-        ended, seconds since the epoch)."""
+        """One log line. method, target (the request target as sent: origin-form, or the absolute
+        form a client writes to a proxy, which is served the same), path (relative to the root,
+        decoded), options (the options segment, decoded), the precondition and Range fields
+        (repeated fields joined with ", "; "" when absent), headers (every request field, names
+        lower-cased), status, body_bytes (bytes sent after the head, long=N's extra included),
+        aborted (the body was cut: by the client, by a fault, or by a file that shrank), fault (the
+        fault options applied, comma-separated; "" for none), content_type and content_range (of the
+        answer as sent; "" when absent), parts (the Content-Range of each part of a multipart
+        answer, in body order; [] for any other answer), chaos (with chaos=: what was injected, see
+        the module docstring; "" otherwise), connection (a number per TCP connection), start and
+        time (when the request was read and when the response ended, seconds since the epoch)."""
         headers = getattr(self, "headers", None)  # unset when the request line was bad
         fields = {}
         for key, header in _LOGGED_FIELDS.items():
