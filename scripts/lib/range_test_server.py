@@ -119,7 +119,9 @@ multi-range requests only. At most one of multi and mpgarbage.
         reverse             multipart, the parts in the reverse of the order asked
         first               a single-part 206 for the first range asked only
         omit                multipart without the last range asked
-        whole               200 with the whole file
+        whole               200 with the whole file (nginx's slice cache answers so)
+        refuse              416 with "Content-Range: bytes */SIZE", the validators and an
+                            empty body, as Varnish 7.1 answers several ranges
         quoted              multipart whose boundary needs the quoted-string form
                             (boundary="rangefs quoted:<hex>")
         notype              multipart without a Content-Type in the parts
@@ -309,8 +311,8 @@ MP_EXTRA = 100               # mpgarbage=long: bytes of LONG_FILLER after the fi
 MP_SHORT = 1000              # mpgarbage=short: bytes the first part lacks (fewer if it is shorter)
 LISTING_MODES = ("html", "names")
 LISTING_FAULTS = ("endless", "huge", "links", "loop", "self", "bomb")
-MULTI_MODES = ("plain", "coalesce", "merge", "reverse", "first", "omit", "whole", "quoted",
-               "notype", "preamble")
+MULTI_MODES = ("plain", "coalesce", "merge", "reverse", "first", "omit", "whole", "refuse",
+               "quoted", "notype", "preamble")
 MPGARBAGE_MODES = ("shift", "shift_back", "outside", "total", "long", "short", "delimiter",
                    "nodelimiter", "noboundary", "single", "cut")
 CLOSE_MODES = ("after", "unanswered")
@@ -988,6 +990,13 @@ def _multi_range_mode(plan: Plan, options: dict) -> None:
         plan.set_header("Content-Type", "application/octet-stream")
         plan.set_header("Content-Range", None)
         plan.body = [(0, size)] if size else []
+        plan.range = None
+        plan.labels = []
+    elif multi == "refuse":
+        plan.status = 416
+        plan.set_header("Content-Type", None)
+        plan.set_header("Content-Range", f"bytes */{size}")
+        plan.body = []
         plan.range = None
         plan.labels = []
     elif multi == "merge":
@@ -1678,17 +1687,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -------------------------------------------------------------------- per request
     def _new_record(self) -> dict:
-        """One log line. method, path (relative to the root, decoded), options (the options
-        segment, decoded), the precondition and Range fields (repeated fields joined with
-        ", "; "" when absent), headers (every request field, names lower-cased), status,
-        body_bytes (bytes sent after the head, long=N's extra included), aborted (the body
-        was cut: by the client, by a fault, or by a file that shrank), fault (the fault
-        options applied, comma-separated; "" for none), content_type and content_range (of
-        the answer as sent; "" when absent), parts (the Content-Range of each part of a
-        multipart answer, in body order; [] for any other answer), chaos (with chaos=: what
-        was injected, see the module docstring; "" otherwise), connection (a number per
-        TCP connection), start and time (when the request was read and when the response
-        ended, seconds since the epoch)."""
+        """One log line. method, target (the request target as sent: origin-form, or the absolute
+        form a client writes to a proxy, which is served the same), path (relative to the root,
+        decoded), options (the options segment, decoded), the precondition and Range fields
+        (repeated fields joined with ", "; "" when absent), headers (every request field, names
+        lower-cased), status, body_bytes (bytes sent after the head, long=N's extra included),
+        aborted (the body was cut: by the client, by a fault, or by a file that shrank), fault (the
+        fault options applied, comma-separated; "" for none), content_type and content_range (of the
+        answer as sent; "" when absent), parts (the Content-Range of each part of a multipart
+        answer, in body order; [] for any other answer), chaos (with chaos=: what was injected, see
+        the module docstring; "" otherwise), connection (a number per TCP connection), start and
+        time (when the request was read and when the response ended, seconds since the epoch)."""
         headers = getattr(self, "headers", None)  # unset when the request line was bad
         fields = {}
         for key, header in _LOGGED_FIELDS.items():
@@ -1700,7 +1709,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers.items() if headers is not None else []):
             name = name.lower()
             every[name] = f"{every[name]}, {value}" if name in every else value
-        record = {"method": getattr(self, "command", None) or "", "path": "", "options": "",
+        record = {"method": getattr(self, "command", None) or "",
+                  "target": getattr(self, "path", None) or "", "path": "", "options": "",
                   **fields, "headers": every, "status": 0, "body_bytes": 0, "aborted": False,
                   "fault": "", "chaos": "", "content_type": "", "content_range": "",
                   "parts": [],

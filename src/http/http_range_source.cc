@@ -10,6 +10,7 @@
 
 #include "http/curl_handle.h"
 #include "http/http_engine.h"
+#include "http/multi_range_routes.h"
 #include "http/multi_range_transfer.h"
 #include "http/probe.h"
 #include "http/range_transfer.h"
@@ -58,6 +59,17 @@ class HttpRangeSource final : public RangeSource {
   template <typename TransferType>
   void Submit(std::unique_ptr<TransferType> transfer, const Request& request,
               FetchPriority priority);
+  // Asks for two or more ranges of `file` (at `origin`) in one request, or for each alone when
+  // the route that request takes does not do several at once, or is being tried by another.
+  void StartGroup(const RemoteFileInfo& file, const std::string& origin,
+                  std::vector<ByteRange> ranges, std::vector<std::shared_ptr<RangeSink>> sinks,
+                  FetchPriority priority);
+  // The proxy `request` goes through: "" for libcurl's environment variables (no --proxy),
+  // "DIRECT", or the proxy's URL.
+  static std::string ProxyOf(const Request& request) {
+    if (!request.route) return "";
+    return request.route->direct() ? "DIRECT" : request.route->proxy;
+  }
 
   const HttpOptions options_;
   Metrics* const metrics_;
@@ -65,7 +77,7 @@ class HttpRangeSource final : public RangeSource {
   // Declared before the engine: the engine's transfers return their handles to the pool, so the
   // pool must outlive the engine's shutdown.
   LieLog lies_;
-  MultiRangeMemory multi_ranges_;
+  MultiRangeRoutes multi_ranges_;
   CurlHandlePool pool_;
   http::HttpEngine engine_;
 };
@@ -129,8 +141,7 @@ void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
                                       std::vector<std::shared_ptr<RangeSink>> sinks) {
   Result<http::UrlTarget> target = http::ParseUrlTarget(file.final_url);
   const bool one_at_a_time = ranges.size() < 2 || ranges.size() != sinks.size() ||
-                             options_.max_ranges < 2 || !file.ranges_supported || !target.ok() ||
-                             multi_ranges_.IsBad(target->origin);
+                             options_.max_ranges < 2 || !file.ranges_supported || !target.ok();
   if (one_at_a_time) return RangeSource::StartMultiFetch(file, ranges, priority, std::move(sinks));
   for (const ByteRange& range : ranges) {
     if (range.last < range.first || range.last >= file.size) {
@@ -154,21 +165,38 @@ void HttpRangeSource::StartMultiFetch(const RemoteFileInfo& file,
       StartFetch(file, group_ranges[0], priority, std::move(group_sinks[0]));
       continue;
     }
-    Result<Prepared> prepared = Prepare(file, group_ranges.front().first);
+    StartGroup(file, target->origin, std::move(group_ranges), std::move(group_sinks), priority);
+  }
+}
+
+void HttpRangeSource::StartGroup(const RemoteFileInfo& file, const std::string& origin,
+                                 std::vector<ByteRange> ranges,
+                                 std::vector<std::shared_ptr<RangeSink>> sinks,
+                                 FetchPriority priority) {
+  {
+    Result<Prepared> prepared = Prepare(file, ranges.front().first);
     if (!prepared.ok()) {
-      for (const std::shared_ptr<RangeSink>& sink : group_sinks) sink->OnDone(prepared.status());
-      continue;
+      for (const std::shared_ptr<RangeSink>& sink : sinks) sink->OnDone(prepared.status());
+      return;
     }
-    // The transfer outlives no member it points to: the engine, declared last, ends first.
-    auto ask_alone = [this, file, priority](const ByteRange& range,
-                                            std::shared_ptr<RangeSink> sink) {
-      StartFetch(file, range, priority, std::move(sink));
-    };
-    Submit(std::make_unique<MultiRangeTransfer>(std::move(prepared->lease), options_, file,
-                                                std::move(group_ranges), std::move(group_sinks),
-                                                multi_ranges_, target->origin, metrics_,
-                                                std::move(ask_alone)),
-           prepared->request, priority);
+    // Decided per request, since the route is the request's: its origin and its proxy.
+    Route route = RouteOf(origin, ProxyOf(prepared->request));
+    const MultiRangePlan plan = multi_ranges_.Plan(route);
+    if (plan != MultiRangePlan::kSingleRanges) {
+      // The transfer outlives no member it points to: the engine, declared last, ends first.
+      auto ask_alone = [this, file, priority](const ByteRange& range,
+                                              std::shared_ptr<RangeSink> sink) {
+        StartFetch(file, range, priority, std::move(sink));
+      };
+      return Submit(std::make_unique<MultiRangeTransfer>(
+                        std::move(prepared->lease), options_, file, std::move(ranges),
+                        std::move(sinks), multi_ranges_, std::move(route),
+                        plan == MultiRangePlan::kTrial, metrics_, std::move(ask_alone)),
+                    prepared->request, priority);
+    }
+  }  // the prepared handle goes back to the pool, for the single ranges to take
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    StartFetch(file, ranges[i], priority, std::move(sinks[i]));
   }
 }
 

@@ -13,13 +13,14 @@ namespace rangefs::http {
 MultiRangeTransfer::MultiRangeTransfer(CurlHandlePool::Lease lease, const HttpOptions& options,
                                        const RemoteFileInfo& file, std::vector<ByteRange> ranges,
                                        std::vector<std::shared_ptr<RangeSink>> sinks,
-                                       MultiRangeMemory& memory, std::string origin,
+                                       MultiRangeRoutes& routes, Route route, bool trial,
                                        Metrics* metrics, AskAlone ask_alone)
     : lease_(std::move(lease)),
       options_(options),
       file_(file),
-      memory_(memory),
-      origin_(std::move(origin)),
+      routes_(routes),
+      route_(std::move(route)),
+      trial_(trial),
       metrics_(metrics),
       ask_alone_(std::move(ask_alone)) {
   for (size_t i = 0; i < ranges.size() && i < sinks.size(); ++i) {
@@ -60,24 +61,26 @@ void MultiRangeTransfer::OnComplete(CURLcode result) {
   }
   if (!status.ok() && status.code() == ErrorCode::kProtocolViolation) {
     // The server cannot be trusted with several ranges at once; single ranges it may still
-    // answer well, so the ranges are retried alone (kTruncated) and the origin remembered.
-    RememberUnusable(status.message(), true);
+    // answer well, so the ranges are retried alone (kTruncated) and the route remembered.
+    Learned(MultiRangeOutcome::kUnsupported, status.message(), true);
     status = Status(ErrorCode::kTruncated, "multi-range answer unusable: " + status.message());
   }
+  // What the answer showed, where nothing above reported it: a usable 206 makes the route
+  // good, and a trial that ended before its answer told anything frees the route for the next
+  // trial. (outcome_ is never kUnsupported, so this logs nothing.)
+  Learned(outcome_, "", false);
   const std::string url = RedactUrl(file_.final_url);
   for (Wanted& wanted : wanted_) {
     if (wanted.delivered == wanted.range.length() && !wanted.refused) {
       wanted.sink->OnDone(Status::Ok());
       continue;
     }
-    // The server answered "not several at once" (or, if it ignores Range, "none at all": the
-    // answer to the range asked alone says which, and the whole-file fallback says so once).
-    // Nothing failed, so nothing is retried or logged as a failure.
-    if (whole_file_unread_ && ask_alone_ && wanted.delivered == 0 && !wanted.refused) {
-      spdlog::debug(
-          "GET {} bytes={}-{} (one of {} ranges): 200 with the whole file; asking for "
-          "it alone",
-          url, wanted.range.first, wanted.range.last, wanted_.size());
+    // The route answered "not several at once" (or, if the server ignores Range, "none at
+    // all": the answer to the range asked alone says which, and the whole-file fallback says
+    // so once). Nothing failed, so nothing is retried or logged as a failure.
+    if (ask_each_alone_ && ask_alone_ && wanted.delivered == 0 && !wanted.refused) {
+      spdlog::debug("GET {} bytes={}-{} (one of {} ranges): {}; asking for it alone", url,
+                    wanted.range.first, wanted.range.last, wanted_.size(), status.message());
       ask_alone_(wanted.range, std::move(wanted.sink));
       continue;
     }
@@ -100,27 +103,35 @@ void MultiRangeTransfer::OnComplete(CURLcode result) {
   }
 }
 
-void MultiRangeTransfer::RememberUnusable(const std::string& why, bool fault) {
-  if (!memory_.MarkBad(origin_)) return;
+void MultiRangeTransfer::Learned(MultiRangeOutcome outcome, const std::string& why, bool fault) {
+  if (reported_) return;
+  reported_ = true;
+  if (!routes_.Report(route_, outcome, trial_)) return;
   if (fault) {
     spdlog::warn(
-        "{}: unusable answer to a multi-range request ({}); asking for one range at a "
+        "{}: unusable answer to a multi-range request ({}); asking {} for one range at a "
         "time from now on",
-        RedactUrl(file_.final_url), why);
+        RedactUrl(file_.final_url), why, route_.key);
   } else {
-    spdlog::debug("{}: {} to a multi-range request; asking for one range at a time from now on",
-                  RedactUrl(file_.final_url), why);
+    // Once per route, and not a warning: caches in front of origins answer so by design.
+    spdlog::info("{}: {} to a multi-range request; asking for one range at a time from now on",
+                 route_.key, why);
   }
+}
+
+Status MultiRangeTransfer::Refused(const std::string& why, bool fault) {
+  Learned(MultiRangeOutcome::kUnsupported, why, fault);
+  ask_each_alone_ = true;
+  return Status(ErrorCode::kTruncated, why + " to a multi-range request");
 }
 
 Status MultiRangeTransfer::CheckHeaders() {
   CURL* const easy = handle();
   const long code = ResponseCode(easy);
   // A server that cannot do several ranges at once may say so, and still answer one: before
-  // JudgeRangeStatus, which would take a 501 for a busy server and retry it.
-  if (code == 400 || code == 501) {
-    return Status(ErrorCode::kProtocolViolation, DescribeStatus(exchange_, code));
-  }
+  // JudgeRangeStatus, which would take a 501 for a busy server and retry it. Neither is the
+  // usual refusal (that is a 416), so each stays a warning.
+  if (code == 400 || code == 501) return Refused(DescribeStatus(exchange_, code), true);
   const Result<RangeAnswer> answer = JudgeRangeStatus(options_, easy, code, exchange_, file_);
   if (!answer.ok()) return answer.status();
   if (*answer == RangeAnswer::kWholeFile) {
@@ -128,16 +139,13 @@ Status MultiRangeTransfer::CheckHeaders() {
       return same;
     }
     if (Status encoding = CheckIdentityEncoding(easy, code); !encoding.ok()) return encoding;
-    // The whole file: every range is in it, and the server does not do several at once (S3,
-    // and nginx or Apache past their range limits, answer so). Worth reading only when what
-    // is asked for comes early; else each range is asked for alone.
-    RememberUnusable("200 with the whole file", false);
+    // The whole file: every range is in it, and the route does not do several at once (S3,
+    // nginx's slice cache, and nginx or Apache past their range limits, answer so). Worth
+    // reading only when what is asked for comes early; else each range is asked for alone.
     uint64_t last_wanted = 0;
     for (const Wanted& wanted : wanted_) last_wanted = std::max(last_wanted, wanted.range.last);
-    if (last_wanted >= kWholeFileReadLimit) {
-      whole_file_unread_ = true;
-      return Status(ErrorCode::kTruncated, "200 with the whole file to a multi-range request");
-    }
+    if (last_wanted >= kWholeFileReadLimit) return Refused("200 with the whole file", false);
+    Learned(MultiRangeOutcome::kUnsupported, "200 with the whole file", false);
     BeginSegment(ByteRange{0, file_.size - 1});
     return Status::Ok();
   }
@@ -151,6 +159,12 @@ Status MultiRangeTransfer::CheckHeaders() {
     if (Status same = CheckVersionOfUnsatisfiable(easy, content_range, file_); !same.ok()) {
       return same;
     }
+    // Every asked range lies within the file as probed (and the version is the same): the
+    // route refuses several ranges at once, as Varnish does. A range past the end would make
+    // the 416 the server's right; rangefs never asks for one, and such a 416 stays a fault.
+    const bool all_inside = std::ranges::all_of(
+        wanted_, [this](const Wanted& wanted) { return wanted.range.last < file_.size; });
+    if (all_inside) return Refused(DescribeStatus(exchange_, code), false);
     return Status(ErrorCode::kProtocolViolation, DescribeStatus(exchange_, code));
   }
   if (*answer == RangeAnswer::kUnusable) return UnusableStatus(exchange_, code);
@@ -163,6 +177,9 @@ Status MultiRangeTransfer::CheckHeaders() {
     // Its framing cannot be parsed; read as one part, it would pass for file bytes.
     return Status(ErrorCode::kProtocolViolation, "a multipart answer without a usable boundary");
   }
+  // From here the answer is one the transfer reads: the route does several ranges at once,
+  // unless the parts turn out to be garbage (a kProtocolViolation, reported instead).
+  outcome_ = MultiRangeOutcome::kSupported;
   if (boundary) {
     parser_.emplace(*boundary, http::MultipartByterangesParser::Callbacks{
                                    .on_part =

@@ -85,7 +85,7 @@ Result<Request> RequestSetup::RequestFor(const http::UrlTarget& original,
     return Status(target.status().code(), RedactUrl(url) + ": " + target.status().message());
   }
   Request request;
-  request.url = std::move(target->url_without_userinfo);
+  request.url = std::move(target->request_url);
   request.credentials = options_.location_trusted || target->origin == original.origin;
   if (request.credentials) {
     request.user = original.user;

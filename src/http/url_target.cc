@@ -54,16 +54,22 @@ Result<UrlTarget> ParseUrlTarget(std::string_view text) {
 
   target.user = UrlPart(url, CURLUPART_USER, CURLU_URLDECODE);
   target.password = UrlPart(url, CURLUPART_PASSWORD, CURLU_URLDECODE);
-  if (target.user || target.password || UrlPart(url, CURLUPART_OPTIONS, 0)) {
-    curl_url_set(url, CURLUPART_USER, nullptr, 0);
-    curl_url_set(url, CURLUPART_PASSWORD, nullptr, 0);
-    curl_url_set(url, CURLUPART_OPTIONS, nullptr, 0);
-    std::optional<std::string> stripped = UrlPart(url, CURLUPART_URL, 0);
-    if (!stripped) return Status(ErrorCode::kInternal, "out of memory");
-    target.url_without_userinfo = std::move(*stripped);
-  } else {
-    target.url_without_userinfo = std::string(text);
-  }
+  curl_url_set(url, CURLUPART_USER, nullptr, 0);
+  curl_url_set(url, CURLUPART_PASSWORD, nullptr, 0);
+  curl_url_set(url, CURLUPART_OPTIONS, nullptr, 0);
+  curl_url_set(url, CURLUPART_FRAGMENT, nullptr, 0);  // never sent
+  // One spelling per origin on the wire: caches in front of origins (Varnish, Squid) key their
+  // entries on Host and the URL, port included, so http://Example.COM:80/x and
+  // http://example.com/x must go out alike. libcurl writes the scheme in lower case and leaves
+  // out a default port (CURLU_NO_DEFAULT_PORT) but keeps the host as given. (Were the
+  // lower-cased host refused, the handle would keep the host as given.)
+  // Setting the host drops an IPv6 zone ID, which names a local interface (case-sensitive).
+  const std::optional<std::string> zone = UrlPart(url, CURLUPART_ZONEID, 0);
+  curl_url_set(url, CURLUPART_HOST, AsciiLower(*host).c_str(), 0);
+  if (zone) curl_url_set(url, CURLUPART_ZONEID, zone->c_str(), 0);
+  std::optional<std::string> canonical = UrlPart(url, CURLUPART_URL, CURLU_NO_DEFAULT_PORT);
+  if (!canonical) return Status(ErrorCode::kInternal, "out of memory");
+  target.request_url = std::move(*canonical);
   return target;
 }
 

@@ -17,7 +17,9 @@ struct UrlTarget {
   // "https://example.org:443": scheme, lower-case host and port (the default one when none
   // is given). Two URLs are the same origin when these are equal.
   std::string origin;
-  std::string url_without_userinfo;     // what is requested; credentials travel separately
+  // What is requested: without userinfo (credentials travel separately) or fragment, scheme
+  // and host in lower case, a default port left out, so one origin has one Host header.
+  std::string request_url;
   std::optional<std::string> user;      // percent-decoded userinfo, when the URL has one
   std::optional<std::string> password;  // percent-decoded
 };

@@ -38,7 +38,7 @@ DATA_SIZE = MiB + 12345      # not a multiple of the server's 256 KiB chunk
 BIG_SIZE = 64 * MiB          # for speed and for a client that hangs up mid-body
 TIMEOUT = 10.0
 
-LOG_FIELDS = {"method", "path", "options", "range", "if_range", "if_match",
+LOG_FIELDS = {"method", "target", "path", "options", "range", "if_range", "if_match",
               "if_unmodified_since", "if_none_match", "if_modified_since", "headers", "status",
               "body_bytes", "aborted", "fault", "chaos", "content_type", "content_range", "parts",
               "connection", "start", "time"}
@@ -662,7 +662,20 @@ class FaultOptionsTest(_ServerTestCase):
                                         "x-custom": "some value", "user-agent": "fault-test/1",
                                         "x-twice": "1, 2", "range": "bytes=0-9"})
         self.assertEqual(e["fault"], "")
+        self.assertEqual(e["target"], self.target())
         self.assertLessEqual(e["start"], e["time"])
+
+    def test_absolute_form_target_is_served_and_logged_as_sent(self):
+        # What a client writes to a proxy (RFC 9112 section 3.2.2): a test can point --proxy
+        # at this server and see, in the log, the URL and Host each request went out with.
+        absolute = f"http://Some.Host.invalid{self.target()}"
+        self.conn.request("GET", absolute, headers={"Host": "some.host.invalid",
+                                                    "Range": "bytes=0-9"})
+        response = self.conn.getresponse()
+        self.assertEqual((response.status, response.read()), (206, self.data[:10]))
+        e = self.entry()
+        self.assertEqual((e["target"], e["path"]), (absolute, self.name))
+        self.assertEqual(e["headers"]["host"], "some.host.invalid")
 
     # -------------------------------------------------------------------- times and head
     def test_times_counts_matching_gets_per_path_and_options(self):
@@ -1306,6 +1319,19 @@ class FaultOptionsTest(_ServerTestCase):
         with self.subTest("whole"):
             self.assert_whole(*self.multi_fetch(multi="whole"), name=self.name)
             self.assertEqual((self.entry()["status"], self.entry()["parts"]), (200, []))
+            self.server.clear_requests()
+        with self.subTest("refuse"):  # what Varnish 7.1 answers
+            response, body = self.multi_fetch(multi="refuse")
+            self.assertEqual((response.status, body), (416, b""))
+            self.assertEqual(response.getheader("Content-Range"), f"bytes */{size}")
+            self.assertEqual(response.getheader("ETag"), self.etag(self.name))
+            self.assertIsNotNone(response.getheader("Last-Modified"))
+            self.assertIsNone(response.getheader("Content-Type"))
+            e = self.wait_log(2)[0]
+            self.assertEqual((e["status"], e["fault"], e["parts"]), (416, "multi", []))
+            # A single range is served as usual.
+            self.assert_partial(*self.fetch(self.name, {"Range": "bytes=0-9"}, multi="refuse"),
+                                0, 9, name=self.name)
         # Every answer was framed right: one connection for all of them.
         self.assertEqual(len({e["connection"] for e in self.server.requests()}), 1)
 

@@ -16,7 +16,7 @@ TEST(ParseUrlTargetTest, OriginHasSchemeLowerCaseHostAndPort) {
   ASSERT_TRUE(target.ok()) << target.status().ToString();
   EXPECT_EQ(target->scheme, "https");
   EXPECT_EQ(target->origin, "https://example.org:443");
-  EXPECT_EQ(target->url_without_userinfo, "HTTPS://Example.ORG/a/b.iso?x=1");  // as given
+  EXPECT_EQ(target->request_url, "https://example.org/a/b.iso?x=1");
   EXPECT_FALSE(target->user);
   EXPECT_FALSE(target->password);
 }
@@ -34,14 +34,53 @@ TEST(ParseUrlTargetTest, UserinfoIsDecodedAndTakenOutOfTheUrl) {
   ASSERT_TRUE(target.ok()) << target.status().ToString();
   EXPECT_EQ(target->user, "al@ice");
   EXPECT_EQ(target->password, "p:ss");
-  EXPECT_EQ(target->url_without_userinfo, "http://h:8080/f?q=1");
+  EXPECT_EQ(target->request_url, "http://h:8080/f?q=1");
   EXPECT_EQ(target->origin, "http://h:8080");
 
   target = ParseUrlTarget("https://token@h/f");
   ASSERT_TRUE(target.ok());
   EXPECT_EQ(target->user, "token");
   EXPECT_FALSE(target->password);
-  EXPECT_EQ(target->url_without_userinfo, "https://h/f");
+  EXPECT_EQ(target->request_url, "https://h/f");
+}
+
+// Caches in front of origins key their entries on Host and the URL: every spelling of one origin
+// goes out as one.
+TEST(ParseUrlTargetTest, RequestUrlIsCanonical) {
+  const std::string expected = "http://example.com/x";
+  for (const char* url : {"http://example.com/x", "HTTP://Example.COM:80/x",
+                          "http://EXAMPLE.com:080/x", "http://example.com/x#fragment"}) {
+    Result<UrlTarget> target = ParseUrlTarget(url);
+    ASSERT_TRUE(target.ok()) << url;
+    EXPECT_EQ(target->request_url, expected) << url;
+  }
+  EXPECT_EQ(ParseUrlTarget("https://Example.com:443")->request_url, "https://example.com/");
+  // Not the default port of the scheme: kept.
+  EXPECT_EQ(ParseUrlTarget("https://example.com:80/x")->request_url, "https://example.com:80/x");
+  EXPECT_EQ(ParseUrlTarget("http://example.com:443/x")->request_url, "http://example.com:443/x");
+  EXPECT_EQ(ParseUrlTarget("http://Example.com:8080/x")->request_url, "http://example.com:8080/x");
+  EXPECT_EQ(ParseUrlTarget("http://[::1]:80/x")->request_url, "http://[::1]/x");
+  EXPECT_EQ(ParseUrlTarget("http://[FE80::A]:8080/x")->request_url, "http://[fe80::a]:8080/x");
+  // A zone ID names a local interface: kept as given.
+  EXPECT_EQ(ParseUrlTarget("http://[FE80::A%25Eth0]:80/x")->request_url,
+            "http://[fe80::a%25Eth0]/x");
+}
+
+TEST(ParseUrlTargetTest, RequestUrlKeepsPathAndQueryAsGiven) {
+  // Only scheme, host and port change: the path and query are the server's to interpret, and
+  // percent-encoding in them is not undone.
+  EXPECT_EQ(ParseUrlTarget("http://H/Dir/A%20b.ISO?Sig=AbC%2F&x=1")->request_url,
+            "http://h/Dir/A%20b.ISO?Sig=AbC%2F&x=1");
+  EXPECT_EQ(ParseUrlTarget("http://h:8080/o=1%2Cp%3D2/f.bin")->request_url,
+            "http://h:8080/o=1%2Cp%3D2/f.bin");
+}
+
+TEST(ParseUrlTargetTest, CredentialsStayOutOfTheCanonicalUrl) {
+  Result<UrlTarget> target = ParseUrlTarget("HTTPS://alice:s3cret@Example.ORG:443/f");
+  ASSERT_TRUE(target.ok());
+  EXPECT_EQ(target->request_url, "https://example.org/f");
+  EXPECT_EQ(target->user, "alice");
+  EXPECT_EQ(target->password, "s3cret");
 }
 
 TEST(ParseUrlTargetTest, OnlyAbsoluteHttpUrls) {
