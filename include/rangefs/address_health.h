@@ -14,7 +14,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace rangefs {
@@ -32,8 +35,11 @@ class AddressHealth {
   AddressHealth(size_t count, BackoffLimits limits, Clock clock = {});
 
   size_t size() const;
-  // One more address, usable; returns its number.
-  size_t Add();
+  // The number of the address named `key`, made (usable) the first time a key is seen: for
+  // callers that meet their addresses as they go.
+  size_t IndexOf(std::string_view key);
+  // When each address becomes usable, by number: one look at all of them under one lock.
+  std::vector<std::chrono::steady_clock::time_point> UsableTimes() const;
 
   // Whether address `i` is not backing off now.
   bool Usable(size_t i) const;
@@ -43,8 +49,11 @@ class AddressHealth {
   // Address `i` failed. Returns the back-off it now serves when this failure started or
   // lengthened one, zero when it was already backing off (the failure is one of a burst).
   std::chrono::milliseconds ReportFailure(size_t i);
-  // Address `i` served a request. Returns whether it had been failing (it is back).
-  bool ReportSuccess(size_t i);
+  // Address `i` served a request that started at `started` (by this clock). Returns whether it
+  // had been failing (it is back). A request that started before the latest failure proves
+  // nothing newer than that failure and changes nothing: the requests in flight when a server
+  // goes away may still end well, one after the other.
+  bool ReportSuccess(size_t i, std::chrono::steady_clock::time_point started);
 
   // Failures in a row of address `i` (0: healthy).
   uint32_t FailuresOf(size_t i) const;
@@ -55,12 +64,14 @@ class AddressHealth {
   struct State {
     uint32_t failures = 0;
     std::chrono::steady_clock::time_point usable_at{};
+    std::chrono::steady_clock::time_point failed_at{};  // the latest failure reported
   };
 
   const BackoffLimits limits_;
   const Clock clock_;
   mutable std::mutex mu_;
-  std::vector<State> states_;  // Guarded by mu_
+  std::vector<State> states_;                           // Guarded by mu_
+  std::map<std::string, size_t, std::less<>> indices_;  // by IndexOf's key; Guarded by mu_
 };
 
 }  // namespace rangefs

@@ -82,16 +82,24 @@ class MirroredRangeSource final : public ForwardingRangeSource {
   Result<RemoteFileInfo> ProbeAddresses(const std::string& url, const ProbeCall& probe);
   // The version of `file` (registered by a probe), or null for a file without mirrors.
   std::shared_ptr<Version> VersionOf(const RemoteFileInfo& file);
-  // The address an attempt from `offset` on goes to, with the file as that address serves
-  // it; asks for the unprobed ones to be probed. REQUIRES: version has addresses.
-  // REQUIRES: mu_ held.
-  size_t Choose(const std::shared_ptr<Version>& version, uint64_t offset, RemoteFileInfo& at);
-  void PinLater(const std::shared_ptr<Version>& version, size_t index);  // REQUIRES: mu_ held
+  // When each address becomes usable, looked at before mu_ is taken (AddressHealth has a lock
+  // of its own, and no lock is taken while another is held).
+  struct HealthSnapshot {
+    std::chrono::steady_clock::time_point now;
+    std::vector<std::chrono::steady_clock::time_point> usable_at;
+  };
+  // The address an attempt from `offset` on goes to, with the file as that address serves it
+  // in `at`; the unprobed addresses worth probing go to `to_pin`. REQUIRES: mu_ held.
+  size_t Choose(const Version& version, uint64_t offset, const HealthSnapshot& health,
+                RemoteFileInfo& at, std::vector<size_t>& to_pin);
+  // Probes `indices` of `version` on a worker. REQUIRES: mu_ not held.
+  void PinLater(const std::shared_ptr<Version>& version, const std::vector<size_t>& indices);
   void Pin(const std::shared_ptr<Version>& version, size_t index);
-  size_t HealthOf(const std::string& url);  // REQUIRES: mu_ held
   // How an attempt at address `index` of `version` ended: health, drops, and the status the
   // retry layer is to see.
-  Status Judge(Version& version, size_t index, const Status& status);
+  // `started`: when the attempt began (health_'s clock).
+  Status Judge(Version& version, size_t index, const Status& status,
+               std::chrono::steady_clock::time_point started);
 
   // Tells the metrics whether the origin of `url` is up.
   void ShowState(const std::string& url, bool up);
@@ -102,10 +110,9 @@ class MirroredRangeSource final : public ForwardingRangeSource {
   mutable AddressHealth health_;
 
   mutable std::mutex mu_;
-  std::map<std::string, size_t> health_of_origin_;            // Guarded by mu_
   std::map<std::string, std::shared_ptr<Version>> versions_;  // by VersionKey; mu_
   std::map<std::string, std::shared_ptr<Version>> current_;   // by url; Guarded by mu_
-  std::unique_ptr<TaskPool> probers_;  // Guarded by mu_; made at the first fetch
+  std::shared_ptr<TaskPool> probers_;  // Guarded by mu_; made at the first fetch
   bool stopping_ = false;              // Guarded by mu_
 };
 

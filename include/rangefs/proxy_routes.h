@@ -41,6 +41,7 @@ class ProxyRoutes {
   struct Choice {
     size_t index = 0;
     std::string proxy;
+    std::chrono::steady_clock::time_point chosen{};  // when: the request's start, for Report*
     bool direct() const { return proxy.empty(); }
   };
 
@@ -55,8 +56,11 @@ class ProxyRoutes {
   // off. Logs one warning when it starts backing off, naming `reason` and the route taken
   // instead. DIRECT never backs off: what fails there is the origin.
   void ReportProxyFailure(size_t index, std::string_view reason);
-  // The route `index` carried a request through (whatever the origin answered).
-  void ReportSuccess(size_t index);
+  // The route `index` carried a request through (whatever the origin answered); the request
+  // started at `started` (Now()).
+  void ReportSuccess(size_t index, std::chrono::steady_clock::time_point started);
+  // The routes' clock, for the start of a request.
+  std::chrono::steady_clock::time_point Now() const { return health_.Now(); }
 
   size_t size() const { return routes_.size(); }
   // The route's proxy as logs show it (credentials redacted), or "DIRECT".

@@ -62,7 +62,7 @@ ProxyOutcome RequestSetup::Judge(const Request& request, CURL* handle, CURLcode 
   if (failed) {
     routes_->ReportProxyFailure(request.route->index, verdict.reason);
   } else if (verdict.outcome == ProxyOutcome::kCarried) {
-    routes_->ReportSuccess(request.route->index);
+    routes_->ReportSuccess(request.route->index, request.route->chosen);
   }
   if (metrics_) {
     const std::string name = routes_->Describe(request.route->index);

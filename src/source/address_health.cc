@@ -17,10 +17,20 @@ size_t AddressHealth::size() const {
   return states_.size();
 }
 
-size_t AddressHealth::Add() {
+size_t AddressHealth::IndexOf(std::string_view key) {
   std::lock_guard lock(mu_);
+  if (const auto it = indices_.find(key); it != indices_.end()) return it->second;
   states_.emplace_back();
+  indices_.emplace(std::string(key), states_.size() - 1);
   return states_.size() - 1;
+}
+
+std::vector<std::chrono::steady_clock::time_point> AddressHealth::UsableTimes() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::chrono::steady_clock::time_point> times;
+  times.reserve(states_.size());
+  for (const State& state : states_) times.push_back(state.usable_at);
+  return times;
 }
 
 bool AddressHealth::Usable(size_t i) const { return UsableAt(i) <= Now(); }
@@ -39,6 +49,7 @@ std::chrono::milliseconds AddressHealth::ReportFailure(size_t i) {
   const auto now = Now();
   std::lock_guard lock(mu_);
   State& state = states_.at(i);
+  state.failed_at = now;
   if (state.usable_at > now) return std::chrono::milliseconds(0);
   ++state.failures;
   // first * 2^(failures - 1), computed without overflow: the ceiling is reached long before.
@@ -49,9 +60,10 @@ std::chrono::milliseconds AddressHealth::ReportFailure(size_t i) {
   return delay;
 }
 
-bool AddressHealth::ReportSuccess(size_t i) {
+bool AddressHealth::ReportSuccess(size_t i, std::chrono::steady_clock::time_point started) {
   std::lock_guard lock(mu_);
   State& state = states_.at(i);
+  if (started < state.failed_at) return false;
   const bool was_failing = state.failures > 0;
   state.failures = 0;
   state.usable_at = {};

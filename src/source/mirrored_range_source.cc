@@ -60,10 +60,14 @@ class MirroredRangeSource::AddressSink final : public RangeSink {
  public:
   AddressSink(MirroredRangeSource& owner, std::shared_ptr<Version> version, size_t index,
               std::shared_ptr<RangeSink> sink)
-      : owner_(owner), version_(std::move(version)), index_(index), sink_(std::move(sink)) {}
+      : owner_(owner),
+        version_(std::move(version)),
+        index_(index),
+        sink_(std::move(sink)),
+        started_(owner.health_.Now()) {}
   bool OnData(std::span<const std::byte> data) override { return sink_->OnData(data); }
   void OnDone(const Status& status) override {
-    sink_->OnDone(owner_.Judge(*version_, index_, status));
+    sink_->OnDone(owner_.Judge(*version_, index_, status, started_));
   }
 
  private:
@@ -71,6 +75,7 @@ class MirroredRangeSource::AddressSink final : public RangeSink {
   const std::shared_ptr<Version> version_;
   const size_t index_;
   const std::shared_ptr<RangeSink> sink_;
+  const std::chrono::steady_clock::time_point started_;
 };
 
 MirroredRangeSource::MirroredRangeSource(RangeSource& inner, MirrorMap mirrors, bool spread,
@@ -89,20 +94,13 @@ void MirroredRangeSource::ShowState(const std::string& url, bool up) {
 }
 
 void MirroredRangeSource::Stop() {
-  std::unique_ptr<TaskPool> probers;
+  std::shared_ptr<TaskPool> probers;
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
     probers = std::move(probers_);
   }
   if (probers) probers->Stop();  // unlocked: a running probe's end takes mu_
-}
-
-size_t MirroredRangeSource::HealthOf(const std::string& url) {
-  const std::string origin = OriginOf(url);
-  auto [it, added] = health_of_origin_.try_emplace(origin, 0);
-  if (added) it->second = health_.Add();
-  return it->second;
 }
 
 Result<RemoteFileInfo> MirroredRangeSource::ProbeAddresses(const std::string& url,
@@ -112,14 +110,15 @@ Result<RemoteFileInfo> MirroredRangeSource::ProbeAddresses(const std::string& ur
   std::vector<std::string> addresses{url};
   addresses.insert(addresses.end(), mirrors.begin(), mirrors.end());
 
+  std::vector<size_t> healths;
+  for (const std::string& address : addresses)
+    healths.push_back(health_.IndexOf(OriginOf(address)));
+
   std::optional<Status> primary_failure;
   for (size_t i = 0; i < addresses.size(); ++i) {
+    const auto started = health_.Now();
     Result<RemoteFileInfo> answer = probe(addresses[i]);
-    size_t health = 0;
-    {
-      std::lock_guard lock(mu_);
-      health = HealthOf(addresses[i]);
-    }
+    const size_t health = healths[i];
     if (!answer.ok()) {
       if (MayPass(answer.status().code())) {
         health_.ReportFailure(health);
@@ -130,33 +129,35 @@ Result<RemoteFileInfo> MirroredRangeSource::ProbeAddresses(const std::string& ur
       if (!primary_failure) primary_failure = answer.status();
       continue;
     }
-    health_.ReportSuccess(health);
-    ShowState(addresses[i], true);
+    if (health_.ReportSuccess(health, started)) ShowState(addresses[i], true);
     answer->url = addresses[i];
-    std::lock_guard lock(mu_);
-    if (const auto current = current_.find(url); current != current_.end()) {
-      const Address& known = current->second->addresses[i];
-      // The answer of an address whose pin it matches: the mounted version, unchanged.
-      if (known.pinned && !known.dropped && SameVersion(*known.pinned, *answer)) {
-        return current->second->info;
+    std::shared_ptr<Version> version;
+    {
+      std::lock_guard lock(mu_);
+      if (const auto current = current_.find(url); current != current_.end()) {
+        const Address& known = current->second->addresses[i];
+        // The answer of an address whose pin it matches: the mounted version, unchanged.
+        if (known.pinned && !known.dropped && SameVersion(*known.pinned, *answer)) {
+          return current->second->info;
+        }
       }
+      version = std::make_shared<Version>();
+      version->home = i;
+      for (size_t k = 0; k < addresses.size(); ++k) {
+        Address& added = version->addresses.emplace_back();
+        added.url = addresses[k];
+        added.health = healths[k];
+      }
+      version->addresses[i].pinned = *answer;
+      version->info = *answer;
+      version->info.url = url;
+      versions_[VersionKey(version->info)] = version;
+      current_[url] = version;
     }
-    auto version = std::make_shared<Version>();
-    version->home = i;
-    for (const std::string& address : addresses) {
-      Address& added = version->addresses.emplace_back();
-      added.url = address;
-      added.health = HealthOf(address);
-    }
-    version->addresses[i].pinned = *answer;
-    version->info = *answer;
-    version->info.url = url;
     if (i > 0) {
       spdlog::info("{}: the primary did not answer ({}); serving the version of {}", RedactUrl(url),
                    primary_failure->ToString(), RedactUrl(addresses[i]));
     }
-    versions_[VersionKey(version->info)] = version;
-    current_[url] = version;
     return version->info;
   }
   Status failure = *primary_failure;
@@ -192,22 +193,21 @@ std::shared_ptr<MirroredRangeSource::Version> MirroredRangeSource::VersionOf(
   return it == versions_.end() ? nullptr : it->second;
 }
 
-size_t MirroredRangeSource::Choose(const std::shared_ptr<Version>& shared, uint64_t offset,
-                                   RemoteFileInfo& at) {
-  Version& version = *shared;
+size_t MirroredRangeSource::Choose(const Version& version, uint64_t offset,
+                                   const HealthSnapshot& health, RemoteFileInfo& at,
+                                   std::vector<size_t>& to_pin) {
   const std::string key = version.info.url + '#' + std::to_string(offset / kSpreadBytes);
-  const auto now = health_.Now();
   std::optional<size_t> best;
   bool best_usable = false;
   std::chrono::steady_clock::time_point best_at{};
   uint64_t best_score = 0;
   for (size_t i = 0; i < version.addresses.size(); ++i) {
-    Address& address = version.addresses[i];
+    const Address& address = version.addresses[i];
     if (address.dropped) continue;
-    const auto usable_at = health_.UsableAt(address.health);
-    const bool usable = usable_at <= now;
+    const auto usable_at = health.usable_at.at(address.health);
+    const bool usable = usable_at <= health.now;
     if (!address.pinned) {
-      if (usable && !address.probing && !stopping_) PinLater(shared, i);
+      if (usable && !address.probing && !stopping_) to_pin.push_back(i);
       continue;
     }
     const uint64_t score = spread_ ? Score(key, address.url) : 0;
@@ -238,56 +238,75 @@ size_t MirroredRangeSource::Choose(const std::shared_ptr<Version>& shared, uint6
   return chosen;
 }
 
-void MirroredRangeSource::PinLater(const std::shared_ptr<Version>& version, size_t index) {
-  if (!probers_) probers_ = std::make_unique<TaskPool>(kProbers);
-  version->addresses[index].probing = true;
-  if (!probers_->Post([this, version, index] { Pin(version, index); })) {
-    version->addresses[index].probing = false;
+void MirroredRangeSource::PinLater(const std::shared_ptr<Version>& version,
+                                   const std::vector<size_t>& indices) {
+  if (indices.empty()) return;
+  std::shared_ptr<TaskPool> probers;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    if (!probers_) probers_ = std::make_shared<TaskPool>(kProbers);
+    probers = probers_;
+    for (size_t index : indices) version->addresses[index].probing = true;
   }
+  // Posted with mu_ released: the pool has a lock of its own. After Stop, Post refuses, and
+  // nothing needs the probing flags any more.
+  for (size_t index : indices) probers->Post([this, version, index] { Pin(version, index); });
 }
 
 void MirroredRangeSource::Pin(const std::shared_ptr<Version>& version, size_t index) {
   std::string url;
+  size_t health = 0;
+  uint64_t size = 0;
   {
     std::lock_guard lock(mu_);
     url = version->addresses[index].url;
+    health = version->addresses[index].health;
+    size = version->info.size;
   }
   Result<RemoteFileInfo> answer = inner().Probe(url);
-  std::lock_guard lock(mu_);
-  Address& address = version->addresses[index];
-  address.probing = false;
   const std::string shown = RedactUrl(url);
-  if (!answer.ok()) {
-    if (MayPass(answer.status().code())) {
-      health_.ReportFailure(address.health);
-      ShowState(url, false);
-      spdlog::info("mirror {} did not answer its probe: {}", shown, answer.status().ToString());
-      return;
+  const std::string file = RedactUrl(version->info.url);
+  if (!answer.ok() && MayPass(answer.status().code())) {
+    {
+      std::lock_guard lock(mu_);
+      version->addresses[index].probing = false;  // asked again once it is usable
     }
-    address.dropped = true;
-    spdlog::warn("mirror {} is not used for {}: {}", shown, RedactUrl(version->info.url),
-                 answer.status().ToString());
+    health_.ReportFailure(health);
+    ShowState(url, false);
+    spdlog::info("mirror {} did not answer its probe: {}", shown, answer.status().ToString());
     return;
   }
-  if (answer->size != version->info.size) {
-    address.dropped = true;
-    spdlog::warn("mirror {} serves {} bytes, not the {} of {}: not used for this file", shown,
-                 answer->size, version->info.size, RedactUrl(version->info.url));
-    return;
+  // Why the address cannot serve this version; empty when it can.
+  std::string unusable;
+  if (!answer.ok()) {
+    unusable = answer.status().ToString();
+  } else if (answer->size != size) {
+    unusable = "serves " + std::to_string(answer->size) + " bytes, not the " +
+               std::to_string(size) + " of " + file;
+  } else if (!answer->ranges_supported) {
+    unusable = "ignores Range requests";
   }
-  if (!answer->ranges_supported) {
-    address.dropped = true;
-    spdlog::warn("mirror {} ignores Range requests: not used for {}", shown,
-                 RedactUrl(version->info.url));
-    return;
+  {
+    std::lock_guard lock(mu_);
+    Address& address = version->addresses[index];
+    address.probing = false;
+    if (unusable.empty()) {
+      answer->url = url;
+      address.pinned = std::move(*answer);
+    } else {
+      address.dropped = true;
+    }
   }
-  answer->url = url;
-  address.pinned = std::move(*answer);
-  spdlog::debug("mirror {} of {}: {}", shown, RedactUrl(version->info.url),
-                DescribeVersion(*address.pinned));
+  if (unusable.empty()) {
+    spdlog::debug("mirror {} of {}: pinned", shown, file);
+  } else {
+    spdlog::warn("mirror {} {}: not used for {}", shown, unusable, file);
+  }
 }
 
-Status MirroredRangeSource::Judge(Version& version, size_t index, const Status& status) {
+Status MirroredRangeSource::Judge(Version& version, size_t index, const Status& status,
+                                  std::chrono::steady_clock::time_point started) {
   size_t health = 0;
   std::string url;
   bool home = false;
@@ -298,7 +317,7 @@ Status MirroredRangeSource::Judge(Version& version, size_t index, const Status& 
     home = index == version.home;
   }
   if (status.ok()) {
-    if (health_.ReportSuccess(health)) {
+    if (health_.ReportSuccess(health, started)) {
       spdlog::info("{} answers again", RedactUrl(OriginOf(url)));
       ShowState(url, true);
     }
@@ -332,12 +351,15 @@ void MirroredRangeSource::StartFetch(const RemoteFileInfo& file, const ByteRange
                                      FetchPriority priority, std::shared_ptr<RangeSink> sink) {
   std::shared_ptr<Version> version = VersionOf(file);
   if (!version) return inner().StartFetch(file, range, priority, std::move(sink));
+  const HealthSnapshot health{.now = health_.Now(), .usable_at = health_.UsableTimes()};
   RemoteFileInfo at = file;
   size_t index = 0;
+  std::vector<size_t> to_pin;
   {
     std::lock_guard lock(mu_);
-    index = Choose(version, range.first, at);
+    index = Choose(*version, range.first, health, at, to_pin);
   }
+  PinLater(version, to_pin);
   inner().StartFetch(
       at, range, priority,
       std::make_shared<AddressSink>(*this, std::move(version), index, std::move(sink)));
@@ -351,12 +373,15 @@ void MirroredRangeSource::StartMultiFetch(const RemoteFileInfo& file,
   if (!version || ranges.empty()) {
     return inner().StartMultiFetch(file, ranges, priority, std::move(sinks));
   }
+  const HealthSnapshot health{.now = health_.Now(), .usable_at = health_.UsableTimes()};
   RemoteFileInfo at = file;
   size_t index = 0;
+  std::vector<size_t> to_pin;
   {
     std::lock_guard lock(mu_);
-    index = Choose(version, ranges.front().first, at);
+    index = Choose(*version, ranges.front().first, health, at, to_pin);
   }
+  PinLater(version, to_pin);
   for (std::shared_ptr<RangeSink>& sink : sinks) {
     sink = std::make_shared<AddressSink>(*this, version, index, std::move(sink));
   }
@@ -365,14 +390,16 @@ void MirroredRangeSource::StartMultiFetch(const RemoteFileInfo& file,
 
 std::vector<std::string> MirroredRangeSource::DescribeAddresses(const std::string& url) const {
   std::vector<std::string> lines;
+  const auto now = health_.Now();
+  const std::vector<std::chrono::steady_clock::time_point> usable_at = health_.UsableTimes();
   std::lock_guard lock(mu_);
   const auto it = current_.find(url);
   if (it == current_.end()) return lines;
   for (const Address& address : it->second->addresses) {
-    const char* state = address.dropped                  ? "dropped"
-                        : !address.pinned                ? "unprobed"
-                        : health_.Usable(address.health) ? "up"
-                                                         : "backing off";
+    const char* state = address.dropped                       ? "dropped"
+                        : !address.pinned                     ? "unprobed"
+                        : usable_at.at(address.health) <= now ? "up"
+                                                              : "backing off";
     lines.push_back(RedactUrl(address.url) + " " + state);
   }
   return lines;

@@ -126,7 +126,8 @@ ProxyRoutes::Choice ProxyRoutes::Choose(std::string_view key) const {
       best_score = score;
     }
   }
-  return Choice{.index = best, .proxy = routes_.empty() ? std::string() : routes_[best].proxy};
+  return Choice{
+      .index = best, .proxy = routes_.empty() ? std::string() : routes_[best].proxy, .chosen = now};
 }
 
 std::string ProxyRoutes::Describe(size_t index) const {
@@ -144,8 +145,10 @@ void ProxyRoutes::ReportProxyFailure(size_t index, std::string_view reason) {
                several() ? "; requests go through " + instead + " meanwhile" : std::string());
 }
 
-void ProxyRoutes::ReportSuccess(size_t index) {
-  if (health_.ReportSuccess(index)) spdlog::info("proxy {} works again", Describe(index));
+void ProxyRoutes::ReportSuccess(size_t index, std::chrono::steady_clock::time_point started) {
+  if (health_.ReportSuccess(index, started)) {
+    spdlog::info("proxy {} works again", Describe(index));
+  }
 }
 
 }  // namespace rangefs

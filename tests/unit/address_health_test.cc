@@ -57,11 +57,22 @@ TEST_F(AddressHealthTest, ASuccessClearsTheBackOff) {
   health_.ReportFailure(2);
   now_ += seconds(1);
   health_.ReportFailure(2);
-  EXPECT_TRUE(health_.ReportSuccess(2));
+  EXPECT_TRUE(health_.ReportSuccess(2, now_));
   EXPECT_TRUE(health_.Usable(2));
   EXPECT_EQ(health_.FailuresOf(2), 0u);
-  EXPECT_FALSE(health_.ReportSuccess(2)) << "it was not failing any more";
+  EXPECT_FALSE(health_.ReportSuccess(2, now_)) << "it was not failing any more";
   EXPECT_EQ(health_.ReportFailure(2), seconds(1)) << "the doubling starts over";
+}
+
+TEST_F(AddressHealthTest, ASuccessOfARequestOlderThanTheFailureChangesNothing) {
+  const auto before = now_;
+  now_ += milliseconds(10);
+  EXPECT_EQ(health_.ReportFailure(0), seconds(1));
+  EXPECT_FALSE(health_.ReportSuccess(0, before)) << "started before the failure";
+  EXPECT_FALSE(health_.Usable(0));
+  EXPECT_EQ(health_.FailuresOf(0), 1u);
+  EXPECT_TRUE(health_.ReportSuccess(0, now_)) << "started after it";
+  EXPECT_TRUE(health_.Usable(0));
 }
 
 TEST(AddressHealthLimitsTest, AHugeFailureCountDoesNotOverflow) {

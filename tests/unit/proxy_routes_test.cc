@@ -88,7 +88,7 @@ TEST_F(ProxyRoutesTest, FailsOverInOrderAndComesBackAfterTheBackOff) {
   EXPECT_EQ(routes.Choose("k").proxy, "http://b:2");
   now_ += seconds(2);
   EXPECT_EQ(routes.Choose("k").proxy, "http://a:1");
-  routes.ReportSuccess(0);
+  routes.ReportSuccess(0, now_);
   EXPECT_EQ(routes.Choose("k").proxy, "http://a:1");
 }
 
@@ -155,8 +155,8 @@ TEST_F(ProxyRoutesTest, LogsOnceWhenAProxyStartsBackingOffAndWhenItIsBack) {
   EXPECT_EQ(log_.Count(spdlog::level::trace, "secret") + log_.Count(spdlog::level::warn, "secret") +
                 log_.Count(spdlog::level::info, "secret"),
             0u);
-  routes.ReportSuccess(0);
-  routes.ReportSuccess(0);
+  routes.ReportSuccess(0, now_);
+  routes.ReportSuccess(0, now_);
   EXPECT_EQ(log_.Count(spdlog::level::info, "works again"), 1u);
 }
 
