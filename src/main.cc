@@ -125,6 +125,8 @@ int Run(int argc, char** argv) {
   if (!options.proxy.empty())
     spdlog::info("requests go through the proxy {}", RedactUrl(options.proxy));
   http_options.max_ranges = options.read.max_ranges;
+  const std::unique_ptr<RouteMemory> routes = RouteMemoryIn(options.disk_cache.directory);
+  http_options.route_memory = routes.get();
   const RetryConfig retry{.max_retries = options.retries,
                           .deadline = Milliseconds(options.timeout_seconds)};
   // Per-URL traffic is counted for the URLs the command line names (a URL file's may be

@@ -40,6 +40,8 @@ class AddressHealth {
   size_t IndexOf(std::string_view key);
   // When each address becomes usable, by number: one look at all of them under one lock.
   std::vector<std::chrono::steady_clock::time_point> UsableTimes() const;
+  // Failures in a row of each address, by number (0: healthy), likewise.
+  std::vector<uint32_t> FailureCounts() const;
 
   // Whether address `i` is not backing off now.
   bool Usable(size_t i) const;

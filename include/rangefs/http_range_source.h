@@ -12,6 +12,7 @@
 #include "rangefs/header_file.h"
 #include "rangefs/metrics.h"
 #include "rangefs/range_source.h"
+#include "rangefs/route_memory.h"
 
 namespace rangefs {
 
@@ -58,6 +59,10 @@ struct HttpOptions {
   // Proxy URL (CURLOPT_PROXY); empty: libcurl's environment variables (http_proxy,
   // https_proxy, all_proxy, no_proxy).
   std::string proxy;
+
+  // What earlier processes learned about routes (whether they serve several ranges at once),
+  // and where this one keeps what it learns; null: nothing kept. Must outlive the source.
+  RouteMemory* route_memory = nullptr;
 };
 
 // `metrics` (may be null; must outlive the source) counts every request the source makes.

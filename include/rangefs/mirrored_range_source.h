@@ -69,7 +69,7 @@ class MirroredRangeSource final : public ForwardingRangeSource {
                        std::vector<std::shared_ptr<RangeSink>> sinks) override;
 
   // What each address of `url`'s current version is doing, for xattrs and tests: one line per
-  // address, "URL up|backing off|dropped|unprobed". Empty without mirrors.
+  // address, "URL up|down|dropped|unprobed". Empty without mirrors.
   std::vector<std::string> DescribeAddresses(const std::string& url) const;
 
  private:

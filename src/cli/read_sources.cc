@@ -13,6 +13,11 @@ CurlGlobal::~CurlGlobal() {
   if (ok_) curl_global_cleanup();
 }
 
+std::unique_ptr<RouteMemory> RouteMemoryIn(const std::string& cache_dir) {
+  if (cache_dir.empty()) return nullptr;
+  return std::make_unique<RouteFile>(cache_dir + "/routes");
+}
+
 ReadSources::ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch,
                          Metrics& metrics, MirrorMap mirrors, bool spread)
     : http_(NewHttpRangeSource(http, &metrics)),

@@ -19,6 +19,7 @@
 #include "rangefs/mirrored_range_source.h"
 #include "rangefs/range_source.h"
 #include "rangefs/retrying_range_source.h"
+#include "rangefs/route_memory.h"
 #include "rangefs/scheduler.h"
 #include "rangefs/whole_file_fallback.h"
 
@@ -57,6 +58,10 @@ HttpOptions HttpOptionsFrom(const CommandOptions& options, size_t connections) {
   http.proxy = options.proxy;
   return http;
 }
+
+// What routes were found to do, kept in the disk cache's directory `cache_dir` (DIR/routes)
+// for later mounts and warms; null without one.
+std::unique_ptr<RouteMemory> RouteMemoryIn(const std::string& cache_dir);
 
 class ReadSources {
  public:

@@ -367,6 +367,8 @@ int RunWarm(int argc, char** argv) {
   }
   HttpOptions http = HttpOptionsFrom(options, options.connections);
   http.stop = stopping.get_token();
+  const std::unique_ptr<RouteMemory> routes = RouteMemoryIn(options.cache.directory);
+  http.route_memory = routes.get();
   if (options.insecure) {
     spdlog::warn("--insecure: TLS certificates and host names are not verified");
   }

@@ -77,7 +77,7 @@ class HttpRangeSource final : public RangeSource {
   // Declared before the engine: the engine's transfers return their handles to the pool, so the
   // pool must outlive the engine's shutdown.
   LieLog lies_;
-  MultiRangeRoutes multi_ranges_;
+  MultiRangeRoutes multi_ranges_{options_.route_memory};
   CurlHandlePool pool_;
   http::HttpEngine engine_;
 };

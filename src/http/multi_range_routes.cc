@@ -25,7 +25,12 @@ Route RouteOf(std::string_view origin, std::string_view proxy) {
 }
 
 MultiRangePlan MultiRangeRoutes::Plan(const Route& route) {
+  // What an earlier process learned about a route this one has not used yet, asked with mu_
+  // released (the memory has a lock of its own).
+  std::optional<bool> recalled;
+  if (memory_ && StateOf(route) == State::kUnknown) recalled = memory_->RecallMultiRange(route.key);
   std::lock_guard lock(mu_);
+  if (recalled) states_.try_emplace(route.key, *recalled ? State::kGood : State::kBad);
   const auto found = states_.find(route.key);
   const State state = found == states_.end() ? State::kUnknown : found->second;
   switch (state) {
@@ -43,25 +48,35 @@ MultiRangePlan MultiRangeRoutes::Plan(const Route& route) {
 }
 
 bool MultiRangeRoutes::Report(const Route& route, MultiRangeOutcome outcome, bool trial) {
-  std::lock_guard lock(mu_);
-  const auto found = states_.find(route.key);
-  const State state = found == states_.end() ? State::kUnknown : found->second;
-  switch (outcome) {
-    case MultiRangeOutcome::kSupported:
-      // Bad is final: a route that once refused is not asked again, so a later 206 can only be
-      // one that was in flight meanwhile, and one refusal is reason enough.
-      if (state != State::kBad) states_[route.key] = State::kGood;
-      return false;
-    case MultiRangeOutcome::kUnsupported:
-      states_[route.key] = State::kBad;
-      return state != State::kBad;
-    case MultiRangeOutcome::kInconclusive:
-      // Only the trial's own end frees the route for the next trial; any other request that
-      // learned nothing leaves the route as it is.
-      if (trial && state == State::kTrial) states_.erase(found);
-      return false;
+  bool made_bad = false;
+  std::optional<bool> learned;  // what to keep for later processes
+  {
+    std::lock_guard lock(mu_);
+    const auto found = states_.find(route.key);
+    const State state = found == states_.end() ? State::kUnknown : found->second;
+    switch (outcome) {
+      case MultiRangeOutcome::kSupported:
+        // Bad is final: a route that once refused is not asked again, so a later 206 can only
+        // be one that was in flight meanwhile, and one refusal is reason enough.
+        if (state != State::kBad && state != State::kGood) {
+          states_[route.key] = State::kGood;
+          learned = true;
+        }
+        break;
+      case MultiRangeOutcome::kUnsupported:
+        states_[route.key] = State::kBad;
+        made_bad = state != State::kBad;
+        if (made_bad) learned = false;
+        break;
+      case MultiRangeOutcome::kInconclusive:
+        // Only the trial's own end frees the route for the next trial; any other request that
+        // learned nothing leaves the route as it is.
+        if (trial && state == State::kTrial) states_.erase(found);
+        break;
+    }
   }
-  return false;
+  if (memory_ && learned) memory_->RememberMultiRange(route.key, *learned);
+  return made_bad;
 }
 
 MultiRangeRoutes::State MultiRangeRoutes::StateOf(const Route& route) const {

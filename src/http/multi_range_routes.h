@@ -8,17 +8,22 @@
 // a configured proxy single ranges go out until one multi-range request, the route's trial, has
 // come back as a usable 206. One trial at a time: the requests made meanwhile go out as single
 // ranges. A usable 206 makes the route good, a refusal or an unusable answer makes it bad, for
-// the rest of the process; a trial that learned nothing (a transport error, a busy server) lets
-// the next request try again.
+// the rest of the process, and for later ones where a RouteMemory keeps it (the disk cache's
+// directory); a trial that learned nothing (a transport error, a busy server) lets the next
+// request try again.
 //
 // Thread-safety: thread-safe; one mutex, held for a lookup in the map only.
-// Pure: no I/O, no libcurl (unit-tested in tests/unit/multi_range_routes_test.cc).
+// Pure but for the RouteMemory it is given: no libcurl (unit-tested in
+// tests/unit/multi_range_routes_test.cc).
 #pragma once
 
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "rangefs/route_memory.h"
 
 namespace rangefs::http {
 
@@ -54,6 +59,10 @@ enum class MultiRangeOutcome {
 
 class MultiRangeRoutes {
  public:
+  // `memory` (may be null; must outlive this) holds what earlier processes learned about
+  // routes, and is told what this one learns.
+  explicit MultiRangeRoutes(RouteMemory* memory = nullptr) : memory_(memory) {}
+
   enum class State {
     kUnknown,  // nothing learned yet
     kTrial,    // a trial is in flight (only routes through a configured proxy have trials)
@@ -72,6 +81,7 @@ class MultiRangeRoutes {
   State StateOf(const Route& route) const;
 
  private:
+  RouteMemory* const memory_;
   mutable std::mutex mu_;
   // Absent: kUnknown. A few entries (origins x proxies), never removed but by a trial that
   // learned nothing.

@@ -25,6 +25,14 @@ size_t AddressHealth::IndexOf(std::string_view key) {
   return states_.size() - 1;
 }
 
+std::vector<uint32_t> AddressHealth::FailureCounts() const {
+  std::lock_guard lock(mu_);
+  std::vector<uint32_t> counts;
+  counts.reserve(states_.size());
+  for (const State& state : states_) counts.push_back(state.failures);
+  return counts;
+}
+
 std::vector<std::chrono::steady_clock::time_point> AddressHealth::UsableTimes() const {
   std::lock_guard lock(mu_);
   std::vector<std::chrono::steady_clock::time_point> times;

@@ -390,16 +390,16 @@ void MirroredRangeSource::StartMultiFetch(const RemoteFileInfo& file,
 
 std::vector<std::string> MirroredRangeSource::DescribeAddresses(const std::string& url) const {
   std::vector<std::string> lines;
-  const auto now = health_.Now();
-  const std::vector<std::chrono::steady_clock::time_point> usable_at = health_.UsableTimes();
+  const std::vector<uint32_t> failures = health_.FailureCounts();
   std::lock_guard lock(mu_);
   const auto it = current_.find(url);
   if (it == current_.end()) return lines;
   for (const Address& address : it->second->addresses) {
-    const char* state = address.dropped                       ? "dropped"
-                        : !address.pinned                     ? "unprobed"
-                        : usable_at.at(address.health) <= now ? "up"
-                                                              : "backing off";
+    // Down: it failed and has not served since (it is asked again once its back-off ends).
+    const char* state = address.dropped                   ? "dropped"
+                        : !address.pinned                 ? "unprobed"
+                        : failures.at(address.health) > 0 ? "down"
+                                                          : "up";
     lines.push_back(RedactUrl(address.url) + " " + state);
   }
   return lines;

@@ -213,6 +213,26 @@ class MultiRangeRoutesTest(unittest.TestCase):
             self.assertEqual(sorted(region_log(entries, region).singles), pieces(region))
         self.assert_quiet_refusal(stderr, route)
 
+    def test_a_refusal_is_remembered_in_the_cache_dir_for_the_next_mount(self):
+        server = self.start_server()
+        url, proxy, route = self.proxied(server, multi="refuse")
+        cache = harness.TempDir("rangefs-routes-cache-")
+        self.addCleanup(cache.cleanup)
+        stderrs = []
+        for region in REGIONS[:2]:  # another region each time: the disk cache holds neither
+            mount = self.mount(url, "--proxy", proxy, "--cache-dir", cache.path)
+            self.warm(mount, region)
+            self.read_region(mount, region)
+            stderrs.append(self.finish(mount))
+        entries = server.settled_requests()
+        multi = [e for e in entries if len(harness.parse_ranges(e) or []) > 1]
+        self.assertEqual([e["status"] for e in multi], [416], "the second mount tried again")
+        self.assertEqual(harness.parse_ranges(multi[0]), pieces(REGIONS[0]))
+        self.assertEqual(sorted(region_log(entries, REGIONS[1]).singles), pieces(REGIONS[1]))
+        self.assert_quiet_refusal(stderrs[0], route)
+        with open(os.path.join(cache.path, "routes")) as f:
+            self.assertIn(f"bad\t{route}\n", f.read())
+
     def test_proxy_route_is_tried_one_request_at_a_time(self):
         # The first multi-range request is the trial, trickled; a read meanwhile goes out as
         # single ranges; once the trial's multipart 206 is in, several ranges go at once.

@@ -16,7 +16,7 @@ import harness
 from forwarding_proxy import ForwardingProxy
 from harness import KiB, MiB
 
-FILE_SIZE = 3 * MiB + 123
+FILE_SIZE = 8 * MiB + 123
 SMALL_FILES = 20
 FAIL_BOUND = 20.0  # a mount whose every route is down refuses within this
 
@@ -74,8 +74,10 @@ class ProxyListTest(unittest.TestCase):
 
     def test_a_proxy_that_stops_mid_read_is_left_for_the_next(self):
         first, second = self.proxy(), self.proxy()
+        # A small readahead: what follows the first read is still to fetch when `first` stops.
         mount = self.mount([self.origin.url("big.bin")], "--proxy",
-                           f"{first.url()};{second.url()}", "--block-size", "256K")
+                           f"{first.url()};{second.url()}", "--block-size", "256K",
+                           "--readahead-max", "1M")
         with open(mount.path("big.bin"), "rb") as f:
             head = mount.call(f.read, MiB)
             self.assertEqual(len(head), MiB)

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
 #include <string>
 
 namespace rangefs::http {
@@ -110,6 +112,54 @@ TEST(MultiRangeRoutesTest, RoutesAreKeptApart) {
   EXPECT_EQ(routes.Plan(other_origin), Plan::kTrial) << "the same proxy to another origin";
   EXPECT_EQ(routes.Plan(kDirectRoute), Plan::kMultiRange) << "the origin itself";
   EXPECT_EQ(routes.StateOf(kProxied), State::kBad);
+}
+
+}  // namespace
+}  // namespace rangefs::http
+
+namespace rangefs::http {
+namespace {
+
+// A memory of routes in a map, counting what it is told.
+class MapRouteMemory final : public RouteMemory {
+ public:
+  std::optional<bool> RecallMultiRange(const std::string& key) const override {
+    const auto it = known.find(key);
+    return it == known.end() ? std::nullopt : std::optional(it->second);
+  }
+  void RememberMultiRange(const std::string& key, bool supported) override {
+    known[key] = supported;
+    ++remembered;
+  }
+  std::map<std::string, bool> known;
+  int remembered = 0;
+};
+
+TEST(MultiRangeRoutesMemoryTest, WhatAnEarlierProcessLearnedIsUsedAtOnce) {
+  MapRouteMemory memory;
+  memory.known[kProxied.key] = false;
+  memory.known[kDirectRoute.key] = true;
+  MultiRangeRoutes routes(&memory);
+  EXPECT_EQ(routes.Plan(kProxied), Plan::kSingleRanges) << "no trial: it refused before";
+  EXPECT_EQ(routes.StateOf(kProxied), State::kBad);
+  EXPECT_EQ(routes.Plan(kDirectRoute), Plan::kMultiRange);
+  EXPECT_EQ(routes.StateOf(kDirectRoute), State::kGood);
+  EXPECT_EQ(memory.remembered, 0);
+}
+
+TEST(MultiRangeRoutesMemoryTest, WhatThisProcessLearnsIsKeptOnce) {
+  MapRouteMemory memory;
+  MultiRangeRoutes routes(&memory);
+  ASSERT_EQ(routes.Plan(kProxied), Plan::kTrial);
+  EXPECT_TRUE(routes.Report(kProxied, Outcome::kUnsupported, true));
+  EXPECT_FALSE(routes.Report(kProxied, Outcome::kUnsupported, false));
+  EXPECT_EQ(memory.known.at(kProxied.key), false);
+  ASSERT_EQ(routes.Plan(kDirectRoute), Plan::kMultiRange);
+  routes.Report(kDirectRoute, Outcome::kSupported, false);
+  routes.Report(kDirectRoute, Outcome::kSupported, false);
+  routes.Report(kDirectRoute, Outcome::kInconclusive, false);
+  EXPECT_EQ(memory.known.at(kDirectRoute.key), true);
+  EXPECT_EQ(memory.remembered, 2) << "one line per route learned, not one per answer";
 }
 
 }  // namespace
