@@ -17,8 +17,9 @@ Script use::
 prints the base URL and serves until SIGINT/SIGTERM.
 
 Everything nginx writes (config, pid file, temp dirs, error log, access log) lives in a
-private temporary prefix directory that stop() removes. Only the Python standard library is
-used. nginx writes an access log line when it finalizes a request, which can be a moment
+private temporary prefix directory: stop() (graceful, by PID) keeps it readable, cleanup() and
+leaving the `with` block remove it (port_process.PortProcess's lifecycle). Only the Python
+standard library is used. nginx writes an access log line when it finalizes a request, which can be a moment
 after the client has received the last byte; callers that need every line of a finished
 exchange should call stop() first (a graceful stop flushes everything), or poll with
 wait_for_access_log().
