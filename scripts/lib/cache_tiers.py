@@ -98,7 +98,7 @@ class NginxSliceTier(CacheTier):
     def binary(cls) -> Optional[str]:
         return find_nginx()
 
-    def _prepare(self, port: int) -> tuple[list[str], None]:
+    def _prepare(self, port: int) -> list[str]:
         w = self.workdir
         assert w is not None
         os.makedirs(f"{w}/tmp", exist_ok=True)
@@ -152,7 +152,7 @@ http {{
 }}
 """
         path = self._write("nginx.conf", conf)
-        return [self.binary() or "nginx", "-p", w, "-c", path, "-e", f"{w}/error.log"], None
+        return [self.binary() or "nginx", "-p", w, "-c", path, "-e", f"{w}/error.log"]
 
 
 class VarnishTier(CacheTier):
@@ -167,7 +167,7 @@ class VarnishTier(CacheTier):
     def binary(cls) -> Optional[str]:
         return find_binary("varnishd", "/usr/sbin/varnishd")
 
-    def _prepare(self, port: int) -> tuple[list[str], None]:
+    def _prepare(self, port: int) -> list[str]:
         w = self.workdir
         assert w is not None
         vcl = f"""vcl 4.1;
@@ -197,7 +197,7 @@ sub vcl_deliver {{
         path = self._write("tier.vcl", vcl)
         return [self.binary() or "varnishd", "-F", "-j", "none", "-n", f"{w}/varnish",
                 "-a", f"127.0.0.1:{port}", "-T", "none", "-f", path, "-s", "malloc,1G",
-                "-P", f"{w}/varnishd.pid"], None
+                "-P", f"{w}/varnishd.pid"]
 
 
 class SquidTier(CacheTier):
@@ -213,7 +213,7 @@ class SquidTier(CacheTier):
     def binary(cls) -> Optional[str]:
         return find_binary("squid", "/usr/sbin/squid")
 
-    def _prepare(self, port: int) -> tuple[list[str], None]:
+    def _prepare(self, port: int) -> list[str]:
         w = self.workdir
         assert w is not None
         user_line = ""
@@ -250,7 +250,7 @@ quick_abort_min -1 KB
 refresh_pattern . 1440 100% 1440
 """
         path = self._write("squid.conf", conf)
-        return [self.binary() or "squid", "-N", "-f", path], None
+        return [self.binary() or "squid", "-N", "-f", path]
 
 
 _CLASSES = {cls.kind: cls for cls in (NginxSliceTier, VarnishTier, SquidTier)}

@@ -177,7 +177,7 @@ class LoopbackNginx(PortProcess):
     def _next_port(self) -> int:
         return self._requested_port or free_port()
 
-    def _prepare(self, port: int) -> tuple[list[str], None]:
+    def _prepare(self, port: int) -> list[str]:
         prefix = self.workdir
         assert prefix is not None
         os.makedirs(os.path.join(prefix, "tmp"), exist_ok=True)
@@ -188,7 +188,7 @@ class LoopbackNginx(PortProcess):
         if self.autoindex:
             conf = _with_autoindex(conf, self.autoindex)
         conf_path = self._write("nginx.conf", conf)
-        return [self.nginx, "-p", prefix, "-c", conf_path, "-e", self.error_log_path], None
+        return [self.nginx, "-p", prefix, "-c", conf_path, "-e", self.error_log_path]
 
     def _ready(self, process: subprocess.Popen, port: int) -> bool:
         # The pid file is written only after the listening socket is bound, so it tells

@@ -14,9 +14,9 @@ and it is stopped by PID, its children too. The system services are never touche
     cleanup()  stop() and removes the directory; also what leaving a `with` block does.
 
 Subclasses (web_servers.WebServer, cache_tiers.CacheTier, loopback_nginx.LoopbackNginx) keep
-what differs: the config and argv (_prepare), how they stop (_stop_signal), their logs
-(_log_names, _fresh_files) and, where the listening socket does not tell, when they are
-ready (_ready). Also here: the process helpers they share (free_port, child_pids,
+what differs: the config and argv (_prepare), their environment (_environment), how they
+stop (_stop_signal), their logs (_log_names, _fresh_files) and, where the listening socket
+does not tell, when they are ready (_ready). Also here: the process helpers they share (free_port, child_pids,
 stop_process_tree, owns_listener, find_binary) and their script mode (serve_until_signalled).
 
 Standard library only.
@@ -225,7 +225,9 @@ class PortProcess:
         assert self.workdir is not None
         for name in self._fresh_files:
             open(os.path.join(self.workdir, name), "w").close()
-        argv, env = self._prepare(port)
+        argv = self._prepare(port)
+        extra = self._environment()
+        env = dict(os.environ, **extra) if extra else None
         with open(os.path.join(self.workdir, "stderr.log"), "wb") as stderr_file:
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stderr_file,
                                        stderr=stderr_file, env=env, cwd=self.workdir,
@@ -277,9 +279,13 @@ class PortProcess:
         return path
 
     # ------------------------------------------------------------------ per-program parts
-    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
-        """Writes the config for `port` into workdir; returns (argv, environment or None)."""
+    def _prepare(self, port: int) -> list[str]:
+        """Writes the config for `port` into workdir; returns the argv."""
         raise NotImplementedError
+
+    def _environment(self) -> dict[str, str]:
+        """Variables set for the program, over the caller's environment (after _prepare)."""
+        return {}
 
     def _ready(self, process: subprocess.Popen, port: int) -> bool:
         """Whether the program serves on port: the listening socket is held by the process

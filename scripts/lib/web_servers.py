@@ -160,7 +160,7 @@ class ApacheServer(WebServer):
         out = subprocess.run([binary, "-l"], capture_output=True, text=True, timeout=10).stdout
         return {line.strip()[:-2] for line in out.splitlines() if line.strip().endswith(".c")}
 
-    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
+    def _prepare(self, port: int) -> list[str]:
         assert self.workdir is not None
         binary = self.binary()
         if binary is None:
@@ -204,7 +204,7 @@ class ApacheServer(WebServer):
             "",
         ])
         conf_path = self._write("httpd.conf", conf)
-        return [binary, "-X", "-d", w, "-f", conf_path], None
+        return [binary, "-X", "-d", w, "-f", conf_path]
 
     def _parse_log_line(self, line: str) -> Optional[dict]:
         return _tab_entry(line)
@@ -234,7 +234,7 @@ class LighttpdServer(WebServer):
     def binary(cls) -> Optional[str]:
         return find_binary("lighttpd", "/usr/sbin/lighttpd")
 
-    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
+    def _prepare(self, port: int) -> list[str]:
         assert self.workdir is not None
         binary = self.binary()
         if binary is None:
@@ -259,7 +259,7 @@ class LighttpdServer(WebServer):
             "",
         ])
         conf_path = self._write("lighttpd.conf", conf)
-        return [binary, "-D", "-f", conf_path], None
+        return [binary, "-D", "-f", conf_path]
 
     def _parse_log_line(self, line: str) -> Optional[dict]:
         return _tab_entry(line)
@@ -276,7 +276,7 @@ class CaddyServer(WebServer):
     def binary(cls) -> Optional[str]:
         return find_binary("caddy", "/usr/bin/caddy")
 
-    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
+    def _prepare(self, port: int) -> list[str]:
         assert self.workdir is not None
         binary = self.binary()
         if binary is None:
@@ -305,9 +305,12 @@ class CaddyServer(WebServer):
             "",
         ])
         path = self._write("Caddyfile", caddyfile)
-        env = dict(os.environ, HOME=f"{w}/home", XDG_DATA_HOME=f"{w}/data",
-                   XDG_CONFIG_HOME=f"{w}/config")
-        return [binary, "run", "--config", path, "--adapter", "caddyfile"], env
+        return [binary, "run", "--config", path, "--adapter", "caddyfile"]
+
+    def _environment(self) -> dict[str, str]:
+        w = self.workdir
+        return {"HOME": f"{w}/home", "XDG_DATA_HOME": f"{w}/data",
+                "XDG_CONFIG_HOME": f"{w}/config"}
 
     def _parse_log_line(self, line: str) -> Optional[dict]:
         try:
@@ -331,10 +334,12 @@ class PythonServer(WebServer):
     def binary(cls) -> Optional[str]:
         return sys.executable or find_binary("python3")
 
-    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+    def _prepare(self, port: int) -> list[str]:
         return [self.binary() or "python3", "-u", "-m", "http.server", "--bind", "127.0.0.1",
-                str(port), "--directory", self.docroot], env
+                str(port), "--directory", self.docroot]
+
+    def _environment(self) -> dict[str, str]:
+        return {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
     @property
     def access_log_path(self) -> str:
