@@ -18,7 +18,8 @@ Squid X-Cache). The origin sends no Cache-Control, so each tier keeps what it fe
 (their defaults would expire it within minutes and revalidate at the origin).
 
 stop() ends the process (and its children) by PID and keeps the logs; cleanup() (also leaving
-the `with` block) stops it and removes the temporary directory.
+the `with` block) stops it and removes the temporary directory (port_process.PortProcess's
+lifecycle).
 
 Script use, serving until SIGINT/SIGTERM: `python3 scripts/lib/cache_tiers.py TIER ORIGIN_URL`.
 Standard library only.
@@ -29,12 +30,8 @@ from __future__ import annotations
 import argparse
 import os
 import pwd
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
-import time
 import urllib.parse
 from typing import Optional
 
@@ -42,8 +39,9 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from loopback_nginx import find_nginx, free_port, stop_process_tree  # noqa: E402
-from web_servers import owns_listener  # noqa: E402
+from loopback_nginx import find_nginx  # noqa: E402
+from port_process import (PortProcess, PortProcessError, find_binary,  # noqa: E402
+                          serve_until_signalled)
 
 __all__ = ["TIERS", "CacheTier", "CacheTierError", "NginxSliceTier", "VarnishTier",
            "SquidTier", "start_tier", "tier_available"]
@@ -51,37 +49,25 @@ __all__ = ["TIERS", "CacheTier", "CacheTierError", "NginxSliceTier", "VarnishTie
 MiB = 1024 * 1024
 
 
-class CacheTierError(RuntimeError):
+class CacheTierError(PortProcessError):
     """A tier could not be started (the message carries its logs)."""
 
 
-def _read(path: str) -> str:
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-class CacheTier:
+class CacheTier(PortProcess):
     """A cache tier on 127.0.0.1:<free port> in front of `origin` (http://127.0.0.1:PORT).
-    Context manager. Not thread-safe; one owner starts and stops it."""
+    Context manager. Not thread-safe; one owner starts and stops it. The lifecycle (free
+    ports, start, stop by PID with the children, cleanup) is port_process.PortProcess's."""
 
-    kind = ""
-    _stop_signal = signal.SIGTERM
-    _log_names: tuple[str, ...] = ("error.log",)
+    error = CacheTierError
+    _workdir_prefix = "tier-"
 
     def __init__(self, origin: str, *, start_timeout: float = 30.0, bind_attempts: int = 5):
         parsed = urllib.parse.urlsplit(origin)
         if parsed.scheme != "http" or not parsed.hostname or not parsed.port:
             raise CacheTierError(f"origin must be http://HOST:PORT, not {origin!r}")
+        super().__init__(start_timeout=start_timeout, bind_attempts=bind_attempts)
         self.origin_host = parsed.hostname.lower()
         self.origin_port = parsed.port
-        self.start_timeout = start_timeout
-        self.bind_attempts = bind_attempts
-        self.workdir: Optional[str] = None
-        self.port: Optional[int] = None
-        self.process: Optional[subprocess.Popen] = None
 
     @property
     def canonical_host(self) -> str:
@@ -94,98 +80,9 @@ class CacheTier:
             raise CacheTierError("not started")
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def logs(self) -> str:
-        """Everything the tier wrote about itself (its error log and stderr)."""
-        w = self.workdir or ""
-        return "".join(_read(os.path.join(w, name)) for name in (*self._log_names, "stderr.log"))
-
-    def start(self) -> "CacheTier":
-        if self.process is not None:
-            raise CacheTierError("already started")
-        self.workdir = tempfile.mkdtemp(prefix=f"tier-{self.kind}-")
-        try:
-            last_error = ""
-            for _ in range(self.bind_attempts):
-                port = free_port()
-                ok, last_error = self._try_start(port)
-                if ok:
-                    self.port = port
-                    return self
-            raise CacheTierError(f"{self.kind} did not start after {self.bind_attempts} "
-                                 f"attempt(s):\n{last_error}")
-        except BaseException:
-            self._remove_workdir()
-            raise
-
-    def _try_start(self, port: int) -> tuple[bool, str]:
-        assert self.workdir is not None
-        argv = self._prepare(port)
-        stderr_path = os.path.join(self.workdir, "stderr.log")
-        with open(stderr_path, "wb") as stderr_file:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stderr_file,
-                                       stderr=stderr_file, cwd=self.workdir,
-                                       start_new_session=True)
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                break
-            # The listening socket held by the process or a child of it, not by someone who
-            # took the port first. (A request sent before Varnish's child accepts waits in
-            # the backlog.)
-            if owns_listener(process.pid, port):
-                self.process = process
-                return True, ""
-            time.sleep(0.02)
-        stop_process_tree(process, signal.SIGKILL)
-        return False, (f"port {port}, command {argv}, exit status {process.returncode}:\n"
-                       f"{self.logs()}")
-
-    def stop(self) -> None:
-        """Stops the tier by PID (children too) and waits for it; logs stay until cleanup()."""
-        if self.process is not None:
-            stop_process_tree(self.process, self._stop_signal)
-
-    def cleanup(self) -> None:
-        self.stop()
-        self._remove_workdir()
-
-    def _remove_workdir(self) -> None:
-        if self.workdir and os.path.isdir(self.workdir):
-            shutil.rmtree(self.workdir, ignore_errors=True)
-        self.workdir = None
-
-    def __enter__(self) -> "CacheTier":
-        return self if self.process is not None else self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.cleanup()
-
-    def _prepare(self, port: int) -> list[str]:
-        """Writes the config for `port` into workdir; returns the argv."""
-        raise NotImplementedError
-
     @classmethod
     def binary(cls) -> Optional[str]:
         raise NotImplementedError
-
-    def _write(self, name: str, text: str) -> str:
-        assert self.workdir is not None
-        path = os.path.join(self.workdir, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
-
-def _find(*candidates: str) -> Optional[str]:
-    for candidate in candidates:
-        found = shutil.which(candidate) or candidate
-        if os.path.isabs(found) and os.access(found, os.X_OK):
-            return found
-    return None
 
 
 class NginxSliceTier(CacheTier):
@@ -268,7 +165,7 @@ class VarnishTier(CacheTier):
 
     @classmethod
     def binary(cls) -> Optional[str]:
-        return _find("varnishd", "/usr/sbin/varnishd")
+        return find_binary("varnishd", "/usr/sbin/varnishd")
 
     def _prepare(self, port: int) -> list[str]:
         w = self.workdir
@@ -314,7 +211,7 @@ class SquidTier(CacheTier):
 
     @classmethod
     def binary(cls) -> Optional[str]:
-        return _find("squid", "/usr/sbin/squid")
+        return find_binary("squid", "/usr/sbin/squid")
 
     def _prepare(self, port: int) -> list[str]:
         w = self.workdir
@@ -380,18 +277,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("tier", choices=TIERS)
     parser.add_argument("origin", help="http://127.0.0.1:PORT")
     args = parser.parse_args(argv)
-    stop_requested = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda s, f: stop_requested.append(s))
-    with start_tier(args.tier, args.origin) as tier:
+
+    def announce(tier: CacheTier) -> None:
         print(tier.proxy_url, flush=True)
-        print(f"pid {tier.process.pid}, directory {tier.workdir}", file=sys.stderr, flush=True)
-        while not stop_requested and tier.running:
-            time.sleep(0.2)
-        if not tier.running and not stop_requested:
-            print(f"{tier.kind} exited unexpectedly:\n{tier.logs()}", file=sys.stderr)
-            return 1
-    return 0
+        print(f"pid {tier.pid}, directory {tier.workdir}", file=sys.stderr, flush=True)
+
+    return serve_until_signalled(lambda: start_tier(args.tier, args.origin), announce)
 
 
 if __name__ == "__main__":

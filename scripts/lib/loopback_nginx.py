@@ -17,8 +17,9 @@ Script use::
 prints the base URL and serves until SIGINT/SIGTERM.
 
 Everything nginx writes (config, pid file, temp dirs, error log, access log) lives in a
-private temporary prefix directory that stop() removes. Only the Python standard library is
-used. nginx writes an access log line when it finalizes a request, which can be a moment
+private temporary prefix directory: stop() (graceful, by PID) keeps it readable, cleanup() and
+leaving the `with` block remove it (port_process.PortProcess's lifecycle). Only the Python
+standard library is used. nginx writes an access log line when it finalizes a request, which can be a moment
 after the client has received the last byte; callers that need every line of a finished
 exchange should call stop() first (a graceful stop flushes everything), or poll with
 wait_for_access_log().
@@ -30,15 +31,16 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from typing import Callable, Optional
+
+from port_process import (PortProcess, PortProcessError, child_pids, find_binary, free_port,
+                          read_text, serve_until_signalled)
 
 __all__ = ["LoopbackNginx", "NginxError", "find_nginx", "free_port", "AUTOINDEX_FORMATS"]
 
@@ -107,47 +109,20 @@ http {{
 """
 
 
-class NginxError(RuntimeError):
+class NginxError(PortProcessError):
     """nginx could not be started (the message carries its error log)."""
 
 
 def find_nginx() -> Optional[str]:
     """The nginx binary, looking in PATH and the usual sbin dirs (not always in PATH)."""
-    found = shutil.which("nginx")
-    if found:
-        return found
-    for candidate in ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"):
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read it, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return find_binary("nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx",
+                       "/usr/local/nginx/sbin/nginx")
 
 
 def _port_accepts(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
-    except OSError:
-        return False
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0); treat it as gone.
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
     except OSError:
         return False
 
@@ -164,57 +139,16 @@ def _with_autoindex(conf: str, fmt: str) -> str:
     return conf
 
 
-def child_pids(pid: int) -> list[int]:
-    """Direct children of pid (nginx workers of a master), from /proc."""
-    children = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(entry))
-    return children
+class LoopbackNginx(PortProcess):
+    """A real nginx on 127.0.0.1:<free port> serving `root`. Context manager. The lifecycle
+    (free ports, start, graceful stop by PID, cleanup) is port_process.PortProcess's; its
+    temporary directory is nginx's prefix."""
 
-
-def stop_process_tree(process: subprocess.Popen, sig: int, timeout: float = 10.0) -> None:
-    """Sends sig to a server process (by PID; SIGCONT first, to it and its children, in case a
-    test stopped them), waits for it, SIGKILLs it after timeout, then makes sure the children
-    it had are gone too (by PID, bounded)."""
-    if process.poll() is not None:
-        return
-    children = child_pids(process.pid)
-    try:
-        os.kill(process.pid, signal.SIGCONT)
-        for child in children:
-            os.kill(child, signal.SIGCONT)
-        os.kill(process.pid, sig)
-    except ProcessLookupError:
-        pass
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.kill(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=10)
-    deadline = time.monotonic() + 5
-    for child in children:
-        while _pid_alive(child) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if _pid_alive(child):
-            try:
-                os.kill(child, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-
-class LoopbackNginx:
-    """A real nginx on 127.0.0.1:<free port> serving `root`. Context manager."""
+    kind = "nginx"
+    error = NginxError
+    _workdir_prefix = "loopback-"
+    _stop_signal = signal.SIGQUIT  # graceful: finish requests, flush logs
+    _fresh_files = ("error.log", "access.log")
 
     def __init__(self, root: str, *, port: Optional[int] = None, nginx: Optional[str] = None,
                  start_timeout: float = 10.0, bind_attempts: int = 5,
@@ -231,111 +165,43 @@ class LoopbackNginx:
         if not self.nginx:
             raise NginxError("nginx not found (looked in PATH and /usr/sbin)")
         self._requested_port = port
-        self._start_timeout = start_timeout
-        self._bind_attempts = bind_attempts if port is None else 1
-        self.prefix: Optional[str] = None
-        self.port: Optional[int] = None
-        self.process: Optional[subprocess.Popen] = None
+        super().__init__(start_timeout=start_timeout,
+                         bind_attempts=bind_attempts if port is None else 1)
 
-    # ----------------------------------------------------------------------------- lifecycle
-    def start(self) -> "LoopbackNginx":
-        if self.process is not None:
-            raise NginxError("already started")
-        self.prefix = tempfile.mkdtemp(prefix="loopback-nginx-")
-        try:
-            os.mkdir(os.path.join(self.prefix, "tmp"))
-            last_error = ""
-            for _ in range(self._bind_attempts):
-                port = self._requested_port or free_port()
-                ok, last_error = self._try_start(port)
-                if ok:
-                    self.port = port
-                    return self
-            raise NginxError(f"nginx did not start after {self._bind_attempts} attempt(s):\n"
-                             f"{last_error}")
-        except BaseException:
-            self._remove_prefix()
-            raise
+    @property
+    def prefix(self) -> Optional[str]:
+        """nginx's prefix directory (the temporary directory), None before start() and after
+        cleanup()."""
+        return self.workdir
 
-    def _try_start(self, port: int) -> tuple[bool, str]:
-        assert self.prefix is not None
-        conf_path = os.path.join(self.prefix, "nginx.conf")
-        error_log = os.path.join(self.prefix, "error.log")
+    def _next_port(self) -> int:
+        return self._requested_port or free_port()
+
+    def _prepare(self, port: int) -> list[str]:
+        prefix = self.workdir
+        assert prefix is not None
+        os.makedirs(os.path.join(prefix, "tmp"), exist_ok=True)
         user_line = "user root;" if os.geteuid() == 0 else ""
-        conf = _CONF_TEMPLATE.format(user_line=user_line, prefix=self.prefix, port=port,
+        # Read at each start: the benchmark rewrites the module's template.
+        conf = _CONF_TEMPLATE.format(user_line=user_line, prefix=prefix, port=port,
                                      root=self.root, log_format=_LOG_FORMAT)
         if self.autoindex:
             conf = _with_autoindex(conf, self.autoindex)
-        with open(conf_path, "w") as f:
-            f.write(conf)
-        for name in ("error.log", "access.log"):
-            open(os.path.join(self.prefix, name), "w").close()
-        stderr_path = os.path.join(self.prefix, "stderr.log")
-        with open(stderr_path, "wb") as stderr_file:
-            process = subprocess.Popen(
-                [self.nginx, "-p", self.prefix, "-c", conf_path, "-e", error_log],
-                stdin=subprocess.DEVNULL, stdout=stderr_file, stderr=stderr_file,
-                start_new_session=True)
-        deadline = time.monotonic() + self._start_timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                break
-            # The pid file is written only after the listening socket is bound, so it tells
-            # nginx's own socket apart from someone else's listening on the same port.
-            if self._pid_file_matches(process.pid) and _port_accepts(port):
-                self.process = process
-                return True, ""
-            time.sleep(0.02)
-        # Failed: exited (e.g. address in use) or never accepted.
-        if process.poll() is None:
-            self._kill(process)
-        details = self._read(stderr_path) + self._read(error_log)
-        return False, f"port {port}, exit status {process.returncode}:\n{details}"
+        conf_path = self._write("nginx.conf", conf)
+        return [self.nginx, "-p", prefix, "-c", conf_path, "-e", self.error_log_path]
+
+    def _ready(self, process: subprocess.Popen, port: int) -> bool:
+        # The pid file is written only after the listening socket is bound, so it tells
+        # nginx's own socket apart from someone else's listening on the same port.
+        return self._pid_file_matches(process.pid) and _port_accepts(port)
 
     def _pid_file_matches(self, pid: int) -> bool:
-        assert self.prefix is not None
+        assert self.workdir is not None
         try:
-            with open(os.path.join(self.prefix, "nginx.pid")) as f:
+            with open(os.path.join(self.workdir, "nginx.pid")) as f:
                 return int(f.read().strip() or 0) == pid
         except (OSError, ValueError):
             return False
-
-    @staticmethod
-    def _read(path: str) -> str:
-        try:
-            with open(path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    @staticmethod
-    def _kill(process: subprocess.Popen, graceful_timeout: float = 10.0) -> None:
-        """SIGQUIT (graceful: finish requests, flush logs), then SIGKILL after a bound."""
-        stop_process_tree(process, signal.SIGQUIT, graceful_timeout)
-
-    def stop(self) -> None:
-        """Stop nginx (graceful, bounded) and keep the logs readable until cleanup()."""
-        if self.process is not None and self.process.returncode is None:
-            self._kill(self.process)
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def cleanup(self) -> None:
-        self.stop()
-        self._remove_prefix()
-
-    def _remove_prefix(self) -> None:
-        if self.prefix and os.path.isdir(self.prefix):
-            shutil.rmtree(self.prefix, ignore_errors=True)
-        self.prefix = None
-
-    def __enter__(self) -> "LoopbackNginx":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.cleanup()
 
     # ------------------------------------------------------------------------ test controls
     def pause(self) -> None:
@@ -365,16 +231,16 @@ class LoopbackNginx:
 
     @property
     def access_log_path(self) -> str:
-        assert self.prefix is not None
-        return os.path.join(self.prefix, "access.log")
+        assert self.workdir is not None
+        return os.path.join(self.workdir, "access.log")
 
     @property
     def error_log_path(self) -> str:
-        assert self.prefix is not None
-        return os.path.join(self.prefix, "error.log")
+        assert self.workdir is not None
+        return os.path.join(self.workdir, "error.log")
 
     def error_log(self) -> str:
-        return self._read(self.error_log_path)
+        return read_text(self.error_log_path)
 
     def access_log_entries(self) -> list[dict]:
         """Every complete access-log line, parsed. Integer fields are ints, "range" is "" when
@@ -439,15 +305,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="serve directory listings in this format (default: files only)")
     args = parser.parse_args(argv)
 
-    stop_requested = []
-
-    def on_signal(signum, _frame):
-        stop_requested.append(signum)
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-
-    with LoopbackNginx(args.root, port=args.port, autoindex=args.autoindex) as server:
+    def announce(server: LoopbackNginx) -> None:
         if args.port_file:
             tmp = args.port_file + ".tmp"
             with open(tmp, "w") as f:
@@ -455,19 +313,16 @@ def main(argv: Optional[list[str]] = None) -> int:
             os.replace(tmp, args.port_file)
         print(server.base_url, flush=True)
         print(f"access log: {server.access_log_path}", file=sys.stderr, flush=True)
-        try:
-            while not stop_requested and server.running:
-                time.sleep(0.2)
-        finally:
-            if args.port_file:
-                try:
-                    os.unlink(args.port_file)
-                except OSError:
-                    pass
-        if not server.running and not stop_requested:
-            print("nginx exited unexpectedly:\n" + server.error_log(), file=sys.stderr)
-            return 1
-    return 0
+
+    try:
+        return serve_until_signalled(
+            lambda: LoopbackNginx(args.root, port=args.port, autoindex=args.autoindex), announce)
+    finally:
+        if args.port_file:
+            try:
+                os.unlink(args.port_file)
+            except OSError:
+                pass
 
 
 if __name__ == "__main__":

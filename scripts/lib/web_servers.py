@@ -21,7 +21,8 @@ Servers and listing modes (SERVERS lists them all):
 
 stop() ends the process (by PID, bounded, SIGKILL as a last resort) and keeps the logs
 readable; cleanup() (also what leaving the `with` block does) stops and removes the temporary
-directory. Servers log a request when they finish it, a moment after the client got the last
+directory. The interface is WebServer's (web_server_base.py), the start and stop
+port_process.PortProcess's. Servers log a request when they finish it, a moment after the client got the last
 byte: call quiet_access_log_entries() or stop() before counting.
 
 Script use (serves until SIGINT/SIGTERM):
@@ -34,15 +35,12 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Optional
 
@@ -51,75 +49,15 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 import loopback_nginx  # noqa: E402  (path set up above)
-from loopback_nginx import child_pids, free_port, stop_process_tree  # noqa: E402
+from port_process import find_binary, read_text, serve_until_signalled  # noqa: E402
+from web_server_base import WebServer, WebServerError  # noqa: E402
 
 __all__ = ["SERVERS", "WebServer", "WebServerError", "start_server", "server_available",
            "NginxServer", "ApacheServer", "LighttpdServer", "CaddyServer", "PythonServer"]
 
 
-class WebServerError(RuntimeError):
-    """A server could not be started (the message carries its logs)."""
-
-
-# ------------------------------------------------------------------------- process helpers
-def _listening_inodes(port: int) -> set[int]:
-    """Socket inodes listening on 127.0.0.1:port (or 0.0.0.0:port), from /proc/net/tcp."""
-    inodes = set()
-    try:
-        with open("/proc/net/tcp") as f:
-            next(f)
-            for line in f:
-                fields = line.split()
-                addr, port_hex = fields[1].split(":")
-                if (int(port_hex, 16) == port and fields[3] == "0A"
-                        and addr in ("0100007F", "00000000")):
-                    inodes.add(int(fields[9]))
-    except OSError:
-        pass
-    return inodes
-
-
-def _socket_inodes(pid: int) -> set[int]:
-    inodes = set()
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return inodes
-    for fd in fds:
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(int(target[8:-1]))
-    return inodes
-
-
-def owns_listener(pid: int, port: int) -> bool:
-    """Whether pid (or a child of it) holds the socket listening on port: tells our server's
-    socket apart from someone else's that took the port first."""
-    listening = _listening_inodes(port)
-    if not listening:
-        return False
-    return any(_socket_inodes(p) & listening for p in [pid, *child_pids(pid)])
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def _stop_process(process: subprocess.Popen, sig: int, timeout: float = 10.0) -> None:
-    stop_process_tree(process, sig, timeout)
-
-
 # ---------------------------------------------------------------------------- access logs
-# Each server's access-log line is parsed into {"method", "uri", "status": int, "range"}.
-# "uri" is the request target as sent (percent-encoded, with the query), "range" the Range
-# header or "".
+# The line formats of the servers' access logs (see WebServer.access_log_entries).
 _REQUEST_LINE_RE = re.compile(r"^(\S+) (\S+)(?: HTTP/[0-9.]+)?$")
 
 
@@ -141,183 +79,6 @@ _PYTHON_LINE_RE = re.compile(r'\] "(\S+) (\S+) HTTP/[0-9.]+" (\d{3}) ')
 
 
 # ------------------------------------------------------------------------------ the servers
-class WebServer:
-    """A real server on 127.0.0.1:<free port> serving `docroot` with directory listings.
-    Context manager. Not thread-safe; one owner starts and stops it."""
-
-    kind = ""
-    modes: tuple[str, ...] = ()
-
-    def __init__(self, docroot: str, mode: Optional[str] = None, *, start_timeout: float = 15.0,
-                 bind_attempts: int = 5):
-        self.docroot = os.path.abspath(docroot)
-        if not os.path.isdir(self.docroot):
-            raise WebServerError(f"document root {self.docroot} is not a directory")
-        self.mode = mode or self.modes[0]
-        if self.mode not in self.modes:
-            raise WebServerError(f"{self.kind}: mode must be one of {self.modes}, "
-                                 f"not {self.mode!r}")
-        self.start_timeout = start_timeout
-        self.bind_attempts = bind_attempts
-        self.workdir: Optional[str] = None
-        self.port: Optional[int] = None
-        self.process: Optional[subprocess.Popen] = None
-
-    # ------------------------------------------------------------------------- interface
-    @property
-    def url(self) -> str:
-        """The root directory's URL, with its trailing slash: http://127.0.0.1:PORT/"""
-        if self.port is None:
-            raise WebServerError("not started")
-        return f"http://127.0.0.1:{self.port}/"
-
-    @property
-    def pid(self) -> int:
-        if self.process is None:
-            raise WebServerError("not started")
-        return self.process.pid
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    @property
-    def access_log_path(self) -> str:
-        assert self.workdir is not None
-        return os.path.join(self.workdir, "access.log")
-
-    @property
-    def error_log_path(self) -> str:
-        assert self.workdir is not None
-        return os.path.join(self.workdir, "error.log")
-
-    def access_log_entries(self) -> list[dict]:
-        """Every complete access-log line, parsed: method, uri, status (int), range."""
-        try:
-            with open(self.access_log_path, "rb") as f:
-                data = f.read()
-        except OSError:
-            return []
-        entries = []
-        for raw in data.split(b"\n")[:-1]:  # the last one may be half written
-            entry = self._parse_log_line(raw.decode("utf-8", errors="replace"))
-            if entry is not None:
-                entries.append(entry)
-        return entries
-
-    def quiet_access_log_entries(self, quiet: float = 0.3, bound: float = 10.0) -> list[dict]:
-        """The access log once it has not grown for `quiet` seconds (at most `bound`),
-        flushing the server's log buffer (flush_access_log) before each look."""
-        deadline = time.monotonic() + bound
-        self.flush_access_log()
-        entries = self.access_log_entries()
-        while time.monotonic() < deadline:
-            time.sleep(quiet)
-            self.flush_access_log()
-            now = self.access_log_entries()
-            if len(now) == len(entries):
-                break
-            entries = now
-        return entries
-
-    def flush_access_log(self) -> None:
-        """Makes the lines of finished requests reach the file (a no-op where the server
-        writes each line as the request ends)."""
-
-    def request_counts(self, entries: Optional[list[dict]] = None) -> collections.Counter:
-        """Requests per method (GET, HEAD, ...) in the access log (or in `entries`)."""
-        if entries is None:
-            entries = self.access_log_entries()
-        return collections.Counter(e["method"] for e in entries)
-
-    def clear_access_log(self) -> None:
-        """Truncates the access log; the servers append, so later lines start at 0."""
-        with open(self.access_log_path, "r+b") as f:
-            f.truncate(0)
-
-    def error_log(self) -> str:
-        return _read(self.error_log_path) + _read(os.path.join(self.workdir or "", "stderr.log"))
-
-    # ------------------------------------------------------------------------- lifecycle
-    def start(self) -> "WebServer":
-        if self.process is not None:
-            raise WebServerError("already started")
-        self.workdir = tempfile.mkdtemp(prefix=f"web-{self.kind}-")
-        try:
-            last_error = ""
-            for _ in range(self.bind_attempts):
-                port = free_port()
-                ok, last_error = self._try_start(port)
-                if ok:
-                    self.port = port
-                    return self
-            raise WebServerError(f"{self.kind} ({self.mode}) did not start after "
-                                 f"{self.bind_attempts} attempt(s):\n{last_error}")
-        except BaseException:
-            self._remove_workdir()
-            raise
-
-    def _try_start(self, port: int) -> tuple[bool, str]:
-        assert self.workdir is not None
-        for name in ("access.log", "error.log"):
-            open(os.path.join(self.workdir, name), "w").close()
-        argv, env = self._prepare(port)
-        stderr_path = os.path.join(self.workdir, "stderr.log")
-        with open(stderr_path, "wb") as stderr_file:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stderr_file,
-                                       stderr=stderr_file, env=env, cwd=self.workdir,
-                                       start_new_session=True)
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                break
-            if owns_listener(process.pid, port):
-                self.process = process
-                return True, ""
-            time.sleep(0.02)
-        _stop_process(process, signal.SIGKILL)
-        return False, (f"port {port}, command {argv}, exit status {process.returncode}:\n"
-                       f"{self.error_log()}")
-
-    def stop(self) -> None:
-        """Stops the server by PID and waits for it to exit; the logs stay until cleanup()."""
-        if self.process is not None:
-            _stop_process(self.process, self._stop_signal)
-
-    def cleanup(self) -> None:
-        self.stop()
-        self._remove_workdir()
-
-    def _remove_workdir(self) -> None:
-        if self.workdir and os.path.isdir(self.workdir):
-            shutil.rmtree(self.workdir, ignore_errors=True)
-        self.workdir = None
-
-    def __enter__(self) -> "WebServer":
-        # start_server() returns a started server, and `with start_server(...)` must work.
-        return self if self.process is not None else self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.cleanup()
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.kind}/{self.mode} {self.url if self.port else ''}>"
-
-    # ----------------------------------------------------------------- per-server parts
-    _stop_signal = signal.SIGTERM
-
-    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
-        """Writes the config for `port` into workdir; returns (argv, environment or None)."""
-        raise NotImplementedError
-
-    def _parse_log_line(self, line: str) -> Optional[dict]:
-        raise NotImplementedError
-
-    @classmethod
-    def binary(cls) -> Optional[str]:
-        raise NotImplementedError
-
-
 class NginxServer(WebServer):
     """nginx autoindex in autoindex_format html, json or xml: loopback_nginx.LoopbackNginx
     (which has its own start, port retry and graceful stop) behind this interface."""
@@ -387,14 +148,10 @@ class ApacheServer(WebServer):
 
     kind = "apache"
     modes = ("plain", "fancy", "htmltable")
-    _stop_signal = signal.SIGTERM
 
     @classmethod
     def binary(cls) -> Optional[str]:
-        for candidate in (shutil.which("apache2"), "/usr/sbin/apache2", shutil.which("httpd")):
-            if candidate and os.access(candidate, os.X_OK):
-                return candidate
-        return None
+        return find_binary("apache2", "/usr/sbin/apache2", "httpd")
 
     @staticmethod
     def _built_in_modules(binary: str) -> set[str]:
@@ -403,7 +160,7 @@ class ApacheServer(WebServer):
         out = subprocess.run([binary, "-l"], capture_output=True, text=True, timeout=10).stdout
         return {line.strip()[:-2] for line in out.splitlines() if line.strip().endswith(".c")}
 
-    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
+    def _prepare(self, port: int) -> list[str]:
         assert self.workdir is not None
         binary = self.binary()
         if binary is None:
@@ -446,10 +203,8 @@ class ApacheServer(WebServer):
             "</Directory>",
             "",
         ])
-        conf_path = os.path.join(w, "httpd.conf")
-        with open(conf_path, "w") as f:
-            f.write(conf)
-        return [binary, "-X", "-d", w, "-f", conf_path], None
+        conf_path = self._write("httpd.conf", conf)
+        return [binary, "-X", "-d", w, "-f", conf_path]
 
     def _parse_log_line(self, line: str) -> Optional[dict]:
         return _tab_entry(line)
@@ -462,28 +217,24 @@ class LighttpdServer(WebServer):
 
     kind = "lighttpd"
     modes = ("html",)
-    _stop_signal = signal.SIGTERM
 
     def flush_access_log(self) -> None:
         """SIGHUP: lighttpd flushes and reopens its logs on the next turn of its event loop
         (up to a second when idle) and says so in the error log; waits for that line."""
         if not self.running:
             return
-        before = _read(self.error_log_path).count("logfiles cycled")
+        before = read_text(self.error_log_path).count("logfiles cycled")
         os.kill(self.pid, signal.SIGHUP)
         deadline = time.monotonic() + 5
         while (time.monotonic() < deadline and self.running
-               and _read(self.error_log_path).count("logfiles cycled") <= before):
+               and read_text(self.error_log_path).count("logfiles cycled") <= before):
             time.sleep(0.01)
 
     @classmethod
     def binary(cls) -> Optional[str]:
-        for candidate in (shutil.which("lighttpd"), "/usr/sbin/lighttpd"):
-            if candidate and os.access(candidate, os.X_OK):
-                return candidate
-        return None
+        return find_binary("lighttpd", "/usr/sbin/lighttpd")
 
-    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
+    def _prepare(self, port: int) -> list[str]:
         assert self.workdir is not None
         binary = self.binary()
         if binary is None:
@@ -507,10 +258,8 @@ class LighttpdServer(WebServer):
             '"" => "application/octet-stream" )',
             "",
         ])
-        conf_path = os.path.join(w, "lighttpd.conf")
-        with open(conf_path, "w") as f:
-            f.write(conf)
-        return [binary, "-D", "-f", conf_path], None
+        conf_path = self._write("lighttpd.conf", conf)
+        return [binary, "-D", "-f", conf_path]
 
     def _parse_log_line(self, line: str) -> Optional[dict]:
         return _tab_entry(line)
@@ -522,14 +271,12 @@ class CaddyServer(WebServer):
 
     kind = "caddy"
     modes = ("browse",)
-    _stop_signal = signal.SIGTERM
 
     @classmethod
     def binary(cls) -> Optional[str]:
-        return shutil.which("caddy") or (
-            "/usr/bin/caddy" if os.access("/usr/bin/caddy", os.X_OK) else None)
+        return find_binary("caddy", "/usr/bin/caddy")
 
-    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
+    def _prepare(self, port: int) -> list[str]:
         assert self.workdir is not None
         binary = self.binary()
         if binary is None:
@@ -557,12 +304,13 @@ class CaddyServer(WebServer):
             "}",
             "",
         ])
-        path = os.path.join(w, "Caddyfile")
-        with open(path, "w") as f:
-            f.write(caddyfile)
-        env = dict(os.environ, HOME=f"{w}/home", XDG_DATA_HOME=f"{w}/data",
-                   XDG_CONFIG_HOME=f"{w}/config")
-        return [binary, "run", "--config", path, "--adapter", "caddyfile"], env
+        path = self._write("Caddyfile", caddyfile)
+        return [binary, "run", "--config", path, "--adapter", "caddyfile"]
+
+    def _environment(self) -> dict[str, str]:
+        w = self.workdir
+        return {"HOME": f"{w}/home", "XDG_DATA_HOME": f"{w}/data",
+                "XDG_CONFIG_HOME": f"{w}/config"}
 
     def _parse_log_line(self, line: str) -> Optional[dict]:
         try:
@@ -581,16 +329,17 @@ class PythonServer(WebServer):
 
     kind = "python"
     modes = ("html",)
-    _stop_signal = signal.SIGTERM
 
     @classmethod
     def binary(cls) -> Optional[str]:
-        return sys.executable or shutil.which("python3")
+        return sys.executable or find_binary("python3")
 
-    def _prepare(self, port: int) -> tuple[list[str], Optional[dict]]:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+    def _prepare(self, port: int) -> list[str]:
         return [self.binary() or "python3", "-u", "-m", "http.server", "--bind", "127.0.0.1",
-                str(port), "--directory", self.docroot], env
+                str(port), "--directory", self.docroot]
+
+    def _environment(self) -> dict[str, str]:
+        return {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
     @property
     def access_log_path(self) -> str:
@@ -634,19 +383,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("mode", nargs="?", default=None)
     parser.add_argument("docroot")
     args = parser.parse_args(argv)
-    stop_requested = []
-    signal.signal(signal.SIGINT, lambda s, f: stop_requested.append(s))
-    signal.signal(signal.SIGTERM, lambda s, f: stop_requested.append(s))
-    with start_server(args.server, args.mode, args.docroot) as server:
+
+    def announce(server: WebServer) -> None:
         print(server.url, flush=True)
         print(f"pid {server.pid}, access log {server.access_log_path}", file=sys.stderr,
               flush=True)
-        while not stop_requested and server.running:
-            time.sleep(0.2)
-        if not server.running and not stop_requested:
-            print(f"{server.kind} exited unexpectedly:\n{server.error_log()}", file=sys.stderr)
-            return 1
-    return 0
+
+    return serve_until_signalled(lambda: start_server(args.server, args.mode, args.docroot),
+                                 announce)
 
 
 if __name__ == "__main__":

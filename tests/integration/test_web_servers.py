@@ -22,6 +22,7 @@ if _SCRIPTS_LIB not in sys.path:
     sys.path.insert(0, _SCRIPTS_LIB)
 
 import web_servers  # noqa: E402  (path set up above)
+from port_process import listening_inodes  # noqa: E402
 from procfs import pid_alive  # noqa: E402
 
 TIMEOUT = 10.0
@@ -109,7 +110,7 @@ class WebServersTest(unittest.TestCase):
             pid, port = server.pid, server.port
             server.stop()
             self.assertFalse(pid_alive(pid), f"{kind} pid {pid} still running after stop()")
-            self.assertEqual(web_servers._listening_inodes(port), set())
+            self.assertEqual(listening_inodes(port), set())
             # The logs outlive stop() (until cleanup()).
             self.assertEqual(len(server.access_log_entries()), 4)
         finally:
