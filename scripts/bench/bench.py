@@ -205,6 +205,8 @@ class Bench:
         self.profile_info: dict[str, dict[str, Any]] = {}
         self.environment: dict[str, Any] = {}
         self.mount_count = 0
+        # The link emulator of each link started (by label), for its PID.
+        self.link_daemons: dict[str, Daemon] = {}
 
     def _remove_tmp(self) -> None:
         busy = [p for p in mounted_points() if p.startswith(self.tmp + os.sep)]
@@ -285,19 +287,23 @@ class Bench:
         return result
 
     # ---------------------------------------------------------------------- link profiles
-    def start_link(self, profile: str) -> tuple[str, Callable[[], None]]:
+    def start_link(self, profile: str, target_port: Optional[int] = None,
+                   label: Optional[str] = None) -> tuple[str, Callable[[], None]]:
         """Base URL for a profile (nginx itself, or rangefs_linkem in front of it) and the
-        function that stops the link."""
+        function that stops the link. target_port: another server on 127.0.0.1 than this
+        benchmark's nginx; label: names the link's files when a profile has several links."""
         assert self.server is not None
+        port = target_port or self.server.port
         spec = PROFILES[profile]
         if not spec["delay_ms"] and not spec["conn_rate"] and not spec["total_rate"]:
-            return self.server.base_url, lambda: None
+            return f"http://127.0.0.1:{port}", lambda: None
         window = self.link_window(profile)
         linkem = self.args.linkem
         if not (linkem and os.access(linkem, os.X_OK)):
             raise BenchError(f"link emulator not found ({linkem}); build scripts/bench/linkem")
-        port_file = os.path.join(self.tmp, f"linkem-{profile}.port")
-        argv = [linkem, "--listen", "127.0.0.1:0", "--target", f"127.0.0.1:{self.server.port}",
+        label = label or profile
+        port_file = os.path.join(self.tmp, f"linkem-{label}.port")
+        argv = [linkem, "--listen", "127.0.0.1:0", "--target", f"127.0.0.1:{port}",
                 "--delay-ms", str(spec["delay_ms"]), "--port-file", port_file]
         if spec["conn_rate"]:
             argv += ["--conn-rate", spec["conn_rate"]]
@@ -305,8 +311,9 @@ class Bench:
             argv += ["--total-rate", spec["total_rate"]]
         if window:
             argv += ["--window", str(window)]
-        daemon = Daemon("linkem", argv, os.path.join(self.logs, f"linkem-{profile}.log"))
-        stop = self.cleanups.push(f"linkem {profile}", daemon.stop)
+        daemon = Daemon("linkem", argv, os.path.join(self.logs, f"linkem-{label}.log"))
+        stop = self.cleanups.push(f"linkem {label}", daemon.stop)
+        self.link_daemons[label] = daemon
         try:
             if not wait_until(lambda: os.path.exists(port_file) or not daemon.running(), 15):
                 raise BenchError("rangefs_linkem did not write its port file within 15 s")

@@ -42,7 +42,12 @@ def _open(p: dict, direct: bool = False) -> int:
 def _worker_seq(p: dict) -> dict:
     """Reads the file front to back in 1 MiB reads until EOF or the time budget. With
     "direct", through O_DIRECT into a page-aligned buffer (mmap): each read reaches the
-    filesystem as one request instead of the kernel's page-cache readahead."""
+    filesystem as one request instead of the kernel's page-cache readahead. With "start_at"
+    (a time.monotonic() value: CLOCK_MONOTONIC, the same in every process), it waits until
+    then before the open, so that several workers start reading together; "started" and
+    "ended" (the same clock) bound the read."""
+    if p.get("start_at") is not None:
+        time.sleep(max(0.0, p["start_at"] - time.monotonic()))
     chunk = p.get("chunk", MiB)
     direct = bool(p.get("direct"))
     buf = mmap.mmap(-1, chunk) if direct else bytearray(chunk)
@@ -71,14 +76,16 @@ def _worker_seq(p: dict) -> dict:
             index += 1
             if time.monotonic() >= deadline:
                 break
-        elapsed = time.monotonic() - start
+        ended = time.monotonic()
+        elapsed = ended - start
     finally:
         os.close(fd)
         view.release()
         if ref is not None:
             ref.close()
     return {"bytes": total, "seconds": elapsed, "complete": complete, "mismatches": mismatches,
-            "mbps": total / elapsed / MB if elapsed > 0 else None}
+            "mbps": total / elapsed / MB if elapsed > 0 else None, "started": start,
+            "ended": ended}
 
 
 def random_offsets(size: int, count: int, seed: int) -> list[int]:

@@ -9,6 +9,7 @@
 #   scripts/bench/run.sh --suite multirange --quick           # a few minutes
 #   scripts/bench/run.sh --suite tree --quick                 # directory trees, a few minutes
 #   scripts/bench/run.sh --suite disk-cache --quick           # the disk cache, a few minutes
+#   scripts/bench/run.sh --suite tiers --quick                # cache tier and mirrors, minutes
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -17,7 +18,7 @@ suite=main
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --suite) suite=${2:?--suite needs a name: main, multirange, tree or disk-cache}; shift 2 ;;
+    --suite) suite=${2:?--suite needs a name: main, multirange, tree, disk-cache or tiers}; shift 2 ;;
     --suite=*) suite=${1#--suite=}; shift ;;
     *) args+=("$1"); shift ;;
   esac
@@ -27,7 +28,8 @@ case "$suite" in
   multirange) driver=bench_multirange.py ;;
   tree) driver=bench_tree.py ;;
   disk-cache) driver=bench_disk_cache.py ;;
-  *) echo "run.sh: unknown suite $suite (main, multirange, tree, disk-cache)" >&2; exit 2 ;;
+  tiers) driver=bench_tiers.py ;;
+  *) echo "run.sh: unknown suite $suite (main, multirange, tree, disk-cache, tiers)" >&2; exit 2 ;;
 esac
 
 # The project's own dependencies (compiler, libfuse, nginx, unzip, ...).
