@@ -125,7 +125,22 @@ int Run(int argc, char** argv) {
   if (!options.proxy.empty())
     spdlog::info("requests go through the proxy {}", RedactUrl(options.proxy));
   http_options.max_ranges = options.read.max_ranges;
-  const std::unique_ptr<RouteMemory> routes = RouteMemoryIn(options.disk_cache.directory);
+  // Checked before mounting, so that a cache directory that cannot be used says so where the
+  // user looks; opened again in the daemon, since the cache's writer thread and SQLite
+  // connection must not cross the fork.
+  std::string disk_cache_refusal;
+  if (!options.disk_cache.directory.empty()) {
+    if (Result<std::unique_ptr<DiskCache>> checked = DiskCache::Open(options.disk_cache);
+        !checked.ok()) {
+      disk_cache_refusal = fmt::format("--cache-dir {}: {}; mounting without a disk cache",
+                                       options.disk_cache.directory, checked.status().message());
+      spdlog::warn("{}", disk_cache_refusal);
+    }
+  }
+  // What routes were found to do is kept beside a disk cache that can be used, never in a
+  // directory rangefs must leave alone (another format, read-only).
+  const std::unique_ptr<RouteMemory> routes =
+      disk_cache_refusal.empty() ? RouteMemoryIn(options.disk_cache.directory) : nullptr;
   http_options.route_memory = routes.get();
   const RetryConfig retry{.max_retries = options.retries,
                           .deadline = Milliseconds(options.timeout_seconds)};
@@ -173,18 +188,6 @@ int Run(int argc, char** argv) {
       .retry_failed_after = std::min(dir_ttl, kRetryFailedListingAfter),
       .ahead_workers =
           std::min(kAheadWorkersPerConnection * options.read.connections, kMostAheadWorkers)};
-  // Checked before mounting, so that a cache directory that cannot be used says so where the
-  // user looks; opened again in the daemon, since the cache's writer thread and SQLite
-  // connection must not cross the fork.
-  std::string disk_cache_refusal;
-  if (!options.disk_cache.directory.empty()) {
-    if (Result<std::unique_ptr<DiskCache>> checked = DiskCache::Open(options.disk_cache);
-        !checked.ok()) {
-      disk_cache_refusal = fmt::format("--cache-dir {}: {}; mounting without a disk cache",
-                                       options.disk_cache.directory, checked.status().message());
-      spdlog::warn("{}", disk_cache_refusal);
-    }
-  }
   ReadOptions read_options = options.read;
   // Fetches end by --timeout on their own; the read's own bound is a backstop just after it.
   read_options.wait.timeout = Milliseconds(options.timeout_seconds) + kReadWaitSlack;
