@@ -137,11 +137,7 @@ int Run(int argc, char** argv) {
       spdlog::warn("{}", disk_cache_refusal);
     }
   }
-  // What routes were found to do is kept beside a disk cache that can be used, never in a
-  // directory rangefs must leave alone (another format, read-only).
-  const std::unique_ptr<RouteMemory> routes =
-      disk_cache_refusal.empty() ? RouteMemoryIn(options.disk_cache.directory) : nullptr;
-  http_options.route_memory = routes.get();
+
   const RetryConfig retry{.max_retries = options.retries,
                           .deadline = Milliseconds(options.timeout_seconds)};
   // Per-URL traffic is counted for the URLs the command line names (a URL file's may be
@@ -155,8 +151,13 @@ int Run(int argc, char** argv) {
   // Opened in the daemon (on_mounted below); declared before the sources, so that it outlives
   // every transfer that offers it a block.
   std::unique_ptr<DiskCache> disk_cache;
-  ReadSources sources(http_options, retry, options.max_full_fetch, metrics, options.mirrors,
-                      options.spread);
+  // What routes were found to do is kept beside a disk cache that can be used, never in a
+  // directory rangefs must leave alone (another format, read-only).
+  ReadSources sources(
+      http_options, retry, options.max_full_fetch, metrics,
+      {.mirrors = options.mirrors,
+       .spread = options.spread,
+       .route_directory = disk_cache_refusal.empty() ? options.disk_cache.directory : ""});
 
   // Bound before anything else may fail, so that a taken port fails the mount at once; served
   // only once the daemon runs (threads do not survive its fork).

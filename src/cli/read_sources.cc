@@ -13,15 +13,22 @@ CurlGlobal::~CurlGlobal() {
   if (ok_) curl_global_cleanup();
 }
 
-std::unique_ptr<RouteMemory> RouteMemoryIn(const std::string& cache_dir) {
-  if (cache_dir.empty()) return nullptr;
-  return std::make_unique<RouteFile>(cache_dir + "/routes");
+namespace {
+
+HttpOptions WithRouteMemory(HttpOptions options, RouteMemory* memory) {
+  options.route_memory = memory;
+  return options;
 }
 
+}  // namespace
+
 ReadSources::ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch,
-                         Metrics& metrics, MirrorMap mirrors, bool spread)
-    : http_(NewHttpRangeSource(http, &metrics)),
-      mirrored_(*http_, std::move(mirrors), spread, &metrics),
+                         Metrics& metrics, SourceRouting routing)
+    : routes_(routing.route_directory.empty()
+                  ? nullptr
+                  : std::make_unique<RouteFile>(routing.route_directory + "/routes")),
+      http_(NewHttpRangeSource(WithRouteMemory(http, routes_.get()), &metrics)),
+      mirrored_(*http_, std::move(routing.mirrors), routing.spread, &metrics),
       retrying_(mirrored_, timer_, retry, &metrics, http.stop),
       fallback_(retrying_, max_full_fetch, TempDirectory()) {}
 

@@ -59,17 +59,20 @@ HttpOptions HttpOptionsFrom(const CommandOptions& options, size_t connections) {
   return http;
 }
 
-// What routes were found to do, kept in the disk cache's directory `cache_dir` (DIR/routes)
-// for later mounts and warms; null without one.
-std::unique_ptr<RouteMemory> RouteMemoryIn(const std::string& cache_dir);
+// Which addresses a file's requests may take, beyond its URL and the HTTP options.
+struct SourceRouting {
+  MirrorMap mirrors;    // the other addresses of files (--mirror, URL1|URL2)
+  bool spread = false;  // spread a file's requests over its addresses (--spread)
+  // A usable disk cache's directory, where what routes were found to do is kept (DIR/routes)
+  // for later mounts and warms; empty: nothing kept.
+  std::string route_directory;
+};
 
 class ReadSources {
  public:
   // `metrics` must outlive this.
-  // `mirrors`: the other addresses of files (--mirror, URL1|URL2); `spread`: spread a file's
-  // requests over its addresses (--spread) rather than prefer the first that works.
   ReadSources(const HttpOptions& http, const RetryConfig& retry, uint64_t max_full_fetch,
-              Metrics& metrics, MirrorMap mirrors = {}, bool spread = false);
+              Metrics& metrics, SourceRouting routing = {});
   ~ReadSources();
   ReadSources(const ReadSources&) = delete;
   ReadSources& operator=(const ReadSources&) = delete;
@@ -87,6 +90,7 @@ class ReadSources {
  private:
   static std::string TempDirectory();
 
+  const std::unique_ptr<RouteMemory> routes_;  // before the HTTP source, which uses it
   std::unique_ptr<RangeSource> http_;
   TimerThread timer_;
   MirroredRangeSource mirrored_;

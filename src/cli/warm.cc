@@ -1,8 +1,6 @@
 #include "cli/warm.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,6 +23,7 @@
 
 #include "cli/logging.h"
 #include "cli/option_values.h"
+#include "cli/progress_output.h"
 #include "cli/progress_text.h"
 #include "cli/read_sources.h"
 #include "cli/signal_watch.h"
@@ -43,9 +42,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kFailureExitCode = 1;
-// How often the line on a terminal is redrawn: often enough to look live, seldom enough to
-// cost nothing.
-constexpr std::chrono::milliseconds kRedrawInterval{250};
 
 // One file being warmed: its requests, taken in order by the workers, and how far they got.
 class FileWarm {
@@ -150,54 +146,6 @@ class FileWarm {
   std::condition_variable finished_;
   size_t running_ = 0;  // Guarded by mu_: workers not yet returned
   Status failure_;      // Guarded by mu_
-};
-
-// Where progress goes: stderr, redrawn in place on a terminal, plain lines elsewhere.
-class ProgressOutput {
- public:
-  // `plain_interval`: between plain lines (--progress-interval).
-  explicit ProgressOutput(std::chrono::milliseconds plain_interval)
-      : terminal_(isatty(STDERR_FILENO) == 1),
-        plain_interval_(std::max(plain_interval, std::chrono::milliseconds(10))) {}
-
-  bool terminal() const { return terminal_; }
-  std::chrono::milliseconds interval() const {
-    return terminal_ ? kRedrawInterval : plain_interval_;
-  }
-
-  // While a file is warmed, every interval().
-  void Update(const WarmProgress& progress) {
-    if (terminal_) {
-      Write("\r" + TerminalProgressLine(progress, Columns()) + "\x1b[K");
-      drawn_ = true;
-    } else {
-      Line(PlainProgressLine(progress));
-    }
-  }
-
-  // A line of its own (a file done, a failure, the summary): on a terminal, over the bar.
-  void Line(const std::string& line) {
-    if (drawn_) {
-      Write("\r\x1b[K");
-      drawn_ = false;
-    }
-    Write(line + "\n");
-  }
-
- private:
-  static size_t Columns() {
-    winsize size{};
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
-    return 80;
-  }
-  static void Write(const std::string& text) {
-    std::fwrite(text.data(), 1, text.size(), stderr);
-    std::fflush(stderr);
-  }
-
-  const bool terminal_;
-  const std::chrono::milliseconds plain_interval_;
-  bool drawn_ = false;
 };
 
 // The name progress lines show: the entry's name (its last URL segment, or NAME=).
@@ -367,16 +315,16 @@ int RunWarm(int argc, char** argv) {
   }
   HttpOptions http = HttpOptionsFrom(options, options.connections);
   http.stop = stopping.get_token();
-  const std::unique_ptr<RouteMemory> routes = RouteMemoryIn(options.cache.directory);
-  http.route_memory = routes.get();
   if (options.insecure) {
     spdlog::warn("--insecure: TLS certificates and host names are not verified");
   }
   const RetryConfig retry{.max_retries = options.retries,
                           .deadline = Milliseconds(options.timeout_seconds)};
   Metrics metrics;
-  ReadSources sources(http, retry, options.max_full_fetch, metrics, options.mirrors,
-                      options.spread);
+  ReadSources sources(http, retry, options.max_full_fetch, metrics,
+                      {.mirrors = options.mirrors,
+                       .spread = options.spread,
+                       .route_directory = options.cache.directory});
 
   ProgressOutput out(Milliseconds(options.progress_interval_seconds));
   Warmer warmer(options, sources.top(), **cache, out, stopping.get_token());
