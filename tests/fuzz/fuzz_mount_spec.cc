@@ -48,20 +48,32 @@ void CheckOperand(const std::string& operand) {
   const Result<SpecKind> kind = KindOfUrl(spec->url);
   FUZZ_CHECK(kind.ok());
   FUZZ_CHECK(*kind == spec->kind);
-  if (spec->url == operand) {
-    // A plain URL is named by its last path segment (a file), or as a directory.
-    FUZZ_CHECK(MountSpecFromUrl(operand).ok());
+  // The addresses as written: the primary, then its mirrors after '|'.
+  std::string addresses = spec->url;
+  for (const std::string& mirror : spec->mirrors) {
+    FUZZ_CHECK(mirror != spec->url);
+    const Result<SpecKind> mirror_kind = KindOfUrl(mirror);
+    FUZZ_CHECK(mirror_kind.ok());
+    FUZZ_CHECK(*mirror_kind == spec->kind);
+    addresses += "|" + mirror;
+  }
+  if (addresses == operand) {
+    // Plain URLs: the entry is named by the primary's last path segment (a file), or as a
+    // directory.
+    FUZZ_CHECK(MountSpecFromUrl(spec->url).ok());
     if (spec->kind == SpecKind::kFile) {
-      FUZZ_CHECK(derived.ok());
-      FUZZ_CHECK(spec->name == *derived);
+      const Result<std::string> primary_name = FileNameFromUrl(spec->url);
+      FUZZ_CHECK(primary_name.ok());
+      FUZZ_CHECK(spec->name == *primary_name);
+      if (spec->mirrors.empty()) FUZZ_CHECK(derived.ok() && spec->name == *derived);
     } else {
-      const Result<std::string> directory = DirectoryNameFromUrl(operand);
+      const Result<std::string> directory = DirectoryNameFromUrl(spec->url);
       FUZZ_CHECK(directory.ok());
       FUZZ_CHECK(spec->name == *directory);
     }
   } else {
-    // NAME=URL: the name is everything before the first '=', and has no ':'.
-    FUZZ_CHECK(operand == spec->name + "=" + spec->url);
+    // NAME=URL[|MIRROR]...: the name is everything before the first '=', and has no ':'.
+    FUZZ_CHECK(operand == spec->name + "=" + addresses);
     FUZZ_CHECK(spec->name.find_first_of("=:") == std::string::npos);
   }
 }
