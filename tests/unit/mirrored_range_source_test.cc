@@ -107,6 +107,17 @@ class MirroredRangeSourceTest : public ::testing::Test {
     }));
   }
 
+  // The primary's version, probed, read once and with its mirror pinned: a fetch may now go to
+  // either address.
+  RemoteFileInfo ProbedWithMirrorPinned(MirroredRangeSource& source) {
+    Result<RemoteFileInfo> file = source.Probe(kPrimary);
+    EXPECT_TRUE(file.ok());
+    if (!file.ok()) return {};
+    EXPECT_TRUE(Read(source, *file, {0, 9}).ok());
+    WaitPinned(source, kPrimary, kMirror);
+    return *file;
+  }
+
   fakes::LogCapture log_;
   fakes::MemoryRangeSource memory_;
   Servers servers_{memory_};
@@ -142,19 +153,17 @@ TEST_F(MirroredRangeSourceTest, ThePrimaryServesWhileItWorks) {
 
 TEST_F(MirroredRangeSourceTest, AFailedPrimaryIsLeftForTheMirrorAndComesBack) {
   auto source = Make();
-  Result<RemoteFileInfo> file = source->Probe(kPrimary);
-  ASSERT_TRUE(file.ok());
-  ASSERT_TRUE(Read(*source, *file, {0, 999}).ok());
-  WaitPinned(*source, kPrimary, kMirror);
+  const RemoteFileInfo file = ProbedWithMirrorPinned(*source);
+  ASSERT_FALSE(HasFailure());
   servers_.SetDown(kPrimary, true);
-  const Status failed = Read(*source, *file, {1000, 1999});
+  const Status failed = Read(*source, file, {1000, 1999});
   EXPECT_EQ(failed.code(), ErrorCode::kTransport) << "passed up for the retry layer";
-  ASSERT_TRUE(Read(*source, *file, {1000, 1999}).ok()) << "the retry goes to the mirror";
+  ASSERT_TRUE(Read(*source, file, {1000, 1999}).ok()) << "the retry goes to the mirror";
   EXPECT_EQ(servers_.fetched_at().back(), kMirror);
   EXPECT_EQ(log_.Count(spdlog::level::warn, "http://primary failed"), 1u);
   servers_.SetDown(kPrimary, false);
   now_.store(now_.load() + seconds(1));
-  ASSERT_TRUE(Read(*source, *file, {2000, 2999}).ok());
+  ASSERT_TRUE(Read(*source, file, {2000, 2999}).ok());
   EXPECT_EQ(servers_.fetched_at().back(), kPrimary) << "the preferred address again";
 }
 
@@ -196,27 +205,23 @@ TEST_F(MirroredRangeSourceTest, EveryAddressDownFailsTheProbeNamingThePrimarysFa
 
 TEST_F(MirroredRangeSourceTest, ARevalidationAnsweredByAMirrorKeepsTheVersion) {
   auto source = Make();
-  Result<RemoteFileInfo> file = source->Probe(kPrimary);
-  ASSERT_TRUE(file.ok());
-  ASSERT_TRUE(Read(*source, *file, {0, 9}).ok());
-  WaitPinned(*source, kPrimary, kMirror);
+  const RemoteFileInfo file = ProbedWithMirrorPinned(*source);
+  ASSERT_FALSE(HasFailure());
   servers_.SetDown(kPrimary, true);
   Result<RemoteFileInfo> again = source->Reprobe(kPrimary);
   ASSERT_TRUE(again.ok());
-  EXPECT_TRUE(SameVersion(*again, *file));
-  EXPECT_EQ(again->final_url, file->final_url);
+  EXPECT_TRUE(SameVersion(*again, file));
+  EXPECT_EQ(again->final_url, file.final_url);
 }
 
 TEST_F(MirroredRangeSourceTest, AMirrorThatChangedIsDroppedAndTheRetryGoesElsewhere) {
   auto source = Make();
-  Result<RemoteFileInfo> file = source->Probe(kPrimary);
-  ASSERT_TRUE(file.ok());
-  ASSERT_TRUE(Read(*source, *file, {0, 9}).ok());
-  WaitPinned(*source, kPrimary, kMirror);
+  const RemoteFileInfo file = ProbedWithMirrorPinned(*source);
+  ASSERT_FALSE(HasFailure());
   servers_.SetDown(kPrimary, true);
-  EXPECT_FALSE(Read(*source, *file, {0, 9}).ok());  // the primary fails, and backs off
-  memory_.AddSyntheticFile(kMirror, kSize, 99);     // the mirror changed: another ETag
-  const Status status = Read(*source, *file, {0, 9});
+  EXPECT_FALSE(Read(*source, file, {0, 9}).ok());  // the primary fails, and backs off
+  memory_.AddSyntheticFile(kMirror, kSize, 99);    // the mirror changed: another ETag
+  const Status status = Read(*source, file, {0, 9});
   EXPECT_EQ(status.code(), ErrorCode::kTransport) << "retryable: " << status.ToString();
   EXPECT_EQ(log_.Count(spdlog::level::warn, "mirror http://mirror/pub/f.bin is not used"), 1u);
   EXPECT_EQ(source->DescribeAddresses(kPrimary).back(), kMirror + " dropped");
