@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 
+#include "rangefs/block_buffers.h"
 #include "rangefs/file_key.h"
 
 namespace rangefs {
@@ -41,16 +42,16 @@ struct BlockKeyHash {
 
 class Block {
  public:
-  // Uninitialized storage of `size` bytes, to be filled by the loader before publication.
-  explicit Block(size_t size)
-      : data_(std::make_unique_for_overwrite<std::byte[]>(size)), size_(size) {}
+  // Uninitialized storage of `size` bytes, to be filled by the loader before publication;
+  // recycled from freed blocks where possible (block_buffers.h says why).
+  explicit Block(size_t size) : data_(BlockBuffers::Take(size)), size_(size) {}
 
   size_t size() const { return size_; }
   std::span<const std::byte> bytes() const { return {data_.get(), size_}; }
   std::span<std::byte> mutable_bytes() { return {data_.get(), size_}; }
 
  private:
-  std::unique_ptr<std::byte[]> data_;
+  BlockBuffers::Buffer data_;
   size_t size_;
 };
 

@@ -26,7 +26,7 @@ HTTP_PUBLIC_HEADERS = {"include/rangefs/http_range_source.h", "include/rangefs/h
 # What the HTTP layer must not see: the cache and the read path above it.
 CACHE_HEADERS = {
     f"include/rangefs/{name}.h"
-    for name in ("block", "block_cache", "block_fetcher", "prefetcher", "file_reader",
+    for name in ("block", "block_buffers", "block_cache", "block_fetcher", "prefetcher", "file_reader",
                  "readahead_policy", "filesystem", "mounted_file", "file_version",
                  "metrics_collection")
 }
