@@ -21,30 +21,46 @@ BlockWriter::BlockWriter(const DiskCacheOptions& options, CacheFiles& files, Cac
       pause_(options.directory, fault_pause, clock),
       space_(options, files, index, clock, free_space_interval) {}
 
-void BlockWriter::WriteBatch(const std::vector<PendingBlock>& batch) {
-  if (batch.empty()) return;
+void BlockWriter::WriteBatch(std::vector<PendingBlock> batch,
+                             const std::function<void(size_t)>& finished) {
+  // Lets go of block i (its memory may be the last reference) and says so, once.
+  const auto release = [&](size_t i) {
+    if (batch[i].block == nullptr) return;
+    const size_t bytes = batch[i].block->size();
+    batch[i].block.reset();
+    if (finished) finished(bytes);
+  };
   if (pause_.Paused()) {
     counters_.dropped.fetch_add(batch.size(), std::memory_order_relaxed);
+    for (size_t i = 0; i < batch.size(); ++i) release(i);
     return;
   }
   std::vector<Item> items;
+  std::vector<size_t> sources;  // items[k] is batch[sources[k]]
   items.reserve(batch.size());
+  sources.reserve(batch.size());
   std::set<std::pair<std::string, uint64_t>> seen;  // a block offered twice is written once
-  for (const PendingBlock& pending : batch) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const PendingBlock& pending = batch[i];
     Item item;
     item.name = BlockName{FileHashOf(*pending.key), pending.index};
-    if (!seen.emplace(item.name.file, item.name.index).second) continue;
+    if (!seen.emplace(item.name.file, item.name.index).second) {
+      release(i);
+      continue;
+    }
     item.identity = pending.key->ToString();
     item.data = pending.block->bytes();
     items.push_back(std::move(item));
+    sources.push_back(i);
   }
-  Write(items);
+  if (!items.empty()) Write(items, [&](size_t k) { release(sources[k]); });
   for (const Item& item : items) {
     if (!item.status.ok()) counters_.dropped.fetch_add(1, std::memory_order_relaxed);
   }
+  for (size_t i = 0; i < batch.size(); ++i) release(i);  // those that failed all together
 }
 
-void BlockWriter::Write(std::span<Item> items) {
+void BlockWriter::Write(std::span<Item> items, const std::function<void(size_t)>& done) {
   std::vector<BlockRow> rows;
   rows.reserve(items.size());
   for (const Item& item : items) {
@@ -73,31 +89,9 @@ void BlockWriter::Write(std::span<Item> items) {
   Status fault;
   for (size_t i = 0; i < items.size(); ++i) {
     Item& item = items[i];
-    if (reservation->refused[i]) {
-      item.status = Status(ErrorCode::kLimitExceeded,
-                           "the block does not fit within the disk cache's bounds");
-      continue;
-    }
-    const std::string path = BlockPathOf(directory_, item.name.file, item.name.index);
-    // A row that was there already: its file too, unless a crash or a failed write lost it.
-    if (reservation->existed[i] && files_.Exists(path)) continue;
-    if (!fault.ok()) {
-      // Once one write failed (no space, read-only), the rest of the batch would too.
-      item.status = fault;
-      if (!reservation->existed[i]) failed.push_back(item.name);
-      continue;
-    }
-    const std::string header = EncodeBlockHeader(item.identity, item.name.index, item.data);
-    const std::array<std::span<const std::byte>, 2> parts = {
-        std::as_bytes(std::span(header.data(), header.size())), item.data};
-    item.status = files_.WriteAtomically(temp_dir_, path, parts);
-    if (item.status.ok()) {
-      counters_.writes.fetch_add(1, std::memory_order_relaxed);
-      written.push_back(item.name);
-    } else {
-      fault = item.status;
-      failed.push_back(item.name);
-    }
+    WriteOne(item, reservation->existed[i], reservation->refused[i], fault, failed, written);
+    item.data = {};
+    if (done) done(i);
   }
   // Another writer may have evicted a row while its file was being written (a row just
   // reserved is the oldest only in a cache not much larger than the writers' batches): its
@@ -115,6 +109,35 @@ void BlockWriter::Write(std::span<Item> items) {
     Fault(fault);
   } else {
     pause_.Recovered();
+  }
+}
+
+void BlockWriter::WriteOne(Item& item, bool existed, bool refused, Status& fault,
+                           std::vector<BlockName>& failed, std::vector<BlockName>& written) {
+  if (refused) {
+    item.status =
+        Status(ErrorCode::kLimitExceeded, "the block does not fit within the disk cache's bounds");
+    return;
+  }
+  const std::string path = BlockPathOf(directory_, item.name.file, item.name.index);
+  // A row that was there already: its file too, unless a crash or a failed write lost it.
+  if (existed && files_.Exists(path)) return;
+  if (!fault.ok()) {
+    // Once one write failed (no space, read-only), the rest of the batch would too.
+    item.status = fault;
+    if (!existed) failed.push_back(item.name);
+    return;
+  }
+  const std::string header = EncodeBlockHeader(item.identity, item.name.index, item.data);
+  const std::array<std::span<const std::byte>, 2> parts = {
+      std::as_bytes(std::span(header.data(), header.size())), item.data};
+  item.status = files_.WriteAtomically(temp_dir_, path, parts);
+  if (item.status.ok()) {
+    counters_.writes.fetch_add(1, std::memory_order_relaxed);
+    written.push_back(item.name);
+  } else {
+    fault = item.status;
+    failed.push_back(item.name);
   }
 }
 

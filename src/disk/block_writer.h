@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <utility>
@@ -73,12 +74,16 @@ class BlockWriter {
   bool Paused() const { return pause_.Paused(); }
 
   // Writes the writer thread's batch: a block offered twice is written once; blocks not
-  // written are counted as dropped.
-  void WriteBatch(const std::vector<PendingBlock>& batch);
+  // written are counted as dropped. `finished(bytes)` is called for each block of the batch as
+  // soon as it is written or dropped, once this has let go of it: the queue's byte bound counts
+  // a block until then.
+  void WriteBatch(std::vector<PendingBlock> batch, const std::function<void(size_t)>& finished);
 
   // Accounts, evicts for and writes `items` (one transaction for all), setting each one's
-  // status.
-  void Write(std::span<Item> items);
+  // status. `done(i)`, when given, is called as soon as item i has its final status; its data
+  // is not read after that. Items that fail all together (the space check, the reservation)
+  // are not reported through it.
+  void Write(std::span<Item> items, const std::function<void(size_t)>& done = {});
 
   // The last uses of hits, for the eviction order; dropped while writing is paused.
   void WriteUses(std::span<const BlockUse> uses);
@@ -91,6 +96,10 @@ class BlockWriter {
   int64_t NowMicros();
 
  private:
+  // Writes one reserved item, unless it was refused, its file is there, or an earlier write of
+  // the batch failed (`fault`); adds its name to `failed` (rows to release) or `written`.
+  void WriteOne(Item& item, bool existed, bool refused, Status& fault,
+                std::vector<BlockName>& failed, std::vector<BlockName>& written);
   void FailAll(std::span<Item> items, const Status& status);
   // A write or an index update failed: counted, and writing pauses (write_pause.h).
   void Fault(const Status& status);

@@ -117,9 +117,9 @@ class DiskCache::Impl {
     const bool paused = writer_.Paused();
     {
       std::lock_guard lock(mu_);
-      // A block larger than the whole queue still goes when the queue is empty.
-      if (!paused && (queue_.empty() || queued_bytes_ + block->size() <= tuning_.queue_bytes)) {
-        queued_bytes_ += block->size();
+      // A block larger than the whole queue still goes when the writer holds nothing.
+      if (!paused && (held_bytes_ == 0 || held_bytes_ + block->size() <= tuning_.queue_bytes)) {
+        held_bytes_ += block->size();
         queue_.push_back(PendingBlock{key, index, std::move(block)});
         StartWriterLocked();
         wake_.notify_all();
@@ -223,7 +223,6 @@ class DiskCache::Impl {
       std::vector<PendingBlock> batch(std::make_move_iterator(queue_.begin()),
                                       std::make_move_iterator(queue_.end()));
       queue_.clear();
-      queued_bytes_ = 0;
       std::vector<std::pair<BlockName, int64_t>> uses;
       const bool touch_due = Clock::now() - last_touch >= tuning_.touch_interval;
       if (touch_due || stopping || ticket > flush_done_ || uses_.size() >= tuning_.touch_batch) {
@@ -231,8 +230,12 @@ class DiskCache::Impl {
       }
       lock.unlock();
 
-      writer_.WriteBatch(batch);
-      batch.clear();  // the blocks' memory goes back before the next wait
+      // Each block is counted in held_bytes_ until it is written or dropped: with the queue,
+      // the writer holds at most queue_bytes of blocks the memory cache may have evicted.
+      writer_.WriteBatch(std::move(batch), [this](size_t bytes) {
+        std::lock_guard held(mu_);
+        held_bytes_ -= std::min(held_bytes_, bytes);
+      });
       if (!uses.empty() || touch_due) {
         last_touch = Clock::now();
         writer_.WriteUses(uses);
@@ -258,10 +261,10 @@ class DiskCache::Impl {
   disk::BlockWriter writer_;
 
   std::mutex mu_;
-  std::condition_variable wake_;                     // the writer: work arrived, or stopping
-  std::condition_variable done_;                     // Flush callers: a round of the writer ended
-  std::deque<PendingBlock> queue_;                   // Guarded by mu_
-  size_t queued_bytes_ = 0;                          // of queue_'s blocks; Guarded by mu_
+  std::condition_variable wake_;    // the writer: work arrived, or stopping
+  std::condition_variable done_;    // Flush callers: a round of the writer ended
+  std::deque<PendingBlock> queue_;  // Guarded by mu_
+  size_t held_bytes_ = 0;           // queued and being written (RunWriter); Guarded by mu_
   std::vector<std::pair<BlockName, int64_t>> uses_;  // Guarded by mu_
   uint64_t flush_requested_ = 0;                     // Guarded by mu_
   uint64_t flush_done_ = 0;                          // Guarded by mu_

@@ -21,10 +21,11 @@ struct DiskCacheTuning {
   // long enough that a full disk costs one failed write per half minute, short enough that
   // space freed by the user is used soon.
   std::chrono::milliseconds fault_pause{30'000};
-  // Bytes of offered blocks waiting for the writer, at most; more are dropped. Enough for the
-  // writer to catch up after a burst of readahead (the largest window is 64 MiB) while a fast
-  // link outruns it for a moment. The queued blocks are mostly the memory cache's own, so this
-  // costs little memory of its own.
+  // Bytes of offered blocks the writer holds, at most: those waiting and those being written
+  // (a block counts until it is written or dropped); more are dropped. Enough for the writer to
+  // catch up after a burst of readahead (the largest window is 64 MiB) while a fast link
+  // outruns it for a moment. Blocks the memory cache has evicted stay alive only here, so this
+  // bounds what the disk cache adds to the peak memory.
   size_t queue_bytes = size_t{64} << 20;
   // Last-use times of hits are written at least this often, or when this many wait: one
   // transaction for many hits.

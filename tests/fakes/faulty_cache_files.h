@@ -51,6 +51,18 @@ class FaultyCacheFiles final : public disk::CacheFiles {
     std::unique_lock lock(mu_);
     changed_.wait(lock, [this] { return held_writes_ > 0; });
   }
+  // While writes are held: lets the next `count` through (one at a time, as the writer makes
+  // them); WaitForHeldWrite(n) waits until the n-th write attempt (write_attempts()) is the one
+  // held.
+  void LetWritesThrough(int count) {
+    std::lock_guard lock(mu_);
+    passes_ += count;
+    changed_.notify_all();
+  }
+  void WaitForHeldWrite(int attempt) {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return write_attempts_ >= attempt && held_writes_ > 0; });
+  }
   int write_attempts() const {
     std::lock_guard lock(mu_);
     return write_attempts_;
@@ -64,7 +76,8 @@ class FaultyCacheFiles final : public disk::CacheFiles {
       if (write_error_ != 0) return Status(ErrorCode::kInternal, std::strerror(write_error_));
       ++held_writes_;
       changed_.notify_all();
-      changed_.wait(lock, [this] { return !hold_writes_; });
+      changed_.wait(lock, [this] { return !hold_writes_ || passes_ > 0; });
+      if (hold_writes_) --passes_;
       --held_writes_;
     }
     return real_->WriteAtomically(temp_dir, path, parts);
@@ -108,6 +121,7 @@ class FaultyCacheFiles final : public disk::CacheFiles {
   std::condition_variable changed_;
   bool hold_writes_ = false;          // Guarded by mu_
   int held_writes_ = 0;               // writes waiting in WriteAtomically; Guarded by mu_
+  int passes_ = 0;                    // held writes still let through; Guarded by mu_
   int write_error_ = 0;               // Guarded by mu_
   std::optional<uint64_t> capacity_;  // Guarded by mu_
   int write_attempts_ = 0;            // Guarded by mu_

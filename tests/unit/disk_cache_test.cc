@@ -23,91 +23,12 @@
 #include "fakes/log_capture.h"
 #include "fakes/manual_scheduler.h"
 #include "fakes/temp_dir.h"
+#include "unit/disk_cache_fixture.h"
 
 namespace rangefs {
 namespace {
 
-namespace fs = std::filesystem;
-using std::chrono_literals::operator""s;
-
-constexpr uint64_t kBlockSize = 4096;
-
-// Keys of one URL length (so their block files have one size) and of one version unless told.
-FileKeyPtr Key(char name, std::string validator = "etag \"v1\"") {
-  return std::make_shared<const FileKey>(std::string("https://h/file-") + name, 64 * kBlockSize,
-                                         std::move(validator), kBlockSize);
-}
-
-// Block `index` of `key`: bytes that depend on both, so a block served for another is seen.
-BlockPtr MakeBlock(const FileKey& key, uint64_t index, size_t size = kBlockSize) {
-  auto block = std::make_shared<Block>(size);
-  const size_t seed = key.hash() + index * 31;
-  auto bytes = block->mutable_bytes();
-  for (size_t i = 0; i < size; ++i)
-    bytes[i] = std::byte(static_cast<uint8_t>((seed + i * 13) >> 2));
-  return block;
-}
-
-bool SameBytes(const Block& a, const Block& b) {
-  return a.size() == b.size() && std::memcmp(a.bytes().data(), b.bytes().data(), a.size()) == 0;
-}
-
-// The size of one block file of Key(...).
-uint64_t FileSize() { return disk::BlockHeaderSize(Key('a')->ToString()) + kBlockSize; }
-
-std::string PathOf(const std::string& dir, const FileKey& key, uint64_t index) {
-  return disk::BlockPathOf(dir, disk::FileHashOf(key), index);
-}
-
-// Bytes of the block files in the directory, as the filesystem has them.
-uint64_t BytesOnDisk(const std::string& dir) {
-  uint64_t total = 0;
-  for (const auto& entry : fs::recursive_directory_iterator(dir + "/blocks")) {
-    if (entry.is_regular_file()) total += entry.file_size();
-  }
-  return total;
-}
-
-class DiskCacheTest : public ::testing::Test {
- protected:
-  DiskCacheTest() { tuning_.clock = &clock_; }
-
-  DiskCacheOptions Options(uint64_t max_bytes = uint64_t{1} << 30) const {
-    DiskCacheOptions options;
-    options.directory = dir_.path() + "/cache";
-    options.max_bytes = max_bytes;
-    options.min_free_bytes = 1;  // the test machine's free space must not matter
-    return options;
-  }
-  std::unique_ptr<DiskCache> Open(const DiskCacheOptions& options) {
-    Result<std::unique_ptr<DiskCache>> cache = DiskCacheOpener::Open(options, files_, tuning_);
-    EXPECT_TRUE(cache.ok()) << cache.status().ToString();
-    return cache.ok() ? std::move(cache).value() : nullptr;
-  }
-  std::string CacheDir() const { return dir_.path() + "/cache"; }
-
-  fakes::TempDir dir_;
-  fakes::ManualScheduler clock_;
-  std::shared_ptr<fakes::FaultyCacheFiles> files_ = std::make_shared<fakes::FaultyCacheFiles>();
-  DiskCacheTuning tuning_;
-};
-
-TEST_F(DiskCacheTest, OffersBeyondTheQueuesBytesAreDroppedWhileTheWriterIsBusy) {
-  tuning_.queue_bytes = 3 * kBlockSize;
-  auto cache = Open(Options());
-  ASSERT_NE(cache, nullptr);
-  const FileKeyPtr key = Key('a');
-  files_->HoldWrites();
-  cache->Offer(key, 0, MakeBlock(*key, 0));
-  files_->WaitForHeldWrite();  // the writer took block 0 and is stuck writing it
-  for (uint64_t i = 1; i <= 4; ++i) cache->Offer(key, i, MakeBlock(*key, i));
-  EXPECT_EQ(cache->stats().dropped, 1u) << "blocks 1-3 fill the queue's 3 blocks; 4 is dropped";
-  files_->ReleaseWrites();
-  cache->Flush();
-  EXPECT_EQ(cache->stats().writes, 4u);
-  EXPECT_TRUE(cache->Contains(*key, 3));
-  EXPECT_FALSE(cache->Contains(*key, 4));
-}
+using namespace disk_testing;  // NOLINT(build/namespaces): the fixture's helpers
 
 TEST_F(DiskCacheTest, StoredBlockLoadsBackAfterReopening) {
   const FileKeyPtr key = Key('a');
@@ -322,81 +243,6 @@ TEST_F(DiskCacheTest, APercentOfTheFilesystemIsKeptFree) {
   const FileKeyPtr key = Key('a');
   for (uint64_t i = 0; i < 20; ++i) ASSERT_TRUE(cache->Store(*key, i, *MakeBlock(*key, i)).ok());
   EXPECT_EQ(cache->stats().used_bytes, 10 * FileSize());
-}
-
-class DiskCacheFaultTest : public DiskCacheTest, public ::testing::WithParamInterface<int> {};
-
-TEST_P(DiskCacheFaultTest, AFailedWriteLogsOncePausesWritingAndResumes) {
-  const int error = GetParam();
-  fakes::LogCapture log;
-  auto cache = Open(Options());
-  ASSERT_NE(cache, nullptr);
-  const FileKeyPtr key = Key('a');
-  ASSERT_TRUE(cache->Store(*key, 0, *MakeBlock(*key, 0)).ok());
-
-  files_->FailWritesWith(error);
-  cache->Offer(key, 1, MakeBlock(*key, 1));
-  cache->Flush();
-  EXPECT_EQ(
-      log.Count(spdlog::level::warn, "disk cache: " + CacheDir() + ": " + std::strerror(error) +
-                                         "; reads go on from memory and the network, "
-                                         "writing again in 30 s"),
-      1u);
-  EXPECT_FALSE(cache->Contains(*key, 1));
-  EXPECT_EQ(cache->StoredBytesOf(*key), kBlockSize);  // the failed block's row was released
-  // Reads of what is stored go on.
-  ASSERT_NE(cache->Load(*key, 0, kBlockSize), nullptr);
-  // Paused: offers are dropped without trying the disk.
-  const int attempts = files_->write_attempts();
-  for (uint64_t i = 2; i < 6; ++i) cache->Offer(key, i, MakeBlock(*key, i));
-  cache->Flush();
-  EXPECT_EQ(files_->write_attempts(), attempts);
-  EXPECT_EQ(cache->stats().dropped, 5u);
-  clock_.AdvanceBy(std::chrono::seconds(29));
-  cache->Offer(key, 6, MakeBlock(*key, 6));
-  cache->Flush();
-  EXPECT_EQ(files_->write_attempts(), attempts);
-  EXPECT_EQ(log.lines().size(), 1u);
-
-  // Space is back; after the pause, writing resumes, with one line saying so.
-  files_->FailWritesWith(0);
-  clock_.AdvanceBy(std::chrono::seconds(2));
-  cache->Offer(key, 7, MakeBlock(*key, 7));
-  cache->Flush();
-  EXPECT_TRUE(cache->Contains(*key, 7));
-  EXPECT_EQ(log.Count(spdlog::level::info, "disk cache: " + CacheDir() + ": writing again"), 1u);
-  EXPECT_EQ(log.lines().size(), 2u);
-}
-
-INSTANTIATE_TEST_SUITE_P(DiskCacheFaults, DiskCacheFaultTest,
-                         ::testing::Values(ENOSPC, EROFS, EACCES));
-
-TEST_F(DiskCacheTest, StoreReportsAFailedWriteWithoutLoggingAgain) {
-  fakes::LogCapture log;
-  auto cache = Open(Options());
-  ASSERT_NE(cache, nullptr);
-  const FileKeyPtr key = Key('a');
-  files_->FailWritesWith(ENOSPC);
-  for (uint64_t i = 0; i < 3; ++i) {
-    const Status status = cache->Store(*key, i, *MakeBlock(*key, i));
-    EXPECT_FALSE(status.ok());
-    EXPECT_EQ(status.message(), std::strerror(ENOSPC));
-  }
-  EXPECT_EQ(log.lines().size(), 1u);
-  EXPECT_EQ(cache->stats().used_bytes, 0u);
-}
-
-TEST_F(DiskCacheTest, AVanishedDirectoryIsAFaultNotACrash) {
-  fakes::LogCapture log;
-  auto cache = Open(Options());
-  ASSERT_NE(cache, nullptr);
-  const FileKeyPtr key = Key('a');
-  ASSERT_TRUE(cache->Store(*key, 0, *MakeBlock(*key, 0)).ok());
-  fs::remove_all(CacheDir() + "/blocks");
-  fs::remove_all(CacheDir() + "/tmp");
-  EXPECT_EQ(cache->Load(*key, 0, kBlockSize), nullptr);
-  EXPECT_FALSE(cache->Store(*key, 1, *MakeBlock(*key, 1)).ok());
-  EXPECT_EQ(log.Count(spdlog::level::warn, "disk cache: " + CacheDir()), 1u);
 }
 
 TEST_F(DiskCacheTest, VersionsWithoutValidatorsAreNeitherStoredNorLoaded) {
