@@ -1,5 +1,7 @@
 #include "disk/block_writer.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <array>
 #include <set>
@@ -131,7 +133,7 @@ void BlockWriter::WriteOne(Item& item, bool existed, bool refused, Status& fault
   const std::string header = EncodeBlockHeader(item.identity, item.name.index, item.data);
   const std::array<std::span<const std::byte>, 2> parts = {
       std::as_bytes(std::span(header.data(), header.size())), item.data};
-  item.status = files_.WriteAtomically(temp_dir_, path, parts);
+  item.status = WriteFile(path, parts);
   if (item.status.ok()) {
     counters_.writes.fetch_add(1, std::memory_order_relaxed);
     written.push_back(item.name);
@@ -139,6 +141,20 @@ void BlockWriter::WriteOne(Item& item, bool existed, bool refused, Status& fault
     fault = item.status;
     failed.push_back(item.name);
   }
+}
+
+Status BlockWriter::WriteFile(const std::string& path,
+                              std::span<const std::span<const std::byte>> parts) {
+  Status status = files_.WriteAtomically(temp_dir_, path, parts);
+  // DIR/tmp or DIR/blocks deleted under a running mount: made again, once. DIR itself is not:
+  // without its format file and index it would be a foreign directory to the next Open.
+  if (status.code() != ErrorCode::kNotFound || !files_.Exists(directory_)) return status;
+  const std::string parent = path.substr(0, path.rfind('/'));
+  if (!files_.MakeDirectories(temp_dir_).ok() || !files_.MakeDirectories(parent).ok()) {
+    return status;
+  }
+  spdlog::info("disk cache: {}: made its missing directories again", directory_);
+  return files_.WriteAtomically(temp_dir_, path, parts);
 }
 
 void BlockWriter::WriteUses(std::span<const BlockUse> uses) {

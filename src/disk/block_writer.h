@@ -6,7 +6,10 @@
 // last-use times of hits, and reads the index's total again when asked.
 //
 // A failed write or index update is a fault: counted, one log line, and writing pauses
-// (WritePause) until the pause ends; a write that works afterwards ends it.
+// (WritePause) until the pause ends; a write that works afterwards ends it. A write that fails
+// because DIR/tmp or DIR/blocks/XX is missing (deleted under a running mount) first makes the
+// missing directories again and tries once more: only if that fails too is it a fault. DIR
+// itself is never made again: without its format file and index it would not be a cache.
 //
 // Thread-safety: thread-safe. Write runs on the writer thread and on Store callers' threads at
 // once; the index serializes their reservations. Owns the pause and the space budget; the
@@ -96,6 +99,9 @@ class BlockWriter {
   int64_t NowMicros();
 
  private:
+  // One block file; when DIR/tmp or the file's DIR/blocks/XX is missing, makes them again and
+  // tries once more.
+  Status WriteFile(const std::string& path, std::span<const std::span<const std::byte>> parts);
   // Writes one reserved item, unless it was refused, its file is there, or an earlier write of
   // the batch failed (`fault`); adds its name to `failed` (rows to release) or `written`.
   void WriteOne(Item& item, bool existed, bool refused, Status& fault,

@@ -1,5 +1,6 @@
 // DiskCache faults: a failed write (no space, read-only, permissions) logs once, pauses writing
-// and resumes; a vanished directory is a fault, never a crash.
+// and resumes; deleted subdirectories are made again; a vanished directory is a fault, never a
+// crash.
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -79,7 +80,7 @@ TEST_F(DiskCacheTest, StoreReportsAFailedWriteWithoutLoggingAgain) {
   EXPECT_EQ(cache->stats().used_bytes, 0u);
 }
 
-TEST_F(DiskCacheTest, AVanishedDirectoryIsAFaultNotACrash) {
+TEST_F(DiskCacheTest, DeletedSubdirectoriesAreMadeAgainAndWritingGoesOn) {
   fakes::LogCapture log;
   auto cache = Open(Options());
   ASSERT_NE(cache, nullptr);
@@ -87,9 +88,39 @@ TEST_F(DiskCacheTest, AVanishedDirectoryIsAFaultNotACrash) {
   ASSERT_TRUE(cache->Store(*key, 0, *MakeBlock(*key, 0)).ok());
   fs::remove_all(CacheDir() + "/blocks");
   fs::remove_all(CacheDir() + "/tmp");
+  EXPECT_EQ(cache->Load(*key, 0, kBlockSize), nullptr);  // its file went with blocks/
+  const Status stored = cache->Store(*key, 1, *MakeBlock(*key, 1));
+  EXPECT_TRUE(stored.ok()) << stored.ToString();
+  EXPECT_TRUE(fs::is_directory(CacheDir() + "/tmp"));
+  // And the writer thread's writes, with tmp/ gone once more.
+  fs::remove_all(CacheDir() + "/tmp");
+  cache->Offer(key, 2, MakeBlock(*key, 2));
+  cache->Flush();
+  for (uint64_t i : {1u, 2u}) {
+    const BlockPtr loaded = cache->Load(*key, i, kBlockSize);
+    ASSERT_NE(loaded, nullptr) << i;
+    EXPECT_TRUE(SameBytes(*loaded, *MakeBlock(*key, i))) << i;
+  }
+  EXPECT_EQ(cache->stats().errors, 0u);
+  EXPECT_EQ(cache->stats().dropped, 0u);
+  EXPECT_EQ(log.Count(spdlog::level::warn, "disk cache"), 0u) << "writing was paused";
+  EXPECT_EQ(log.Count(spdlog::level::info,
+                      "disk cache: " + CacheDir() + ": made its missing directories again"),
+            2u);
+}
+
+TEST_F(DiskCacheTest, AVanishedDirectoryIsAFaultNotACrashAndIsNotMadeAgain) {
+  fakes::LogCapture log;
+  auto cache = Open(Options());
+  ASSERT_NE(cache, nullptr);
+  const FileKeyPtr key = Key('a');
+  ASSERT_TRUE(cache->Store(*key, 0, *MakeBlock(*key, 0)).ok());
+  fs::remove_all(CacheDir());  // its index too, still open
   EXPECT_EQ(cache->Load(*key, 0, kBlockSize), nullptr);
   EXPECT_FALSE(cache->Store(*key, 1, *MakeBlock(*key, 1)).ok());
   EXPECT_EQ(log.Count(spdlog::level::warn, "disk cache: " + CacheDir()), 1u);
+  // Made again, it would hold blocks/ and tmp/ but no format file: the next Open would refuse it.
+  EXPECT_FALSE(fs::exists(CacheDir()));
 }
 
 }  // namespace
