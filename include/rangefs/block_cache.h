@@ -53,6 +53,10 @@ class BlockCache {
   // For readers: a hit, or a future for a load, claiming the load when nobody has.
   Acquired Acquire(const BlockKey& key);
 
+  // Whether the block is cached or loading, without counting a hit or miss or touching the LRU
+  // order: for readers that can be served from elsewhere (the disk cache) when it is absent.
+  bool Holds(const BlockKey& key) const;
+
   // For prefetchers: claims the block only when it is absent (neither cached nor loading), and
   // does not count a hit or miss or touch the LRU order. Returns whether it claimed.
   bool TryClaim(const BlockKey& key);

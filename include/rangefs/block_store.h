@@ -28,6 +28,22 @@ class BlockStore {
   // hold it (or what it held failed verification: dropped and counted then).
   virtual BlockPtr Load(const FileKey& key, uint64_t index, size_t length) = 0;
 
+  // Bytes [from, to) of block `index` of `key` (a block of `length` bytes) for a reader that
+  // needs only those: `bytes` holds data bytes [offset, offset + bytes->size()) of the block,
+  // a run that covers [from, to), all of it verified. Null `bytes` as for Load. A store that
+  // can verify parts reads only what covers them; by default the whole block is loaded.
+  // REQUIRES: from < to <= length.
+  struct Part {
+    BlockPtr bytes;
+    uint64_t offset = 0;
+  };
+  virtual Part LoadPart(const FileKey& key, uint64_t index, size_t length, uint64_t from,
+                        uint64_t to) {
+    (void)from;
+    (void)to;
+    return {Load(key, index, length), 0};
+  }
+
   // Asks the store to keep `block` (block `index` of `key`), later, on its own thread. Never
   // blocks; may drop the block.
   virtual void Offer(const FileKeyPtr& key, uint64_t index, BlockPtr block) = 0;

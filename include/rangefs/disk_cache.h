@@ -69,6 +69,9 @@ class DiskCache final : public BlockStore {
   ~DiskCache() override;  // writes what is queued, flushes last-use times, stops the writer
 
   BlockPtr Load(const FileKey& key, uint64_t index, size_t length) override;
+  // Reads and verifies only the 16 KiB chunks that cover [from, to).
+  Part LoadPart(const FileKey& key, uint64_t index, size_t length, uint64_t from,
+                uint64_t to) override;
   void Offer(const FileKeyPtr& key, uint64_t index, BlockPtr block) override;
   uint64_t StoredBytesOf(const FileKey& key) override;
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "rangefs/block_fetcher.h"
+#include "rangefs/byte_range.h"
 #include "rangefs/file_version.h"
 #include "rangefs/metrics.h"
 #include "rangefs/prefetcher.h"
@@ -95,6 +96,16 @@ class FileReader {
   // that followed found to be still current (a false alarm), is asked for once more.
   Result<ReadBuffer> ReadBlocks(uint64_t offset, uint64_t size,
                                 std::chrono::steady_clock::time_point started, bool may_ask_again);
+
+  // A read within block `index` while that block is neither cached nor loading, served from
+  // the block store's copy of only the chunks it covers, verified: a database's 4 KiB page
+  // costs one 16 KiB chunk from disk, not a whole block. The block is not brought into memory:
+  // the kernel's page cache keeps what was read, and readahead brings whole blocks for
+  // streams. Nothing when the store lacks the block (the network path then serves it).
+  std::optional<ReadBuffer> ReadFromStore(const ByteRange& range, uint64_t index);
+
+  // Tells the file's readahead of this read, and prefetches what it asks for.
+  void FeedReadahead(uint64_t offset, uint64_t size);
 
   // Asks that the loads of `blocks` (from block `first_index` on) this read waits for but did
   // not start itself begin now, if they still wait for a connection.

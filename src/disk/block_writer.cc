@@ -66,7 +66,8 @@ void BlockWriter::Write(std::span<Item> items, const std::function<void(size_t)>
   std::vector<BlockRow> rows;
   rows.reserve(items.size());
   for (const Item& item : items) {
-    rows.push_back(BlockRow{item.name, BlockHeaderSize(item.identity) + item.data.size()});
+    rows.push_back(
+        BlockRow{item.name, BlockHeaderSize(item.identity, item.data.size()) + item.data.size()});
   }
   Result<uint64_t> limit = space_.Limit();
   if (!limit.ok()) {

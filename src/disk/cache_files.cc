@@ -94,37 +94,26 @@ class RealFiles final : public CacheFiles {
     return WriteNamed(temp_dir, path, parts);
   }
 
-  Result<uint64_t> ReadExactly(const std::string& path, std::span<std::byte> header,
-                               std::span<std::byte> data) override {
+  Result<uint64_t> ReadAt(const std::string& path, uint64_t expected_size,
+                          std::span<std::byte> header, uint64_t offset,
+                          std::span<std::byte> data) override {
     const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) return ErrnoStatus(errno);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno);
     const uint64_t size = static_cast<uint64_t>(st.st_size);
-    if (size != header.size() + data.size()) return size;
-    std::array<iovec, 2> iov = {iovec{header.data(), header.size()},
-                                iovec{data.data(), data.size()}};
-    size_t done = 0;
-    int first = 0;
-    while (done < size) {
-      const ssize_t got =
-          ::preadv(fd.get(), iov.data() + first, 2 - first, static_cast<off_t>(done));
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus(errno);
-      }
-      if (got == 0) return uint64_t{done};  // shrank under us: as if it were that short
-      done += static_cast<size_t>(got);
-      size_t left = static_cast<size_t>(got);
-      while (first < 2 && left >= iov[static_cast<size_t>(first)].iov_len) {
-        left -= iov[static_cast<size_t>(first)].iov_len;
-        iov[static_cast<size_t>(first)].iov_len = 0;
-        ++first;
-      }
-      if (left > 0) {
-        iovec& part = iov[static_cast<size_t>(first)];
-        part.iov_base = static_cast<char*>(part.iov_base) + left;
-        part.iov_len -= left;
+    if (size != expected_size) return size;
+    for (const auto& [part, at] : {std::pair{header, uint64_t{0}}, std::pair{data, offset}}) {
+      size_t done = 0;
+      while (done < part.size()) {
+        const ssize_t got = ::pread(fd.get(), part.data() + done, part.size() - done,
+                                    static_cast<off_t>(at + done));
+        if (got < 0) {
+          if (errno == EINTR) continue;
+          return ErrnoStatus(errno);
+        }
+        if (got == 0) return uint64_t{at + done};  // shrank under us: as if it were that short
+        done += static_cast<size_t>(got);
       }
     }
     return size;

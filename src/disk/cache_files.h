@@ -33,10 +33,12 @@ class CacheFiles {
   // same block there).
   virtual Status WriteAtomically(const std::string& temp_dir, const std::string& path,
                                  std::span<const std::span<const std::byte>> parts) = 0;
-  // Reads `path` into `header` then `data` when the file is exactly as long as both together;
-  // returns the file's size either way (a size that differs means nothing was read).
-  virtual Result<uint64_t> ReadExactly(const std::string& path, std::span<std::byte> header,
-                                       std::span<std::byte> data) = 0;
+  // Reads `header` from the start of `path` and `data` from byte `offset`, when the file is
+  // exactly `expected_size` bytes long; returns the file's size either way (a size that
+  // differs, or a file that shrank while read, means nothing usable was read).
+  virtual Result<uint64_t> ReadAt(const std::string& path, uint64_t expected_size,
+                                  std::span<std::byte> header, uint64_t offset,
+                                  std::span<std::byte> data) = 0;
   // A small whole file (the format file).
   virtual Result<std::string> ReadSmallFile(const std::string& path) = 0;
   // Removes a file; a missing one is fine.
@@ -50,7 +52,7 @@ class CacheFiles {
 };
 
 // The real filesystem: O_TMPFILE + linkat where the filesystem has it, else a named temporary
-// file "<pid>-<n>.tmp" in temp_dir and rename; reads with one preadv into the caller's buffers;
+// file "<pid>-<n>.tmp" in temp_dir and rename; reads with pread into the caller's buffers;
 // statvfs.
 std::shared_ptr<CacheFiles> RealCacheFiles();
 

@@ -72,16 +72,30 @@ class DiskCache::Impl {
   }
 
   BlockPtr Load(const FileKey& key, uint64_t index, size_t length) {
+    return LoadRun(key, index, length, std::nullopt).bytes;
+  }
+
+  BlockStore::Part LoadPart(const FileKey& key, uint64_t index, size_t length, uint64_t from,
+                            uint64_t to) {
+    return LoadRun(key, index, length, disk::ChunksCovering(length, from, to));
+  }
+
+  // The whole block, or only the chunks of `run`, read and verified.
+  BlockStore::Part LoadRun(const FileKey& key, uint64_t index, size_t length,
+                           const std::optional<disk::ChunkRun>& run) {
     if (key.validator().empty()) {
       counters_.misses.fetch_add(1, std::memory_order_relaxed);
-      return nullptr;
+      return {};
     }
     const std::string identity = key.ToString();
     const std::string file_hash = disk::FileHashOf(key);
     const std::string path = disk::BlockPathOf(options_.directory, file_hash, index);
-    std::vector<std::byte> header(disk::BlockHeaderSize(identity));
-    auto block = std::make_shared<Block>(length);
-    Result<uint64_t> size = files_->ReadExactly(path, header, block->mutable_bytes());
+    std::vector<std::byte> header(disk::BlockHeaderSize(identity, length));
+    const uint64_t offset = run ? run->offset : 0;
+    auto bytes = std::make_shared<Block>(run ? static_cast<size_t>(run->length) : length);
+    const uint64_t file_size = header.size() + length;
+    Result<uint64_t> size =
+        files_->ReadAt(path, file_size, header, header.size() + offset, bytes->mutable_bytes());
     if (!size.ok()) {
       counters_.misses.fetch_add(1, std::memory_order_relaxed);
       // Missing is an ordinary miss (never written, evicted, a row whose file is gone); any
@@ -89,27 +103,41 @@ class DiskCache::Impl {
       if (size.status().code() != ErrorCode::kNotFound) {
         counters_.errors.fetch_add(1, std::memory_order_relaxed);
       }
-      return nullptr;
+      return {};
     }
-    const disk::BlockCheck check = *size == header.size() + length
-                                       ? disk::VerifyBlock(header, block->bytes(), identity, index)
-                                       : disk::BlockCheck::kTruncated;
+    const disk::BlockCheck check =
+        *size != file_size ? disk::BlockCheck::kTruncated
+        : run ? disk::VerifyChunks(header, identity, index, length, *run, bytes->bytes())
+              : disk::VerifyBlock(header, bytes->bytes(), identity, index);
     if (check != disk::BlockCheck::kValid) {
-      counters_.misses.fetch_add(1, std::memory_order_relaxed);
+      Discard(key, check, path, BlockName{file_hash, index});
+      return {};
+    }
+    counters_.hits.fetch_add(1, std::memory_order_relaxed);
+    RecordUse(BlockName{file_hash, index});
+    return {std::move(bytes), offset};
+  }
+
+  // A block file that is not the block it should be: a miss, and the file and its row go now
+  // (written again when the network brings the block).
+  void Discard(const FileKey& key, disk::BlockCheck check, const std::string& path,
+               const BlockName& name) {
+    counters_.misses.fetch_add(1, std::memory_order_relaxed);
+    if (check == disk::BlockCheck::kOtherVersion) {
+      // Not damage: a cache written by an older rangefs, upgraded block by block as it is used.
+      if (!logged_old_block_.exchange(true)) {
+        spdlog::info("disk cache: blocks written by an older rangefs are fetched again");
+      }
+    } else {
       counters_.errors.fetch_add(1, std::memory_order_relaxed);
       if (!logged_bad_block_.exchange(true)) {
         spdlog::warn("disk cache: a block of {} failed its checksum; fetching it again ({})",
                      RedactUrl(key.url()), disk::BlockCheckName(check));
       }
-      // Written again when the network brings it: the file and its row go now.
-      (void)files_->Remove(path);
-      const std::array<BlockName, 1> names = {BlockName{file_hash, index}};
-      if (Status s = index_->Release(names); !s.ok()) counters_.errors.fetch_add(1);
-      return nullptr;
     }
-    counters_.hits.fetch_add(1, std::memory_order_relaxed);
-    RecordUse(BlockName{file_hash, index});
-    return block;
+    (void)files_->Remove(path);
+    const std::array<BlockName, 1> names = {name};
+    if (Status s = index_->Release(names); !s.ok()) counters_.errors.fetch_add(1);
   }
 
   void Offer(const FileKeyPtr& key, uint64_t index, BlockPtr block) {
@@ -136,8 +164,21 @@ class DiskCache::Impl {
       counters_.errors.fetch_add(1, std::memory_order_relaxed);
       return 0;
     }
-    // The index counts files; the attribute tells the file's bytes, without the headers.
-    const uint64_t headers = usage->blocks * disk::BlockHeaderSize(key.ToString());
+    // The index counts files; the attribute tells the file's bytes, without the headers. A
+    // header's size depends on its block's length, and every block of a version is a full
+    // block but the file's last one, so the files' bytes say whether that one is among them.
+    const std::string identity = key.ToString();
+    const uint64_t block_size = key.block_size();
+    const uint64_t full = disk::BlockHeaderSize(identity, block_size) + block_size;
+    const uint64_t blocks = (key.size() + block_size - 1) / block_size;
+    const uint64_t last = blocks == 0 ? 0 : key.size() - (blocks - 1) * block_size;
+    const uint64_t last_file = disk::BlockHeaderSize(identity, last) + last;
+    if (usage->bytes == usage->blocks * full) return usage->blocks * block_size;
+    if (usage->blocks > 0 && usage->bytes == (usage->blocks - 1) * full + last_file) {
+      return (usage->blocks - 1) * block_size + last;
+    }
+    // Rows of another format (a cache being upgraded): near enough for an attribute.
+    const uint64_t headers = usage->blocks * (full - block_size);
     return usage->bytes - std::min(usage->bytes, headers);
   }
 
@@ -258,6 +299,7 @@ class DiskCache::Impl {
 
   disk::CacheCounters counters_;
   std::atomic<bool> logged_bad_block_{false};
+  std::atomic<bool> logged_old_block_{false};
   disk::BlockWriter writer_;
 
   std::mutex mu_;
@@ -305,6 +347,10 @@ DiskCache::~DiskCache() = default;
 
 BlockPtr DiskCache::Load(const FileKey& key, uint64_t index, size_t length) {
   return impl_->Load(key, index, length);
+}
+BlockStore::Part DiskCache::LoadPart(const FileKey& key, uint64_t index, size_t length,
+                                     uint64_t from, uint64_t to) {
+  return impl_->LoadPart(key, index, length, from, to);
 }
 void DiskCache::Offer(const FileKeyPtr& key, uint64_t index, BlockPtr block) {
   impl_->Offer(key, index, std::move(block));

@@ -61,6 +61,11 @@ BlockCache::Acquired BlockCache::Acquire(const BlockKey& key) {
   return {.block = nullptr, .pending = loading->second.future, .claimed = inserted};
 }
 
+bool BlockCache::Holds(const BlockKey& key) const {
+  std::lock_guard lock(mu_);
+  return state_->lru.get<1>().count(key) > 0 || state_->loading.count(key) > 0;
+}
+
 bool BlockCache::TryClaim(const BlockKey& key) {
   std::lock_guard lock(mu_);
   if (state_->lru.get<1>().count(key) > 0) return false;

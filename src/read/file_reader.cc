@@ -6,6 +6,8 @@
 #include <future>
 #include <string>
 
+#include "rangefs/block_store.h"
+
 namespace rangefs {
 namespace {
 
@@ -95,6 +97,32 @@ Result<BlockPtr> FileReader::AwaitLoad(BlockCache::Acquired& acquired, uint64_t 
   return loaded.status();
 }
 
+void FileReader::FeedReadahead(uint64_t offset, uint64_t size) {
+  if (const std::optional<Readahead> ahead = readahead_.OnRead(offset, size, version_->info.size)) {
+    prefetcher_.Prefetch(version_, ahead->range, ahead->window);
+    if (metrics_) metrics_->ObserveReadahead(ahead->window);
+  }
+}
+
+std::optional<ReadBuffer> FileReader::ReadFromStore(const ByteRange& range, uint64_t index) {
+  BlockStore* store = fetcher_.store();
+  if (store == nullptr || fetcher_.cache().Holds(version_->KeyFor(index))) return std::nullopt;
+  const uint64_t block_size = fetcher_.block_size();
+  const uint64_t block_start = index * block_size;
+  const uint64_t length = std::min(block_size, version_->info.size - block_start);
+  const uint64_t from = range.first - block_start;
+  const uint64_t to = range.last + 1 - block_start;
+  const BlockStore::Part part =
+      store->LoadPart(*version_->key, index, static_cast<size_t>(length), from, to);
+  if (!part.bytes || part.offset > from || part.offset + part.bytes->size() < to) {
+    return std::nullopt;
+  }
+  ReadBuffer buffer;
+  buffer.Append(part.bytes, part.bytes->bytes().subspan(static_cast<size_t>(from - part.offset),
+                                                        static_cast<size_t>(to - from)));
+  return buffer;
+}
+
 Result<ReadBuffer> FileReader::ReadBlocks(uint64_t offset, uint64_t size,
                                           std::chrono::steady_clock::time_point started,
                                           bool may_ask_again) {
@@ -106,6 +134,12 @@ Result<ReadBuffer> FileReader::ReadBlocks(uint64_t offset, uint64_t size,
   const uint64_t first_index = range->first / block_size;
   const uint64_t last_index = range->last / block_size;
   BlockCache& cache = fetcher_.cache();
+  if (first_index == last_index) {
+    if (std::optional<ReadBuffer> stored = ReadFromStore(*range, first_index)) {
+      if (versions_.IsCurrent(*version_)) FeedReadahead(offset, size);
+      return *std::move(stored);
+    }
+  }
 
   std::vector<BlockCache::Acquired> blocks;
   blocks.reserve(static_cast<size_t>(last_index - first_index + 1));
@@ -148,10 +182,7 @@ Result<ReadBuffer> FileReader::ReadBlocks(uint64_t offset, uint64_t size,
     }
     if (!runs.empty()) fetcher_.FetchClaimedRuns(version_, runs, FetchPriority::kDemand);
     // Readahead starts before this read waits, so it overlaps with the read's own requests.
-    if (const std::optional<Readahead> ahead = readahead_.OnRead(offset, size, file_size)) {
-      prefetcher_.Prefetch(version_, ahead->range, ahead->window);
-      if (metrics_) metrics_->ObserveReadahead(ahead->window);
-    }
+    FeedReadahead(offset, size);
     ExpediteOthersLoads(blocks, first_index);
   }
 

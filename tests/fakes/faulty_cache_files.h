@@ -82,9 +82,10 @@ class FaultyCacheFiles final : public disk::CacheFiles {
     }
     return real_->WriteAtomically(temp_dir, path, parts);
   }
-  Result<uint64_t> ReadExactly(const std::string& path, std::span<std::byte> header,
-                               std::span<std::byte> data) override {
-    return real_->ReadExactly(path, header, data);
+  Result<uint64_t> ReadAt(const std::string& path, uint64_t expected_size,
+                          std::span<std::byte> header, uint64_t offset,
+                          std::span<std::byte> data) override {
+    return real_->ReadAt(path, expected_size, header, offset, data);
   }
   Result<std::string> ReadSmallFile(const std::string& path) override {
     return real_->ReadSmallFile(path);

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,7 +28,7 @@ std::vector<std::byte> Bytes(const std::string& text) {
 TEST(DiskBlockFile, RoundTrip) {
   const std::vector<std::byte> data = Data(4096, 3);
   const std::vector<std::byte> header = Bytes(EncodeBlockHeader(kIdentity, 17, data));
-  ASSERT_EQ(header.size(), BlockHeaderSize(kIdentity));
+  ASSERT_EQ(header.size(), BlockHeaderSize(kIdentity, data.size()));
   EXPECT_EQ(VerifyBlock(header, data, kIdentity, 17), BlockCheck::kValid);
 
   const ParsedHeader parsed = ParseBlockHeader(header);
@@ -34,7 +36,8 @@ TEST(DiskBlockFile, RoundTrip) {
   EXPECT_EQ(parsed.header->identity, kIdentity);
   EXPECT_EQ(parsed.header->index, 17u);
   EXPECT_EQ(parsed.header->length, 4096u);
-  EXPECT_EQ(parsed.header->data_checksum, DataChecksum(data));
+  EXPECT_EQ(parsed.header->chunk_size, kChunkSize);
+  EXPECT_EQ(parsed.header->chunk_checksums.size(), 1u);
   EXPECT_EQ(parsed.header->size, header.size());
 }
 
@@ -102,8 +105,83 @@ TEST(DiskBlockFile, GarbageIsNotABlock) {
 TEST(DiskBlockFile, AnotherFormatVersionIsNamed) {
   const std::vector<std::byte> data = Data(10, 0);
   std::vector<std::byte> header = Bytes(EncodeBlockHeader(kIdentity, 1, data));
-  header[8] = std::byte{2};
+  header[8] = std::byte{1};  // the format before chunk checksums
   EXPECT_EQ(ParseBlockHeader(header).check, BlockCheck::kOtherVersion);
+}
+
+// Bytes that do not repeat from one chunk to the next (Data's pattern does).
+std::vector<std::byte> Random(size_t size) {
+  std::mt19937_64 random(42);
+  std::vector<std::byte> data(size);
+  for (std::byte& b : data) b = std::byte(static_cast<uint8_t>(random()));
+  return data;
+}
+
+// A 256 KiB block and the chunks a small read of it needs.
+class DiskBlockChunks : public testing::Test {
+ protected:
+  static constexpr uint64_t kLength = 256 * 1024;
+  const std::vector<std::byte> data_ = Random(kLength);
+  const std::vector<std::byte> header_ = Bytes(EncodeBlockHeader(kIdentity, 3, data_));
+
+  std::span<const std::byte> ChunksOf(const ChunkRun& run) const {
+    return std::span(data_).subspan(run.offset, run.length);
+  }
+};
+
+TEST_F(DiskBlockChunks, ASmallReadNeedsTheChunksAroundIt) {
+  const ChunkRun page = ChunksCovering(kLength, 20000, 24096);
+  EXPECT_EQ(page.first_chunk, 1u);
+  EXPECT_EQ(page.offset, kChunkSize);
+  EXPECT_EQ(page.length, kChunkSize);
+  const ChunkRun straddling = ChunksCovering(kLength, kChunkSize - 1, kChunkSize + 1);
+  EXPECT_EQ(straddling.first_chunk, 0u);
+  EXPECT_EQ(straddling.length, 2 * kChunkSize);
+  const ChunkRun whole = ChunksCovering(kLength, 0, kLength);
+  EXPECT_EQ(whole.length, kLength);
+}
+
+TEST_F(DiskBlockChunks, TheLastChunkOfAShortBlockIsShort) {
+  const std::vector<std::byte> data = Data(kChunkSize + 100, 1);
+  const std::vector<std::byte> header = Bytes(EncodeBlockHeader(kIdentity, 0, data));
+  const ChunkRun tail = ChunksCovering(data.size(), kChunkSize + 50, kChunkSize + 60);
+  EXPECT_EQ(tail.offset, kChunkSize);
+  EXPECT_EQ(tail.length, 100u);
+  EXPECT_EQ(VerifyChunks(header, kIdentity, 0, data.size(), tail,
+                         std::span(data).subspan(tail.offset, tail.length)),
+            BlockCheck::kValid);
+}
+
+TEST_F(DiskBlockChunks, ChunksVerifyAloneAndAFlippedByteInThemDoesNot) {
+  const ChunkRun run = ChunksCovering(kLength, 5 * kChunkSize + 10, 7 * kChunkSize + 10);
+  ASSERT_EQ(run.length, 3 * kChunkSize);
+  EXPECT_EQ(VerifyChunks(header_, kIdentity, 3, kLength, run, ChunksOf(run)), BlockCheck::kValid);
+  for (const uint64_t at : {uint64_t{0}, uint64_t{kChunkSize}, run.length - 1}) {
+    std::vector<std::byte> bad(ChunksOf(run).begin(), ChunksOf(run).end());
+    bad[at] ^= std::byte{0x10};
+    EXPECT_EQ(VerifyChunks(header_, kIdentity, 3, kLength, run, bad), BlockCheck::kBadDataChecksum)
+        << at;
+  }
+}
+
+TEST_F(DiskBlockChunks, ChunksOfAnotherPlaceOrBlockAreNotValid) {
+  const ChunkRun run = ChunksCovering(kLength, 0, 100);
+  const ChunkRun next = ChunksCovering(kLength, kChunkSize, kChunkSize + 100);
+  // The bytes of chunk 1 offered as chunk 0: a misplaced read.
+  EXPECT_EQ(VerifyChunks(header_, kIdentity, 3, kLength, run, ChunksOf(next)),
+            BlockCheck::kBadDataChecksum);
+  EXPECT_EQ(VerifyChunks(header_, kIdentity, 4, kLength, run, ChunksOf(run)),
+            BlockCheck::kOtherBlock);
+  EXPECT_EQ(VerifyChunks(header_, "another", 3, kLength, run, ChunksOf(run)),
+            BlockCheck::kOtherBlock);
+  EXPECT_EQ(VerifyChunks(header_, kIdentity, 3, kLength - 1, run, ChunksOf(run)),
+            BlockCheck::kOtherBlock);
+}
+
+TEST_F(DiskBlockChunks, AHeaderWhoseChunkCountDoesNotFitItsLengthIsNotParsed) {
+  std::vector<std::byte> header = header_;
+  header[36] = std::byte{0x11};  // chunk count 17 for a block of 16 chunks
+  EXPECT_NE(ParseBlockHeader(header).check, BlockCheck::kValid);
 }
 
 }  // namespace

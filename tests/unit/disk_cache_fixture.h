@@ -47,7 +47,9 @@ inline bool SameBytes(const Block& a, const Block& b) {
 }
 
 // The size of one block file of Key(...).
-inline uint64_t FileSize() { return disk::BlockHeaderSize(Key('a')->ToString()) + kBlockSize; }
+inline uint64_t FileSize() {
+  return disk::BlockHeaderSize(Key('a')->ToString(), kBlockSize) + kBlockSize;
+}
 
 inline std::string PathOf(const std::string& dir, const FileKey& key, uint64_t index) {
   return disk::BlockPathOf(dir, disk::FileHashOf(key), index);
