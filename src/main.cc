@@ -89,6 +89,11 @@ void OpenDiskCache(const DiskCacheOptions& options, std::unique_ptr<DiskCache>& 
     return;
   }
   disk_cache = std::move(opened).value();
+  if (disk_cache->read_only()) {
+    spdlog::info("disk cache in {} is read-only: serving its blocks, keeping no new ones",
+                 options.directory);
+    return;
+  }
   spdlog::info("disk cache in {} (at most {} MiB)", options.directory, options.max_bytes >> 20);
 }
 
@@ -129,12 +134,15 @@ int Run(int argc, char** argv) {
   // user looks; opened again in the daemon, since the cache's writer thread and SQLite
   // connection must not cross the fork.
   std::string disk_cache_refusal;
+  bool disk_cache_read_only = false;
   if (!options.disk_cache.directory.empty()) {
     if (Result<std::unique_ptr<DiskCache>> checked = DiskCache::Open(options.disk_cache);
         !checked.ok()) {
       disk_cache_refusal = fmt::format("--cache-dir {}: {}; mounting without a disk cache",
                                        options.disk_cache.directory, checked.status().message());
       spdlog::warn("{}", disk_cache_refusal);
+    } else {
+      disk_cache_read_only = (*checked)->read_only();
     }
   }
 
@@ -153,11 +161,11 @@ int Run(int argc, char** argv) {
   std::unique_ptr<DiskCache> disk_cache;
   // What routes were found to do is kept beside a disk cache that can be used, never in a
   // directory rangefs must leave alone (another format, read-only).
-  ReadSources sources(
-      http_options, retry, options.max_full_fetch, metrics,
-      {.mirrors = options.mirrors,
-       .spread = options.spread,
-       .route_directory = disk_cache_refusal.empty() ? options.disk_cache.directory : ""});
+  const bool keep_routes = disk_cache_refusal.empty() && !disk_cache_read_only;
+  ReadSources sources(http_options, retry, options.max_full_fetch, metrics,
+                      {.mirrors = options.mirrors,
+                       .spread = options.spread,
+                       .route_directory = keep_routes ? options.disk_cache.directory : ""});
 
   // Bound before anything else may fail, so that a taken port fails the mount at once; served
   // only once the daemon runs (threads do not survive its fork).

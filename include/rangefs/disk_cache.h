@@ -64,7 +64,8 @@ class DiskCache final : public BlockStore {
  public:
   // Opens (creating where missing) the cache in options.directory. An error when the directory
   // cannot be used at all (not creatable, another format, a foreign non-empty directory, an
-  // index that cannot be opened): the caller mounts without a disk cache and logs why.
+  // index that cannot be opened): the caller mounts without a disk cache and logs why. A cache
+  // of this format that this process may not write is opened read-only (read_only()).
   static Result<std::unique_ptr<DiskCache>> Open(const DiskCacheOptions& options);
   ~DiskCache() override;  // writes what is queued, flushes last-use times, stops the writer
 
@@ -86,6 +87,11 @@ class DiskCache final : public BlockStore {
   // Waits until every block offered so far is written or dropped, and last-use times are in
   // the index (tests, warm, shutdown).
   void Flush();
+  // A cache in a directory this process may not write (a read-only mount, another user's
+  // directory): Load, Contains and StoredBytesOf serve what is there; Offer keeps nothing (and
+  // counts nothing), Store fails, and nothing in the directory is changed: no eviction, no
+  // last-use time, no removal of a block that fails its checks.
+  bool read_only() const;
 
   DiskCacheStats stats() const;
 

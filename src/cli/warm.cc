@@ -308,6 +308,11 @@ int RunWarm(int argc, char** argv) {
               << cache.status().message() << "\n";
     return kFailureExitCode;
   }
+  if ((*cache)->read_only()) {
+    std::cerr << "rangefs warm: --cache-dir " << options.cache.directory
+              << ": read-only: no block can be kept there\n";
+    return kFailureExitCode;
+  }
   const CurlGlobal curl_global;
   if (!curl_global.ok()) {
     std::cerr << "rangefs warm: libcurl failed to initialize\n";

@@ -28,7 +28,7 @@ std::string TempDirOf(const std::string& directory) { return directory + "/tmp";
 
 std::string IndexPathOf(const std::string& directory) { return directory + "/index.sqlite"; }
 
-Status PrepareCacheDirectory(CacheFiles& files, const std::string& directory) {
+Result<CacheAccess> PrepareCacheDirectory(CacheFiles& files, const std::string& directory) {
   auto failed = [&](std::string_view what, const Status& status) {
     return Status(ErrorCode::kInvalidArgument,
                   directory + ": " + std::string(what) + ": " + status.message());
@@ -47,7 +47,12 @@ Status PrepareCacheDirectory(CacheFiles& files, const std::string& directory) {
                       std::string(kFormatLine.substr(0, kFormatLine.size() - 1)) +
                       "\": choose another --cache-dir or empty this one");
   }
-  if (!format.ok()) {
+  if (format.ok()) {
+    const std::string index = IndexPathOf(directory);
+    if (!files.Writable(directory) || (files.Exists(index) && !files.Writable(index))) {
+      return CacheAccess::kReadOnly;
+    }
+  } else {
     Result<std::vector<std::string>> names = files.List(directory);
     if (!names.ok()) return failed("cannot list", names.status());
     for (const std::string& name : *names) {
@@ -78,7 +83,7 @@ Status PrepareCacheDirectory(CacheFiles& files, const std::string& directory) {
       if (IsOrphanTempFile(name)) (void)files.Remove(TempDirOf(directory) + "/" + name);
     }
   }
-  return Status::Ok();
+  return CacheAccess::kReadWrite;
 }
 
 }  // namespace rangefs::disk

@@ -29,10 +29,18 @@ std::string BlockPathOf(const std::string& directory, const std::string& file_ha
 std::string TempDirOf(const std::string& directory);
 std::string IndexPathOf(const std::string& directory);
 
+// How a cache directory can be used.
+enum class CacheAccess {
+  kReadWrite,
+  kReadOnly,  // a cache this process may not write (DIR or its index): its blocks are served
+};
+
 // Makes `directory` a cache directory or checks that it is one: creates it (with its parents)
 // when missing, writes the format file into an empty one, refuses another format or a
 // non-empty directory without a format file, creates blocks/ and tmp/, and removes temporary
-// files of writers that are gone. Reads no block and no subdirectory of blocks/.
-Status PrepareCacheDirectory(CacheFiles& files, const std::string& directory);
+// files of writers that are gone. A cache of this format that this process may not write
+// (`directory` or its index.sqlite) is kReadOnly, and left exactly as it is. Reads no block
+// and no subdirectory of blocks/.
+Result<CacheAccess> PrepareCacheDirectory(CacheFiles& files, const std::string& directory);
 
 }  // namespace rangefs::disk

@@ -143,6 +143,7 @@ class RealFiles final : public CacheFiles {
   }
 
   bool Exists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+  bool Writable(const std::string& path) override { return ::access(path.c_str(), W_OK) == 0; }
 
   Status MakeDirectories(const std::string& path) override {
     std::error_code error;

@@ -44,6 +44,9 @@ class CacheFiles {
   // Removes a file; a missing one is fine.
   virtual Status Remove(const std::string& path) = 0;
   virtual bool Exists(const std::string& path) = 0;
+  // Whether this process may write `path` (a read-only mount, permissions, an immutable file:
+  // access(W_OK)).
+  virtual bool Writable(const std::string& path) = 0;
   // Creates `path` and its missing parents.
   virtual Status MakeDirectories(const std::string& path) = 0;
   // The names in a directory (not "." and "..").

@@ -94,6 +94,23 @@ Result<uint64_t> ReadTotal(sqlite3* db) {
   return Error(db, rc);
 }
 
+// `path` as an SQLite URI's path: '%', '?' and '#' (and bytes outside printable ASCII) escaped.
+std::string UriPathOf(const std::string& path) {
+  std::string uri;
+  for (const char c : path) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '%' || c == '?' || c == '#' || byte <= 0x20 || byte >= 0x7f) {
+      constexpr std::string_view kHex = "0123456789ABCDEF";
+      uri += '%';
+      uri += kHex[byte >> 4];
+      uri += kHex[byte & 0xf];
+    } else {
+      uri += c;
+    }
+  }
+  return uri;
+}
+
 }  // namespace
 
 CacheIndex::CacheIndex(sqlite3* db) : db_(db) {}
@@ -145,6 +162,30 @@ Result<std::unique_ptr<CacheIndex>> CacheIndex::Open(const std::string& path) {
     return s;
   }
   return index;
+}
+
+Result<std::unique_ptr<CacheIndex>> CacheIndex::OpenReadOnly(const std::string& path) {
+  Status failure;
+  for (const char* parameters : {"?mode=ro", "?mode=ro&immutable=1"}) {
+    const std::string uri = "file:" + UriPathOf(path) + parameters;
+    sqlite3* db = nullptr;
+    const int rc = sqlite3_open_v2(
+        uri.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      failure = Error(db, rc);
+      sqlite3_close_v2(db);
+      continue;
+    }
+    std::unique_ptr<CacheIndex> index(new CacheIndex(db));
+    sqlite3_busy_timeout(db, kBusyTimeoutMs);
+    // Opening is lazy: the first read finds whether the WAL's -shm can be had ("unable to open
+    // database file" on a read-only mount, "attempt to write a readonly database" in a
+    // directory of another user's).
+    Result<uint64_t> total = index->Used();
+    if (total.ok()) return index;
+    failure = total.status();
+  }
+  return failure;
 }
 
 Result<Reservation> CacheIndex::Reserve(std::span<const BlockRow> rows, uint64_t limit,

@@ -67,6 +67,12 @@ class CacheIndex {
   // Opens (creating it and its schema where missing) the index at `path`. Safe when several
   // processes open a fresh directory at once.
   static Result<std::unique_ptr<CacheIndex>> Open(const std::string& path);
+  // Opens the index at `path` for reading only, writing nothing at all, in a directory this
+  // process may not write: "mode=ro", which needs the WAL's -shm (present while a writer has
+  // the index open, or creatable); else "immutable=1" (no -shm, no locks: it reads the database
+  // file as it is, without a WAL a writer elsewhere may have, which is fine for the totals it
+  // tells; a clean close checkpoints the WAL). Only reads may be asked of it.
+  static Result<std::unique_ptr<CacheIndex>> OpenReadOnly(const std::string& path);
   ~CacheIndex();
   CacheIndex(const CacheIndex&) = delete;
   CacheIndex& operator=(const CacheIndex&) = delete;

@@ -51,9 +51,11 @@ const Scheduler& DefaultClock() {
 class DiskCache::Impl {
  public:
   Impl(DiskCacheOptions options, std::shared_ptr<disk::CacheFiles> files,
-       std::unique_ptr<disk::CacheIndex> index, const DiskCacheTuning& tuning, uint64_t used)
+       std::unique_ptr<disk::CacheIndex> index, const DiskCacheTuning& tuning, uint64_t used,
+       bool read_only)
       : options_(std::move(options)),
         tuning_(tuning),
+        read_only_(read_only),
         clock_(tuning.clock != nullptr ? *tuning.clock : DefaultClock()),
         files_(std::move(files)),
         index_(std::move(index)),
@@ -114,7 +116,7 @@ class DiskCache::Impl {
       return {};
     }
     counters_.hits.fetch_add(1, std::memory_order_relaxed);
-    RecordUse(BlockName{file_hash, index});
+    if (!read_only_) RecordUse(BlockName{file_hash, index});
     return {std::move(bytes), offset};
   }
 
@@ -135,13 +137,14 @@ class DiskCache::Impl {
                      RedactUrl(key.url()), disk::BlockCheckName(check));
       }
     }
+    if (read_only_) return;
     (void)files_->Remove(path);
     const std::array<BlockName, 1> names = {name};
     if (Status s = index_->Release(names); !s.ok()) counters_.errors.fetch_add(1);
   }
 
   void Offer(const FileKeyPtr& key, uint64_t index, BlockPtr block) {
-    if (key == nullptr || block == nullptr || key->validator().empty()) return;
+    if (read_only_ || key == nullptr || block == nullptr || key->validator().empty()) return;
     const bool paused = writer_.Paused();
     {
       std::lock_guard lock(mu_);
@@ -187,6 +190,10 @@ class DiskCache::Impl {
       return Status(ErrorCode::kInvalidArgument,
                     "a version without validators (ETag, Last-Modified) is not kept on disk");
     }
+    if (read_only_) {
+      return Status(ErrorCode::kInvalidArgument,
+                    options_.directory + " is read-only: no block can be kept there");
+    }
     std::array<disk::BlockWriter::Item, 1> items;
     items[0].identity = key.ToString();
     items[0].name = BlockName{disk::FileHashOf(key), index};
@@ -201,12 +208,15 @@ class DiskCache::Impl {
   }
 
   void Flush() {
+    if (read_only_) return;  // nothing is ever queued
     std::unique_lock lock(mu_);
     StartWriterLocked();
     const uint64_t ticket = ++flush_requested_;
     wake_.notify_all();
     done_.wait(lock, [&] { return flush_done_ >= ticket; });
   }
+
+  bool read_only() const { return read_only_; }
 
   DiskCacheStats stats() const {
     DiskCacheStats stats;
@@ -293,6 +303,8 @@ class DiskCache::Impl {
 
   const DiskCacheOptions options_;
   const DiskCacheTuning tuning_;
+  // Serves the directory's blocks and keeps none: no writer thread, no write of any kind.
+  const bool read_only_;
   const Scheduler& clock_;
   const std::shared_ptr<disk::CacheFiles> files_;
   const std::unique_ptr<disk::CacheIndex> index_;
@@ -322,9 +334,12 @@ Result<std::unique_ptr<DiskCache>> DiskCacheOpener::Open(const DiskCacheOptions&
   }
   DiskCacheOptions opened = options;
   while (opened.directory.size() > 1 && opened.directory.back() == '/') opened.directory.pop_back();
-  if (Status s = disk::PrepareCacheDirectory(*files, opened.directory); !s.ok()) return s;
+  Result<disk::CacheAccess> access = disk::PrepareCacheDirectory(*files, opened.directory);
+  if (!access.ok()) return access.status();
+  const bool read_only = *access == disk::CacheAccess::kReadOnly;
+  const std::string index_path = disk::IndexPathOf(opened.directory);
   Result<std::unique_ptr<disk::CacheIndex>> index =
-      disk::CacheIndex::Open(disk::IndexPathOf(opened.directory));
+      read_only ? disk::CacheIndex::OpenReadOnly(index_path) : disk::CacheIndex::Open(index_path);
   if (!index.ok()) {
     return Status(ErrorCode::kInvalidArgument, opened.directory + ": " + index.status().message());
   }
@@ -334,7 +349,7 @@ Result<std::unique_ptr<DiskCache>> DiskCacheOpener::Open(const DiskCacheOptions&
     return Status(ErrorCode::kInvalidArgument, opened.directory + ": " + used.status().message());
   }
   auto impl = std::make_unique<DiskCache::Impl>(std::move(opened), std::move(files),
-                                                std::move(index).value(), tuning, *used);
+                                                std::move(index).value(), tuning, *used, read_only);
   return std::unique_ptr<DiskCache>(new DiskCache(std::move(impl)));
 }
 
@@ -361,6 +376,7 @@ Status DiskCache::Store(const FileKey& key, uint64_t index, const Block& block) 
 }
 bool DiskCache::Contains(const FileKey& key, uint64_t index) { return impl_->Contains(key, index); }
 void DiskCache::Flush() { impl_->Flush(); }
+bool DiskCache::read_only() const { return impl_->read_only(); }
 DiskCacheStats DiskCache::stats() const { return impl_->stats(); }
 
 }  // namespace rangefs

@@ -1,5 +1,5 @@
 // FaultyCacheFiles: the real cache filesystem operations with faults a test switches on: writes
-// (and directory creation) failing with an errno (ENOSPC, EROFS, EACCES), and a filesystem of a
+// failing with an errno (ENOSPC, EROFS, EACCES), a read-only directory, and a filesystem of a
 // given capacity, whose free space is the capacity less the bytes of the cache's block files
 // (counted on each SpaceOf: tests keep directories small; the index's own files, whose WAL
 // grows and shrinks at SQLite's pace, are left out).
@@ -31,6 +31,12 @@ class FaultyCacheFiles final : public disk::CacheFiles {
   void FailWritesWith(int error) {
     std::lock_guard lock(mu_);
     write_error_ = error;
+  }
+  // From now on the directory is read-only, as a read-only mount makes it: Writable is false,
+  // and writes, removals and new directories fail with EROFS.
+  void SetReadOnly(bool read_only) {
+    std::lock_guard lock(mu_);
+    read_only_ = read_only;
   }
   // SpaceOf reports a filesystem of `capacity` bytes holding only the cache's files.
   void SetCapacity(uint64_t capacity) {
@@ -73,6 +79,7 @@ class FaultyCacheFiles final : public disk::CacheFiles {
     {
       std::unique_lock lock(mu_);
       ++write_attempts_;
+      if (read_only_) return ReadOnlyError();
       if (write_error_ != 0) return Status(ErrorCode::kInternal, std::strerror(write_error_));
       ++held_writes_;
       changed_.notify_all();
@@ -90,9 +97,16 @@ class FaultyCacheFiles final : public disk::CacheFiles {
   Result<std::string> ReadSmallFile(const std::string& path) override {
     return real_->ReadSmallFile(path);
   }
-  Status Remove(const std::string& path) override { return real_->Remove(path); }
+  Status Remove(const std::string& path) override {
+    if (ReadOnly()) return ReadOnlyError();
+    return real_->Remove(path);
+  }
   bool Exists(const std::string& path) override { return real_->Exists(path); }
-  Status MakeDirectories(const std::string& path) override { return real_->MakeDirectories(path); }
+  bool Writable(const std::string& path) override { return !ReadOnly() && real_->Writable(path); }
+  Status MakeDirectories(const std::string& path) override {
+    if (ReadOnly() && !real_->Exists(path)) return ReadOnlyError();
+    return real_->MakeDirectories(path);
+  }
   Result<std::vector<std::string>> List(const std::string& path) override {
     return real_->List(path);
   }
@@ -117,6 +131,12 @@ class FaultyCacheFiles final : public disk::CacheFiles {
   }
 
  private:
+  bool ReadOnly() const {
+    std::lock_guard lock(mu_);
+    return read_only_;
+  }
+  static Status ReadOnlyError() { return Status(ErrorCode::kInternal, std::strerror(EROFS)); }
+
   const std::shared_ptr<disk::CacheFiles> real_;
   mutable std::mutex mu_;
   std::condition_variable changed_;
@@ -124,6 +144,7 @@ class FaultyCacheFiles final : public disk::CacheFiles {
   int held_writes_ = 0;               // writes waiting in WriteAtomically; Guarded by mu_
   int passes_ = 0;                    // held writes still let through; Guarded by mu_
   int write_error_ = 0;               // Guarded by mu_
+  bool read_only_ = false;            // Guarded by mu_
   std::optional<uint64_t> capacity_;  // Guarded by mu_
   int write_attempts_ = 0;            // Guarded by mu_
 };

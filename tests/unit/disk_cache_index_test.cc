@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -147,6 +148,38 @@ TEST_F(DiskCacheIndexTest, TwoConnectionsShareOneBound) {
   for (std::thread& thread : threads) thread.join();
   EXPECT_LE(*first->Used(), kLimit);
   EXPECT_GE(*first->Used(), kLimit - 60);
+}
+
+TEST_F(DiskCacheIndexTest, OpenedReadOnlyItReadsAndWritesNothing) {
+  // A name an SQLite URI must escape, in a directory this process may not write (when it is
+  // not root: root writes anyway, and the read-only mount is the integration test's).
+  const std::string dir = dir_.path() + "/a?b#c%d e";
+  ASSERT_TRUE(std::filesystem::create_directory(dir));
+  const std::string path = dir + "/index.sqlite";
+  {
+    auto index = OpenIndex(path);
+    ASSERT_NE(index, nullptr);
+    ASSERT_TRUE(index->Reserve(std::vector{Row("a", 0, 100), Row("b", 0, 20)}, 1000, 1).ok());
+  }
+  std::filesystem::permissions(dir,
+                               std::filesystem::perms::owner_write |
+                                   std::filesystem::perms::group_write |
+                                   std::filesystem::perms::others_write,
+                               std::filesystem::perm_options::remove);
+  Result<std::unique_ptr<CacheIndex>> index = CacheIndex::OpenReadOnly(path);
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  EXPECT_EQ(*(*index)->Used(), 120u);
+  EXPECT_EQ((*index)->UsageOf("a")->bytes, 100u);
+  EXPECT_FALSE((*index)->Reserve(std::vector{Row("c", 0, 10)}, 1000, 2).ok());
+  EXPECT_FALSE((*index)->Release(std::vector{BlockName{"a", 0}}).ok());
+  EXPECT_EQ(*(*index)->Used(), 120u);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
+}
+
+TEST_F(DiskCacheIndexTest, OpeningReadOnlyAnIndexThatIsNotThereFails) {
+  EXPECT_FALSE(CacheIndex::OpenReadOnly(Path()).ok());
+  EXPECT_FALSE(std::filesystem::exists(Path()));
 }
 
 }  // namespace
