@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -62,6 +63,17 @@ inline uint64_t BytesOnDisk(const std::string& dir) {
     if (entry.is_regular_file()) total += entry.file_size();
   }
   return total;
+}
+
+// Flips one byte of a stored block's file at `offset` from its end (data) or start (header).
+inline void FlipByte(const std::string& path, std::streamoff offset, std::ios::seekdir from) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(file) << path;
+  file.seekg(offset, from);
+  char c = 0;
+  file.get(c);
+  file.seekp(offset, from);
+  file.put(static_cast<char>(c ^ 0x20));
 }
 
 class DiskCacheTest : public ::testing::Test {

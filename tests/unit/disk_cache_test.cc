@@ -80,17 +80,6 @@ TEST_F(DiskCacheTest, ABlockOfAnotherVersionIsNotServed) {
   EXPECT_EQ(cache->StoredBytesOf(*new_version), 0u);
 }
 
-// Flips one byte of a stored block's file at `offset` from its end (data) or start (header).
-void FlipByte(const std::string& path, std::streamoff offset, std::ios::seekdir from) {
-  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-  ASSERT_TRUE(file) << path;
-  file.seekg(offset, from);
-  char c = 0;
-  file.get(c);
-  file.seekp(offset, from);
-  file.put(static_cast<char>(c ^ 0x20));
-}
-
 TEST_F(DiskCacheTest, ACorruptBlockIsAMissCountedLoggedOnceAndRemoved) {
   fakes::LogCapture log;
   auto cache = Open(Options());
