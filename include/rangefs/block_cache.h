@@ -9,11 +9,13 @@
 // Thread-safety: all methods are thread-safe; one mutex, never held while waiting.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "rangefs/block.h"
 #include "rangefs/status.h"
@@ -44,11 +46,20 @@ class BlockCache {
 
   // The answer to "I need this block": exactly one of the three is set.
   struct Acquired {
-    BlockPtr block;        // cached: use it (and it is now most recently used)
-    BlockFuture pending;   // loading, by someone else or (when claimed) by the caller
-    bool claimed = false;  // the caller must load the block and call Fulfill or Fail;
-                           // `pending` then resolves when it does
+    BlockPtr block;           // cached: use it (and it is now most recently used)
+    BlockFuture pending;      // loading, by someone else or (when claimed) by the caller
+    bool claimed = false;     // the caller must load the block and call Fulfill or Fail;
+                              // `pending` then resolves when it does
+    bool report_use = false;  // a hit the block store should hear of (SetUseReportInterval)
   };
+
+  // A block served from memory for a long time is, to the disk cache behind it, a block nobody
+  // reads: its last use there is when it was stored or loaded. With an interval set, a hit
+  // sets Acquired::report_use when the block has been cached (or last reported) at least that
+  // long, so the reader tells the store (BlockStore::Touch) and a hot block keeps its place in
+  // the store's LRU. Sequential reads, whose blocks leave memory soon, report nothing.
+  // Default: never.
+  void SetUseReportInterval(std::chrono::steady_clock::duration interval);
 
   // For readers: a hit, or a future for a load, claiming the load when nobody has.
   Acquired Acquire(const BlockKey& key);
@@ -92,7 +103,8 @@ class BlockCache {
 
   const size_t capacity_bytes_;
   mutable std::mutex mu_;
-  std::unique_ptr<State> state_;  // Guarded by mu_
+  std::optional<std::chrono::steady_clock::duration> report_interval_;  // Guarded by mu_
+  std::unique_ptr<State> state_;                                        // Guarded by mu_
 };
 
 }  // namespace rangefs

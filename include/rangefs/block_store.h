@@ -48,6 +48,13 @@ class BlockStore {
   // blocks; may drop the block.
   virtual void Offer(const FileKeyPtr& key, uint64_t index, BlockPtr block) = 0;
 
+  // Block `index` of `key` was just read from memory: a use, for the store's LRU order. Never
+  // blocks; a block the store does not hold is ignored. By default nothing.
+  virtual void Touch(const FileKey& key, uint64_t index) {
+    (void)key;
+    (void)index;
+  }
+
   // Bytes of `key` the store holds, for user.rangefs.disk_cached_bytes.
   virtual uint64_t StoredBytesOf(const FileKey& key) = 0;
 };

@@ -73,6 +73,9 @@ class DiskCache final : public BlockStore {
   // Reads and verifies only the 16 KiB chunks that cover [from, to).
   Part LoadPart(const FileKey& key, uint64_t index, size_t length, uint64_t from,
                 uint64_t to) override;
+  // Records a use of the block (batched with Load hits' last-use times); no effect on a block
+  // the cache does not hold.
+  void Touch(const FileKey& key, uint64_t index) override;
   void Offer(const FileKeyPtr& key, uint64_t index, BlockPtr block) override;
   uint64_t StoredBytesOf(const FileKey& key) override;
 

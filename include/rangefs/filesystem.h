@@ -158,7 +158,13 @@ class Filesystem final {
   void SetVersionListener(VersionListener listener) { listener_ = std::move(listener); }
   // The disk cache, when it is opened after the constructor (in the daemon, after its fork):
   // as the constructor's `disk_cache`. Set before serving requests.
-  void SetDiskCache(BlockStore* disk_cache) { fetcher_.SetStore(disk_cache); }
+  void SetDiskCache(BlockStore* disk_cache) {
+    fetcher_.SetStore(disk_cache);
+    if (disk_cache) cache_.SetUseReportInterval(kDiskUseReportInterval);
+  }
+  // A block read from memory is reported to the disk cache as used at most this often, so
+  // that a block hot in memory keeps its place in the disk cache's LRU.
+  static constexpr std::chrono::minutes kDiskUseReportInterval{1};
   // Where the `addresses` attribute of a file comes from: one line per address of the file at
   // a URL ("URL up"), empty for a file with one address. Set before serving requests.
   using AddressReport = std::function<std::vector<std::string>(const std::string& url)>;

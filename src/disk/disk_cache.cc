@@ -143,6 +143,11 @@ class DiskCache::Impl {
     if (Status s = index_->Release(names); !s.ok()) counters_.errors.fetch_add(1);
   }
 
+  void Touch(const FileKey& key, uint64_t index) {
+    if (read_only_ || key.validator().empty()) return;
+    RecordUse(BlockName{disk::FileHashOf(key), index});
+  }
+
   void Offer(const FileKeyPtr& key, uint64_t index, BlockPtr block) {
     if (read_only_ || key == nullptr || block == nullptr || key->validator().empty()) return;
     const bool paused = writer_.Paused();
@@ -367,6 +372,7 @@ BlockStore::Part DiskCache::LoadPart(const FileKey& key, uint64_t index, size_t 
                                      uint64_t from, uint64_t to) {
   return impl_->LoadPart(key, index, length, from, to);
 }
+void DiskCache::Touch(const FileKey& key, uint64_t index) { impl_->Touch(key, index); }
 void DiskCache::Offer(const FileKeyPtr& key, uint64_t index, BlockPtr block) {
   impl_->Offer(key, index, std::move(block));
 }

@@ -47,6 +47,7 @@ Filesystem::Filesystem(RangeSource& source, const Scheduler& clock, std::vector<
       metrics_(metrics),
       directories_(directories),
       root_(std::make_shared<MountedDirectory>("", std::weak_ptr<MountedDirectory>())) {
+  if (disk_cache) cache_.SetUseReportInterval(kDiskUseReportInterval);
   for (NamedFile& file : files) {
     const Status added = AddFile(std::move(file));
     assert(added.ok() && "the command line gives each file its own name");

@@ -15,6 +15,8 @@ namespace bmi = boost::multi_index;
 struct CachedBlock {
   BlockKey key;
   BlockPtr block;
+  // When it was cached or its use last reported; mutable: not part of either index's key.
+  mutable std::chrono::steady_clock::time_point reported;
 };
 
 // One container, two views: insertion/use order for eviction (front = least recently used) and
@@ -54,7 +56,13 @@ BlockCache::Acquired BlockCache::Acquire(const BlockKey& key) {
     ++state_->counters.hits;
     auto& by_use = state_->lru.get<0>();
     by_use.relocate(by_use.end(), state_->lru.project<0>(found));
-    return {.block = found->block, .pending = {}, .claimed = false};
+    bool report = false;
+    if (report_interval_) {
+      const auto now = std::chrono::steady_clock::now();
+      report = now - found->reported >= *report_interval_;
+      if (report) found->reported = now;
+    }
+    return {.block = found->block, .pending = {}, .claimed = false, .report_use = report};
   }
   ++state_->counters.misses;
   auto [loading, inserted] = state_->loading.try_emplace(key);
@@ -64,6 +72,11 @@ BlockCache::Acquired BlockCache::Acquire(const BlockKey& key) {
 bool BlockCache::Holds(const BlockKey& key) const {
   std::lock_guard lock(mu_);
   return state_->lru.get<1>().count(key) > 0 || state_->loading.count(key) > 0;
+}
+
+void BlockCache::SetUseReportInterval(std::chrono::steady_clock::duration interval) {
+  std::lock_guard lock(mu_);
+  report_interval_ = interval;
 }
 
 bool BlockCache::TryClaim(const BlockKey& key) {
@@ -90,7 +103,7 @@ void BlockCache::Fulfill(const BlockKey& key, BlockPtr block) {
         by_use.pop_front();
         ++state_->counters.evictions;
       }
-      by_use.push_back({key, block});
+      by_use.push_back({key, block, std::chrono::steady_clock::now()});
       state_->cached_bytes += block->size();
     }
   }

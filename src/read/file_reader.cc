@@ -145,6 +145,9 @@ Result<ReadBuffer> FileReader::ReadBlocks(uint64_t offset, uint64_t size,
   blocks.reserve(static_cast<size_t>(last_index - first_index + 1));
   for (uint64_t index = first_index; index <= last_index; ++index) {
     blocks.push_back(cache.Acquire(version_->KeyFor(index)));
+    if (blocks.back().report_use && fetcher_.store()) {
+      fetcher_.store()->Touch(*version_->key, index);
+    }
   }
   // A block that just failed fails this read at once (the kernel retrying what failed), unless
   // it has arrived since.

@@ -1,8 +1,8 @@
 // MemoryBlockStore: a BlockStore in memory, for unit tests of the read path's second tier. It
 // keeps every block offered (Offer stores at once, on the caller's thread), answers Load and
-// LoadPart from them, counts loads, part loads and offers, and can be told to hold a block with the
-// wrong length (a store must never return such a block, so the fetcher must not get one either:
-// Load checks length like the disk cache does).
+// LoadPart from them, counts loads, part loads and offers, lists touches, and can be told to hold a
+// block with the wrong length (a store must never return such a block, so the fetcher must not get
+// one either: Load checks length like the disk cache does).
 //
 // Thread-safety: thread-safe, one mutex, not held while blocks are copied out.
 #pragma once
@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "rangefs/block_store.h"
 
@@ -49,6 +50,11 @@ class MemoryBlockStore final : public BlockStore {
     return {std::move(part), begin};
   }
 
+  void Touch(const FileKey& key, uint64_t index) override {
+    std::lock_guard lock(mu_);
+    touches_.push_back({key.ToString(), index});
+  }
+
   void Offer(const FileKeyPtr& key, uint64_t index, BlockPtr block) override {
     std::lock_guard lock(mu_);
     ++offers_;
@@ -78,6 +84,10 @@ class MemoryBlockStore final : public BlockStore {
     std::lock_guard lock(mu_);
     return loads_;
   }
+  std::vector<std::pair<std::string, uint64_t>> touches() const {
+    std::lock_guard lock(mu_);
+    return touches_;
+  }
   size_t part_loads() const {
     std::lock_guard lock(mu_);
     return part_loads_;
@@ -96,6 +106,7 @@ class MemoryBlockStore final : public BlockStore {
   std::map<std::pair<std::string, uint64_t>, BlockPtr> blocks_;
   size_t loads_ = 0;
   size_t part_loads_ = 0;
+  std::vector<std::pair<std::string, uint64_t>> touches_;
   size_t hits_ = 0;
   size_t offers_ = 0;
 };

@@ -109,5 +109,26 @@ TEST_F(DiskCachePartTest, StoredBytesCountTheShortLastBlockExactly) {
   EXPECT_EQ(cache_->StoredBytesOf(*key), 2 * kBigBlock + 5000);
 }
 
+// Touch is how a block read from memory tells the disk cache it is still in use.
+TEST_F(DiskCacheTest, ATouchKeepsABlockReadFromMemoryOutOfEviction) {
+  auto cache = Open(Options(3 * FileSize()));
+  ASSERT_NE(cache, nullptr);
+  const FileKeyPtr a = Key('a');
+  const FileKeyPtr b = Key('b');
+  ASSERT_TRUE(cache->Store(*a, 0, *MakeBlock(*a, 0)).ok());
+  clock_.AdvanceBy(std::chrono::seconds(1));
+  ASSERT_TRUE(cache->Store(*b, 0, *MakeBlock(*b, 0)).ok());
+  clock_.AdvanceBy(std::chrono::seconds(1));
+  ASSERT_TRUE(cache->Store(*b, 1, *MakeBlock(*b, 1)).ok());
+  clock_.AdvanceBy(std::chrono::seconds(1));
+  cache->Touch(*a, 0);  // a/0, the oldest, read from memory: b/0 is now the least recently used
+  cache->Touch(*a, 7);  // a block the cache does not hold: nothing
+  cache->Flush();
+  ASSERT_TRUE(cache->Store(*b, 2, *MakeBlock(*b, 2)).ok());
+  EXPECT_TRUE(cache->Contains(*a, 0));
+  EXPECT_FALSE(cache->Contains(*b, 0));
+  EXPECT_EQ(cache->stats().evictions, 1u);
+}
+
 }  // namespace
 }  // namespace rangefs

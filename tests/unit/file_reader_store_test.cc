@@ -147,5 +147,19 @@ TEST_F(FileReaderStoreTest, ReadsServedFromTheStoreStillStartReadahead) {
   EXPECT_EQ(source_.fetch_count(), 0u);
 }
 
+TEST_F(FileReaderStoreTest, HitsInMemoryAreReportedToTheStoreWhenTheCacheAsks) {
+  FileReader& reader = Open(NoReadahead());
+  ExpectBytes(reader, 10, 100);  // fetched: now in memory
+  ExpectBytes(reader, 200, 100);
+  EXPECT_TRUE(store_.touches().empty()) << "no interval set: no reports";
+  cache_.SetUseReportInterval(std::chrono::hours(1));
+  ExpectBytes(reader, 300, 100);
+  EXPECT_TRUE(store_.touches().empty()) << "cached for less than the interval";
+  cache_.SetUseReportInterval(std::chrono::steady_clock::duration::zero());
+  ExpectBytes(reader, 400, 100);
+  const std::vector<std::pair<std::string, uint64_t>> want = {{version_->key->ToString(), 0}};
+  EXPECT_EQ(store_.touches(), want);
+}
+
 }  // namespace
 }  // namespace rangefs
