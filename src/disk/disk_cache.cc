@@ -82,11 +82,14 @@ class DiskCache::Impl {
     return LoadRun(key, index, length, disk::ChunksCovering(length, from, to));
   }
 
-  // The whole block, or only the chunks of `run`, read and verified.
+  // The whole block, or only the chunks of `run`, read and verified. A part that is not
+  // served is not counted as a miss: the reader then claims the block, and the whole-block Load
+  // of its fetch counts it, once.
   BlockStore::Part LoadRun(const FileKey& key, uint64_t index, size_t length,
                            const std::optional<disk::ChunkRun>& run) {
+    const uint64_t miss = run ? 0 : 1;
     if (key.validator().empty()) {
-      counters_.misses.fetch_add(1, std::memory_order_relaxed);
+      counters_.misses.fetch_add(miss, std::memory_order_relaxed);
       return {};
     }
     const std::string identity = key.ToString();
@@ -99,7 +102,7 @@ class DiskCache::Impl {
     Result<uint64_t> size =
         files_->ReadAt(path, file_size, header, header.size() + offset, bytes->mutable_bytes());
     if (!size.ok()) {
-      counters_.misses.fetch_add(1, std::memory_order_relaxed);
+      counters_.misses.fetch_add(miss, std::memory_order_relaxed);
       // Missing is an ordinary miss (never written, evicted, a row whose file is gone); any
       // other failure to read is counted, and the network serves the read.
       if (size.status().code() != ErrorCode::kNotFound) {
@@ -112,6 +115,7 @@ class DiskCache::Impl {
         : run ? disk::VerifyChunks(header, identity, index, length, *run, bytes->bytes())
               : disk::VerifyBlock(header, bytes->bytes(), identity, index);
     if (check != disk::BlockCheck::kValid) {
+      counters_.misses.fetch_add(miss, std::memory_order_relaxed);
       Discard(key, check, path, BlockName{file_hash, index});
       return {};
     }
@@ -120,11 +124,10 @@ class DiskCache::Impl {
     return {std::move(bytes), offset};
   }
 
-  // A block file that is not the block it should be: a miss, and the file and its row go now
-  // (written again when the network brings the block).
+  // A block file that is not the block it should be: the file and its row go now (written
+  // again when the network brings the block).
   void Discard(const FileKey& key, disk::BlockCheck check, const std::string& path,
                const BlockName& name) {
-    counters_.misses.fetch_add(1, std::memory_order_relaxed);
     if (check == disk::BlockCheck::kOtherVersion) {
       // Not damage: a cache written by an older rangefs, upgraded block by block as it is used.
       if (!logged_old_block_.exchange(true)) {

@@ -81,7 +81,16 @@ TEST_F(DiskCachePartTest, DamageOutsideThePartDoesNotStopItDamageInsideIsAMissAn
 TEST_F(DiskCachePartTest, ATruncatedBlockServesNoPart) {
   std::filesystem::resize_file(PathOf(CacheDir(), *key_, 2), 100);
   EXPECT_EQ(cache_->LoadPart(*key_, 2, kBigBlock, 0, 10).bytes, nullptr);
+  EXPECT_EQ(cache_->stats().errors, 1u);
+}
+
+TEST_F(DiskCachePartTest, APartNotServedIsNoMissTheWholeBlockLoadThatFollowsCountsIt) {
+  // The reader's next step after a part the cache lacks: claim the block and Load it whole.
+  EXPECT_EQ(cache_->LoadPart(*key_, 5, kBigBlock, 0, 10).bytes, nullptr);
+  EXPECT_EQ(cache_->stats().misses, 0u);
+  EXPECT_EQ(cache_->Load(*key_, 5, kBigBlock), nullptr);
   EXPECT_EQ(cache_->stats().misses, 1u);
+  EXPECT_EQ(cache_->stats().hits, 0u);
 }
 
 TEST_F(DiskCachePartTest, ABlockOfTheOlderFormatIsFetchedAgainWithoutAnError) {
