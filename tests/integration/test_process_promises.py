@@ -42,10 +42,12 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 IDLE_SECONDS = 10.0
 # "Uses no CPU": under 10 ms of CPU time, measured exactly (schedstat, nanoseconds). The
-# issue's utime+stime (/proc/PID/stat) counts clock ticks (10 ms at USER_HZ 100) and charges a
-# whole tick to a thread that happens to run when one falls, so it is held to at most one tick.
+# issue's utime+stime (/proc/PID/stat) counts clock ticks (10 ms at USER_HZ 100): each of the
+# two is a running total rounded down to a tick on its own, so 2.3 ms of CPU that carries both
+# past a tick boundary shows as 2 ticks (seen in CI). It is held to at most two ticks, and the
+# exact figure to under one tick's worth.
 IDLE_CPU_BOUND = 0.010
-IDLE_TICKS_BOUND = 1
+IDLE_TICKS_BOUND = 2
 # "No thread wakes more than a few times a second": at most 2 per second on average over the
 # interval (20 in 10 s). The known idle sleepers wake once a second at most (the HTTP engine's
 # curl_multi_poll); everything else sleeps until there is work.
