@@ -15,7 +15,8 @@ constexpr size_t kFixedFields = 8 + 4 + 4 + 8 + 8 + 4 + 4;
 constexpr size_t kHeaderChecksumSize = 8;
 // An identity is a FileKey's one-line name; a length beyond this is garbage, not a URL.
 constexpr uint32_t kMaxIdentity = 1 << 20;
-// A block is at most 64 MiB (--block-size): 4096 chunks of the smallest chunk size.
+// A block is at most 64 MiB (--block-size): 4096 chunks of 16 KiB. A count beyond this bound
+// is garbage, and the bound keeps such a header from asking for more than 512 KiB of checksums.
 constexpr uint64_t kMaxChunks = 1 << 16;
 
 void PutLe(std::string& out, uint64_t value, size_t bytes) {
